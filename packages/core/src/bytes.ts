@@ -1,0 +1,51 @@
+import { base58, hex } from '@scure/base';
+import { reject } from './errors.js';
+
+export const toHex = (b: Uint8Array): string => hex.encode(b);
+export const fromHex = (s: string): Uint8Array => hex.decode(s);
+
+/** Ids shown to people (accounts, devices, spaces) are base58: short, unambiguous, copy-pastable. */
+export const toId = (b: Uint8Array): string => base58.encode(b);
+
+export function fromId(s: string, what = 'id'): Uint8Array {
+  try {
+    const b = base58.decode(s);
+    if (b.length !== 32) reject('invalid-argument', `${what} ${s} is not a 32-byte id`);
+    return b;
+  } catch (e) {
+    if (e instanceof Error && e.name === 'FreeholdError') throw e;
+    return reject('invalid-argument', `${what} "${s}" is not a valid id`);
+  }
+}
+
+export function concat(...parts: Uint8Array[]): Uint8Array {
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const out = new Uint8Array(n);
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+export function equal(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  let d = 0;
+  for (let i = 0; i < a.length; i++) d |= a[i]! ^ b[i]!;
+  return d === 0;
+}
+
+/** Lexicographic byte order, the tie-breaker everywhere an order must be deterministic. */
+export function compare(a: Uint8Array, b: Uint8Array): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const d = a[i]! - b[i]!;
+    if (d !== 0) return d;
+  }
+  return a.length - b.length;
+}
+
+export const utf8 = (s: string): Uint8Array => new TextEncoder().encode(s);
+export const fromUtf8 = (b: Uint8Array): string => new TextDecoder('utf-8', { fatal: true }).decode(b);

@@ -1,0 +1,133 @@
+import * as Y from 'yjs';
+import { toHex } from './bytes.js';
+import { reject } from './errors.js';
+import { Kind, readEntry, type Entry } from './entry.js';
+import { clientIdOf, decodeSnapshot, decodeUpdate, encodeSnapshot, encodeUpdate } from './doc-payload.js';
+import type { Device } from './device.js';
+
+/** After this many update entries on top of the latest snapshot, a writer that opens the document snapshots it. */
+export const SNAPSHOT_AFTER = 64;
+
+const REMOTE = Symbol('remote');
+
+/**
+ * A Yjs document inside a space. Local edits collect until flush(), which writes them as one entry (encrypting
+ * many tiny updates separately would waste space and signatures).
+ */
+export class DocHandle {
+  private pending: Uint8Array[] = [];
+  /** Update entries whose ops this document holds: what a snapshot written now covers. */
+  private readonly applied = new Set<string>();
+  private readonly appliedIds: Uint8Array[] = [];
+
+  constructor(
+    readonly device: Device,
+    readonly space: Uint8Array,
+    readonly name: string,
+    readonly docId: Uint8Array,
+    readonly doc: Y.Doc,
+  ) {
+    doc.on('update', (update: Uint8Array, origin: unknown) => {
+      if (origin !== REMOTE) this.pending.push(update);
+    });
+  }
+
+  get tail(): number {
+    return this.appliedIds.length;
+  }
+
+  markApplied(ids: Uint8Array[]): void {
+    for (const id of ids) {
+      const k = toHex(id);
+      if (!this.applied.has(k)) {
+        this.applied.add(k);
+        this.appliedIds.push(id);
+      }
+    }
+  }
+
+  /** Applies an entry written elsewhere (live sync). */
+  async applyRemote(e: Entry): Promise<void> {
+    if (this.applied.has(toHex(e.id))) return;
+    const plaintext = await this.device.decrypt(e);
+    if (e.kind === Kind.update) Y.applyUpdate(this.doc, decodeUpdate(plaintext).update, REMOTE);
+    else if (e.kind === Kind.snapshot) Y.applyUpdate(this.doc, decodeSnapshot(plaintext).state, REMOTE);
+    this.markApplied([e.id]);
+  }
+
+  async flush(): Promise<Entry | undefined> {
+    if (this.pending.length === 0) return undefined;
+    const update = this.pending.length === 1 ? this.pending[0]! : Y.mergeUpdates(this.pending);
+    this.pending = [];
+    const e = await this.device.write(this.space, Kind.update, this.docId, encodeUpdate({ name: this.name, update }));
+    this.markApplied([e.id]);
+    return e;
+  }
+
+  async snapshot(): Promise<Entry> {
+    await this.flush();
+    const payload = encodeSnapshot({ name: this.name, state: Y.encodeStateAsUpdate(this.doc), covers: this.appliedIds });
+    return this.device.write(this.space, Kind.snapshot, this.docId, payload);
+  }
+
+  /** The root map as plain JSON. */
+  toJSON(): Record<string, unknown> {
+    return this.doc.getMap('root').toJSON();
+  }
+
+  /** Sets the given top-level fields (a shallow merge), as one local transaction. */
+  merge(fields: Record<string, unknown>): void {
+    const root = this.doc.getMap('root');
+    this.doc.transact(() => {
+      for (const [k, v] of Object.entries(fields)) {
+        if (v === null) root.delete(k);
+        else root.set(k, v);
+      }
+    });
+  }
+}
+
+/**
+ * Opens a document from the latest snapshot plus the updates it does not cover, so opening costs the current
+ * state, not the whole history.
+ */
+export async function openDoc(device: Device, space: Uint8Array, name: string, opts: { autoSnapshot?: boolean } = {}): Promise<DocHandle> {
+  if (!(await device.canRead(space))) reject('forbidden-role', 'this account cannot read that space');
+  const docId = await device.docId(space, name);
+  const rows = await device.store.docEntries(space, docId);
+  const doc = new Y.Doc();
+  const handle = new DocHandle(device, space, name, docId, doc);
+  const snapshots = rows.filter((r) => r.kind === Kind.snapshot);
+  const latest = snapshots[snapshots.length - 1];
+  const covered = new Set<string>();
+  if (latest) {
+    const snap = decodeSnapshot(await device.decrypt(readEntry(latest.bytes)));
+    Y.applyUpdate(doc, snap.state, REMOTE);
+    for (const c of snap.covers) covered.add(toHex(c));
+    handle.markApplied(snap.covers);
+  }
+  const tail = rows.filter((r) => r.kind === Kind.update && !covered.has(toHex(r.id)));
+  const updates: Uint8Array[] = [];
+  for (const r of tail) updates.push(decodeUpdate(await device.decrypt(readEntry(r.bytes))).update);
+  if (updates.length) Y.applyUpdate(doc, Y.mergeUpdates(updates), REMOTE);
+  handle.markApplied(tail.map((r) => r.id));
+  // Only now: applying our own earlier ops as remote would make Yjs pick a new client id.
+  doc.clientID = clientIdOf(device.id);
+  if ((opts.autoSnapshot ?? true) && tail.length >= SNAPSHOT_AFTER && (await device.canWrite(space))) await handle.snapshot();
+  return handle;
+}
+
+/** Names of the documents in a space this device can read, from the newest entry of each. */
+export async function listDocs(device: Device, space: Uint8Array): Promise<string[]> {
+  const newest = new Map<string, Uint8Array>();
+  for (const r of await device.store.spaceEntries(space)) {
+    if (r.kind === Kind.update || r.kind === Kind.snapshot) newest.set(toHex(r.doc), r.bytes);
+  }
+  const names: string[] = [];
+  for (const bytes of newest.values()) {
+    const e = readEntry(bytes);
+    const plaintext = await device.decrypt(e);
+    names.push(e.kind === Kind.update ? decodeUpdate(plaintext).name : decodeSnapshot(plaintext).name);
+  }
+  return names.sort();
+}

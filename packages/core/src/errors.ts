@@ -1,0 +1,45 @@
+/**
+ * Every rejection in Freehold carries one of these codes so callers (CLI, server, tests) can react to the
+ * reason rather than to a message string.
+ */
+export type RejectReason =
+  | 'malformed'
+  | 'unsupported-version'
+  | 'too-large'
+  | 'bad-signature'
+  | 'bad-id'
+  | 'unknown-author'
+  | 'revoked-device'
+  | 'not-member'
+  | 'forbidden-role'
+  | 'removed-member'
+  | 'missing-dependency'
+  | 'duplicate'
+  | 'fork'
+  | 'bad-chain'
+  | 'bad-epoch'
+  | 'clock-skew'
+  | 'decrypt-failed'
+  | 'foreign-client-id'
+  | 'bad-phrase'
+  | 'not-found'
+  | 'invalid-argument'
+  | 'no-key';
+
+export class FreeholdError extends Error {
+  constructor(
+    readonly reason: RejectReason,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'FreeholdError';
+  }
+}
+
+export function reject(reason: RejectReason, message: string): never {
+  throw new FreeholdError(reason, message);
+}
+
+export function isFreeholdError(e: unknown, reason?: RejectReason): e is FreeholdError {
+  return e instanceof FreeholdError && (reason === undefined || e.reason === reason);
+}

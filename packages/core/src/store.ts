@@ -1,0 +1,52 @@
+/** What a store keeps of an entry besides its bytes: the fields it indexes by. */
+export interface EntryRow {
+  id: Uint8Array;
+  space: Uint8Array;
+  doc: Uint8Array;
+  kind: number;
+  device: Uint8Array;
+  seq: number;
+  time: number;
+  bytes: Uint8Array;
+}
+
+/** Reconciliation orders a space's entries by (time, id). */
+export interface EntryKey {
+  time: number;
+  id: Uint8Array;
+}
+
+/**
+ * Persistence for a replica. Stores hold validated entries and identity logs and never interpret them; the
+ * replica decides what goes in. Every implementation passes the one conformance suite in @freehold/stores.
+ */
+export interface Store {
+  /** Inserts the rows not already present, atomically: all of them become durable or none do. */
+  putEntries(rows: EntryRow[]): Promise<void>;
+  getEntries(ids: Uint8Array[]): Promise<(Uint8Array | undefined)[]>;
+  hasEntry(id: Uint8Array): Promise<boolean>;
+  /** The id of the entry a device signed with this sequence number, if held. */
+  idBySeq(device: Uint8Array, seq: number): Promise<Uint8Array | undefined>;
+  /** The highest sequence number held from a device (0 if none). */
+  maxSeq(device: Uint8Array): Promise<number>;
+  deleteEntries(ids: Uint8Array[]): Promise<void>;
+  /** Every key in the space, sorted by (time, id). */
+  keys(space: Uint8Array): Promise<EntryKey[]>;
+  /** Entries of a space (optionally of one kind), in (time, id) order. */
+  spaceEntries(space: Uint8Array, kind?: number): Promise<EntryRow[]>;
+  docEntries(space: Uint8Array, doc: Uint8Array): Promise<EntryRow[]>;
+  deviceEntries(space: Uint8Array, device: Uint8Array, afterSeq: number): Promise<EntryRow[]>;
+  spaces(): Promise<Uint8Array[]>;
+  countEntries(): Promise<number>;
+
+  /** Identity logs (contact cards), one per account, replaced as the log grows. */
+  putCard(account: Uint8Array, card: Uint8Array): Promise<void>;
+  getCard(account: Uint8Array): Promise<Uint8Array | undefined>;
+  cards(): Promise<{ account: Uint8Array; card: Uint8Array }[]>;
+
+  /** Small local state (e.g. the device's entry counter). */
+  getMeta(key: string): Promise<Uint8Array | undefined>;
+  setMeta(key: string, value: Uint8Array): Promise<void>;
+
+  close(): Promise<void>;
+}
