@@ -1,0 +1,1 @@
+export { installNativeCrypto, nodeBackend } from './native-crypto.js';

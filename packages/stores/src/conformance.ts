@@ -1,0 +1,138 @@
+import { describe, expect, it, afterEach } from 'vitest';
+import { toHex, type EntryRow, type Store } from '@freehold/core';
+
+export interface StoreFactory {
+  /** Opens the store (again): a second open must see what the first one made durable. */
+  open(): Promise<Store>;
+  cleanup(): Promise<void>;
+}
+
+const b = (...xs: number[]) => new Uint8Array(xs);
+const id32 = (n: number) => {
+  const a = new Uint8Array(32);
+  a[0] = n >> 8;
+  a[1] = n & 255;
+  a[31] = 7;
+  return a;
+};
+const SPACE_A = id32(1000);
+const SPACE_B = id32(2000);
+const DEV = id32(3000);
+const DEV2 = id32(3001);
+
+function row(n: number, over: Partial<EntryRow> = {}): EntryRow {
+  return { id: id32(n), space: SPACE_A, doc: new Uint8Array(16), kind: 1, device: DEV, seq: n, time: 1000 + (n % 5), bytes: b(n & 255, 1, 2, 3), ...over };
+}
+
+const hexes = (xs: Uint8Array[]) => xs.map(toHex);
+
+/** The one suite every Store implementation must pass. */
+export function storeConformance(name: string, makeFactory: () => Promise<StoreFactory>): void {
+  describe(`Store conformance: ${name}`, () => {
+    let factory: StoreFactory | undefined;
+    let open: Store[] = [];
+    const fresh = async () => {
+      factory = await makeFactory();
+      const s = await factory.open();
+      open.push(s);
+      return s;
+    };
+    const reopen = async () => {
+      const s = await factory!.open();
+      open.push(s);
+      return s;
+    };
+    afterEach(async () => {
+      for (const s of open) await s.close().catch(() => {});
+      open = [];
+      await factory?.cleanup();
+    });
+
+    it('stores entries idempotently and reads them back as plain bytes', async () => {
+      const s = await fresh();
+      await s.putEntries([row(1), row(2)]);
+      await s.putEntries([row(1)]);
+      expect(await s.countEntries()).toBe(2);
+      const [a, missing] = await s.getEntries([id32(1), id32(99)]);
+      expect(a).toBeInstanceOf(Uint8Array);
+      expect([...a!]).toEqual([1, 1, 2, 3]);
+      expect(missing).toBeUndefined();
+      expect(await s.hasEntry(id32(2))).toBe(true);
+      expect(await s.hasEntry(id32(3))).toBe(false);
+    });
+
+    it('orders keys by (time, id) and filters by space, kind, document and device', async () => {
+      const s = await fresh();
+      const rows = [row(5), row(1), row(3, { kind: 0 }), row(4, { space: SPACE_B }), row(2, { doc: new Uint8Array(16).fill(9) }), row(6, { device: DEV2, seq: 1 })];
+      await s.putEntries(rows);
+      const keys = await s.keys(SPACE_A);
+      const expected = rows.filter((r) => toHex(r.space) === toHex(SPACE_A)).sort((x, y) => x.time - y.time || (toHex(x.id) < toHex(y.id) ? -1 : 1));
+      expect(hexes(keys.map((k) => k.id))).toEqual(hexes(expected.map((r) => r.id)));
+      expect(keys.map((k) => k.time)).toEqual(expected.map((r) => r.time));
+      expect(hexes((await s.spaceEntries(SPACE_A, 0)).map((r) => r.id))).toEqual([toHex(id32(3))]);
+      expect((await s.spaceEntries(SPACE_B)).map((r) => r.seq)).toEqual([4]);
+      expect(hexes((await s.docEntries(SPACE_A, new Uint8Array(16).fill(9))).map((r) => r.id))).toEqual([toHex(id32(2))]);
+      const dev = await s.deviceEntries(SPACE_A, DEV, 2);
+      expect(dev.map((r) => r.seq).sort()).toEqual([3, 5]);
+      const full = (await s.spaceEntries(SPACE_A))[0]!;
+      expect(full.space).toBeInstanceOf(Uint8Array);
+      expect(full.doc.length).toBe(16);
+      expect(hexes(await s.spaces()).sort()).toEqual(hexes([SPACE_A, SPACE_B]).sort());
+    });
+
+    it('finds entries by device sequence and knows the highest sequence', async () => {
+      const s = await fresh();
+      await s.putEntries([row(1), row(2), row(7)]);
+      expect(toHex((await s.idBySeq(DEV, 2))!)).toBe(toHex(id32(2)));
+      expect(await s.idBySeq(DEV, 3)).toBeUndefined();
+      expect(await s.maxSeq(DEV)).toBe(7);
+      expect(await s.maxSeq(DEV2)).toBe(0);
+    });
+
+    it('refuses a whole batch when one entry takes a sequence number already signed for another', async () => {
+      const s = await fresh();
+      await s.putEntries([row(1)]);
+      await expect(s.putEntries([row(2), row(50, { seq: 1 })])).rejects.toThrow();
+      expect(await s.countEntries()).toBe(1);
+      expect(await s.hasEntry(id32(2))).toBe(false);
+    });
+
+    it('deletes entries and frees their sequence numbers', async () => {
+      const s = await fresh();
+      await s.putEntries([row(1), row(2)]);
+      await s.deleteEntries([id32(1), id32(42)]);
+      expect(await s.countEntries()).toBe(1);
+      expect(await s.idBySeq(DEV, 1)).toBeUndefined();
+    });
+
+    it('replaces contact cards per account and keeps local metadata', async () => {
+      const s = await fresh();
+      await s.putCard(id32(1), b(1));
+      await s.putCard(id32(2), b(2));
+      await s.putCard(id32(1), b(1, 1));
+      expect([...(await s.getCard(id32(1)))!]).toEqual([1, 1]);
+      expect(await s.getCard(id32(3))).toBeUndefined();
+      expect((await s.cards()).map((c) => [toHex(c.account), [...c.card]])).toEqual([
+        [toHex(id32(1)), [1, 1]],
+        [toHex(id32(2)), [2]],
+      ]);
+      await s.setMeta('k', b(9));
+      await s.setMeta('k', b(8));
+      expect([...(await s.getMeta('k'))!]).toEqual([8]);
+      expect(await s.getMeta('nope')).toBeUndefined();
+    });
+
+    it('keeps everything it acknowledged across a reopen', async () => {
+      const s = await fresh();
+      await s.putEntries([row(1), row(2)]);
+      await s.putCard(id32(1), b(1));
+      await s.setMeta('seq', b(2));
+      await s.close();
+      open = open.filter((x) => x !== s);
+      const again = await reopen();
+      expect(await again.countEntries()).toBe(2);
+      expect([...(await again.getCard(id32(1)))!]).toEqual([1]);
+      expect([...(await again.getMeta('seq'))!]).toEqual([2]);
+    });
+  });
+}

@@ -1,0 +1,3 @@
+export { MemoryStore } from './memory.js';
+export { SqliteStore } from './sqlite.js';
+

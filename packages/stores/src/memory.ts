@@ -1,0 +1,111 @@
+import { compare, toHex, type EntryKey, type EntryRow, type Store } from '@freehold/core';
+
+const byKey = (a: EntryRow, b: EntryRow): number => a.time - b.time || compare(a.id, b.id);
+
+/** A store in memory: for tests, ephemeral relays and as the reference the conformance suite is written against. */
+export class MemoryStore implements Store {
+  private readonly entries = new Map<string, EntryRow>();
+  private readonly bySeq = new Map<string, Uint8Array>();
+  private readonly cardsByAccount = new Map<string, { account: Uint8Array; card: Uint8Array }>();
+  private readonly meta = new Map<string, Uint8Array>();
+
+  async putEntries(rows: EntryRow[]): Promise<void> {
+    // Same contract as the SQL stores' unique (device, seq) index: a conflicting batch changes nothing.
+    for (const r of rows) {
+      const held = this.bySeq.get(`${toHex(r.device)}:${r.seq}`);
+      if (held && toHex(held) !== toHex(r.id)) throw new Error(`device sequence ${r.seq} is already taken by another entry`);
+    }
+    for (const r of rows) {
+      const k = toHex(r.id);
+      if (this.entries.has(k)) continue;
+      this.entries.set(k, { ...r });
+      this.bySeq.set(`${toHex(r.device)}:${r.seq}`, r.id);
+    }
+  }
+
+  async getEntries(ids: Uint8Array[]): Promise<(Uint8Array | undefined)[]> {
+    return ids.map((id) => this.entries.get(toHex(id))?.bytes);
+  }
+
+  async hasEntry(id: Uint8Array): Promise<boolean> {
+    return this.entries.has(toHex(id));
+  }
+
+  async idBySeq(device: Uint8Array, seq: number): Promise<Uint8Array | undefined> {
+    return this.bySeq.get(`${toHex(device)}:${seq}`);
+  }
+
+  async maxSeq(device: Uint8Array): Promise<number> {
+    const d = toHex(device);
+    let max = 0;
+    for (const r of this.entries.values()) if (r.seq > max && toHex(r.device) === d) max = r.seq;
+    return max;
+  }
+
+  async deleteEntries(ids: Uint8Array[]): Promise<void> {
+    for (const id of ids) {
+      const r = this.entries.get(toHex(id));
+      if (!r) continue;
+      this.entries.delete(toHex(id));
+      this.bySeq.delete(`${toHex(r.device)}:${r.seq}`);
+    }
+  }
+
+  private select(pred: (r: EntryRow) => boolean): EntryRow[] {
+    return [...this.entries.values()].filter(pred).sort(byKey);
+  }
+
+  async keys(space: Uint8Array): Promise<EntryKey[]> {
+    const s = toHex(space);
+    return this.select((r) => toHex(r.space) === s).map((r) => ({ time: r.time, id: r.id }));
+  }
+
+  async spaceEntries(space: Uint8Array, kind?: number): Promise<EntryRow[]> {
+    const s = toHex(space);
+    return this.select((r) => toHex(r.space) === s && (kind === undefined || r.kind === kind));
+  }
+
+  async docEntries(space: Uint8Array, doc: Uint8Array): Promise<EntryRow[]> {
+    const s = toHex(space);
+    const d = toHex(doc);
+    return this.select((r) => toHex(r.space) === s && toHex(r.doc) === d);
+  }
+
+  async deviceEntries(space: Uint8Array, device: Uint8Array, afterSeq: number): Promise<EntryRow[]> {
+    const s = toHex(space);
+    const d = toHex(device);
+    return this.select((r) => toHex(r.space) === s && toHex(r.device) === d && r.seq > afterSeq);
+  }
+
+  async spaces(): Promise<Uint8Array[]> {
+    const out = new Map<string, Uint8Array>();
+    for (const r of this.entries.values()) out.set(toHex(r.space), r.space);
+    return [...out.values()].sort(compare);
+  }
+
+  async countEntries(): Promise<number> {
+    return this.entries.size;
+  }
+
+  async putCard(account: Uint8Array, card: Uint8Array): Promise<void> {
+    this.cardsByAccount.set(toHex(account), { account, card });
+  }
+
+  async getCard(account: Uint8Array): Promise<Uint8Array | undefined> {
+    return this.cardsByAccount.get(toHex(account))?.card;
+  }
+
+  async cards(): Promise<{ account: Uint8Array; card: Uint8Array }[]> {
+    return [...this.cardsByAccount.values()].sort((a, b) => compare(a.account, b.account));
+  }
+
+  async getMeta(key: string): Promise<Uint8Array | undefined> {
+    return this.meta.get(key);
+  }
+
+  async setMeta(key: string, value: Uint8Array): Promise<void> {
+    this.meta.set(key, value);
+  }
+
+  async close(): Promise<void> {}
+}

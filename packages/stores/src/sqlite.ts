@@ -1,0 +1,155 @@
+import Database from 'better-sqlite3';
+import type { EntryKey, EntryRow, Store } from '@freehold/core';
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS entries (
+  id BLOB PRIMARY KEY,
+  space BLOB NOT NULL,
+  doc BLOB NOT NULL,
+  kind INTEGER NOT NULL,
+  device BLOB NOT NULL,
+  seq INTEGER NOT NULL,
+  time INTEGER NOT NULL,
+  bytes BLOB NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS entries_space_key ON entries (space, time, id);
+CREATE INDEX IF NOT EXISTS entries_doc ON entries (space, doc, time, id);
+CREATE UNIQUE INDEX IF NOT EXISTS entries_device_seq ON entries (device, seq);
+CREATE TABLE IF NOT EXISTS cards (account BLOB PRIMARY KEY, card BLOB NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
+`;
+
+interface Row {
+  id: Uint8Array;
+  space: Uint8Array;
+  doc: Uint8Array;
+  kind: number;
+  device: Uint8Array;
+  seq: number;
+  time: number;
+  bytes: Uint8Array;
+}
+
+/** The embedded store: one SQLite file in WAL mode; a batch is one transaction, durable when it returns. */
+export class SqliteStore implements Store {
+  private readonly db: Database.Database;
+  private readonly stmts;
+
+  constructor(path: string) {
+    this.db = new Database(path);
+    this.db.pragma('journal_mode = WAL');
+    // FULL: an entry is acknowledged only after it survives power loss, not just a process crash.
+    this.db.pragma('synchronous = FULL');
+    this.db.pragma('busy_timeout = 5000');
+    this.db.exec(SCHEMA);
+    const db = this.db;
+    this.stmts = {
+      insert: db.prepare('INSERT INTO entries (id, space, doc, kind, device, seq, time, bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING'),
+      get: db.prepare('SELECT bytes FROM entries WHERE id = ?').pluck(),
+      bySeq: db.prepare('SELECT id FROM entries WHERE device = ? AND seq = ?').pluck(),
+      maxSeq: db.prepare('SELECT COALESCE(MAX(seq), 0) FROM entries WHERE device = ?').pluck(),
+      del: db.prepare('DELETE FROM entries WHERE id = ?'),
+      keys: db.prepare('SELECT time, id FROM entries WHERE space = ? ORDER BY time, id'),
+      space: db.prepare('SELECT * FROM entries WHERE space = ? ORDER BY time, id'),
+      spaceKind: db.prepare('SELECT * FROM entries WHERE space = ? AND kind = ? ORDER BY time, id'),
+      doc: db.prepare('SELECT * FROM entries WHERE space = ? AND doc = ? ORDER BY time, id'),
+      device: db.prepare('SELECT * FROM entries WHERE space = ? AND device = ? AND seq > ? ORDER BY time, id'),
+      spaces: db.prepare('SELECT DISTINCT space FROM entries ORDER BY space').pluck(),
+      count: db.prepare('SELECT COUNT(*) FROM entries').pluck(),
+      putCard: db.prepare('INSERT INTO cards (account, card) VALUES (?, ?) ON CONFLICT (account) DO UPDATE SET card = excluded.card'),
+      getCard: db.prepare('SELECT card FROM cards WHERE account = ?').pluck(),
+      cards: db.prepare('SELECT account, card FROM cards ORDER BY account'),
+      getMeta: db.prepare('SELECT value FROM meta WHERE key = ?').pluck(),
+      setMeta: db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
+    };
+  }
+
+  private readonly insertMany = (rows: EntryRow[]) =>
+    this.db.transaction((rs: EntryRow[]) => {
+      for (const r of rs) this.stmts.insert.run(r.id, r.space, r.doc, r.kind, r.device, r.seq, r.time, r.bytes);
+    })(rows);
+
+  async putEntries(rows: EntryRow[]): Promise<void> {
+    this.insertMany(rows);
+  }
+
+  async getEntries(ids: Uint8Array[]): Promise<(Uint8Array | undefined)[]> {
+    return ids.map((id) => bytes(this.stmts.get.get(id) as Uint8Array | undefined));
+  }
+
+  async hasEntry(id: Uint8Array): Promise<boolean> {
+    return this.stmts.get.get(id) !== undefined;
+  }
+
+  async idBySeq(device: Uint8Array, seq: number): Promise<Uint8Array | undefined> {
+    return bytes(this.stmts.bySeq.get(device, seq) as Uint8Array | undefined);
+  }
+
+  async maxSeq(device: Uint8Array): Promise<number> {
+    return this.stmts.maxSeq.get(device) as number;
+  }
+
+  async deleteEntries(ids: Uint8Array[]): Promise<void> {
+    this.db.transaction(() => {
+      for (const id of ids) this.stmts.del.run(id);
+    })();
+  }
+
+  async keys(space: Uint8Array): Promise<EntryKey[]> {
+    return (this.stmts.keys.all(space) as { time: number; id: Uint8Array }[]).map((r) => ({ time: r.time, id: bytes(r.id)! }));
+  }
+
+  async spaceEntries(space: Uint8Array, kind?: number): Promise<EntryRow[]> {
+    const rows = kind === undefined ? this.stmts.space.all(space) : this.stmts.spaceKind.all(space, kind);
+    return (rows as Row[]).map(row);
+  }
+
+  async docEntries(space: Uint8Array, doc: Uint8Array): Promise<EntryRow[]> {
+    return (this.stmts.doc.all(space, doc) as Row[]).map(row);
+  }
+
+  async deviceEntries(space: Uint8Array, device: Uint8Array, afterSeq: number): Promise<EntryRow[]> {
+    return (this.stmts.device.all(space, device, afterSeq) as Row[]).map(row);
+  }
+
+  async spaces(): Promise<Uint8Array[]> {
+    return (this.stmts.spaces.all() as Uint8Array[]).map((b) => bytes(b)!);
+  }
+
+  async countEntries(): Promise<number> {
+    return this.stmts.count.get() as number;
+  }
+
+  async putCard(account: Uint8Array, card: Uint8Array): Promise<void> {
+    this.stmts.putCard.run(account, card);
+  }
+
+  async getCard(account: Uint8Array): Promise<Uint8Array | undefined> {
+    return bytes(this.stmts.getCard.get(account) as Uint8Array | undefined);
+  }
+
+  async cards(): Promise<{ account: Uint8Array; card: Uint8Array }[]> {
+    return (this.stmts.cards.all() as { account: Uint8Array; card: Uint8Array }[]).map((r) => ({ account: bytes(r.account)!, card: bytes(r.card)! }));
+  }
+
+  async getMeta(key: string): Promise<Uint8Array | undefined> {
+    return bytes(this.stmts.getMeta.get(key) as Uint8Array | undefined);
+  }
+
+  async setMeta(key: string, value: Uint8Array): Promise<void> {
+    this.stmts.setMeta.run(key, value);
+  }
+
+  async close(): Promise<void> {
+    this.db.close();
+  }
+}
+
+/** SQLite hands back Buffers; the rest of Freehold speaks plain Uint8Array. */
+function bytes(b: Uint8Array | undefined): Uint8Array | undefined {
+  return b === undefined ? undefined : new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+}
+
+function row(r: Row): EntryRow {
+  return { id: bytes(r.id)!, space: bytes(r.space)!, doc: bytes(r.doc)!, kind: r.kind, device: bytes(r.device)!, seq: r.seq, time: r.time, bytes: bytes(r.bytes)! };
+}
