@@ -18,3 +18,4 @@ export * from './doc-payload.js';
 export * from './docs.js';
 export * from './sync/reconcile.js';
 export * from './sync/session.js';
+export * from './identity/recovery.js';
