@@ -1,7 +1,7 @@
 import { compare, equal, toHex } from '../bytes.js';
 import { reject } from '../errors.js';
 import type { Entry } from '../entry.js';
-import { canWrite, spaceIdOf, type MembershipOp, type Role } from './ops.js';
+import { canRead, canWrite, spaceIdOf, type MembershipOp, type Role } from './ops.js';
 
 export interface OpNode {
   id: string;
@@ -77,11 +77,11 @@ export class SpaceGraph {
     const deps = op.deps.map(toHex);
     for (const d of deps) if (!this.nodes.has(d)) reject('missing-dependency', `membership op depends on unknown op ${d.slice(0, 12)}`);
     const isPublic = op.t === 'create' ? op.public! : this.isPublic;
-    if (op.t !== 'create') {
-      const before = this.rolesAfter(deps);
-      if (before.get(authorHex) !== 'admin') reject('forbidden-role', 'only an admin may change the membership of a space');
-    }
-    const rotates = op.t === 'create' || op.t === 'remove' || op.t === 'rotate' || (op.t === 'set-role' && op.role === 'appender');
+    const before = op.t === 'create' ? new Map<string, Role>() : this.rolesAfter(deps);
+    if (op.t !== 'create' && before.get(authorHex) !== 'admin') reject('forbidden-role', 'only an admin may change the membership of a space');
+    // Whoever loses read access must not be able to read what comes next.
+    const losesRead = op.t === 'set-role' && canRead(before.get(toHex(op.account!))) && !canRead(op.role);
+    const rotates = op.t === 'create' || op.t === 'remove' || op.t === 'rotate' || losesRead;
     if (isPublic && (op.epoch || op.grants)) reject('bad-epoch', 'a public space has no epoch keys');
     if (!isPublic && rotates && !op.epoch) reject('bad-epoch', `${op.t} in a private space must rotate the epoch key`);
     const ancestors = this.closure(deps);
