@@ -1,6 +1,6 @@
 export * from './errors.js';
 export * from './bytes.js';
-export { encode, decode } from './codec.js';
+export * from './codec.js';
 export * from './crypto/suite.js';
 export * from './crypto/phrase.js';
 export * from './signed.js';

@@ -1,0 +1,140 @@
+import { writeFileSync } from 'node:fs';
+import {
+  beginRecovery,
+  createAccount,
+  decodeCard,
+  encodeCard,
+  fromId,
+  phraseToSecret,
+  reject,
+  secretToPhrase,
+  toId,
+  type Device,
+} from '@freehold/core';
+import type { Command } from '../command.js';
+import { hasProfile, Profile } from '../profile.js';
+import { readInput, writeOutput } from '../files.js';
+
+function identityOf(device: Device) {
+  const me = device.identity();
+  return [...me.devices.values()].map((d) => ({
+    device: toId(d.device),
+    name: d.name,
+    revoked: d.revoked !== undefined,
+    current: toId(d.device) === toId(device.id),
+  }));
+}
+
+export const accountCommands: Command[] = [
+  {
+    name: 'init',
+    usage: 'init [--name NAME] [--phrase-file FILE]',
+    summary: 'Create a new account on this device. Prints the account id and, once, the 24-word recovery phrase.',
+    options: { name: { type: 'string' }, 'phrase-file': { type: 'string' } },
+    args: [0, 0],
+    async run(ctx) {
+      if (hasProfile(ctx.home)) reject('invalid-argument', `a profile already exists in ${ctx.home} (use --home DIR for another)`);
+      const name = (ctx.values.name as string | undefined) ?? 'me';
+      const acct = createAccount(`${name}'s device`, Date.now());
+      const profile = await Profile.create(ctx.home, acct.state.account, acct.device, name);
+      await profile.device.replica.commitIdentity(acct.state);
+      await profile.close();
+      const phrase = secretToPhrase(acct.recoverySecret);
+      ctx.out(`account ${toId(acct.state.account)}`);
+      const file = ctx.values['phrase-file'] as string | undefined;
+      if (file) {
+        writeFileSync(file, `${phrase}\n`, { mode: 0o600 });
+        ctx.out(`recovery phrase written to ${file} (keep it offline; it is the only way back if this device is lost)`);
+      } else {
+        ctx.out('');
+        ctx.out('Recovery phrase (shown once; write it down and keep it offline):');
+        ctx.out(`  ${phrase}`);
+      }
+    },
+  },
+  {
+    name: 'whoami',
+    usage: 'whoami [--json]',
+    summary: 'Show this profile’s account id, device id and name.',
+    options: { json: { type: 'boolean' } },
+    args: [0, 0],
+    async run(ctx) {
+      const p = await ctx.profile();
+      const info = { account: toId(p.device.account), device: toId(p.device.id), name: p.name };
+      if (ctx.values.json) ctx.json(info);
+      else ctx.out(`account ${info.account}\ndevice  ${info.device}\nname    ${info.name}${p.recovering ? '\n(recovery not finished: import or sync)' : ''}`);
+    },
+  },
+  {
+    name: 'card',
+    usage: 'card [FILE]',
+    summary: 'Write this account’s contact card (its signed identity log) to FILE or stdout.',
+    args: [0, 1],
+    async run(ctx) {
+      const p = await ctx.profile();
+      p.requireDevice();
+      writeOutput(ctx.args[0], Buffer.from(encodeCard(p.device.identity())).toString('base64'), ctx.out);
+    },
+  },
+  {
+    name: 'contact add',
+    usage: 'contact add FILE',
+    summary: 'Verify another account’s contact card and keep it, so the account can be added to spaces.',
+    args: [1, 1],
+    async run(ctx) {
+      const p = await ctx.profile();
+      const text = readInput(ctx.args[0]!).toString('utf8').trim();
+      const bytes = Buffer.from(text, 'base64');
+      if (!/^[A-Za-z0-9+/=\s]+$/.test(text) || bytes.length === 0) reject('malformed', `${ctx.args[0]} is not a contact card (expected the output of \`freehold card\`)`);
+      const state = decodeCard(new Uint8Array(bytes));
+      await p.device.replica.addCard(new Uint8Array(bytes));
+      ctx.out(`contact ${toId(state.account)} added (${state.devices.size} device${state.devices.size === 1 ? '' : 's'})`);
+    },
+  },
+  {
+    name: 'recover',
+    usage: 'recover [--name NAME] [--account ACCOUNT] < phrase',
+    summary: 'Read the recovery phrase on stdin and make this profile a new device of that account. Finish with `import` or `sync --with`.',
+    options: { name: { type: 'string' }, account: { type: 'string' } },
+    args: [0, 0],
+    async run(ctx) {
+      if (hasProfile(ctx.home)) reject('invalid-argument', `a profile already exists in ${ctx.home} (recover into an empty --home)`);
+      const phrase = (await ctx.stdin()).trim();
+      if (!phrase) reject('bad-phrase', 'no recovery phrase on stdin (pipe the 24 words in)');
+      const name = (ctx.values.name as string | undefined) ?? 'me';
+      const account = ctx.values.account ? fromId(ctx.values.account as string, 'account') : undefined;
+      const pending = beginRecovery(phraseToSecret(phrase), `${name}'s recovered device`, account);
+      const profile = await Profile.create(ctx.home, pending.account, pending.device, name, pending);
+      await profile.close();
+      ctx.out(`recovering account ${toId(pending.account)} on new device ${toId(pending.device.sign.publicKey)}`);
+      ctx.out('next: `freehold import FILE` (an export) or `freehold sync --with DIR` (another replica) to finish');
+    },
+  },
+  {
+    name: 'device list',
+    usage: 'device list [--json]',
+    summary: 'List the devices of this account.',
+    options: { json: { type: 'boolean' } },
+    args: [0, 0],
+    async run(ctx) {
+      const p = await ctx.profile();
+      p.requireDevice();
+      const list = identityOf(p.device);
+      if (ctx.values.json) return ctx.json(list);
+      for (const d of list) ctx.out(`${d.device}  ${d.name}${d.current ? '  (this device)' : ''}${d.revoked ? '  [revoked]' : ''}`);
+    },
+  },
+  {
+    name: 'device revoke',
+    usage: 'device revoke DEVICE',
+    summary: 'Revoke a device of this account and rotate the keys of every space this account administers.',
+    args: [1, 1],
+    async run(ctx) {
+      const p = await ctx.profile();
+      p.requireDevice();
+      const rotated = await p.device.revokeDevice(fromId(ctx.args[0]!, 'device'));
+      ctx.out(`device ${ctx.args[0]} revoked; rotated keys of ${rotated.length} space${rotated.length === 1 ? '' : 's'}`);
+    },
+  },
+];
+

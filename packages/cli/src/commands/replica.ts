@@ -1,0 +1,104 @@
+import { resolve } from 'node:path';
+import { asArray, asBytes, asRecord, decode, encode, Kind, reject, SyncSession, syncPair, toId } from '@freehold/core';
+import type { Command } from '../command.js';
+import { Profile, resolveHome } from '../profile.js';
+import { readInput } from '../files.js';
+import { writeFileSync } from 'node:fs';
+
+const EXPORT_FORMAT = 'freehold-export/1';
+const kb = (n: number) => (n < 1024 ? `${n} B` : `${(n / 1024).toFixed(1)} KB`);
+
+export const replicaCommands: Command[] = [
+  {
+    name: 'sync',
+    usage: 'sync --with DIR',
+    summary: 'Reconcile this replica with the profile in DIR, both ways: every space either may hold, and the contact cards both need.',
+    options: { with: { type: 'string' } },
+    args: [0, 0],
+    async run(ctx) {
+      const dir = ctx.values.with as string | undefined;
+      if (!dir) reject('invalid-argument', 'sync needs --with DIR (syncing with providers comes with `freehold serve`)');
+      const other = resolveHome(dir);
+      if (other === ctx.home) reject('invalid-argument', '--with names this same profile');
+      const me = await ctx.profile();
+      const peer = await Profile.open(other);
+      try {
+        const mine = new SyncSession(me.device.replica, { account: me.device.account });
+        const theirs = new SyncSession(peer.device.replica, { account: peer.device.account });
+        const { roundTrips } = await syncPair(mine, theirs);
+        const recovered = (await me.finishRecovery()) || (await peer.finishRecovery());
+        if (recovered) await syncPair(new SyncSession(me.device.replica, { account: me.device.account }), new SyncSession(peer.device.replica, { account: peer.device.account }));
+        const s = mine.stats;
+        ctx.out(`synced with ${other}: received ${s.entriesReceived} entries, sent ${s.entriesSent} (${kb(s.bytesSent + s.bytesReceived)} in ${roundTrips} round trips)`);
+        if (s.entriesRejected || theirs.stats.entriesRejected) ctx.out(`rejected: ${s.entriesRejected} here, ${theirs.stats.entriesRejected} there (invalid or not allowed)`);
+        if (recovered) ctx.out('recovery finished: this device is now part of the account');
+      } finally {
+        await peer.close();
+      }
+    },
+  },
+  {
+    name: 'export',
+    usage: 'export FILE',
+    summary: 'Write everything this replica holds (entries, identity and membership logs; never a secret key) to FILE.',
+    args: [1, 1],
+    async run(ctx) {
+      const p = await ctx.profile();
+      const store = p.device.store;
+      const entries: Uint8Array[] = [];
+      for (const space of await store.spaces()) {
+        const rows = await store.spaceEntries(space);
+        // Membership first, so an import can check each entry against what came before it.
+        for (const r of rows) if (r.kind === Kind.membership) entries.push(r.bytes);
+        for (const r of rows) if (r.kind !== Kind.membership) entries.push(r.bytes);
+      }
+      const cards = (await store.cards()).map((c) => c.card);
+      const file = resolve(ctx.args[0]!);
+      writeFileSync(file, encode({ format: EXPORT_FORMAT, account: p.device.account, cards, entries }));
+      ctx.out(`exported ${entries.length} entries and ${cards.length} identity logs to ${file}`);
+    },
+  },
+  {
+    name: 'import',
+    usage: 'import FILE',
+    summary: 'Validate and merge an export into this replica (finishes a pending recovery).',
+    args: [1, 1],
+    async run(ctx) {
+      const raw = readInput(ctx.args[0]!);
+      const r = asRecord(decode(new Uint8Array(raw), 'export file'), 'export file');
+      if (r.format !== EXPORT_FORMAT) reject('malformed', `${ctx.args[0]} is not a Freehold export`);
+      const cards = asArray(r.cards, 'cards', 1_000_000).map((c, i) => asBytes(c, `cards[${i}]`));
+      const entries = asArray(r.entries, 'entries', 100_000_000).map((e, i) => asBytes(e, `entries[${i}]`));
+      const p = await ctx.profile();
+      for (const c of cards) await p.device.replica.addCard(c);
+      const recovered = await p.finishRecovery();
+      let stored = 0;
+      let duplicate = 0;
+      const rejected = new Map<string, number>();
+      let waiting: Uint8Array[] = [];
+      for (let i = 0; i < entries.length; i += 2000) waiting.push(...entries.slice(i, i + 2000));
+      // Entries whose dependencies come later in the file are retried until nothing more can be stored.
+      for (;;) {
+        const retry: Uint8Array[] = [];
+        for (let i = 0; i < waiting.length; i += 2000) {
+          const batch = waiting.slice(i, i + 2000);
+          const results = await p.device.replica.ingest(batch);
+          results.forEach((res, j) => {
+            if (res.ok) stored++;
+            else if (res.reason === 'duplicate') duplicate++;
+            else if (res.reason === 'missing-dependency') retry.push(batch[j]!);
+            else rejected.set(res.reason!, (rejected.get(res.reason!) ?? 0) + 1);
+          });
+        }
+        if (!retry.length || retry.length === waiting.length) {
+          if (retry.length) rejected.set('missing-dependency', retry.length);
+          break;
+        }
+        waiting = retry;
+      }
+      ctx.out(`imported ${stored} entries (${duplicate} already held) and ${cards.length} identity logs from account ${toId(asBytes(r.account, 'account'))}`);
+      for (const [reason, n] of rejected) ctx.out(`rejected ${n}: ${reason}`);
+      if (recovered) ctx.out('recovery finished: this device is now part of the account');
+    },
+  },
+];
