@@ -1,7 +1,8 @@
 import { base58, hex } from '@scure/base';
+import { bytesToHex } from '@noble/hashes/utils.js';
 import { reject } from './errors.js';
 
-export const toHex = (b: Uint8Array): string => hex.encode(b);
+export const toHex = (b: Uint8Array): string => bytesToHex(b);
 export const fromHex = (s: string): Uint8Array => hex.decode(s);
 
 /** Ids shown to people (accounts, devices, spaces) are base58: short, unambiguous, copy-pastable. */
@@ -47,5 +48,6 @@ export function compare(a: Uint8Array, b: Uint8Array): number {
   return a.length - b.length;
 }
 
-export const utf8 = (s: string): Uint8Array => new TextEncoder().encode(s);
+const encoder = new TextEncoder();
+export const utf8 = (s: string): Uint8Array => encoder.encode(s);
 export const fromUtf8 = (b: Uint8Array): string => new TextDecoder('utf-8', { fatal: true }).decode(b);

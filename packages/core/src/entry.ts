@@ -1,6 +1,6 @@
 import { asArray, asBytes, asUint, decode, encode } from './codec.js';
-import { reject } from './errors.js';
-import { sign, SUITE, verify, type SigningKey } from './crypto/suite.js';
+import { FreeholdError, reject } from './errors.js';
+import { sign, SUITE, verify, verifyMany, type SigningKey } from './crypto/suite.js';
 import { signedId } from './signed.js';
 
 export const Kind = { membership: 0, update: 1, snapshot: 2, blob: 3, append: 4 } as const;
@@ -66,6 +66,13 @@ export function createEntry(
 
 /** Decodes and checks an entry's structure and signature. Membership and keys are checked by the replica. */
 export function readEntry(bytes: Uint8Array): Entry {
+  const e = decodeEntry(bytes);
+  if (!verify(e.signature, e.id, e.device)) reject('bad-signature', 'entry signature does not verify');
+  return e;
+}
+
+/** Decodes and checks an entry's structure; the caller still has to verify its signature (see readEntries). */
+export function decodeEntry(bytes: Uint8Array): Entry {
   if (bytes.length > MAX_ENTRY) reject('too-large', `entry of ${bytes.length} bytes exceeds ${MAX_ENTRY}`);
   const outer = asArray(decode(bytes, 'entry'), 'entry', 3);
   if (outer.length !== 3) reject('malformed', 'entry: expected [header, payload, signature]');
@@ -96,8 +103,23 @@ export function readEntry(bytes: Uint8Array): Entry {
   const isMembership = h.kind === Kind.membership;
   if (h.doc.length !== (isMembership ? 0 : 16)) reject('malformed', 'header.doc must be 16 bytes (empty for membership)');
   if (h.basis.length !== (isMembership ? 0 : 32)) reject('malformed', 'header.basis must be 32 bytes (empty for membership)');
-  const id = entryId(header, payload);
-  if (!verify(signature, id, h.device)) reject('bad-signature', 'entry signature does not verify');
-  return { ...h, id, header, payload, signature, bytes };
+  return { ...h, id: entryId(header, payload), header, payload, signature, bytes };
+}
+
+/** Decodes and verifies a batch, verifying signatures in parallel where the platform can. */
+export async function readEntries(batch: Uint8Array[]): Promise<({ entry: Entry } | { error: unknown })[]> {
+  const out: ({ entry: Entry } | { error: unknown })[] = batch.map((b) => {
+    try {
+      return { entry: decodeEntry(b) };
+    } catch (error) {
+      return { error };
+    }
+  });
+  const decoded = out.flatMap((o, i) => ('entry' in o ? [{ i, e: o.entry }] : []));
+  const ok = await verifyMany(decoded.map(({ e }) => ({ signature: e.signature, message: e.id, publicKey: e.device })));
+  decoded.forEach(({ i }, k) => {
+    if (!ok[k]) out[i] = { error: new FreeholdError('bad-signature', 'entry signature does not verify') };
+  });
+  return out;
 }
 

@@ -1,6 +1,6 @@
 import { toHex } from './bytes.js';
 import { reject, FreeholdError, type RejectReason } from './errors.js';
-import { Kind, readEntry, type Entry } from './entry.js';
+import { Kind, readEntries, readEntry, type Entry } from './entry.js';
 import { chooseLog, decodeCard, deviceOf, encodeCard, type IdentityState } from './identity/state.js';
 import { readMembershipOp } from './space/ops.js';
 import { SpaceGraph, type OpNode } from './space/graph.js';
@@ -132,12 +132,9 @@ export class Replica {
   async ingest(batch: Uint8Array[]): Promise<IngestResult[]> {
     const results: IngestResult[] = new Array(batch.length);
     const parsed: { i: number; e: Entry }[] = [];
-    batch.forEach((bytes, i) => {
-      try {
-        parsed.push({ i, e: readEntry(bytes) });
-      } catch (err) {
-        results[i] = failure(err);
-      }
+    (await readEntries(batch)).forEach((r, i) => {
+      if ('entry' in r) parsed.push({ i, e: r.entry });
+      else results[i] = failure(r.error);
     });
     const seen = new Map<string, Uint8Array>();
     const accepted: Entry[] = [];
@@ -184,13 +181,14 @@ export class Replica {
 
   private async validate(e: Entry, seen: Map<string, Uint8Array>): Promise<void> {
     if (e.time > this.now() + MAX_CLOCK_SKEW_MS) reject('clock-skew', 'entry is dated in the future');
-    const held = seen.get(`${toHex(e.device)}:${e.seq}`) ?? (await this.store.idBySeq(e.device, e.seq));
+    const deviceHex = toHex(e.device);
+    const held = seen.get(`${deviceHex}:${e.seq}`) ?? (await this.store.idBySeq(e.device, e.seq));
     if (held) {
       if (toHex(held) === toHex(e.id)) reject('duplicate', 'entry is already held');
       reject('fork', `device already signed a different entry with sequence ${e.seq}`);
     }
     if (e.seq > 1) {
-      const before = seen.get(`${toHex(e.device)}:${e.seq - 1}`) ?? (await this.store.idBySeq(e.device, e.seq - 1));
+      const before = seen.get(`${deviceHex}:${e.seq - 1}`) ?? (await this.store.idBySeq(e.device, e.seq - 1));
       if (before && toHex(before) !== toHex(e.prev)) reject('bad-chain', 'entry does not link to its author’s previous entry');
     }
     const author = this.authorOf(e.device);

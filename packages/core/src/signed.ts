@@ -15,8 +15,12 @@ export interface Signed {
   bytes: Uint8Array;
 }
 
+const domains = new Map<string, Uint8Array>();
+
 export function signedId(domain: string, ...parts: Uint8Array[]): Uint8Array {
-  return sha256(concat(utf8(`freehold/v1/${domain}\0`), ...parts));
+  let prefix = domains.get(domain);
+  if (!prefix) domains.set(domain, (prefix = utf8(`freehold/v1/${domain}\0`)));
+  return sha256(concat(prefix, ...parts));
 }
 
 export function signRecord(domain: string, body: unknown, key: SigningKey): Signed {

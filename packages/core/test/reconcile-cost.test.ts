@@ -53,7 +53,8 @@ describe('reconciliation cost at 100k entries', () => {
       await s.putCard(author.account, encodeCard(author.identity()));
       await s.putEntries([create, ...bulk.map(row)]);
     }
-    [a, b] = await Promise.all(stores.map((s) => Replica.open(s)));
+    a = await Replica.open(stores[0]!);
+    b = await Replica.open(stores[1]!);
   }, 120_000);
 
   const run = async () => {

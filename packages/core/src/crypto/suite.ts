@@ -16,7 +16,15 @@ export const SUITE = 1;
 export interface CryptoBackend {
   sign(message: Uint8Array, seed: Uint8Array): Uint8Array;
   verify(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean;
+  /** Verifies many at once; a native backend spreads them over its worker threads. */
+  verifyMany?(items: SignatureCheck[]): Promise<boolean[]>;
   sha256(data: Uint8Array): Uint8Array;
+}
+
+export interface SignatureCheck {
+  signature: Uint8Array;
+  message: Uint8Array;
+  publicKey: Uint8Array;
 }
 
 export const pureBackend: CryptoBackend = {
@@ -41,6 +49,15 @@ export const sign = (message: Uint8Array, seed: Uint8Array): Uint8Array => backe
 export const verify = (sig: Uint8Array, message: Uint8Array, pub: Uint8Array): boolean =>
   sig.length === 64 && pub.length === 32 && backend.verify(sig, message, pub);
 export const sha256 = (data: Uint8Array): Uint8Array => backend.sha256(data);
+
+export async function verifyMany(items: SignatureCheck[]): Promise<boolean[]> {
+  const wellFormed = (c: SignatureCheck) => c.signature.length === 64 && c.publicKey.length === 32;
+  if (backend.verifyMany) {
+    const results = await backend.verifyMany(items);
+    return results.map((ok, i) => ok && wellFormed(items[i]!));
+  }
+  return items.map((c) => verify(c.signature, c.message, c.publicKey));
+}
 export const randomBytes = (n: number): Uint8Array => nobleRandomBytes(n);
 
 export interface SigningKey {
