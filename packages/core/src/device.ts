@@ -5,7 +5,7 @@ import { asArray, asBytes, asUint, decode, encode } from './codec.js';
 import { FreeholdError, reject } from './errors.js';
 import { boxKeyFromSecret, open, openSealed, randomBytes, seal, sealTo, SEAL_OVERHEAD, NONCE, TAG } from './crypto/suite.js';
 import { createEntry, Kind, type Entry } from './entry.js';
-import { openAccountKeys, revokeDevice, rotateRecovery, addDevice, type DeviceKeys } from './identity/account.js';
+import { addDevice, openAccountKeys, revokeDevice, rotateRecovery, setHandles, setProviders, type DeviceKeys } from './identity/account.js';
 import { accountKey, liveDevices, type IdentityState } from './identity/state.js';
 import { checkContent } from './doc-payload.js';
 import { Replica } from './replica.js';
@@ -216,10 +216,12 @@ export class Device {
     return out;
   }
 
-  async createSpace(isPublic: boolean): Promise<Uint8Array> {
+  /** A new space; an inbox lets any account append (sealed to the space's readers) without being added. */
+  async createSpace(isPublic: boolean, opts: { inbox?: boolean } = {}): Promise<Uint8Array> {
     const nonce = randomBytes(16);
     const space = spaceIdOf(this.account, nonce, isPublic);
     const op: MembershipOp = { t: 'create', deps: [], creator: this.account, nonce, public: isPublic };
+    if (opts.inbox) op.inbox = true;
     if (!isPublic) op.epoch = newEpoch([this.recipient(this.account)], []).key;
     await this.writeOp(space, op);
     return space;
@@ -299,6 +301,18 @@ export class Device {
     revokeDevice(me, this.keys.sign, this.currentAccountSecret(), device, await this.store.maxSeq(device), this.replica.now());
     await this.replica.commitIdentity(me);
     return this.rotateStale();
+  }
+
+  async setProviders(providers: string[]): Promise<void> {
+    const me = this.identity();
+    setProviders(me, this.keys.sign, providers, this.replica.now());
+    await this.replica.commitIdentity(me);
+  }
+
+  async setHandles(handles: string[]): Promise<void> {
+    const me = this.identity();
+    setHandles(me, this.keys.sign, handles, this.replica.now());
+    await this.replica.commitIdentity(me);
   }
 
   async rotateRecovery(): Promise<Uint8Array> {

@@ -2,29 +2,39 @@
  * Every rejection in Freehold carries one of these codes so callers (CLI, server, tests) can react to the
  * reason rather than to a message string.
  */
-export type RejectReason =
-  | 'malformed'
-  | 'unsupported-version'
-  | 'too-large'
-  | 'bad-signature'
-  | 'bad-id'
-  | 'unknown-author'
-  | 'revoked-device'
-  | 'not-member'
-  | 'forbidden-role'
-  | 'removed-member'
-  | 'missing-dependency'
-  | 'duplicate'
-  | 'fork'
-  | 'bad-chain'
-  | 'bad-epoch'
-  | 'clock-skew'
-  | 'decrypt-failed'
-  | 'foreign-client-id'
-  | 'bad-phrase'
-  | 'not-found'
-  | 'invalid-argument'
-  | 'no-key';
+export const REJECT_REASONS = [
+  'malformed',
+  'unsupported-version',
+  'too-large',
+  'bad-signature',
+  'bad-id',
+  'unknown-author',
+  'revoked-device',
+  'not-member',
+  'forbidden-role',
+  'removed-member',
+  'missing-dependency',
+  'duplicate',
+  'fork',
+  'bad-chain',
+  'bad-epoch',
+  'clock-skew',
+  'decrypt-failed',
+  'foreign-client-id',
+  'bad-phrase',
+  'not-found',
+  'invalid-argument',
+  'no-key',
+  'quota-exceeded',
+  'rate-limited',
+  'not-hosted',
+  'unauthenticated',
+  'unavailable',
+] as const;
+
+export type RejectReason = (typeof REJECT_REASONS)[number];
+
+export const isRejectReason = (r: string): r is RejectReason => (REJECT_REASONS as readonly string[]).includes(r);
 
 export class FreeholdError extends Error {
   constructor(

@@ -211,7 +211,7 @@ export class Replica {
     if (!graph.created) reject('missing-dependency', 'the space is not known yet');
     const basis = graph.nodes.get(toHex(e.basis));
     if (!basis) reject('missing-dependency', 'entry refers to an unknown membership operation');
-    const role = basis.roles.get(accountHex);
+    const role = graph.roleAt(basis, accountHex, e.kind === Kind.append);
     const allowed = e.kind === Kind.append ? canAppend : canWrite;
     if (role === undefined) reject('not-member', 'the author is not a member of this space');
     if (!allowed(role)) reject('forbidden-role', `a ${role} may not write ${e.kind === Kind.append ? 'to' : 'in'} this space`);

@@ -67,7 +67,7 @@ describe('convergence', () => {
         let relay = await Replica.open(relayStore);
         const replicas = (): Replica[] => [alice.replica, bob.replica, carol.replica, users[3]!.replica, relay];
         const backups = new Map<number, Store>();
-        const offerAll = { offer: async () => true };
+        const offerAll = { offer: async () => 'all' as const };
         const syncReplicas = async (a: Replica, b: Replica) => {
           await syncPair(new SyncSession(a, { account: new Uint8Array(32), ...offerAll }), new SyncSession(b, { account: new Uint8Array(32), ...offerAll }));
         };

@@ -172,3 +172,11 @@ export function openAccountKeys(state: IdentityState, box: BoxKey): Map<number, 
   }
   return reject('no-key', 'no account key of this account is sealed to this key (was the device revoked?)');
 }
+
+export function setProviders(state: IdentityState, signer: SigningKey, providers: string[], time: number): Uint8Array {
+  return appendNew(state, { t: 'set-providers', providers }, signer, time);
+}
+
+export function setHandles(state: IdentityState, signer: SigningKey, handles: string[], time: number): Uint8Array {
+  return appendNew(state, { t: 'set-handles', handles }, signer, time);
+}

@@ -16,7 +16,11 @@ export type IdentityOp =
   | { t: 'genesis'; recoverySign: Uint8Array; recoveryBox: Uint8Array }
   | { t: 'add-device'; device: Uint8Array; box: Uint8Array; name: string; key: AccountKeyGrant; claim?: Uint8Array }
   | { t: 'revoke-device'; device: Uint8Array; cut: number; key: AccountKeyGrant }
-  | { t: 'rotate-recovery'; recoverySign: Uint8Array; recoveryBox: Uint8Array; key: AccountKeyGrant };
+  | { t: 'rotate-recovery'; recoverySign: Uint8Array; recoveryBox: Uint8Array; key: AccountKeyGrant }
+  /** The providers that are home to this account's spaces, as base URLs (the whole list each time). */
+  | { t: 'set-providers'; providers: string[] }
+  /** The handles (name@host) this account claims; a provider's directory must agree with this list. */
+  | { t: 'set-handles'; handles: string[] };
 
 export interface IdentityBody {
   v: 1;
@@ -74,6 +78,12 @@ export function readIdentityBody(bytes: Uint8Array): IdentityBody {
         recoveryBox: asBytes(o.recoveryBox, 'op.recoveryBox', 32),
         key: readGrant(o.key, 'op.key'),
       };
+      break;
+    case 'set-providers':
+      op = { t, providers: asArray(o.providers, 'op.providers', 32).map((u, i) => asString(u, `op.providers[${i}]`, 512)) };
+      break;
+    case 'set-handles':
+      op = { t, handles: asArray(o.handles, 'op.handles', 32).map((h, i) => asString(h, `op.handles[${i}]`, 320)) };
       break;
     default:
       return reject('malformed', `unknown identity operation "${t}"`);

@@ -23,6 +23,8 @@ export interface IdentityState {
   recoveryBox: Uint8Array;
   devices: Map<string, DeviceInfo>;
   keys: AccountKeyGrant[];
+  providers: string[];
+  handles: string[];
   records: { signed: Signed; body: IdentityBody }[];
   head: Uint8Array;
 }
@@ -83,6 +85,13 @@ function apply(state: IdentityState, signed: Signed, body: IdentityBody): void {
       target.revoked = { cut: op.cut, at: body.seq };
       return;
     }
+    case 'set-providers':
+    case 'set-handles': {
+      if (!signerIsRecovery && !signerIsLiveDevice) reject('unknown-author', `${op.t} needs a live device or the recovery key`);
+      if (op.t === 'set-providers') state.providers = [...op.providers];
+      else state.handles = [...op.handles];
+      return;
+    }
     case 'rotate-recovery': {
       if (!signerIsRecovery && !signerIsLiveDevice) reject('unknown-author', 'rotate-recovery needs a live device or the recovery key');
       checkGrant(state, op.key, false);
@@ -114,6 +123,8 @@ export function verifyLog(records: Uint8Array[]): IdentityState {
     recoveryBox: g.recoveryBox,
     devices: new Map(),
     keys: [],
+    providers: [],
+    handles: [],
     records: [first],
     head: first.signed.id,
   };

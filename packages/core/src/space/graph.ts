@@ -38,6 +38,8 @@ function fold(nodes: OpNode[]): Map<string, Role> {
 export class SpaceGraph {
   readonly nodes = new Map<string, OpNode>();
   isPublic = false;
+  /** Inbox: accounts that are not members may still append. */
+  openAppend = false;
   private creator: Uint8Array | undefined;
 
   constructor(readonly space: Uint8Array) {}
@@ -96,8 +98,18 @@ export class SpaceGraph {
     if (op.t === 'create') {
       this.creator = op.creator!;
       this.isPublic = op.public!;
+      this.openAppend = op.inbox === true;
     }
     return node;
+  }
+
+  /** An account's role under a basis, counting an inbox's open append right. */
+  roleAt(basis: OpNode, account: string, forAppend: boolean): Role | undefined {
+    return basis.roles.get(account) ?? (forAppend && this.openAppend ? 'appender' : undefined);
+  }
+
+  get creatorAccount(): Uint8Array | undefined {
+    return this.creator;
   }
 
   /** The ops no other op depends on: what a new op lists as its deps. */

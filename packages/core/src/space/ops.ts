@@ -31,6 +31,8 @@ export interface MembershipOp {
   creator?: Uint8Array;
   nonce?: Uint8Array;
   public?: boolean;
+  /** Any account may append (inboxes: follow requests, messages); members' roles still apply. */
+  inbox?: boolean;
   /** set-role / remove */
   account?: Uint8Array;
   role?: Role;
@@ -60,6 +62,10 @@ export function readMembershipOp(payload: Uint8Array): MembershipOp {
     op.nonce = asBytes(r.nonce, 'op.nonce', 16);
     if (typeof r.public !== 'boolean') reject('malformed', 'op.public: expected a boolean');
     op.public = r.public;
+    if (r.inbox !== undefined) {
+      if (r.inbox !== true) reject('malformed', 'op.inbox: expected true when present');
+      op.inbox = true;
+    }
   } else if (!op.deps.length) reject('malformed', `${t} needs dependencies`);
   if (t === 'set-role' || t === 'remove') op.account = asBytes(r.account, 'op.account', 32);
   if (t === 'set-role') {

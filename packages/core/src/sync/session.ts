@@ -1,16 +1,33 @@
 import { toHex } from '../bytes.js';
-import { asArray, asBytes, asString, decode, encode } from '../codec.js';
-import { reject } from '../errors.js';
-import { Kind, readEntry } from '../entry.js';
-import type { Replica } from '../replica.js';
+import { asArray, asBytes, asString, asUint, decode, encode } from '../codec.js';
+import { FreeholdError, isRejectReason, reject } from '../errors.js';
+import { decodeEntry, Kind, type Entry } from '../entry.js';
+import type { IngestResult, Replica } from '../replica.js';
 import { Reconciler } from './reconcile.js';
+import { canRead } from '../space/ops.js';
 
-/** Frames are CBOR arrays tagged by their first element; every frame is validated before it is acted on. */
+/**
+ * Frames are CBOR arrays tagged by their first element; every frame is validated before it is acted on. The
+ * same protocol serves peer-to-peer, client-provider and provider-provider sync; the first group is the sync
+ * conversation itself, the second what a network session adds around it.
+ */
 export type Frame =
   | ['hello', Uint8Array, Uint8Array[], Uint8Array[]]
   | ['rec', Uint8Array, Uint8Array]
   | ['entries', Uint8Array[]]
-  | ['want', Uint8Array[]];
+  | ['want', Uint8Array[]]
+  /** Reply to an entries frame, once what was accepted is durable: how many were stored and what was refused. */
+  | ['ack', number, [number, string, string][]]
+  /** A barrier: the peer answers `synced` after answering everything sent before it. */
+  | ['sync', number]
+  | ['synced', number]
+  | ['challenge', Uint8Array, string]
+  /** Signs the challenge with a device key; the card proves the device belongs to the account. */
+  | ['auth', Uint8Array, Uint8Array, Uint8Array]
+  | ['authed', Uint8Array]
+  | ['sub', Uint8Array[]]
+  | ['subbed', Uint8Array[]]
+  | ['error', string, string];
 
 export const PROTOCOL = 'freehold-sync/1';
 export const MAX_FRAME = 8 << 20;
@@ -25,7 +42,31 @@ export function decodeFrame(bytes: Uint8Array): Frame {
   const a = asArray(decode(bytes, 'frame'), 'frame', 4);
   const t = asString(a[0], 'frame type', 16);
   const list = (v: unknown, f: string, len?: number) => asArray(v, f, 100_000).map((x, i) => asBytes(x, `${f}[${i}]`, len));
+  const n = (v: unknown, f: string) => asUint(v, f);
   switch (t) {
+    case 'ack':
+      return [
+        'ack',
+        n(a[1], 'ack.stored'),
+        asArray(a[2], 'ack.rejected', 100_000).map((r, i) => {
+          const [idx, reason, message] = asArray(r, `ack.rejected[${i}]`, 3);
+          return [n(idx, 'ack.index'), asString(reason, 'ack.reason', 64), asString(message, 'ack.message', 1024)] as [number, string, string];
+        }),
+      ];
+    case 'sync':
+    case 'synced':
+      return [t, n(a[1], `${t}.n`)];
+    case 'challenge':
+      return ['challenge', asBytes(a[1], 'challenge.nonce', 32), asString(a[2], 'challenge.server', 256)];
+    case 'auth':
+      return ['auth', asBytes(a[1], 'auth.card'), asBytes(a[2], 'auth.device', 32), asBytes(a[3], 'auth.signature', 64)];
+    case 'authed':
+      return ['authed', asBytes(a[1], 'authed.account', 32)];
+    case 'sub':
+    case 'subbed':
+      return [t, list(a[1], `${t}.spaces`, 32)];
+    case 'error':
+      return ['error', asString(a[1], 'error.reason', 64), asString(a[2], 'error.message', 1024)];
     case 'hello':
       return ['hello', asBytes(a[1], 'hello.account'), list(a[2], 'hello.spaces', 32), list(a[3], 'hello.cards')];
     case 'rec':
@@ -49,11 +90,27 @@ export interface SyncStats {
   reconcileMessages: number;
 }
 
+/**
+ * `all`: every entry. `own`: the membership log and the peer's own entries, for appenders who may write to an
+ * inbox without reading it. `false`: nothing, not even that the space exists.
+ */
+export type Visibility = 'all' | 'own' | false;
+
 export interface SessionOptions {
   /** The account this side acts for (empty for a provider or relay). */
   account: Uint8Array;
-  /** Which spaces to offer the peer; by default those the peer's account belongs to, or that are public. */
-  offer?: (space: Uint8Array, peer: Uint8Array) => Promise<boolean>;
+  /**
+   * The peer's account as proven by a signed challenge. When set, the account a hello claims is ignored; when
+   * absent on a provider, the peer is anonymous and sees public spaces only.
+   */
+  peer?: Uint8Array | null;
+  /** What of a space the peer may see; by default see `defaultOffer`. */
+  offer?: (space: Uint8Array, peer: Uint8Array | null) => Promise<Visibility>;
+  /** Validates and stores received entries; a provider adds quotas and hosting rules here. */
+  ingest?: (entries: Uint8Array[]) => Promise<IngestResult[]>;
+  /** Called with entries this side stored from the peer (a provider fans them out to subscribers). */
+  onStored?: (entries: Uint8Array[]) => void;
+  onAck?: (stored: number, rejected: [number, string, string][]) => void;
   onProgress?: (stats: SyncStats) => void;
 }
 
@@ -68,26 +125,39 @@ export class SyncSession {
   private deferred: Uint8Array[] = [];
   private leader = false;
   /** Spaces this side shows the peer; entries of any other space are never sent. */
-  private readonly shown = new Set<string>();
-  peer: Uint8Array | undefined;
+  private readonly shown = new Map<string, Visibility>();
+  /** Undefined until the peer's hello; null for an anonymous peer. */
+  peer: Uint8Array | null | undefined;
 
   constructor(
     private readonly replica: Replica,
     private readonly opts: SessionOptions,
   ) {}
 
-  private async offered(peer: Uint8Array): Promise<Uint8Array[]> {
+  /** Decides and records what the peer may see of each space this side holds. */
+  private async offered(peer: Uint8Array | null): Promise<Uint8Array[]> {
     const out: Uint8Array[] = [];
     for (const space of await this.replica.store.spaces()) {
-      const ok = this.opts.offer ? await this.opts.offer(space, peer) : await this.defaultOffer(space, peer);
-      if (ok) out.push(space);
+      const v = this.opts.offer ? await this.opts.offer(space, peer) : await defaultOffer(this.replica, space, peer);
+      if (v) {
+        this.shown.set(toHex(space), v);
+        out.push(space);
+      }
     }
     return out;
   }
 
-  private async defaultOffer(space: Uint8Array, peer: Uint8Array): Promise<boolean> {
-    const graph = await this.replica.graph(space);
-    return graph.isPublic || graph.current().roles.has(toHex(peer));
+  /** What the peer may see of this space (after the hellos). */
+  shows(space: Uint8Array): Visibility {
+    return this.shown.get(toHex(space)) ?? false;
+  }
+
+  private visible(space: Uint8Array, kind: number, device: Uint8Array): boolean {
+    const v = this.shows(space);
+    if (v === 'all') return true;
+    if (v === false) return false;
+    const author = this.replica.authorOf(device);
+    return kind === Kind.membership || (author !== undefined && this.peer != null && toHex(author.account.account) === toHex(this.peer));
   }
 
   private out(frames: Frame[]): Uint8Array[] {
@@ -102,8 +172,7 @@ export class SyncSession {
 
   private async hello(): Promise<Frame> {
     const cards = (await this.replica.store.cards()).map((c) => c.card);
-    const spaces = this.peer ? await this.offered(this.peer) : [];
-    for (const s of spaces) this.shown.add(toHex(s));
+    const spaces = this.peer !== undefined ? await this.offered(this.peer) : [];
     return ['hello', this.opts.account, spaces, cards];
   }
 
@@ -124,7 +193,14 @@ export class SyncSession {
     let r = this.reconcilers.get(k);
     if (!r) {
       // A space not shown to the peer reconciles as empty: we may receive its entries but reveal none.
-      r = new Reconciler(this.shown.has(k) ? await this.replica.store.keys(space) : []);
+      const v = this.shows(space);
+      const keys =
+        v === 'all'
+          ? await this.replica.store.keys(space)
+          : v === 'own'
+            ? (await this.replica.store.spaceEntries(space)).filter((r) => this.visible(space, r.kind, r.device)).map((r) => ({ time: r.time, id: r.id }))
+            : [];
+      r = new Reconciler(keys);
       this.reconcilers.set(k, r);
     }
     return r;
@@ -133,12 +209,17 @@ export class SyncSession {
   private async handle(f: Frame): Promise<Frame[]> {
     switch (f[0]) {
       case 'hello': {
-        this.peer = f[1];
-        for (const card of f[3]) await this.replica.addCard(card);
+        this.peer = this.opts.peer !== undefined ? this.opts.peer : f[1].length === 32 ? f[1] : null;
+        for (const card of f[3]) {
+          try {
+            await this.replica.addCard(card);
+          } catch {
+            // A bad card is the peer's problem: entries that needed it will be refused as unknown-author.
+          }
+        }
         if (!this.leader) return [await this.hello()];
         const spaces = new Map<string, Uint8Array>();
         const mine = await this.offered(this.peer);
-        for (const s of mine) this.shown.add(toHex(s));
         for (const s of [...f[2], ...mine]) spaces.set(toHex(s), s);
         const frames: Frame[] = [];
         for (const space of spaces.values()) frames.push(['rec', space, (await this.reconciler(space)).initiate()]);
@@ -156,37 +237,61 @@ export class SyncSession {
       case 'want':
         return this.entriesFrames(f[1]);
       case 'entries':
-        await this.ingest(f[1]);
+        return [await this.ingest(f[1])];
+      case 'ack':
+        this.opts.onAck?.(f[1], f[2]);
+        return [];
+      case 'sync':
+        return [['synced', f[1]]];
+      case 'error':
+        throw new FreeholdError(isRejectReason(f[1]) ? f[1] : 'malformed', `peer: ${f[2]}`);
+      default:
         return [];
     }
   }
 
   private async entriesFrames(ids: Uint8Array[]): Promise<Frame[]> {
     if (!ids.length) return [];
-    const found = (await this.replica.store.getEntries(ids)).filter((b): b is Uint8Array => b !== undefined && this.shown.has(toHex(readEntry(b).space)));
+    const found: Entry[] = [];
+    for (const b of await this.replica.store.getEntries(ids)) {
+      if (!b) continue;
+      const e = decodeEntry(b);
+      if (this.visible(e.space, e.kind, e.device)) found.push(e);
+    }
     // Membership first, so the receiver can check what follows in the same batch.
-    found.sort((a, b) => kindOf(a) - kindOf(b));
+    found.sort((a, b) => a.kind - b.kind);
     const frames: Frame[] = [];
-    for (let i = 0; i < found.length; i += ENTRIES_PER_FRAME) frames.push(['entries', found.slice(i, i + ENTRIES_PER_FRAME)]);
+    for (let i = 0; i < found.length; i += ENTRIES_PER_FRAME) frames.push(['entries', found.slice(i, i + ENTRIES_PER_FRAME).map((e) => e.bytes)]);
     return frames;
   }
 
-  private async ingest(entries: Uint8Array[]): Promise<void> {
-    const results = await this.replica.ingest(entries);
+  private async ingest(entries: Uint8Array[]): Promise<Frame> {
+    const results = await (this.opts.ingest ?? ((b) => this.replica.ingest(b)))(entries);
     let progressed = false;
+    let stored = 0;
+    const rejected: [number, string, string][] = [];
+    const storedBytes: Uint8Array[] = [];
     results.forEach((r, i) => {
       if (r.ok) {
+        stored++;
+        storedBytes.push(entries[i]!);
         this.stats.entriesReceived++;
         progressed = true;
-      } else if (r.reason === 'missing-dependency') this.deferred.push(entries[i]!);
-      else if (r.reason !== 'duplicate') this.stats.entriesRejected++;
+      } else if (r.reason === 'duplicate') stored++;
+      else {
+        rejected.push([i, r.reason!, r.message ?? '']);
+        if (r.reason === 'missing-dependency') this.deferred.push(entries[i]!);
+        else this.stats.entriesRejected++;
+      }
     });
+    if (storedBytes.length) this.opts.onStored?.(storedBytes);
     this.opts.onProgress?.(this.stats);
     if (progressed && this.deferred.length && entries !== this.deferred) {
       const again = this.deferred;
       this.deferred = [];
       await this.ingest(again);
     }
+    return ['ack', stored, rejected];
   }
 
   /** Retries entries still waiting for dependencies; call when the conversation goes quiet. */
@@ -199,26 +304,68 @@ export class SyncSession {
   }
 }
 
-function kindOf(bytes: Uint8Array): number {
-  try {
-    return readEntry(bytes).kind;
-  } catch {
-    return Kind.append + 1;
+/** Members and public spaces: everything. Appenders (and anyone, for an inbox): the membership log and their own. */
+export async function defaultOffer(replica: Replica, space: Uint8Array, peer: Uint8Array | null): Promise<Visibility> {
+  const graph = await replica.graph(space);
+  if (graph.isPublic) return 'all';
+  if (peer === null) return false;
+  const role = graph.current().roles.get(toHex(peer));
+  if (canRead(role)) return 'all';
+  return role === 'appender' || graph.openAppend ? 'own' : false;
+}
+
+/** An ordered, reliable frame channel: a WebSocket, or memory. */
+export interface Channel {
+  send(frame: Uint8Array): void;
+  /** The next frame from the peer; rejects if the channel closes. */
+  next(): Promise<Uint8Array>;
+}
+
+/**
+ * Drives the leading side of a sync in rounds: send everything it has to say followed by a barrier, answer what
+ * comes back until the barrier's echo, repeat until a round has nothing to say. Ends with every reconciliation
+ * settled and every entry sent acknowledged.
+ */
+export async function lead(session: SyncSession, channel: Channel): Promise<{ roundTrips: number }> {
+  let out = await session.start();
+  let roundTrips = 0;
+  while (out.length) {
+    roundTrips++;
+    for (const f of out) channel.send(f);
+    channel.send(encodeFrame(['sync', roundTrips]));
+    out = [];
+    for (;;) {
+      const bytes = await channel.next();
+      const f = decodeFrame(bytes);
+      if (f[0] === 'synced' && f[1] === roundTrips) break;
+      out.push(...(await session.receive(bytes)));
+    }
+    // Acks need no answer; what is left is the next round.
+    out = out.filter((b) => decodeFrame(b)[0] !== 'ack');
   }
+  await session.finish();
+  return { roundTrips };
 }
 
 /** Runs two sessions against each other in memory until neither has anything left to say. */
 export async function syncPair(leader: SyncSession, follower: SyncSession): Promise<{ roundTrips: number }> {
-  let toFollower = await leader.start();
-  let roundTrips = 0;
-  while (toFollower.length) {
-    roundTrips++;
-    const toLeader: Uint8Array[] = [];
-    for (const b of toFollower) toLeader.push(...(await follower.receive(b)));
-    toFollower = [];
-    for (const b of toLeader) toFollower.push(...(await leader.receive(b)));
-  }
-  await leader.finish();
+  const toLeader: Uint8Array[] = [];
+  const channel: Channel = {
+    send: (b) => {
+      pending = pending.then(async () => {
+        toLeader.push(...(await follower.receive(b)));
+      });
+    },
+    next: async () => {
+      await pending;
+      const b = toLeader.shift();
+      if (!b) throw new Error('in-memory peer fell silent');
+      return b;
+    },
+  };
+  let pending: Promise<void> = Promise.resolve();
+  const r = await lead(leader, channel);
   await follower.finish();
-  return { roundTrips };
+  return r;
 }
+
