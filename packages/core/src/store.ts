@@ -10,6 +10,20 @@ export interface EntryRow {
   bytes: Uint8Array;
 }
 
+/** An account a provider hosts: its quota and what its entries take, in bytes. */
+export interface AccountRow {
+  account: Uint8Array;
+  quota: number;
+  used: number;
+  created: number;
+}
+
+/** Bytes to charge to an account together with a batch of entries. */
+export interface Charge {
+  account: Uint8Array;
+  bytes: number;
+}
+
 /** Reconciliation orders a space's entries by (time, id). */
 export interface EntryKey {
   time: number;
@@ -21,8 +35,12 @@ export interface EntryKey {
  * replica decides what goes in. Every implementation passes the one conformance suite in @freehold/stores.
  */
 export interface Store {
-  /** Inserts the rows not already present, atomically: all of them become durable or none do. */
-  putEntries(rows: EntryRow[]): Promise<void>;
+  /**
+   * Inserts the rows not already present, atomically: all of them become durable or none do. With charges, each
+   * account's usage grows by its bytes in the same transaction, and if any account would pass its quota nothing is
+   * stored and a `quota-exceeded` FreeholdError is thrown.
+   */
+  putEntries(rows: EntryRow[], charges?: Charge[]): Promise<void>;
   getEntries(ids: Uint8Array[]): Promise<(Uint8Array | undefined)[]>;
   hasEntry(id: Uint8Array): Promise<boolean>;
   /** The id of the entry a device signed with this sequence number, if held. */
@@ -43,6 +61,15 @@ export interface Store {
   putCard(account: Uint8Array, card: Uint8Array): Promise<void>;
   getCard(account: Uint8Array): Promise<Uint8Array | undefined>;
   cards(): Promise<{ account: Uint8Array; card: Uint8Array }[]>;
+
+  /** Accounts registered with a provider. `putAccount` creates or updates quota (usage is kept). */
+  putAccount(row: AccountRow): Promise<void>;
+  getAccount(account: Uint8Array): Promise<AccountRow | undefined>;
+  accounts(): Promise<AccountRow[]>;
+
+  /** A provider's handle directory: false if the name belongs to another account. */
+  claimHandle(name: string, account: Uint8Array): Promise<boolean>;
+  handle(name: string): Promise<Uint8Array | undefined>;
 
   /** Small local state (e.g. the device's entry counter). */
   getMeta(key: string): Promise<Uint8Array | undefined>;

@@ -122,6 +122,34 @@ export function storeConformance(name: string, makeFactory: () => Promise<StoreF
       expect(await s.getMeta('nope')).toBeUndefined();
     });
 
+    it('charges accounts with their entries atomically and refuses a batch over quota', async () => {
+      const s = await fresh();
+      const acct = id32(500);
+      await s.putAccount({ account: acct, quota: 100, used: 0, created: 1 });
+      await s.putEntries([row(1)], [{ account: acct, bytes: 60 }]);
+      expect((await s.getAccount(acct))!.used).toBe(60);
+      await expect(s.putEntries([row(2), row(3)], [{ account: acct, bytes: 41 }])).rejects.toMatchObject({ reason: 'quota-exceeded' });
+      expect(await s.countEntries()).toBe(1);
+      expect((await s.getAccount(acct))!.used).toBe(60);
+      await expect(s.putEntries([row(4)], [{ account: id32(501), bytes: 1 }])).rejects.toMatchObject({ reason: 'not-hosted' });
+      expect(await s.hasEntry(id32(4))).toBe(false);
+      // Raising the quota keeps the usage.
+      await s.putAccount({ account: acct, quota: 1000, used: 0, created: 2 });
+      expect(await s.getAccount(acct)).toMatchObject({ quota: 1000, used: 60, created: 1 });
+      await s.putEntries([row(2)], [{ account: acct, bytes: 41 }]);
+      expect((await s.accounts()).map((a) => [toHex(a.account), a.used])).toEqual([[toHex(acct), 101]]);
+      expect(await s.getAccount(id32(502))).toBeUndefined();
+    });
+
+    it('gives a handle to the first account that claims it', async () => {
+      const s = await fresh();
+      expect(await s.claimHandle('alice', id32(1))).toBe(true);
+      expect(await s.claimHandle('alice', id32(1))).toBe(true);
+      expect(await s.claimHandle('alice', id32(2))).toBe(false);
+      expect(toHex((await s.handle('alice'))!)).toBe(toHex(id32(1)));
+      expect(await s.handle('bob')).toBeUndefined();
+    });
+
     it('keeps everything it acknowledged across a reopen', async () => {
       const s = await fresh();
       await s.putEntries([row(1), row(2)]);

@@ -1,4 +1,5 @@
-import { compare, toHex, type EntryKey, type EntryRow, type Store } from '@freehold/core';
+import { quotaMessage } from './quota.js';
+import { compare, reject, toHex, type AccountRow, type Charge, type EntryKey, type EntryRow, type Store } from '@freehold/core';
 
 const byKey = (a: EntryRow, b: EntryRow): number => a.time - b.time || compare(a.id, b.id);
 
@@ -8,8 +9,15 @@ export class MemoryStore implements Store {
   private readonly bySeq = new Map<string, Uint8Array>();
   private readonly cardsByAccount = new Map<string, { account: Uint8Array; card: Uint8Array }>();
   private readonly meta = new Map<string, Uint8Array>();
+  private readonly accountRows = new Map<string, AccountRow>();
+  private readonly handles = new Map<string, Uint8Array>();
 
-  async putEntries(rows: EntryRow[]): Promise<void> {
+  async putEntries(rows: EntryRow[], charges: Charge[] = []): Promise<void> {
+    for (const c of charges) {
+      const a = this.accountRows.get(toHex(c.account));
+      if (!a) reject('not-hosted', 'account is not registered here');
+      if (a.used + c.bytes > a.quota) reject('quota-exceeded', quotaMessage(a, c.bytes));
+    }
     // Same contract as the SQL stores' unique (device, seq) index: a conflicting batch changes nothing.
     for (const r of rows) {
       const held = this.bySeq.get(`${toHex(r.device)}:${r.seq}`);
@@ -21,6 +29,32 @@ export class MemoryStore implements Store {
       this.entries.set(k, { ...r });
       this.bySeq.set(`${toHex(r.device)}:${r.seq}`, r.id);
     }
+    for (const c of charges) this.accountRows.get(toHex(c.account))!.used += c.bytes;
+  }
+
+  async putAccount(row: AccountRow): Promise<void> {
+    const held = this.accountRows.get(toHex(row.account));
+    this.accountRows.set(toHex(row.account), { ...row, used: held?.used ?? row.used, created: held?.created ?? row.created });
+  }
+
+  async getAccount(account: Uint8Array): Promise<AccountRow | undefined> {
+    const a = this.accountRows.get(toHex(account));
+    return a && { ...a };
+  }
+
+  async accounts(): Promise<AccountRow[]> {
+    return [...this.accountRows.values()].map((a) => ({ ...a })).sort((a, b) => compare(a.account, b.account));
+  }
+
+  async claimHandle(name: string, account: Uint8Array): Promise<boolean> {
+    const held = this.handles.get(name);
+    if (held && toHex(held) !== toHex(account)) return false;
+    this.handles.set(name, account);
+    return true;
+  }
+
+  async handle(name: string): Promise<Uint8Array | undefined> {
+    return this.handles.get(name);
   }
 
   async getEntries(ids: Uint8Array[]): Promise<(Uint8Array | undefined)[]> {
@@ -109,3 +143,4 @@ export class MemoryStore implements Store {
 
   async close(): Promise<void> {}
 }
+

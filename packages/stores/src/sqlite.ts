@@ -1,5 +1,6 @@
 import Database from 'better-sqlite3';
-import type { EntryKey, EntryRow, Store } from '@freehold/core';
+import { reject, type AccountRow, type Charge, type EntryKey, type EntryRow, type Store } from '@freehold/core';
+import { quotaMessage } from './quota.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS entries (
@@ -17,6 +18,8 @@ CREATE INDEX IF NOT EXISTS entries_doc ON entries (space, doc, time, id);
 CREATE UNIQUE INDEX IF NOT EXISTS entries_device_seq ON entries (device, seq);
 CREATE TABLE IF NOT EXISTS cards (account BLOB PRIMARY KEY, card BLOB NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS accounts (account BLOB PRIMARY KEY, quota INTEGER NOT NULL, used INTEGER NOT NULL, created INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS handles (name TEXT PRIMARY KEY, account BLOB NOT NULL) WITHOUT ROWID;
 `;
 
 interface Row {
@@ -61,16 +64,55 @@ export class SqliteStore implements Store {
       cards: db.prepare('SELECT account, card FROM cards ORDER BY account'),
       getMeta: db.prepare('SELECT value FROM meta WHERE key = ?').pluck(),
       setMeta: db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
+      putAccount: db.prepare('INSERT INTO accounts (account, quota, used, created) VALUES (?, ?, ?, ?) ON CONFLICT (account) DO UPDATE SET quota = excluded.quota'),
+      getAccount: db.prepare('SELECT * FROM accounts WHERE account = ?'),
+      accounts: db.prepare('SELECT * FROM accounts ORDER BY account'),
+      charge: db.prepare('UPDATE accounts SET used = used + ? WHERE account = ?'),
+      claim: db.prepare('INSERT INTO handles (name, account) VALUES (?, ?) ON CONFLICT (name) DO NOTHING'),
+      handle: db.prepare('SELECT account FROM handles WHERE name = ?').pluck(),
     };
   }
 
-  private readonly insertMany = (rows: EntryRow[]) =>
-    this.db.transaction((rs: EntryRow[]) => {
-      for (const r of rs) this.stmts.insert.run(r.id, r.space, r.doc, r.kind, r.device, r.seq, r.time, r.bytes);
-    })(rows);
+  private readonly insertMany = (rows: EntryRow[], charges: Charge[]) =>
+    this.db.transaction(() => {
+      for (const c of charges) {
+        const a = this.account(c.account);
+        if (!a) reject('not-hosted', 'account is not registered here');
+        if (a.used + c.bytes > a.quota) reject('quota-exceeded', quotaMessage(a, c.bytes));
+        this.stmts.charge.run(c.bytes, c.account);
+      }
+      for (const r of rows) this.stmts.insert.run(r.id, r.space, r.doc, r.kind, r.device, r.seq, r.time, r.bytes);
+    })();
 
-  async putEntries(rows: EntryRow[]): Promise<void> {
-    this.insertMany(rows);
+  async putEntries(rows: EntryRow[], charges: Charge[] = []): Promise<void> {
+    this.insertMany(rows, charges);
+  }
+
+  private account(account: Uint8Array): AccountRow | undefined {
+    const r = this.stmts.getAccount.get(account) as AccountRow | undefined;
+    return r && { ...r, account: bytes(r.account)! };
+  }
+
+  async putAccount(row: AccountRow): Promise<void> {
+    this.stmts.putAccount.run(row.account, row.quota, row.used, row.created);
+  }
+
+  async getAccount(account: Uint8Array): Promise<AccountRow | undefined> {
+    return this.account(account);
+  }
+
+  async accounts(): Promise<AccountRow[]> {
+    return (this.stmts.accounts.all() as AccountRow[]).map((r) => ({ ...r, account: bytes(r.account)! }));
+  }
+
+  async claimHandle(name: string, account: Uint8Array): Promise<boolean> {
+    this.stmts.claim.run(name, account);
+    const held = bytes(this.stmts.handle.get(name) as Uint8Array);
+    return Buffer.compare(Buffer.from(held!), Buffer.from(account)) === 0;
+  }
+
+  async handle(name: string): Promise<Uint8Array | undefined> {
+    return bytes(this.stmts.handle.get(name) as Uint8Array | undefined);
   }
 
   async getEntries(ids: Uint8Array[]): Promise<(Uint8Array | undefined)[]> {

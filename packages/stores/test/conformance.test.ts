@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MemoryStore, SqliteStore } from '@freehold/stores';
+import { MemoryStore, PostgresStore, SqliteStore } from '@freehold/stores';
 import { storeConformance } from '@freehold/stores/conformance';
 
 storeConformance('memory', async () => {
@@ -13,4 +13,24 @@ storeConformance('memory', async () => {
 storeConformance('sqlite', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'freehold-sqlite-'));
   return { open: async () => new SqliteStore(join(dir, 'replica.db')), cleanup: async () => rmSync(dir, { recursive: true, force: true }) };
+});
+
+const PG_URL = process.env.FREEHOLD_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+storeConformance('postgres', async () => {
+  // Each test gets its own schema, dropped afterwards.
+  const schema = `fh_test_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
+  const opened: PostgresStore[] = [];
+  return {
+    open: async () => {
+      const s = await PostgresStore.open(PG_URL, schema);
+      opened.push(s);
+      return s;
+    },
+    cleanup: async () => {
+      const s = await PostgresStore.open(PG_URL, schema);
+      await s.drop();
+      await s.close();
+    },
+  };
 });

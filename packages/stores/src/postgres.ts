@@ -1,0 +1,219 @@
+import pg from 'pg';
+import { reject, type AccountRow, type Charge, type EntryKey, type EntryRow, type Store } from '@freehold/core';
+import { quotaMessage } from './quota.js';
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS entries (
+  id BYTEA PRIMARY KEY,
+  space BYTEA NOT NULL,
+  doc BYTEA NOT NULL,
+  kind SMALLINT NOT NULL,
+  device BYTEA NOT NULL,
+  seq BIGINT NOT NULL,
+  time BIGINT NOT NULL,
+  bytes BYTEA NOT NULL,
+  UNIQUE (device, seq)
+);
+CREATE INDEX IF NOT EXISTS entries_space_key ON entries (space, time, id);
+CREATE INDEX IF NOT EXISTS entries_doc ON entries (space, doc, time, id);
+CREATE TABLE IF NOT EXISTS cards (account BYTEA PRIMARY KEY, card BYTEA NOT NULL);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BYTEA NOT NULL);
+CREATE TABLE IF NOT EXISTS accounts (account BYTEA PRIMARY KEY, quota BIGINT NOT NULL, used BIGINT NOT NULL, created BIGINT NOT NULL);
+CREATE TABLE IF NOT EXISTS handles (name TEXT PRIMARY KEY, account BYTEA NOT NULL);
+`;
+
+// BIGINT columns hold times, sequence numbers and byte counts, all well inside Number's safe range.
+const types = {
+  getTypeParser: (oid: number, format?: string) => (oid === 20 ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format as 'text')),
+};
+
+const bytes = (b: Buffer): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+const buf = (b: Uint8Array): Buffer => Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+
+interface Row {
+  id: Buffer;
+  space: Buffer;
+  doc: Buffer;
+  kind: number;
+  device: Buffer;
+  seq: number;
+  time: number;
+  bytes: Buffer;
+}
+const row = (r: Row): EntryRow => ({ id: bytes(r.id), space: bytes(r.space), doc: bytes(r.doc), kind: r.kind, device: bytes(r.device), seq: r.seq, time: r.time, bytes: bytes(r.bytes) });
+const account = (r: { account: Buffer; quota: number; used: number; created: number }): AccountRow => ({ ...r, account: bytes(r.account) });
+
+/**
+ * PostgreSQL, for providers that outgrow one machine: several stateless nodes can share it. Each instance
+ * works inside one schema, so tests and tenants never see each other's tables.
+ */
+export class PostgresStore implements Store {
+  private constructor(
+    private readonly pool: pg.Pool,
+    readonly schema: string,
+  ) {}
+
+  static async open(url: string, schema = 'freehold'): Promise<PostgresStore> {
+    if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) reject('invalid-argument', `schema name "${schema}" is not allowed`);
+    const pool = new pg.Pool({ connectionString: url, max: 8, types, options: `-c search_path=${schema}` });
+    try {
+      await pool.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
+      await pool.query(SCHEMA);
+    } catch (e) {
+      await pool.end();
+      return reject('unavailable', `cannot use PostgreSQL at ${url.replace(/:[^:@/]*@/, ':***@')}: ${(e as Error).message}`);
+    }
+    return new PostgresStore(pool, schema);
+  }
+
+  async putEntries(rows: EntryRow[], charges: Charge[] = []): Promise<void> {
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      for (const c of charges) {
+        // The row lock makes concurrent writers on several nodes see each other's charges.
+        const { rows: found } = await client.query('SELECT * FROM accounts WHERE account = $1 FOR UPDATE', [buf(c.account)]);
+        if (!found[0]) reject('not-hosted', 'account is not registered here');
+        const a = account(found[0]);
+        if (a.used + c.bytes > a.quota) reject('quota-exceeded', quotaMessage(a, c.bytes));
+        await client.query('UPDATE accounts SET used = used + $1 WHERE account = $2', [c.bytes, buf(c.account)]);
+      }
+      for (let i = 0; i < rows.length; i += 500) {
+        const chunk = rows.slice(i, i + 500);
+        const values: unknown[] = [];
+        const tuples = chunk.map((r, j) => {
+          values.push(buf(r.id), buf(r.space), buf(r.doc), r.kind, buf(r.device), r.seq, r.time, buf(r.bytes));
+          const o = j * 8;
+          return `($${o + 1}, $${o + 2}, $${o + 3}, $${o + 4}, $${o + 5}, $${o + 6}, $${o + 7}, $${o + 8})`;
+        });
+        await client.query(`INSERT INTO entries (id, space, doc, kind, device, seq, time, bytes) VALUES ${tuples.join(', ')} ON CONFLICT (id) DO NOTHING`, values);
+      }
+      await client.query('COMMIT');
+    } catch (e) {
+      await client.query('ROLLBACK').catch(() => {});
+      throw e;
+    } finally {
+      client.release();
+    }
+  }
+
+  async getEntries(ids: Uint8Array[]): Promise<(Uint8Array | undefined)[]> {
+    if (!ids.length) return [];
+    const { rows } = await this.pool.query('SELECT id, bytes FROM entries WHERE id = ANY($1)', [ids.map(buf)]);
+    const found = new Map((rows as { id: Buffer; bytes: Buffer }[]).map((r) => [r.id.toString('hex'), bytes(r.bytes)]));
+    return ids.map((id) => found.get(buf(id).toString('hex')));
+  }
+
+  async hasEntry(id: Uint8Array): Promise<boolean> {
+    return (await this.pool.query('SELECT 1 FROM entries WHERE id = $1', [buf(id)])).rowCount === 1;
+  }
+
+  async idBySeq(device: Uint8Array, seq: number): Promise<Uint8Array | undefined> {
+    const { rows } = await this.pool.query('SELECT id FROM entries WHERE device = $1 AND seq = $2', [buf(device), seq]);
+    return rows[0] ? bytes(rows[0].id) : undefined;
+  }
+
+  async maxSeq(device: Uint8Array): Promise<number> {
+    const { rows } = await this.pool.query('SELECT COALESCE(MAX(seq), 0) AS m FROM entries WHERE device = $1', [buf(device)]);
+    return rows[0].m;
+  }
+
+  async deleteEntries(ids: Uint8Array[]): Promise<void> {
+    if (ids.length) await this.pool.query('DELETE FROM entries WHERE id = ANY($1)', [ids.map(buf)]);
+  }
+
+  async keys(space: Uint8Array): Promise<EntryKey[]> {
+    const { rows } = await this.pool.query('SELECT time, id FROM entries WHERE space = $1 ORDER BY time, id', [buf(space)]);
+    return (rows as { time: number; id: Buffer }[]).map((r) => ({ time: r.time, id: bytes(r.id) }));
+  }
+
+  async spaceEntries(space: Uint8Array, kind?: number): Promise<EntryRow[]> {
+    const { rows } =
+      kind === undefined
+        ? await this.pool.query('SELECT * FROM entries WHERE space = $1 ORDER BY time, id', [buf(space)])
+        : await this.pool.query('SELECT * FROM entries WHERE space = $1 AND kind = $2 ORDER BY time, id', [buf(space), kind]);
+    return (rows as Row[]).map(row);
+  }
+
+  async docEntries(space: Uint8Array, doc: Uint8Array): Promise<EntryRow[]> {
+    const { rows } = await this.pool.query('SELECT * FROM entries WHERE space = $1 AND doc = $2 ORDER BY time, id', [buf(space), buf(doc)]);
+    return (rows as Row[]).map(row);
+  }
+
+  async deviceEntries(space: Uint8Array, device: Uint8Array, afterSeq: number): Promise<EntryRow[]> {
+    const { rows } = await this.pool.query('SELECT * FROM entries WHERE space = $1 AND device = $2 AND seq > $3 ORDER BY time, id', [buf(space), buf(device), afterSeq]);
+    return (rows as Row[]).map(row);
+  }
+
+  async spaces(): Promise<Uint8Array[]> {
+    const { rows } = await this.pool.query('SELECT DISTINCT space FROM entries ORDER BY space');
+    return (rows as { space: Buffer }[]).map((r) => bytes(r.space));
+  }
+
+  async countEntries(): Promise<number> {
+    const { rows } = await this.pool.query('SELECT COUNT(*)::bigint AS n FROM entries');
+    return rows[0].n;
+  }
+
+  async putCard(accountId: Uint8Array, card: Uint8Array): Promise<void> {
+    await this.pool.query('INSERT INTO cards (account, card) VALUES ($1, $2) ON CONFLICT (account) DO UPDATE SET card = excluded.card', [buf(accountId), buf(card)]);
+  }
+
+  async getCard(accountId: Uint8Array): Promise<Uint8Array | undefined> {
+    const { rows } = await this.pool.query('SELECT card FROM cards WHERE account = $1', [buf(accountId)]);
+    return rows[0] ? bytes(rows[0].card) : undefined;
+  }
+
+  async cards(): Promise<{ account: Uint8Array; card: Uint8Array }[]> {
+    const { rows } = await this.pool.query('SELECT account, card FROM cards ORDER BY account');
+    return (rows as { account: Buffer; card: Buffer }[]).map((r) => ({ account: bytes(r.account), card: bytes(r.card) }));
+  }
+
+  async putAccount(r: AccountRow): Promise<void> {
+    await this.pool.query('INSERT INTO accounts (account, quota, used, created) VALUES ($1, $2, $3, $4) ON CONFLICT (account) DO UPDATE SET quota = excluded.quota', [
+      buf(r.account),
+      r.quota,
+      r.used,
+      r.created,
+    ]);
+  }
+
+  async getAccount(accountId: Uint8Array): Promise<AccountRow | undefined> {
+    const { rows } = await this.pool.query('SELECT * FROM accounts WHERE account = $1', [buf(accountId)]);
+    return rows[0] ? account(rows[0]) : undefined;
+  }
+
+  async accounts(): Promise<AccountRow[]> {
+    const { rows } = await this.pool.query('SELECT * FROM accounts ORDER BY account');
+    return rows.map(account);
+  }
+
+  async claimHandle(name: string, accountId: Uint8Array): Promise<boolean> {
+    await this.pool.query('INSERT INTO handles (name, account) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING', [name, buf(accountId)]);
+    const held = await this.handle(name);
+    return held !== undefined && buf(held).equals(buf(accountId));
+  }
+
+  async handle(name: string): Promise<Uint8Array | undefined> {
+    const { rows } = await this.pool.query('SELECT account FROM handles WHERE name = $1', [name]);
+    return rows[0] ? bytes(rows[0].account) : undefined;
+  }
+
+  async getMeta(key: string): Promise<Uint8Array | undefined> {
+    const { rows } = await this.pool.query('SELECT value FROM meta WHERE key = $1', [key]);
+    return rows[0] ? bytes(rows[0].value) : undefined;
+  }
+
+  async setMeta(key: string, value: Uint8Array): Promise<void> {
+    await this.pool.query('INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value', [key, buf(value)]);
+  }
+
+  /** Drops this store's schema and everything in it (tests). */
+  async drop(): Promise<void> {
+    await this.pool.query(`DROP SCHEMA IF EXISTS ${this.schema} CASCADE`);
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+}
