@@ -3,8 +3,10 @@ import { runCommand, type Command, type Io } from './command.js';
 import { accountCommands } from './commands/account.js';
 import { spaceCommands } from './commands/spaces.js';
 import { replicaCommands } from './commands/replica.js';
+import { providerCommands } from './commands/provider.js';
+import { operatorCommands } from './commands/operator.js';
 
-const commands: Command[] = [...accountCommands, ...spaceCommands, ...replicaCommands];
+const commands: Command[] = [...accountCommands, ...spaceCommands, ...replicaCommands, ...providerCommands, ...operatorCommands];
 
 function help(): string {
   const width = Math.max(...commands.map((c) => c.usage.length));

@@ -1,6 +1,16 @@
-import { base58, hex } from '@scure/base';
+import { base58, base64, hex } from '@scure/base';
 import { bytesToHex } from '@noble/hashes/utils.js';
 import { reject } from './errors.js';
+
+export const toBase64 = (b: Uint8Array): string => base64.encode(b);
+
+export function fromBase64(s: string, what = 'base64 text'): Uint8Array {
+  try {
+    return base64.decode(s.replace(/\s+/g, ''));
+  } catch {
+    return reject('malformed', `${what} is not valid base64`);
+  }
+}
 
 export const toHex = (b: Uint8Array): string => bytesToHex(b);
 export const fromHex = (s: string): Uint8Array => hex.decode(s);

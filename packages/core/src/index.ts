@@ -19,3 +19,4 @@ export * from './docs.js';
 export * from './sync/reconcile.js';
 export * from './sync/session.js';
 export * from './identity/recovery.js';
+export * from './requests.js';

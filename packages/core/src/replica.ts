@@ -5,7 +5,7 @@ import { chooseLog, decodeCard, deviceOf, encodeCard, type IdentityState } from 
 import { readMembershipOp } from './space/ops.js';
 import { SpaceGraph, type OpNode } from './space/graph.js';
 import { canAppend, canWrite, type Role } from './space/ops.js';
-import type { EntryRow, Store } from './store.js';
+import type { Charge, EntryRow, Store } from './store.js';
 
 /** Entries dated further ahead than this are refused until their time comes (the author's clock is wrong). */
 export const MAX_CLOCK_SKEW_MS = 10 * 60_000;
@@ -28,6 +28,12 @@ export interface Author {
  */
 export type ContentCheck = (entry: Entry, basis: OpNode, graph: SpaceGraph) => void;
 
+/**
+ * A provider's hosting rule, run on entries that are otherwise valid: which account pays for the entry, or a
+ * thrown FreeholdError (not hosted here, rate limited) that refuses it.
+ */
+export type HostPolicy = (entry: Entry, graph: SpaceGraph) => Charge | undefined;
+
 const rowOf = (e: Entry): EntryRow => ({
   id: e.id,
   space: e.space,
@@ -48,6 +54,7 @@ export class Replica {
   private readonly devices = new Map<string, IdentityState>();
   private readonly graphs = new Map<string, SpaceGraph>();
   contentCheck: ContentCheck | undefined;
+  hostPolicy: HostPolicy | undefined;
   now: () => number = () => Date.now();
 
   private constructor(readonly store: Store) {}
@@ -137,12 +144,17 @@ export class Replica {
       else results[i] = failure(r.error);
     });
     const seen = new Map<string, Uint8Array>();
-    const accepted: Entry[] = [];
-    const tryOne = async (e: Entry): Promise<IngestResult> => {
+    const accepted: { i: number; e: Entry }[] = [];
+    const charges = new Map<string, Charge>();
+    const tryOne = async (e: Entry, i: number): Promise<IngestResult> => {
       try {
-        await this.validate(e, seen);
+        const charge = await this.validate(e, seen);
+        if (charge) {
+          const k = toHex(charge.account);
+          charges.set(k, { account: charge.account, bytes: (charges.get(k)?.bytes ?? 0) + charge.bytes });
+        }
         seen.set(`${toHex(e.device)}:${e.seq}`, e.id);
-        accepted.push(e);
+        accepted.push({ i, e });
         return { id: toHex(e.id), ok: true };
       } catch (err) {
         return { id: toHex(e.id), ...failure(err) };
@@ -152,24 +164,29 @@ export class Replica {
     for (;;) {
       const retry: typeof membership = [];
       for (const p of membership) {
-        const r = await tryOne(p.e);
+        const r = await tryOne(p.e, p.i);
         if (r.reason === 'missing-dependency') retry.push(p);
         results[p.i] = r;
       }
       if (retry.length === 0 || retry.length === membership.length) break;
       membership = retry;
     }
-    for (const p of parsed) if (p.e.kind !== Kind.membership) results[p.i] = await tryOne(p.e);
+    for (const p of parsed) if (p.e.kind !== Kind.membership) results[p.i] = await tryOne(p.e, p.i);
     if (accepted.length) {
       try {
-        await this.store.putEntries(accepted.map(rowOf));
+        await this.store.putEntries(
+          accepted.map((a) => rowOf(a.e)),
+          [...charges.values()],
+        );
       } catch (err) {
         // The graphs already took in ops that are not durable: rebuild them from the store next time.
         this.graphs.clear();
-        throw err;
+        if (!(err instanceof FreeholdError)) throw err;
+        for (const a of accepted) results[a.i] = { id: toHex(a.e.id), ...failure(err) };
+        return results;
       }
     }
-    for (const e of accepted) if (e.kind === Kind.membership) await this.evictAfterDemotion(e);
+    for (const { e } of accepted) if (e.kind === Kind.membership) await this.evictAfterDemotion(e);
     return results;
   }
 
@@ -179,7 +196,8 @@ export class Replica {
     if (!r!.ok) throw new FreeholdError(r!.reason!, r!.message!);
   }
 
-  private async validate(e: Entry, seen: Map<string, Uint8Array>): Promise<void> {
+  /** Throws the reason an entry is invalid; returns what hosting it costs (on a provider). */
+  private async validate(e: Entry, seen: Map<string, Uint8Array>): Promise<Charge | undefined> {
     if (e.time > this.now() + MAX_CLOCK_SKEW_MS) reject('clock-skew', 'entry is dated in the future');
     const deviceHex = toHex(e.device);
     const held = seen.get(`${deviceHex}:${e.seq}`) ?? (await this.store.idBySeq(e.device, e.seq));
@@ -201,12 +219,15 @@ export class Replica {
     if (e.kind === Kind.membership) {
       const op = readMembershipOp(e.payload);
       const isAdmin = (r: Role | undefined) => r === 'admin';
+      let charge: Charge | undefined;
       graph.add(e, op, author.account.account, (node) => {
         if (op.t !== 'create' && graph.isCut(accountHex, e.device, e.seq, node, isAdmin)) {
           reject('removed-member', 'the author was demoted before this operation');
         }
+        // Last, so a refused op never enters the graph.
+        charge = this.hostPolicy?.(e, graph);
       });
-      return;
+      return charge;
     }
     if (!graph.created) reject('missing-dependency', 'the space is not known yet');
     const basis = graph.nodes.get(toHex(e.basis));
@@ -217,6 +238,7 @@ export class Replica {
     if (!allowed(role)) reject('forbidden-role', `a ${role} may not write ${e.kind === Kind.append ? 'to' : 'in'} this space`);
     if (graph.isCut(accountHex, e.device, e.seq, basis, allowed)) reject('removed-member', 'the author lost write access before this entry');
     this.contentCheck?.(e, basis, graph);
+    return this.hostPolicy?.(e, graph);
   }
 
   /** A demotion removes what the demoted account's devices wrote after their cut (it may have arrived first). */

@@ -2,6 +2,8 @@ import { resolve } from 'node:path';
 import { asArray, asBytes, asRecord, decode, encode, Kind, reject, SyncSession, syncPair, toId } from '@freehold/core';
 import type { Command } from '../command.js';
 import { Profile, resolveHome } from '../profile.js';
+import { syncProvider } from './provider.js';
+import { watchProviders } from '../watch.js';
 import { readInput } from '../files.js';
 import { writeFileSync } from 'node:fs';
 
@@ -11,13 +13,24 @@ const kb = (n: number) => (n < 1024 ? `${n} B` : `${(n / 1024).toFixed(1)} KB`);
 export const replicaCommands: Command[] = [
   {
     name: 'sync',
-    usage: 'sync --with DIR',
-    summary: 'Reconcile this replica with the profile in DIR, both ways: every space either may hold, and the contact cards both need.',
-    options: { with: { type: 'string' } },
+    usage: 'sync [--with DIR] [--watch]',
+    summary: 'Reconcile with every provider of the account (or, with --with, the profile in DIR), both ways. --watch stays connected and applies live entries until interrupted.',
+    options: { with: { type: 'string' }, watch: { type: 'boolean' } },
     args: [0, 0],
     async run(ctx) {
       const dir = ctx.values.with as string | undefined;
-      if (!dir) reject('invalid-argument', 'sync needs --with DIR (syncing with providers comes with `freehold serve`)');
+      if (!dir) {
+        const p = await ctx.profile();
+        p.requireDevice();
+        const providers = p.device.identity().providers;
+        if (!providers.length) reject('not-found', 'this account has no provider: `freehold provider add URL`, or `freehold sync --with DIR`');
+        if (ctx.values.watch) return watchProviders(p.device, providers, ctx.out, ctx.err);
+        for (const url of providers) await syncProvider(p.device, url, ctx.out);
+        const rotated = await p.device.rotateStale();
+        if (rotated.length) for (const url of providers) await syncProvider(p.device, url, ctx.out);
+        return;
+      }
+      if (ctx.values.watch) reject('invalid-argument', '--watch works with providers, not with --with');
       const other = resolveHome(dir);
       if (other === ctx.home) reject('invalid-argument', '--with names this same profile');
       const me = await ctx.profile();

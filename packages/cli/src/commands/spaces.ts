@@ -1,6 +1,7 @@
-import { fromId, listDocs, openDoc, reject, ROLES, toHex, toId, type Role } from '@freehold/core';
+import { listDocs, openDoc, reject, ROLES, toHex, toId, type Role } from '@freehold/core';
 import type { Command, Context } from '../command.js';
 import type { Profile } from '../profile.js';
+import { accountRef } from './provider.js';
 
 /** Each space keeps its display name in this document, so every member sees the same name. */
 const META_DOC = '.space';
@@ -13,10 +14,6 @@ async function spaceName(p: Profile, space: Uint8Array): Promise<string | undefi
   return typeof name === 'string' ? name : undefined;
 }
 
-function accountArg(ref: string): Uint8Array {
-  if (ref.includes('@')) reject('invalid-argument', `handles like ${ref} need a provider (coming with \`freehold serve\`); use the account id`);
-  return fromId(ref, 'account');
-}
 
 function parseFields(text: string): Record<string, unknown> {
   let v: unknown;
@@ -76,8 +73,8 @@ export const spaceCommands: Command[] = [
   },
   {
     name: 'space add',
-    usage: 'space add SPACE ACCOUNT --role admin|writer|reader|appender',
-    summary: 'Give an account (whose contact card you added) a role in a space.',
+    usage: 'space add SPACE ACCOUNT|NAME@host --role admin|writer|reader|appender',
+    summary: 'Give an account a role in a space (by id once its contact card is added, or by handle).',
     options: { role: { type: 'string' } },
     args: [2, 2],
     async run(ctx) {
@@ -85,7 +82,7 @@ export const spaceCommands: Command[] = [
       if (!role || !ROLES.includes(role as Role)) reject('invalid-argument', `--role must be one of ${ROLES.join(', ')}`);
       const p = await ready(ctx);
       const space = p.space(ctx.args[0]!);
-      await p.device.setRole(space, accountArg(ctx.args[1]!), role as Role);
+      await p.device.setRole(space, await accountRef(p, ctx.args[1]!), role as Role);
       ctx.out(`${ctx.args[1]} is now ${role} of ${ctx.args[0]}`);
     },
   },
@@ -96,7 +93,7 @@ export const spaceCommands: Command[] = [
     args: [2, 2],
     async run(ctx) {
       const p = await ready(ctx);
-      await p.device.remove(p.space(ctx.args[0]!), accountArg(ctx.args[1]!));
+      await p.device.remove(p.space(ctx.args[0]!), await accountRef(p, ctx.args[1]!));
       ctx.out(`${ctx.args[1]} removed from ${ctx.args[0]}`);
     },
   },

@@ -81,6 +81,8 @@ export function decodeFrame(bytes: Uint8Array): Frame {
 }
 
 export interface SyncStats {
+  /** Entries this side asked the peer for: with entriesReceived, a progress measure. */
+  entriesWanted: number;
   entriesSent: number;
   entriesReceived: number;
   entriesRejected: number;
@@ -110,6 +112,8 @@ export interface SessionOptions {
   ingest?: (entries: Uint8Array[]) => Promise<IngestResult[]>;
   /** Called with entries this side stored from the peer (a provider fans them out to subscribers). */
   onStored?: (entries: Uint8Array[]) => void;
+  /** Called for each entry refused (other than duplicates and those waiting for a dependency). */
+  onRejected?: (entry: Uint8Array, reason: string, message: string) => void;
   onAck?: (stored: number, rejected: [number, string, string][]) => void;
   onProgress?: (stats: SyncStats) => void;
 }
@@ -119,7 +123,7 @@ export interface SessionOptions {
  * The side that calls start() leads: after both hellos it opens a reconciliation per shared space.
  */
 export class SyncSession {
-  readonly stats: SyncStats = { entriesSent: 0, entriesReceived: 0, entriesRejected: 0, bytesSent: 0, bytesReceived: 0, reconcileMessages: 0 };
+  readonly stats: SyncStats = { entriesWanted: 0, entriesSent: 0, entriesReceived: 0, entriesRejected: 0, bytesSent: 0, bytesReceived: 0, reconcileMessages: 0 };
   private readonly reconcilers = new Map<string, Reconciler>();
   /** Entries whose dependencies (a membership op, a contact card) had not arrived yet. */
   private deferred: Uint8Array[] = [];
@@ -231,7 +235,10 @@ export class SyncSession {
         const frames: Frame[] = [];
         if (step.reply) frames.push(['rec', space, step.reply]);
         frames.push(...(await this.entriesFrames(step.have)));
-        if (step.need.length) frames.push(['want', step.need]);
+        if (step.need.length) {
+          this.stats.entriesWanted += step.need.length;
+          frames.push(['want', step.need]);
+        }
         return frames;
       }
       case 'want':
@@ -281,7 +288,10 @@ export class SyncSession {
       else {
         rejected.push([i, r.reason!, r.message ?? '']);
         if (r.reason === 'missing-dependency') this.deferred.push(entries[i]!);
-        else this.stats.entriesRejected++;
+        else {
+          this.stats.entriesRejected++;
+          this.opts.onRejected?.(entries[i]!, r.reason!, r.message ?? '');
+        }
       }
     });
     if (storedBytes.length) this.opts.onStored?.(storedBytes);

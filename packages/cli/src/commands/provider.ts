@@ -1,0 +1,164 @@
+import WebSocket from 'ws';
+import { encodeCard, fromId, reject, toId, type Device, type SyncStats } from '@freehold/core';
+import { claimHandle, hostOf, ProviderLink, register, resolveHandle, type WebSocketFactory } from '@freehold/client';
+import { formatSize } from '@freehold/server';
+import type { Command, Context } from '../command.js';
+import type { Profile } from '../profile.js';
+
+const WS = WebSocket as unknown as WebSocketFactory;
+
+export function providerUrl(text: string): string {
+  let u: URL;
+  try {
+    u = new URL(text);
+  } catch {
+    return reject('invalid-argument', `"${text}" is not a URL (e.g. http://localhost:8787)`);
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') reject('invalid-argument', 'a provider URL starts with http:// or https://');
+  return u.origin;
+}
+
+async function ready(ctx: Context): Promise<Profile> {
+  const p = await ctx.profile();
+  p.requireDevice();
+  return p;
+}
+
+/** A one-line progress bar on stderr when it is a terminal and enough entries move to be worth watching. */
+function progress(label: string): { update(s: SyncStats): void; done(): void } {
+  const tty = process.stderr.isTTY;
+  let shown = false;
+  return {
+    update(s) {
+      const total = Math.max(s.entriesWanted, s.entriesReceived);
+      if (!tty || total < 200) return;
+      shown = true;
+      const width = 30;
+      const filled = Math.round((s.entriesReceived / total) * width);
+      process.stderr.write(`\r${label} [${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${s.entriesReceived}/${total} entries`);
+    },
+    done() {
+      if (shown) process.stderr.write('\n');
+    },
+  };
+}
+
+export async function syncProvider(device: Device, url: string, out: (s: string) => void): Promise<SyncStats> {
+  const link = await ProviderLink.connect(url, device, WS);
+  const bar = progress(`syncing ${hostOf(url)}`);
+  const refused = new Map<string, { n: number; message: string }>();
+  try {
+    const { stats, roundTrips } = await link.sync(device, {
+      onProgress: bar.update,
+      onAck: (_stored, rejected) => {
+        for (const [, reason, message] of rejected) refused.set(reason, { n: (refused.get(reason)?.n ?? 0) + 1, message });
+      },
+    });
+    bar.done();
+    out(`${hostOf(url)}: received ${stats.entriesReceived} entries, sent ${stats.entriesSent} (${formatSize(stats.bytesSent + stats.bytesReceived)}, ${roundTrips} round trips)`);
+    for (const [reason, { n, message }] of refused) out(`${hostOf(url)} refused ${n} entr${n === 1 ? 'y' : 'ies'}: ${message} [${reason}]`);
+    return stats;
+  } finally {
+    link.close();
+  }
+}
+
+/** Resolves an account argument: an account id, or name@host looked up and verified (its card is kept). */
+export async function accountRef(p: Profile, ref: string): Promise<Uint8Array> {
+  if (!ref.includes('@')) return fromId(ref, 'account');
+  const state = await resolveHandle(ref);
+  await p.device.replica.addCard(encodeCard(state));
+  return state.account;
+}
+
+export const providerCommands: Command[] = [
+  {
+    name: 'provider add',
+    usage: 'provider add URL',
+    summary: 'Register this account with a provider (a signed request), list it in the identity log and sync with it.',
+    args: [1, 1],
+    async run(ctx) {
+      const p = await ready(ctx);
+      const url = providerUrl(ctx.args[0]!);
+      const res = await fetch(`${url}/healthz`).catch(() => undefined);
+      if (!res?.ok) reject('unavailable', `cannot reach a Freehold provider at ${url} (is it running?)`);
+      const providers = p.device.identity().providers;
+      if (!providers.includes(url)) await p.device.setProviders([...providers, url]);
+      const acct = await register(url, p.device);
+      ctx.out(`registered with ${url} (quota ${formatSize(acct.quota)}, ${formatSize(acct.used)} used)`);
+      await syncProvider(p.device, url, ctx.out);
+    },
+  },
+  {
+    name: 'provider list',
+    usage: 'provider list [--json]',
+    summary: 'List the providers of this account.',
+    options: { json: { type: 'boolean' } },
+    args: [0, 0],
+    async run(ctx) {
+      const p = await ready(ctx);
+      const list = p.device.identity().providers;
+      if (ctx.values.json) return ctx.json(list);
+      if (!list.length) return ctx.out('no providers yet: `freehold provider add URL`');
+      for (const u of list) ctx.out(u);
+    },
+  },
+  {
+    name: 'provider remove',
+    usage: 'provider remove URL',
+    summary: 'Stop using a provider (it is removed from the identity log; your replicas keep everything).',
+    args: [1, 1],
+    async run(ctx) {
+      const p = await ready(ctx);
+      const url = providerUrl(ctx.args[0]!);
+      const list = p.device.identity().providers;
+      if (!list.includes(url)) reject('not-found', `${url} is not a provider of this account`);
+      await p.device.setProviders(list.filter((u) => u !== url));
+      ctx.out(`removed ${url}`);
+    },
+  },
+  {
+    name: 'handle claim',
+    usage: 'handle claim NAME [--provider URL]',
+    summary: 'Make this account reachable as NAME@host at a provider (the claim is signed in the identity log).',
+    options: { provider: { type: 'string' } },
+    args: [1, 1],
+    async run(ctx) {
+      const p = await ready(ctx);
+      const providers = p.device.identity().providers;
+      const url = ctx.values.provider ? providerUrl(ctx.values.provider as string) : providers[0];
+      if (!url) reject('not-found', 'add a provider first: `freehold provider add URL`');
+      if (!providers.includes(url)) reject('invalid-argument', `${url} is not a provider of this account (\`freehold provider add ${url}\`)`);
+      const name = ctx.args[0]!.toLowerCase();
+      const handle = `${name}@${hostOf(url)}`;
+      const handles = p.device.identity().handles;
+      if (!handles.includes(handle)) await p.device.setHandles([...handles, handle]);
+      try {
+        await claimHandle(url, p.device, name);
+      } catch (e) {
+        // Keep the signed log truthful: a handle the provider refused is not ours.
+        await p.device.setHandles(p.device.identity().handles.filter((h) => h !== handle));
+        throw e;
+      }
+      ctx.out(handle);
+    },
+  },
+  {
+    name: 'resolve',
+    usage: 'resolve NAME@host [--json]',
+    summary: 'Look up a handle and verify it against the account’s own signed identity log.',
+    options: { json: { type: 'boolean' } },
+    args: [1, 1],
+    async run(ctx) {
+      const state = await resolveHandle(ctx.args[0]!);
+      const info = {
+        handle: ctx.args[0]!.toLowerCase(),
+        account: toId(state.account),
+        devices: [...state.devices.values()].filter((d) => !d.revoked).map((d) => toId(d.device)),
+        providers: state.providers,
+      };
+      if (ctx.values.json) return ctx.json(info);
+      ctx.out(`${info.handle} → ${info.account} (verified; ${info.devices.length} device${info.devices.length === 1 ? '' : 's'})`);
+    },
+  },
+];

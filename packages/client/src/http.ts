@@ -1,0 +1,57 @@
+import { decodeCard, encodeCard, FreeholdError, fromBase64, fromId, isRejectReason, reject, signRequest, toId, type Device, type IdentityState } from '@freehold/core';
+
+async function post(url: string, body: Uint8Array): Promise<unknown> {
+  let res: Response;
+  try {
+    res = await fetch(url, { method: 'POST', body: body.slice().buffer as ArrayBuffer, headers: { 'content-type': 'application/cbor' } });
+  } catch {
+    return reject('unavailable', `cannot reach ${new URL(url).origin} (is it running?)`);
+  }
+  const json = (await res.json().catch(() => ({}))) as { error?: string; message?: string };
+  if (!res.ok) throw new FreeholdError(isRejectReason(json.error ?? '') ? (json.error as never) : 'unavailable', `${new URL(url).host}: ${json.message ?? res.statusText}`);
+  return json;
+}
+
+export const hostOf = (provider: string): string => new URL(provider).host;
+
+/** Registers this account with a provider; the caller has already listed the provider in the identity log. */
+export async function register(provider: string, device: Device): Promise<{ quota: number; used: number }> {
+  const req = signRequest('register', hostOf(provider), {}, encodeCard(device.identity()), device.keys.sign, Date.now());
+  return (await post(`${provider}/v1/accounts`, req)) as { quota: number; used: number };
+}
+
+export async function claimHandle(provider: string, device: Device, name: string): Promise<string> {
+  const req = signRequest('claim-handle', hostOf(provider), { name }, encodeCard(device.identity()), device.keys.sign, Date.now());
+  return ((await post(`${provider}/v1/handles`, req)) as { handle: string }).handle;
+}
+
+/** Local hosts speak plain HTTP; everything else HTTPS. */
+export function handleUrl(handle: string): { name: string; host: string; url: string } {
+  const m = /^([a-z0-9][a-z0-9_-]{0,31})@([a-z0-9.-]+|\[[0-9a-f:]+\])(:\d+)?$/i.exec(handle.trim());
+  if (!m) return reject('invalid-argument', `"${handle}" is not a handle like name@host`);
+  const host = `${m[2]}${m[3] ?? ''}`.toLowerCase();
+  const local = /^(localhost|127\.\d+\.\d+\.\d+|\[::1\])$/.test(m[2]!.toLowerCase());
+  return { name: m[1]!.toLowerCase(), host, url: `${local ? 'http' : 'https'}://${host}/.well-known/freehold/handles/${m[1]!.toLowerCase()}` };
+}
+
+/**
+ * Resolves name@host and verifies the answer: the card must verify from its genesis, be the account the
+ * directory names, and list this very handle in its own signed log, so a provider cannot redirect a handle.
+ */
+export async function resolveHandle(handle: string): Promise<IdentityState> {
+  const { name, host, url } = handleUrl(handle);
+  let res: Response;
+  try {
+    res = await fetch(url);
+  } catch {
+    return reject('unavailable', `cannot reach ${host}`);
+  }
+  if (res.status === 404) reject('not-found', `${name}@${host} does not exist`);
+  if (!res.ok) reject('unavailable', `${host} answered ${res.status}`);
+  const body = (await res.json()) as { account?: string; card?: string };
+  if (typeof body.account !== 'string' || typeof body.card !== 'string') reject('malformed', `${host} sent an invalid directory entry`);
+  const state = decodeCard(fromBase64(body.card, 'directory card'));
+  if (toId(state.account) !== toId(fromId(body.account, 'account'))) reject('bad-signature', `${host} names an account that its card does not prove`);
+  if (!state.handles.includes(`${name}@${host}`)) reject('bad-signature', `the account's own signed log does not claim ${name}@${host}: the provider's directory is wrong`);
+  return state;
+}

@@ -1,0 +1,2 @@
+export { ProviderLink, syncUrl, type WebSocketFactory, type WebSocketLike } from './link.js';
+export { claimHandle, handleUrl, hostOf, register, resolveHandle } from './http.js';

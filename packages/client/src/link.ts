@@ -1,0 +1,161 @@
+import {
+  decodeFrame,
+  encodeCard,
+  encodeFrame,
+  FreeholdError,
+  isRejectReason,
+  lead,
+  reject,
+  sign,
+  signedId,
+  SyncSession,
+  utf8,
+  type Channel,
+  type Device,
+  type Frame,
+  type SessionOptions,
+  type SyncStats,
+} from '@freehold/core';
+
+/** The part of the WebSocket API both browsers and the `ws` package provide. */
+export interface WebSocketLike {
+  binaryType: string;
+  readyState: number;
+  send(data: Uint8Array): void;
+  close(code?: number, reason?: string): void;
+  onopen: ((ev: unknown) => void) | null;
+  onmessage: ((ev: { data: unknown }) => void) | null;
+  onclose: ((ev: { code: number; reason: string }) => void) | null;
+  onerror: ((ev: unknown) => void) | null;
+}
+export type WebSocketFactory = new (url: string) => WebSocketLike;
+
+export const syncUrl = (provider: string): string => `${provider.replace(/^http/, 'ws').replace(/\/$/, '')}/v1/sync`;
+
+function asBytes(data: unknown): Uint8Array {
+  if (data instanceof Uint8Array) return data;
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  if (Array.isArray(data)) {
+    const parts = data as Uint8Array[];
+    const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+    let o = 0;
+    for (const p of parts) {
+      out.set(p, o);
+      o += p.length;
+    }
+    return out;
+  }
+  return reject('malformed', 'provider sent a non-binary frame');
+}
+
+/**
+ * A session with one provider: authenticated by signing its challenge with this device's key, then sync rounds
+ * (`sync`), live subscriptions (`watch`), all over one ordered WebSocket.
+ */
+export class ProviderLink implements Channel {
+  private readonly inbox: Uint8Array[] = [];
+  private waiter: { resolve: (b: Uint8Array) => void; reject: (e: Error) => void } | undefined;
+  private closedWith: Error | undefined;
+  account: Uint8Array | null = null;
+
+  private constructor(
+    private readonly ws: WebSocketLike,
+    readonly url: string,
+  ) {
+    ws.binaryType = 'arraybuffer';
+    ws.onmessage = (ev) => {
+      const b = asBytes(ev.data);
+      if (this.waiter) {
+        const w = this.waiter;
+        this.waiter = undefined;
+        w.resolve(b);
+      } else this.inbox.push(b);
+    };
+    ws.onclose = (ev) => {
+      this.closedWith = new FreeholdError('unavailable', `connection to ${url} closed (${ev.code}${ev.reason ? `: ${ev.reason}` : ''})`);
+      this.waiter?.reject(this.closedWith);
+      this.waiter = undefined;
+    };
+  }
+
+  static async connect(provider: string, device: Device | null, WebSocket: WebSocketFactory, timeoutMs = 10_000): Promise<ProviderLink> {
+    const ws = new WebSocket(syncUrl(provider));
+    const link = new ProviderLink(ws, provider);
+    await new Promise<void>((resolve, rejectOpen) => {
+      const timer = setTimeout(() => rejectOpen(new FreeholdError('unavailable', `${provider} did not answer within ${timeoutMs / 1000}s`)), timeoutMs);
+      ws.onopen = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      ws.onerror = () => {
+        clearTimeout(timer);
+        rejectOpen(new FreeholdError('unavailable', `cannot reach ${provider} (is it running?)`));
+      };
+    });
+    ws.onerror = () => {};
+    const challenge = decodeFrame(await link.next());
+    if (challenge[0] !== 'challenge') reject('malformed', 'provider did not open with a challenge');
+    if (device) {
+      const sig = sign(signedId('session', challenge[1], utf8(challenge[2])), device.keys.sign.seed);
+      link.send(encodeFrame(['auth', encodeCard(device.identity()), device.id, sig]));
+      const answer = decodeFrame(await link.next());
+      if (answer[0] === 'error') throw new FreeholdError(isRejectReason(answer[1]) ? answer[1] : 'unauthenticated', `${provider}: ${answer[2]}`);
+      if (answer[0] !== 'authed') reject('malformed', 'provider did not confirm authentication');
+      link.account = answer[1];
+    }
+    return link;
+  }
+
+  send(frame: Uint8Array): void {
+    if (this.closedWith) throw this.closedWith;
+    this.ws.send(frame);
+  }
+
+  next(): Promise<Uint8Array> {
+    const b = this.inbox.shift();
+    if (b) return Promise.resolve(b);
+    if (this.closedWith) return Promise.reject(this.closedWith);
+    return new Promise((resolve, rejectNext) => (this.waiter = { resolve, reject: rejectNext }));
+  }
+
+  /** One full reconciliation of every space this account shares with the provider, both ways. */
+  async sync(device: Device, opts: Partial<SessionOptions> = {}): Promise<{ stats: SyncStats; roundTrips: number; session: SyncSession }> {
+    // A provider is home to everything this replica holds; it validates and hosts what its rules allow.
+    const session = new SyncSession(device.replica, { account: device.account, peer: null, offer: async () => 'all', ...opts });
+    const { roundTrips } = await lead(session, this);
+    return { stats: session.stats, roundTrips, session };
+  }
+
+  async subscribe(spaces: Uint8Array[]): Promise<{ subscribed: Uint8Array[]; refused: string[] }> {
+    this.send(encodeFrame(['sub', spaces]));
+    const refused: string[] = [];
+    for (;;) {
+      const f = decodeFrame(await this.next());
+      if (f[0] === 'subbed') return { subscribed: f[1], refused };
+      if (f[0] === 'error') refused.push(f[2]);
+    }
+  }
+
+  /**
+   * Applies live entries as the provider pushes them, acknowledging each batch, until the connection closes or
+   * `signal` aborts. Each stored batch is reported to `onEntries`.
+   */
+  async watch(session: SyncSession, onFrame?: (f: Frame) => void, signal?: AbortSignal): Promise<void> {
+    const stop = new Promise<never>((_, rejectStop) => signal?.addEventListener('abort', () => rejectStop(new Error('aborted')), { once: true }));
+    try {
+      for (;;) {
+        const bytes = await Promise.race([this.next(), stop]);
+        const f = decodeFrame(bytes);
+        onFrame?.(f);
+        for (const out of await session.receive(bytes)) this.send(out);
+      }
+    } catch (e) {
+      if (signal?.aborted) return;
+      throw e;
+    }
+  }
+
+  close(): void {
+    this.ws.close(1000, 'done');
+  }
+}

@@ -1,0 +1,220 @@
+import { randomBytes } from 'node:crypto';
+import type { WebSocket, RawData } from 'ws';
+import {
+  decodeEntry,
+  decodeFrame,
+  deviceOf,
+  encodeFrame,
+  FreeholdError,
+  signedId,
+  SyncSession,
+  toId,
+  utf8,
+  verify,
+  type Frame,
+} from '@freehold/core';
+import type { Logger } from 'pino';
+import type { Provider, Subscriber } from './provider.js';
+import type { Metrics } from './metrics.js';
+
+export interface ConnectionLimits {
+  /** A session whose outgoing buffer passes this is too slow to keep: it is closed and will reconcile on return. */
+  maxBuffered: number;
+  /** Frames queued for processing before the socket stops reading (TCP pushes back on the client). */
+  maxQueued: number;
+  /** Bad frames tolerated before the connection is closed. */
+  maxErrors: number;
+}
+
+export const DEFAULT_LIMITS: ConnectionLimits = { maxBuffered: 8 << 20, maxQueued: 32, maxErrors: 32 };
+
+/** What a device signs to prove it holds its key for this session. */
+export const challengeMessage = (nonce: Uint8Array, server: string): Uint8Array => signedId('session', nonce, utf8(server));
+
+/**
+ * One WebSocket session. Frames are handled strictly in order, one at a time: a reply (and an ack) goes out only
+ * after what it answers is durable.
+ */
+export class Connection implements Subscriber {
+  account: Uint8Array | null = null;
+  private readonly nonce = randomBytes(32);
+  private session: SyncSession | undefined;
+  private readonly queue: RawData[] = [];
+  private busy = false;
+  private errors = 0;
+  private alive = true;
+  lastSeen = Date.now();
+  private subscribed = 0;
+  private readonly stats = { frames: 0, entriesIn: 0, entriesOut: 0, bytesIn: 0, bytesOut: 0, rejected: 0 };
+  private readonly opened = Date.now();
+
+  constructor(
+    private readonly ws: WebSocket,
+    private readonly provider: Provider,
+    private readonly log: Logger,
+    private readonly metrics: Metrics,
+    private readonly limits: ConnectionLimits = DEFAULT_LIMITS,
+  ) {
+    metrics.connections.inc();
+    ws.on('message', (data) => this.enqueue(data));
+    ws.on('pong', () => {
+      this.alive = true;
+      this.lastSeen = Date.now();
+    });
+    ws.on('close', (code, reason) => this.closed(code, reason.toString()));
+    ws.on('error', () => {});
+    this.send(['challenge', this.nonce, provider.host]);
+  }
+
+  /** Heartbeat: a session that did not answer the previous ping is gone. */
+  heartbeat(idleMs: number): void {
+    if (!this.alive) return void this.ws.terminate();
+    if (this.subscribed === 0 && Date.now() - this.lastSeen > idleMs) return void this.ws.close(1000, 'idle');
+    this.alive = false;
+    this.ws.ping();
+  }
+
+  private send(f: Frame | Uint8Array): void {
+    if (this.ws.readyState !== this.ws.OPEN) return;
+    const bytes = f instanceof Uint8Array ? f : encodeFrame(f);
+    this.stats.bytesOut += bytes.length;
+    this.metrics.bytesOut.inc(bytes.length);
+    this.ws.send(bytes);
+  }
+
+  push(_space: Uint8Array, entries: Uint8Array[]): void {
+    if (this.ws.bufferedAmount > this.limits.maxBuffered) {
+      this.log.warn({ event: 'slow-consumer', account: this.account && toId(this.account) }, 'closing a session that cannot keep up');
+      return void this.ws.close(1013, 'too slow: reconnect and reconcile');
+    }
+    this.stats.entriesOut += entries.length;
+    this.metrics.entriesOut.inc(entries.length);
+    this.send(['entries', entries]);
+  }
+
+  private enqueue(data: RawData): void {
+    this.queue.push(data);
+    if (this.queue.length >= this.limits.maxQueued) this.ws.pause();
+    if (!this.busy) void this.drain();
+  }
+
+  private async drain(): Promise<void> {
+    this.busy = true;
+    while (this.queue.length) {
+      const data = this.queue.shift()!;
+      if (this.queue.length < this.limits.maxQueued / 2) this.ws.resume();
+      await this.handle(toBytes(data));
+    }
+    this.busy = false;
+  }
+
+  private fail(reason: string, message: string): void {
+    this.errors++;
+    this.metrics.rejections.inc({ reason });
+    this.send(['error', reason, message]);
+    if (this.errors >= this.limits.maxErrors) this.ws.close(1008, 'too many bad frames');
+  }
+
+  private async handle(bytes: Uint8Array): Promise<void> {
+    this.lastSeen = Date.now();
+    this.stats.frames++;
+    this.stats.bytesIn += bytes.length;
+    this.metrics.bytesIn.inc(bytes.length);
+    let f: Frame;
+    try {
+      f = decodeFrame(bytes);
+    } catch (e) {
+      return this.fail(e instanceof FreeholdError ? e.reason : 'malformed', e instanceof Error ? e.message : 'bad frame');
+    }
+    const timer = this.metrics.syncLatency.startTimer({ frame: f[0] });
+    try {
+      switch (f[0]) {
+        case 'auth':
+          return await this.auth(f[1], f[2], f[3]);
+        case 'sub':
+          return await this.subscribe(f[1]);
+        case 'hello':
+        case 'rec':
+        case 'entries':
+        case 'want':
+        case 'ack':
+        case 'sync':
+          for (const out of await this.sync().receive(bytes)) this.send(out);
+          return;
+        default:
+          return this.fail('malformed', `a client does not send ${f[0]} frames`);
+      }
+    } catch (e) {
+      if (e instanceof FreeholdError) return this.fail(e.reason, e.message);
+      this.log.error({ err: e }, 'frame handling failed');
+      this.ws.close(1011, 'internal error');
+    } finally {
+      timer();
+    }
+  }
+
+  private sync(): SyncSession {
+    this.session ??= new SyncSession(this.provider.replica, {
+      account: new Uint8Array(0),
+      peer: this.account,
+      onStored: (entries) => {
+        const decoded = entries.map(decodeEntry);
+        this.stats.entriesIn += entries.length;
+        this.metrics.entriesIn.inc(entries.length);
+        void this.provider.fanout(decoded, this);
+      },
+      onRejected: (entry, reason, message) => {
+        this.stats.rejected++;
+        this.metrics.rejections.inc({ reason });
+        let id: string | undefined;
+        try {
+          id = Buffer.from(decodeEntry(entry).id).toString('hex');
+        } catch {
+          id = undefined;
+        }
+        this.log.info({ event: 'reject', reason, message, entry: id, account: this.account && toId(this.account) }, 'entry refused');
+      },
+    });
+    return this.session;
+  }
+
+  private async auth(card: Uint8Array, device: Uint8Array, signature: Uint8Array): Promise<void> {
+    if (this.session) return this.fail('invalid-argument', 'authenticate before syncing');
+    await this.provider.replica.addCard(card);
+    const account = this.provider.replica.authorOf(device)?.account;
+    const info = account && deviceOf(account, device);
+    if (!account || !info || info.revoked) return this.fail('unauthenticated', 'that device is not a live device of the account');
+    if (!verify(signature, challengeMessage(this.nonce, this.provider.host), device)) return this.fail('unauthenticated', 'the challenge signature does not verify');
+    this.account = account.account;
+    this.log.info({ event: 'auth', account: toId(this.account), device: toId(device) }, 'session authenticated');
+    this.send(['authed', this.account]);
+  }
+
+  private async subscribe(spaces: Uint8Array[]): Promise<void> {
+    const ok: Uint8Array[] = [];
+    for (const space of spaces) {
+      if (await this.provider.canSubscribe(space, this.account)) {
+        this.provider.subscribe(space, this);
+        ok.push(space);
+      } else {
+        this.fail(this.account ? 'forbidden-role' : 'unauthenticated', `space ${toId(space)} is not readable by this session${this.account ? '' : ' (authenticate first)'}`);
+      }
+    }
+    this.subscribed += ok.length;
+    this.send(['subbed', ok]);
+  }
+
+  private closed(code: number, reason: string): void {
+    this.metrics.connections.dec();
+    this.provider.unsubscribeAll(this);
+    this.log.info(
+      { event: 'session', account: this.account && toId(this.account), ms: Date.now() - this.opened, code, reason, ...this.stats, entriesOut: this.stats.entriesOut + (this.session?.stats.entriesSent ?? 0) },
+      'session closed',
+    );
+  }
+}
+
+function toBytes(data: RawData): Uint8Array {
+  const b = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
+  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+}

@@ -1,0 +1,16 @@
+import { reject } from '@freehold/core';
+
+const UNITS: Record<string, number> = { b: 1, kb: 1e3, mb: 1e6, gb: 1e9, tb: 1e12, kib: 2 ** 10, mib: 2 ** 20, gib: 2 ** 30, tib: 2 ** 40 };
+
+/** "1GiB", "500MB", "2048" (bytes) → bytes. */
+export function parseSize(text: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(text);
+  const unit = UNITS[(m?.[2] || 'b').toLowerCase()];
+  if (!m || unit === undefined) return reject('invalid-argument', `"${text}" is not a size (try 500MB or 1GiB)`);
+  return Math.floor(Number(m[1]) * unit);
+}
+
+export function formatSize(n: number): string {
+  for (const [u, f] of [['GiB', 2 ** 30], ['MiB', 2 ** 20], ['KiB', 2 ** 10]] as const) if (n >= f) return `${(n / f).toFixed(1)} ${u}`;
+  return `${n} B`;
+}
