@@ -34,8 +34,14 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
+/** SQLite in a folder, or PostgreSQL (`?schema=NAME` in the URL picks the schema, default freehold). */
 export async function openStore(opts: { data?: string; db?: string }): Promise<Store> {
-  if (opts.db) return PostgresStore.open(opts.db);
+  if (opts.db) {
+    const url = new URL(opts.db);
+    const schema = url.searchParams.get('schema') ?? undefined;
+    url.searchParams.delete('schema');
+    return PostgresStore.open(url.toString(), schema);
+  }
   const dir = opts.data ?? 'data';
   mkdirSync(dir, { recursive: true });
   return new SqliteStore(join(dir, 'provider.db'));
