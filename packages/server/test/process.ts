@@ -1,0 +1,38 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const BIN = fileURLToPath(new URL('../../cli/bin/freehold.js', import.meta.url));
+
+/** A real `freehold serve` in its own process, so it can be killed like a crashed server. */
+export async function spawnServer(args: string[]): Promise<{ url: string; child: ChildProcess; stop(signal?: NodeJS.Signals): Promise<void> }> {
+  const child = spawn(process.execPath, [BIN, 'serve', '--host', '127.0.0.1', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const url = await new Promise<string>((resolve, reject) => {
+    let buf = '';
+    const timer = setTimeout(() => reject(new Error(`server did not start: ${buf}`)), 15_000);
+    child.stdout!.on('data', (d: Buffer) => {
+      buf += d.toString();
+      for (const line of buf.split('\n')) {
+        try {
+          const j = JSON.parse(line) as { event?: string; url?: string };
+          if (j.event === 'start' && j.url) {
+            clearTimeout(timer);
+            resolve(j.url);
+          }
+        } catch {
+          // partial line
+        }
+      }
+    });
+    child.stderr!.on('data', (d: Buffer) => (buf += d.toString()));
+    child.on('exit', (code) => reject(new Error(`server exited with ${code}: ${buf}`)));
+  });
+  const exited = new Promise<void>((r) => child.on('exit', () => r()));
+  return {
+    url,
+    child,
+    async stop(signal: NodeJS.Signals = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      await exited;
+    },
+  };
+}
