@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeEntry, encodeCard, Kind, toHex, type Device } from '@freehold/core';
+import { decodeEntry, encodeCard, Kind, toHex } from '@freehold/core';
 import { claimHandle, resolveHandle, register } from '@freehold/client';
 import type { RunningServer } from '@freehold/server';
 import { join_, newDevice, put, startServer, syncWith, tempDir } from './helpers.js';
