@@ -1,0 +1,96 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const BIN = fileURLToPath(new URL('../bin/freehold.js', import.meta.url));
+const root = mkdtempSync(join(tmpdir(), 'freehold-cli-net-'));
+
+function fh(args: string[], home?: string, input?: string) {
+  const r = spawnSync(process.execPath, [BIN, ...args, ...(home ? ['--home', join(root, home)] : [])], { input, encoding: 'utf8', cwd: root });
+  return { code: r.status ?? -1, out: r.stdout.trim(), err: r.stderr.trim() };
+}
+function ok(args: string[], home?: string): string {
+  const r = fh(args, home);
+  expect(r.code, `freehold ${args.join(' ')}: ${r.err}`).toBe(0);
+  return r.out;
+}
+
+describe('freehold CLI with a provider', () => {
+  let server: ReturnType<typeof spawn>;
+  let url = '';
+  const data = join(root, 'srv');
+
+  beforeAll(async () => {
+    server = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--host', '127.0.0.1', '--data', data, '--quota', '200KB'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    url = await new Promise<string>((resolve, reject) => {
+      server.stdout!.on('data', (d: Buffer) => {
+        const m = /"url":"([^"]+)"/.exec(d.toString());
+        if (m) resolve(m[1]!);
+      });
+      server.on('exit', (c) => reject(new Error(`serve exited ${c}`)));
+    });
+  });
+  afterAll(() => {
+    server.kill('SIGTERM');
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  it('registers, claims handles, shares by handle, syncs and watches live', async () => {
+    const host = new URL(url).host;
+    ok(['init', '--name', 'alice'], 'alice');
+    ok(['init', '--name', 'bob'], 'bob');
+    expect(fh(['provider', 'add', 'http://127.0.0.1:1'], 'alice').err).toMatch(/cannot reach a Freehold provider/);
+    expect(ok(['provider', 'add', url], 'alice')).toMatch(/registered with .*quota 195\.3 KiB/);
+    ok(['provider', 'add', url], 'bob');
+    expect(JSON.parse(ok(['provider', 'list', '--json'], 'alice'))).toEqual([url]);
+    expect(ok(['handle', 'claim', 'alice'], 'alice')).toBe(`alice@${host}`);
+    expect(ok(['handle', 'claim', 'bob'], 'bob')).toBe(`bob@${host}`);
+    expect(fh(['handle', 'claim', 'alice'], 'bob').err).toMatch(/already taken/);
+    const bobAccount = JSON.parse(ok(['whoami', '--json'], 'bob')).account;
+    expect(JSON.parse(ok(['resolve', `bob@${host}`, '--json'])).account).toBe(bobAccount);
+    expect(fh(['resolve', `carol@${host}`]).err).toMatch(/does not exist/);
+
+    const space = ok(['space', 'create', 'plans'], 'alice');
+    ok(['doc', 'put', 'plans', 'trip', '--json', '{"where":"alps"}'], 'alice');
+    ok(['space', 'add', 'plans', `bob@${host}`, '--role', 'writer'], 'alice');
+    expect(ok(['sync'], 'alice')).toMatch(/sent [1-9]\d* /);
+    expect(ok(['sync'], 'bob')).toMatch(/received [1-9]\d* entries/);
+    expect(JSON.parse(ok(['doc', 'get', space, 'trip', '--json'], 'bob'))).toEqual({ where: 'alps' });
+
+    // Bob watches; Alice's next edit arrives without Bob asking.
+    const watch = spawn(process.execPath, [BIN, 'sync', '--watch', '--home', join(root, 'bob')], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let seen = '';
+    watch.stdout!.on('data', (d: Buffer) => (seen += d.toString()));
+    await waitFor(() => /watching 1 spaces/.test(seen));
+    ok(['doc', 'put', 'plans', 'trip', '--json', '{"when":"july"}'], 'alice');
+    ok(['sync'], 'alice');
+    await waitFor(() => /new entr/.test(seen));
+    watch.kill('SIGINT');
+    await new Promise((r) => watch.on('exit', r));
+    expect(JSON.parse(ok(['doc', 'get', space, 'trip', '--json'], 'bob'))).toEqual({ where: 'alps', when: 'july' });
+  });
+
+  it('refuses a write over quota with a clear message, and the operator can raise the quota', () => {
+    // One command-line argument holds at most 128 KiB, so two large edits.
+    ok(['doc', 'put', 'plans', 'big1', '--json', JSON.stringify({ blob: 'x'.repeat(110_000) })], 'alice');
+    expect(ok(['sync'], 'alice')).not.toMatch(/refused/);
+    ok(['doc', 'put', 'plans', 'big2', '--json', JSON.stringify({ blob: 'y'.repeat(110_000) })], 'alice');
+    expect(ok(['sync'], 'alice')).toMatch(/refused 1 entry: over quota: .* \[quota-exceeded\]/);
+    const alice = JSON.parse(ok(['whoami', '--json'], 'alice')).account;
+    const usage = JSON.parse(ok(['admin', 'usage', '--json', '--data', data])) as { account: string; quota: number; used: number }[];
+    expect(usage.find((u) => u.account === alice)!.quota).toBe(200_000);
+    expect(ok(['admin', 'quota', alice, '1MiB', '--data', data])).toMatch(/quota 1\.0 MiB/);
+    expect(fh(['admin', 'quota', alice, 'lots', '--data', data]).err).toMatch(/not a size/);
+  });
+});
+
+async function waitFor(f: () => boolean, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!f()) {
+    if (Date.now() > end) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
