@@ -1,7 +1,10 @@
 import { cpus } from 'node:os';
 import { coreBench } from './core.js';
+import { serverBench } from './server.js';
 import { printTable } from './table.js';
 
 const started = new Date().toISOString();
 console.log(`# Freehold benchmarks\n\n${started} · Node ${process.version} · ${cpus().length}× ${cpus()[0]?.model ?? 'cpu'}\n`);
-console.log(printTable('Core engine', await coreBench()));
+const only = process.argv[2];
+if (!only || only === 'core') console.log(printTable('Core engine', await coreBench()));
+if (!only || only === 'server') console.log(`\n${printTable('Cloud peer (freehold serve in its own process; clients in this one)', await serverBench(process.argv[3]))}`);

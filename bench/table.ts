@@ -24,7 +24,8 @@ export function rate(count: number, f: () => unknown): number {
   return count / ((performance.now() - t) / 1000);
 }
 
-const fmt = (v: number, unit: string) => (unit === 'ms' ? `${v.toFixed(2)} ms` : unit === 'B' ? `${Math.round(v)} B` : `${Math.round(v).toLocaleString('en')}${unit}`);
+const fmt = (v: number, unit: string) =>
+  unit === 'ms' ? `${v.toFixed(2)} ms` : unit === 'B' ? `${Math.round(v)} B` : unit === ' KiB' ? `${v.toFixed(1)} KiB` : `${Math.round(v).toLocaleString('en')}${unit}`;
 
 export function printTable(title: string, rows: Row[]): string {
   const lines = [`## ${title}`, '', '| scenario | median | baseline (same run) | ratio | target |', '|---|---|---|---|---|'];

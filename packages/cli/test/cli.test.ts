@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 
-const BIN = fileURLToPath(new URL('../bin/freehold.js', import.meta.url));
+const BIN = fileURLToPath(new URL('../bin/freehold.cjs', import.meta.url));
 const root = mkdtempSync(join(tmpdir(), 'freehold-cli-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
@@ -145,7 +145,7 @@ describe('freehold CLI end to end', () => {
     writeFileSync(join(root, 'junk.card'), 'bm9wZQ==');
     fails('alice', ['contact', 'add', join(root, 'junk.card')], /malformed|CBOR|expected/);
     fails('alice', ['import', join(root, 'junk.card')], /not .*CBOR|not a Freehold export|malformed/);
-    fails('alice', ['sync'], /needs --with DIR/);
+    fails('alice', ['sync'], /no provider: .freehold provider add URL., or .freehold sync --with DIR./);
     expect(ok('alice', ['--help'])).toMatch(/space create NAME/);
   });
 });

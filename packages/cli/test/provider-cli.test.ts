@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-const BIN = fileURLToPath(new URL('../bin/freehold.js', import.meta.url));
+const BIN = fileURLToPath(new URL('../bin/freehold.cjs', import.meta.url));
 const root = mkdtempSync(join(tmpdir(), 'freehold-cli-net-'));
 
 function fh(args: string[], home?: string, input?: string) {

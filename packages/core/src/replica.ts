@@ -13,6 +13,8 @@ export const MAX_CLOCK_SKEW_MS = 10 * 60_000;
 export interface IngestResult {
   id?: string;
   ok: boolean;
+  /** The stored entry, decoded (ok results only). */
+  entry?: Entry;
   reason?: RejectReason;
   message?: string;
 }
@@ -155,7 +157,7 @@ export class Replica {
         }
         seen.set(`${toHex(e.device)}:${e.seq}`, e.id);
         accepted.push({ i, e });
-        return { id: toHex(e.id), ok: true };
+        return { id: toHex(e.id), ok: true, entry: e };
       } catch (err) {
         return { id: toHex(e.id), ...failure(err) };
       }

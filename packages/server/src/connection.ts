@@ -158,10 +158,9 @@ export class Connection implements Subscriber {
       account: new Uint8Array(0),
       peer: this.account,
       onStored: (entries) => {
-        const decoded = entries.map(decodeEntry);
         this.stats.entriesIn += entries.length;
         this.metrics.entriesIn.inc(entries.length);
-        void this.provider.fanout(decoded, this);
+        void this.provider.fanout(entries, this);
       },
       onRejected: (entry, reason, message) => {
         this.stats.rejected++;

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-const BIN = fileURLToPath(new URL('../../cli/bin/freehold.js', import.meta.url));
+const BIN = fileURLToPath(new URL('../../cli/bin/freehold.cjs', import.meta.url));
 
 /** A real `freehold serve` in its own process, so it can be killed like a crashed server. */
 export async function spawnServer(args: string[]): Promise<{ url: string; child: ChildProcess; stop(signal?: NodeJS.Signals): Promise<void> }> {

@@ -95,6 +95,7 @@ export class SpaceGraph {
     node.epoch = past.filter((n) => n.op.epoch).pop()?.id;
     guard?.(node);
     this.nodes.set(id, node);
+    this.cached = undefined;
     if (op.t === 'create') {
       this.creator = op.creator!;
       this.isPublic = op.public!;
@@ -119,9 +120,15 @@ export class SpaceGraph {
     return [...this.nodes.keys()].filter((k) => !referenced.has(k)).sort();
   }
 
+  private cached: { roles: Map<string, Role>; epoch: string | undefined; order: OpNode[] } | undefined;
+
+  /** The state after every op held; computed once per change, since every entry's check asks for it. */
   current(): { roles: Map<string, Role>; epoch: string | undefined; order: OpNode[] } {
-    const order = [...this.nodes.values()].sort(byOrder);
-    return { roles: fold([...order]), epoch: order.filter((n) => n.op.epoch).pop()?.id, order };
+    if (!this.cached) {
+      const order = [...this.nodes.values()].sort(byOrder);
+      this.cached = { roles: fold([...order]), epoch: order.filter((n) => n.op.epoch).pop()?.id, order };
+    }
+    return this.cached;
   }
 
   /**

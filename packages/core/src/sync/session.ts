@@ -111,7 +111,7 @@ export interface SessionOptions {
   /** Validates and stores received entries; a provider adds quotas and hosting rules here. */
   ingest?: (entries: Uint8Array[]) => Promise<IngestResult[]>;
   /** Called with entries this side stored from the peer (a provider fans them out to subscribers). */
-  onStored?: (entries: Uint8Array[]) => void;
+  onStored?: (entries: Entry[]) => void;
   /** Called for each entry refused (other than duplicates and those waiting for a dependency). */
   onRejected?: (entry: Uint8Array, reason: string, message: string) => void;
   onAck?: (stored: number, rejected: [number, string, string][]) => void;
@@ -277,11 +277,11 @@ export class SyncSession {
     let progressed = false;
     let stored = 0;
     const rejected: [number, string, string][] = [];
-    const storedBytes: Uint8Array[] = [];
+    const storedEntries: Entry[] = [];
     results.forEach((r, i) => {
       if (r.ok) {
         stored++;
-        storedBytes.push(entries[i]!);
+        if (r.entry) storedEntries.push(r.entry);
         this.stats.entriesReceived++;
         progressed = true;
       } else if (r.reason === 'duplicate') stored++;
@@ -294,7 +294,7 @@ export class SyncSession {
         }
       }
     });
-    if (storedBytes.length) this.opts.onStored?.(storedBytes);
+    if (storedEntries.length) this.opts.onStored?.(storedEntries);
     this.opts.onProgress?.(this.stats);
     if (progressed && this.deferred.length && entries !== this.deferred) {
       const again = this.deferred;
