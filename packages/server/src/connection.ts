@@ -57,9 +57,9 @@ export class Connection implements Subscriber {
   ) {
     metrics.connections.inc();
     ws.on('message', (data) => this.enqueue(data));
+    // A pong proves the peer is there, not that it is using the session: idleness counts frames only.
     ws.on('pong', () => {
       this.alive = true;
-      this.lastSeen = Date.now();
     });
     ws.on('close', (code, reason) => this.closed(code, reason.toString()));
     ws.on('error', () => {});
