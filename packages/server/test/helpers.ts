@@ -33,11 +33,11 @@ export async function join_(device: Device, url: string): Promise<void> {
   await register(url, device);
 }
 
-export async function syncWith(device: Device, url: string) {
+export async function syncWith(device: Device, url: string, interest: Uint8Array[] = []) {
   const link = await ProviderLink.connect(url, device, WS);
   try {
     const rejected: [number, string, string][] = [];
-    const r = await link.sync(device, { onAck: (_n, rej) => rejected.push(...rej) });
+    const r = await link.sync(device, { interest, onAck: (_n, rej) => rejected.push(...rej) });
     return { ...r, rejected };
   } finally {
     link.close();

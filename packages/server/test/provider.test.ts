@@ -70,7 +70,7 @@ describe('accounts, quotas, handles and inboxes', () => {
     await syncWith(owner, server.url);
     // Carol is not registered here and is not a member: she gets the inbox's membership log and nothing else.
     const carol = await newDevice(tmp.dir, 'carol');
-    await syncWith(carol, server.url);
+    await syncWith(carol, server.url, [inbox]);
     expect(await carol.store.countEntries()).toBe(1);
     const msg = await carol.write(inbox, Kind.append, new Uint8Array(16), new TextEncoder().encode('hi owner'));
     expect((await syncWith(carol, server.url)).rejected).toEqual([]);
@@ -80,7 +80,7 @@ describe('accounts, quotas, handles and inboxes', () => {
     expect(new TextDecoder().decode(await owner.decrypt(decodeEntry(got[0]!)))).toBe('hi owner');
     // Dave cannot read Carol's message: the provider shows him only his own appends.
     const dave = await newDevice(tmp.dir, 'dave');
-    await syncWith(dave, server.url);
+    await syncWith(dave, server.url, [inbox]);
     expect(await dave.store.hasEntry(msg.id)).toBe(false);
     // A flood is cut off.
     for (let i = 0; i < 40; i++) await carol.write(inbox, Kind.append, new Uint8Array(16), new TextEncoder().encode(`spam ${i}`));

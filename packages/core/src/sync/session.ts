@@ -107,7 +107,9 @@ export interface SessionOptions {
    */
   peer?: Uint8Array | null;
   /** What of a space the peer may see; by default see `defaultOffer`. */
-  offer?: (space: Uint8Array, peer: Uint8Array | null) => Promise<Visibility>;
+  offer?: (space: Uint8Array, peer: Uint8Array | null, peerWants: Set<string>) => Promise<Visibility>;
+  /** Spaces this side wants from the peer though it holds nothing of them yet (e.g. an account it follows). */
+  interest?: Uint8Array[];
   /** Validates and stores received entries; a provider adds quotas and hosting rules here. */
   ingest?: (entries: Uint8Array[]) => Promise<IngestResult[]>;
   /** Called with entries this side stored from the peer (a provider fans them out to subscribers). */
@@ -138,11 +140,12 @@ export class SyncSession {
     private readonly opts: SessionOptions,
   ) {}
 
-  /** Decides and records what the peer may see of each space this side holds. */
-  private async offered(peer: Uint8Array | null): Promise<Uint8Array[]> {
+  /** Decides and records what the peer may see of each space this side holds, given the spaces it asked for. */
+  private async offered(peer: Uint8Array | null, peerWants: Uint8Array[]): Promise<Uint8Array[]> {
     const out: Uint8Array[] = [];
+    const wants = new Set(peerWants.map(toHex));
     for (const space of await this.replica.store.spaces()) {
-      const v = this.opts.offer ? await this.opts.offer(space, peer) : await defaultOffer(this.replica, space, peer);
+      const v = this.opts.offer ? await this.opts.offer(space, peer, wants) : await defaultOffer(this.replica, space, peer, wants);
       if (v) {
         this.shown.set(toHex(space), v);
         out.push(space);
@@ -174,16 +177,18 @@ export class SyncSession {
     });
   }
 
-  private async hello(): Promise<Frame> {
+  /** The leader opens with what it holds and wants; the follower answers with what it shows the leader. */
+  private async hello(spaces: Uint8Array[]): Promise<Frame> {
     const cards = (await this.replica.store.cards()).map((c) => c.card);
-    const spaces = this.peer !== undefined ? await this.offered(this.peer) : [];
     return ['hello', this.opts.account, spaces, cards];
   }
 
   /** The leader's opening frame. */
   async start(): Promise<Uint8Array[]> {
     this.leader = true;
-    return this.out([await this.hello()]);
+    const wants = new Map<string, Uint8Array>();
+    for (const s of [...(await this.replica.store.spaces()), ...(this.opts.interest ?? [])]) wants.set(toHex(s), s);
+    return this.out([await this.hello([...wants.values()])]);
   }
 
   async receive(bytes: Uint8Array): Promise<Uint8Array[]> {
@@ -221,9 +226,9 @@ export class SyncSession {
             // A bad card is the peer's problem: entries that needed it will be refused as unknown-author.
           }
         }
-        if (!this.leader) return [await this.hello()];
+        if (!this.leader) return [await this.hello(await this.offered(this.peer, f[2]))];
         const spaces = new Map<string, Uint8Array>();
-        const mine = await this.offered(this.peer);
+        const mine = await this.offered(this.peer, f[2]);
         for (const s of [...f[2], ...mine]) spaces.set(toHex(s), s);
         const frames: Frame[] = [];
         for (const space of spaces.values()) frames.push(['rec', space, (await this.reconciler(space)).initiate()]);
@@ -314,14 +319,17 @@ export class SyncSession {
   }
 }
 
-/** Members and public spaces: everything. Appenders (and anyone, for an inbox): the membership log and their own. */
-export async function defaultOffer(replica: Replica, space: Uint8Array, peer: Uint8Array | null): Promise<Visibility> {
+/**
+ * Members: everything. Public spaces: everything, to a peer that asked for them (public spaces are not pushed
+ * on everyone who syncs). Appenders, and anyone for an inbox they asked for: the membership log and their own.
+ */
+export async function defaultOffer(replica: Replica, space: Uint8Array, peer: Uint8Array | null, peerWants: Set<string>): Promise<Visibility> {
   const graph = await replica.graph(space);
-  if (graph.isPublic) return 'all';
-  if (peer === null) return false;
-  const role = graph.current().roles.get(toHex(peer));
-  if (canRead(role)) return 'all';
-  return role === 'appender' || graph.openAppend ? 'own' : false;
+  const asked = peerWants.has(toHex(space));
+  const role = peer === null ? undefined : graph.current().roles.get(toHex(peer));
+  if (canRead(role) || (graph.isPublic && asked)) return 'all';
+  if (peer === null || graph.isPublic) return false;
+  return role === 'appender' || (graph.openAppend && asked) ? 'own' : false;
 }
 
 /** An ordered, reliable frame channel: a WebSocket, or memory. */
