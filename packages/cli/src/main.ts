@@ -5,8 +5,9 @@ import { spaceCommands } from './commands/spaces.js';
 import { replicaCommands } from './commands/replica.js';
 import { providerCommands } from './commands/provider.js';
 import { operatorCommands } from './commands/operator.js';
+import { microblogCommands } from './commands/microblog.js';
 
-const commands: Command[] = [...accountCommands, ...spaceCommands, ...replicaCommands, ...providerCommands, ...operatorCommands];
+const commands: Command[] = [...accountCommands, ...spaceCommands, ...replicaCommands, ...providerCommands, ...microblogCommands, ...operatorCommands];
 
 function help(): string {
   const width = Math.max(...commands.map((c) => c.usage.length));

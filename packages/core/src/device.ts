@@ -216,9 +216,13 @@ export class Device {
     return out;
   }
 
-  /** A new space; an inbox lets any account append (sealed to the space's readers) without being added. */
-  async createSpace(isPublic: boolean, opts: { inbox?: boolean } = {}): Promise<Uint8Array> {
-    const nonce = randomBytes(16);
+  /**
+   * A new space; an inbox lets any account append (sealed to the space's readers) without being added. A fixed
+   * nonce makes the id predictable from the account id (an app's well-known spaces), and creatable only once.
+   */
+  async createSpace(isPublic: boolean, opts: { inbox?: boolean; nonce?: Uint8Array } = {}): Promise<Uint8Array> {
+    const nonce = opts.nonce ?? randomBytes(16);
+    if (nonce.length !== 16) reject('invalid-argument', 'a space nonce is 16 bytes');
     const space = spaceIdOf(this.account, nonce, isPublic);
     const op: MembershipOp = { t: 'create', deps: [], creator: this.account, nonce, public: isPublic };
     if (opts.inbox) op.inbox = true;

@@ -1,0 +1,228 @@
+import WebSocket from 'ws';
+import { encodeCard, fromId, reject, toId, type Device } from '@freehold/core';
+import { ProviderLink, resolveHandle, type WebSocketFactory } from '@freehold/client';
+import { Microblog, parseRef, refToString, type TimelineItem } from '@freehold/microblog';
+import type { Command, Context } from '../command.js';
+
+const WS = WebSocket as unknown as WebSocketFactory;
+
+/** Syncs with every provider of this account and of the accounts it reads from, asking for `interest`. */
+async function syncAll(device: Device, interest: Uint8Array[], accounts: string[]): Promise<void> {
+  const providers = new Set(device.identity().providers);
+  for (const a of accounts) for (const p of device.replica.contact(fromId(a, 'account'))?.providers ?? []) providers.add(p);
+  for (const url of providers) {
+    const link = await ProviderLink.connect(url, device, WS);
+    try {
+      await link.sync(device, { interest });
+    } finally {
+      link.close();
+    }
+  }
+}
+
+/** Runs a microblog command between two syncs: fresh data in, our changes out. */
+async function withMicroblog<T>(ctx: Context, f: (mb: Microblog) => Promise<T>): Promise<T> {
+  const p = await ctx.profile();
+  p.requireDevice();
+  const device = p.device;
+  let mb: Microblog;
+  const followed = async () => (mb ? (await mb.following()).map((x) => x.account) : []);
+  mb = new Microblog(device, {
+    resolve: async (handle) => {
+      const state = await resolveHandle(handle);
+      await device.replica.addCard(encodeCard(state));
+      return state;
+    },
+    fetch: async (spaces) => syncAll(device, [...(await mb.interest()), ...spaces], await followed()),
+  });
+  await syncAll(device, await mb.interest(), await followed());
+  await mb.ensure();
+  await mb.absorbInbox();
+  const result = await f(mb);
+  await syncAll(device, await mb.interest(), await followed());
+  return result;
+}
+
+async function accountOf(mb: Microblog, ref: string): Promise<{ account: string; handle?: string }> {
+  if (!ref.includes('@')) return { account: toId(fromId(ref, 'account')) };
+  const handle = ref.toLowerCase();
+  const state = await resolveHandle(handle);
+  await mb.device.replica.addCard(encodeCard(state));
+  return { account: toId(state.account), handle };
+}
+
+function itemJson(i: TimelineItem, handles: Map<string, string | undefined>) {
+  return {
+    id: refToString(i.ref),
+    author: i.author,
+    handle: handles.get(i.author) ?? null,
+    text: i.post.text,
+    createdAt: new Date(i.post.createdAt).toISOString(),
+    audience: i.post.audience,
+    likes: i.post.likes,
+    replies: i.post.replies.map(refToString),
+    replyTo: i.post.replyTo ? refToString(i.post.replyTo) : null,
+  };
+}
+
+function positiveInt(v: unknown, flag: string, fallback: number): number {
+  if (v === undefined) return fallback;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > 10_000) reject('invalid-argument', `${flag} must be a whole number from 1 to 10000`);
+  return n;
+}
+
+export const microblogCommands: Command[] = [
+  {
+    name: 'profile',
+    usage: 'profile [--name NAME] [--bio TEXT] [--json]',
+    summary: 'Show or change your public microblog profile.',
+    options: { name: { type: 'string' }, bio: { type: 'string' }, json: { type: 'boolean' } },
+    args: [0, 0],
+    async run(ctx) {
+      const profile = await withMicroblog(ctx, async (mb) => {
+        const fields: Record<string, string> = {};
+        if (ctx.values.name !== undefined) fields.name = ctx.values.name as string;
+        if (ctx.values.bio !== undefined) fields.bio = ctx.values.bio as string;
+        const handle = mb.device.identity().handles[0];
+        if (handle) fields.handle = handle;
+        return Object.keys(fields).length > (handle ? 1 : 0) || !(await mb.profile()) ? mb.setProfile(fields) : (await mb.profile())!;
+      });
+      const { avatar: _avatar, ...shown } = profile;
+      if (ctx.values.json) return ctx.json(shown);
+      ctx.out(`${profile.name}${profile.handle ? ` (${profile.handle})` : ''}${profile.bio ? `\n${profile.bio}` : ''}`);
+    },
+  },
+  {
+    name: 'post',
+    usage: 'post TEXT [--friends] [--reply-to POST]',
+    summary: 'Publish a post (public, or --friends for approved followers only). Prints its id.',
+    options: { friends: { type: 'boolean' }, 'reply-to': { type: 'string' } },
+    args: [1, 1],
+    async run(ctx) {
+      const replyTo = ctx.values['reply-to'] ? parseRef(ctx.values['reply-to'] as string) : undefined;
+      const ref = await withMicroblog(ctx, (mb) => mb.post(ctx.args[0]!, { audience: ctx.values.friends ? 'friends' : 'public', replyTo }));
+      ctx.out(refToString(ref));
+    },
+  },
+  {
+    name: 'follow',
+    usage: 'follow NAME@host',
+    summary: 'Follow an account: its posts join your feed, and it gets a request to let you see friends-only posts.',
+    args: [1, 1],
+    async run(ctx) {
+      await withMicroblog(ctx, async (mb) => {
+        const { account, handle } = await accountOf(mb, ctx.args[0]!);
+        await mb.follow(account, handle);
+      });
+      ctx.out(`following ${ctx.args[0]}`);
+    },
+  },
+  {
+    name: 'unfollow',
+    usage: 'unfollow NAME@host',
+    summary: 'Stop following an account.',
+    args: [1, 1],
+    async run(ctx) {
+      await withMicroblog(ctx, async (mb) => mb.unfollow((await accountOf(mb, ctx.args[0]!)).account));
+      ctx.out(`no longer following ${ctx.args[0]}`);
+    },
+  },
+  {
+    name: 'feed',
+    usage: 'feed [--json] [--limit N]',
+    summary: 'Your timeline: posts of the accounts you follow and your own, newest first.',
+    options: { json: { type: 'boolean' }, limit: { type: 'string' } },
+    args: [0, 0],
+    async run(ctx) {
+      const limit = positiveInt(ctx.values.limit, '--limit', 20);
+      const { items, handles } = await withMicroblog(ctx, async (mb) => {
+        const items = await mb.timeline({ limit });
+        const handles = new Map<string, string | undefined>();
+        for (const a of new Set(items.map((i) => i.author))) handles.set(a, (await mb.profile(a))?.handle);
+        return { items, handles };
+      });
+      if (ctx.values.json) return ctx.json(items.map((i) => itemJson(i, handles)));
+      if (!items.length) return ctx.out('nothing yet: `freehold post TEXT`, or `freehold follow NAME@host`');
+      for (const i of items) {
+        const who = handles.get(i.author) ?? i.author.slice(0, 8);
+        ctx.out(`${who}${i.post.audience === 'friends' ? ' (friends)' : ''} · ${new Date(i.post.createdAt).toLocaleString('en')}${i.post.likes ? ` · ${i.post.likes} ♥` : ''}`);
+        ctx.out(`  ${i.post.text}`);
+        ctx.out(`  ${refToString(i.ref)}`);
+      }
+    },
+  },
+  {
+    name: 'like',
+    usage: 'like POST',
+    summary: 'Like a post (POST as `freehold feed` prints it).',
+    args: [1, 1],
+    async run(ctx) {
+      const ref = parseRef(ctx.args[0]!);
+      await withMicroblog(ctx, async (mb) => {
+        if (!(await mb.getPost(ref))) reject('not-found', `no post ${ctx.args[0]} in your replica (follow its author first)`);
+        await mb.like(ref);
+      });
+      ctx.out(`liked ${ctx.args[0]}`);
+    },
+  },
+  {
+    name: 'dm',
+    usage: 'dm NAME@host TEXT',
+    summary: 'Send a direct message, sealed so only the recipient can read it.',
+    args: [2, 2],
+    async run(ctx) {
+      await withMicroblog(ctx, async (mb) => mb.dm((await accountOf(mb, ctx.args[0]!)).account, ctx.args[1]!));
+      ctx.out(`sent to ${ctx.args[0]}`);
+    },
+  },
+  {
+    name: 'inbox',
+    usage: 'inbox [--json]',
+    summary: 'Direct messages and notifications (replies, likes, mentions, follow requests), newest first.',
+    options: { json: { type: 'boolean' } },
+    args: [0, 0],
+    async run(ctx) {
+      const items = await withMicroblog(ctx, (mb) => mb.inbox());
+      if (ctx.values.json) return ctx.json(items.map((i) => ({ id: i.id, ...i.message, at: new Date(i.message.at).toISOString() })));
+      if (!items.length) return ctx.out('inbox is empty');
+      for (const { message: m } of items) {
+        const what =
+          m.type === 'dm'
+            ? `message: ${m.text}`
+            : m.type === 'follow-request'
+              ? 'asked to follow you'
+              : m.type === 'like'
+                ? `liked ${refToString(m.post)}`
+                : m.type === 'reply'
+                  ? `replied to ${refToString(m.post)} with ${refToString(m.reply)}`
+                  : `mentioned you in ${refToString(m.post)}`;
+        ctx.out(`${new Date(m.at).toLocaleString('en')}  ${m.from.slice(0, 8)}  ${what}`);
+      }
+    },
+  },
+  {
+    name: 'followers',
+    usage: 'followers [--json] | followers approve|deny|remove ACCOUNT',
+    summary: 'Follow requests and approved followers; approve lets one read friends-only posts, remove rotates the key.',
+    options: { json: { type: 'boolean' } },
+    args: [0, 2],
+    async run(ctx) {
+      const [action, who] = ctx.args;
+      if (action !== undefined) {
+        if (!['approve', 'deny', 'remove'].includes(action) || who === undefined) reject('invalid-argument', 'usage: freehold followers approve|deny|remove ACCOUNT');
+        await withMicroblog(ctx, async (mb) => {
+          const { account } = await accountOf(mb, who);
+          if (action === 'approve') await mb.approve(account);
+          else if (action === 'deny') await mb.deny(account);
+          else await mb.removeFollower(account);
+        });
+        return ctx.out(`${action === 'approve' ? 'approved' : action === 'deny' ? 'denied' : 'removed'} ${who}`);
+      }
+      const list = await withMicroblog(ctx, (mb) => mb.followers());
+      if (ctx.values.json) return ctx.json(list.map((f) => ({ ...f, since: new Date(f.since).toISOString() })));
+      if (!list.length) return ctx.out('no followers or requests yet');
+      for (const f of list) ctx.out(`${f.account}  ${f.handle ?? ''}  ${f.status}`);
+    },
+  },
+];

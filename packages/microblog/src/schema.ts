@@ -1,0 +1,96 @@
+import { z } from 'zod';
+
+/**
+ * The open schemas of the microblog. Every document carries its schema name, so any app can tell what it holds
+ * and refuse what it does not understand; the web app and the CLI use these and nothing else.
+ */
+const accountId = z.string().regex(/^[1-9A-HJ-NP-Za-km-z]{40,50}$/, 'an account id');
+const postId = z.string().regex(/^[1-9A-HJ-NP-Za-km-z]{10,30}$/, 'a post id');
+const handle = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,31}@[a-z0-9.:[\]-]+$/i, 'a handle like name@host');
+
+export const PostRef = z.object({ account: accountId, post: postId, audience: z.enum(['public', 'friends']).default('public') });
+export type PostRef = z.infer<typeof PostRef>;
+
+export const Profile = z.object({
+  schema: z.literal('microblog.profile@1'),
+  name: z.string().trim().min(1).max(80),
+  bio: z.string().max(500).default(''),
+  handle: handle.optional(),
+  /** The image itself, stored in the profile document (entries), never a link elsewhere. */
+  avatar: z.instanceof(Uint8Array).refine((b) => b.length <= 256 * 1024, 'avatar over 256 KiB').optional(),
+  avatarType: z.enum(['image/png', 'image/jpeg', 'image/webp']).optional(),
+});
+export type Profile = z.infer<typeof Profile>;
+
+export const Post = z.object({
+  schema: z.literal('microblog.post@1'),
+  text: z.string().trim().min(1, 'a post needs some text').max(5000, 'a post is at most 5000 characters'),
+  createdAt: z.number().int().nonnegative(),
+  audience: z.enum(['public', 'friends']),
+  replyTo: PostRef.optional(),
+  mentions: z.array(handle).max(50).default([]),
+  /** Kept by the author from inbox notifications, so every reader sees them without asking everyone. */
+  likes: z.number().int().nonnegative().default(0),
+  likedBy: z.record(accountId, z.number()).default({}),
+  replies: z.array(PostRef).max(10_000).default([]),
+});
+export type Post = z.infer<typeof Post>;
+
+export const Follow = z.object({
+  schema: z.literal('microblog.follow@1'),
+  account: accountId,
+  handle: handle.optional(),
+  since: z.number().int().nonnegative(),
+});
+export type Follow = z.infer<typeof Follow>;
+
+export const Like = z.object({
+  schema: z.literal('microblog.like@1'),
+  post: PostRef,
+  createdAt: z.number().int().nonnegative(),
+});
+export type Like = z.infer<typeof Like>;
+
+/** What others append to an inbox: requests, notifications and direct messages. */
+export const Message = z.discriminatedUnion('type', [
+  z.object({ schema: z.literal('microblog.message@1'), type: z.literal('follow-request'), from: accountId, handle: handle.optional(), at: z.number().int() }),
+  z.object({ schema: z.literal('microblog.message@1'), type: z.literal('reply'), from: accountId, post: PostRef, reply: PostRef, at: z.number().int() }),
+  z.object({ schema: z.literal('microblog.message@1'), type: z.literal('mention'), from: accountId, post: PostRef, at: z.number().int() }),
+  z.object({ schema: z.literal('microblog.message@1'), type: z.literal('like'), from: accountId, post: PostRef, at: z.number().int() }),
+  z.object({
+    schema: z.literal('microblog.message@1'),
+    type: z.literal('dm'),
+    from: accountId,
+    to: accountId,
+    text: z.string().trim().min(1).max(5000),
+    at: z.number().int(),
+  }),
+]);
+export type Message = z.infer<typeof Message>;
+
+/** Maps the schemas onto ActivityStreams 2.0 with full IRIs, so it expands offline without fetching a context. */
+export const JSONLD_CONTEXT = {
+  as: 'https://www.w3.org/ns/activitystreams#',
+  xsd: 'http://www.w3.org/2001/XMLSchema#',
+  id: '@id',
+  type: '@type',
+  Person: 'as:Person',
+  Note: 'as:Note',
+  Follow: 'as:Follow',
+  Like: 'as:Like',
+  OrderedCollection: 'as:OrderedCollection',
+  name: 'as:name',
+  preferredUsername: 'as:preferredUsername',
+  summary: 'as:summary',
+  content: 'as:content',
+  icon: { '@id': 'as:icon', '@type': '@id' },
+  url: { '@id': 'as:url', '@type': '@id' },
+  attributedTo: { '@id': 'as:attributedTo', '@type': '@id' },
+  actor: { '@id': 'as:actor', '@type': '@id' },
+  object: { '@id': 'as:object', '@type': '@id' },
+  inReplyTo: { '@id': 'as:inReplyTo', '@type': '@id' },
+  outbox: { '@id': 'as:outbox', '@type': '@id' },
+  orderedItems: { '@id': 'as:orderedItems', '@container': '@list' },
+  totalItems: { '@id': 'as:totalItems', '@type': 'xsd:nonNegativeInteger' },
+  published: { '@id': 'as:published', '@type': 'xsd:dateTime' },
+} as const;
