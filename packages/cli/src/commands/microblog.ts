@@ -25,9 +25,8 @@ async function withMicroblog<T>(ctx: Context, f: (mb: Microblog) => Promise<T>):
   const p = await ctx.profile();
   p.requireDevice();
   const device = p.device;
-  let mb: Microblog;
-  const followed = async () => (mb ? (await mb.following()).map((x) => x.account) : []);
-  mb = new Microblog(device, {
+  const followed = async () => (await mb.following()).map((x) => x.account);
+  const mb: Microblog = new Microblog(device, {
     resolve: async (handle) => {
       const state = await resolveHandle(handle);
       await device.replica.addCard(encodeCard(state));
