@@ -1,6 +1,4 @@
-import { hmac } from '@noble/hashes/hmac.js';
-import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
-import { equal, fromHex, toHex, utf8 } from './bytes.js';
+import { equal, fromHex, toHex } from './bytes.js';
 import { asArray, asBytes, asUint, decode, encode } from './codec.js';
 import { FreeholdError, reject } from './errors.js';
 import { boxKeyFromSecret, open, openSealed, randomBytes, seal, sealTo, SEAL_OVERHEAD, NONCE, TAG } from './crypto/suite.js';
@@ -11,7 +9,7 @@ import { checkContent } from './doc-payload.js';
 import { Replica } from './replica.js';
 import { SpaceGraph, type OpNode } from './space/graph.js';
 import { canRead, canWrite, spaceIdOf, type MembershipOp, type Role } from './space/ops.js';
-import { contentKey, EPOCH_SEAL, epochBoxKey, namesKey, newEpoch, openChained, sealEpoch, type Recipient } from './space/keyring.js';
+import { contentKey, EPOCH_SEAL, epochBoxKey, namesKey, newEpoch, openChained, privateDocId, publicDocId, sealEpoch, type Recipient } from './space/keyring.js';
 import type { Store } from './store.js';
 
 const APPEND_SEAL = 'append';
@@ -133,9 +131,8 @@ export class Device {
   async docId(space: Uint8Array, name: string): Promise<Uint8Array> {
     const graph = await this.replica.graph(space);
     if (!graph.created) reject('not-found', 'this space is not in the replica');
-    const create = graph.current().order[0]!;
-    const key = graph.isPublic ? space : namesKey(this.epochSecret(graph, create.id));
-    return hmac(nobleSha256, key, utf8(name)).subarray(0, 16);
+    if (graph.isPublic) return publicDocId(space, name);
+    return privateDocId(namesKey(this.epochSecret(graph, graph.current().order[0]!.id)), name);
   }
 
   private async nextSeq(): Promise<{ seq: number; prev: Uint8Array }> {

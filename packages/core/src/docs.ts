@@ -4,6 +4,9 @@ import { reject } from './errors.js';
 import { Kind, readEntry, type Entry } from './entry.js';
 import { clientIdOf, decodeSnapshot, decodeUpdate, encodeSnapshot, encodeUpdate } from './doc-payload.js';
 import type { Device } from './device.js';
+import type { Replica } from './replica.js';
+import type { EntryRow } from './store.js';
+import { publicDocId } from './space/keyring.js';
 
 /** After this many update entries on top of the latest snapshot, a writer that opens the document snapshots it. */
 export const SNAPSHOT_AFTER = 64;
@@ -87,6 +90,28 @@ export class DocHandle {
   }
 }
 
+/** Plaintext of an entry: decrypted by a member, or as stored in a public space. */
+type Opener = (e: Entry) => Promise<Uint8Array>;
+
+/** Builds a document's state from the latest snapshot plus the updates it does not cover. */
+async function assemble(rows: EntryRow[], doc: Y.Doc, open: Opener): Promise<{ covers: Uint8Array[]; tail: Uint8Array[] }> {
+  const snapshots = rows.filter((r) => r.kind === Kind.snapshot);
+  const latest = snapshots[snapshots.length - 1];
+  const covered = new Set<string>();
+  let covers: Uint8Array[] = [];
+  if (latest) {
+    const snap = decodeSnapshot(await open(readEntry(latest.bytes)));
+    Y.applyUpdate(doc, snap.state, REMOTE);
+    covers = snap.covers;
+    for (const c of covers) covered.add(toHex(c));
+  }
+  const tail = rows.filter((r) => r.kind === Kind.update && !covered.has(toHex(r.id)));
+  const updates: Uint8Array[] = [];
+  for (const r of tail) updates.push(decodeUpdate(await open(readEntry(r.bytes))).update);
+  if (updates.length) Y.applyUpdate(doc, Y.mergeUpdates(updates), REMOTE);
+  return { covers, tail: tail.map((r) => r.id) };
+}
+
 /**
  * Opens a document from the latest snapshot plus the updates it does not cover, so opening costs the current
  * state, not the whole history.
@@ -94,27 +119,38 @@ export class DocHandle {
 export async function openDoc(device: Device, space: Uint8Array, name: string, opts: { autoSnapshot?: boolean } = {}): Promise<DocHandle> {
   if (!(await device.canRead(space))) reject('forbidden-role', 'this account cannot read that space');
   const docId = await device.docId(space, name);
-  const rows = await device.store.docEntries(space, docId);
   const doc = new Y.Doc();
   const handle = new DocHandle(device, space, name, docId, doc);
-  const snapshots = rows.filter((r) => r.kind === Kind.snapshot);
-  const latest = snapshots[snapshots.length - 1];
-  const covered = new Set<string>();
-  if (latest) {
-    const snap = decodeSnapshot(await device.decrypt(readEntry(latest.bytes)));
-    Y.applyUpdate(doc, snap.state, REMOTE);
-    for (const c of snap.covers) covered.add(toHex(c));
-    handle.markApplied(snap.covers);
-  }
-  const tail = rows.filter((r) => r.kind === Kind.update && !covered.has(toHex(r.id)));
-  const updates: Uint8Array[] = [];
-  for (const r of tail) updates.push(decodeUpdate(await device.decrypt(readEntry(r.bytes))).update);
-  if (updates.length) Y.applyUpdate(doc, Y.mergeUpdates(updates), REMOTE);
-  handle.markApplied(tail.map((r) => r.id));
+  const { covers, tail } = await assemble(await device.store.docEntries(space, docId), doc, (e) => device.decrypt(e));
+  handle.markApplied(covers);
+  handle.markApplied(tail);
   // Only now: applying our own earlier ops as remote would make Yjs pick a new client id.
   doc.clientID = clientIdOf(device.id);
   if ((opts.autoSnapshot ?? true) && tail.length >= SNAPSHOT_AFTER && (await device.canWrite(space))) await handle.snapshot();
   return handle;
+}
+
+/** Reads a document of a public space without any key (a provider rendering a public profile, say). */
+export async function readPublicDoc(replica: Replica, space: Uint8Array, name: string): Promise<Record<string, unknown> | undefined> {
+  const graph = await replica.graph(space);
+  if (!graph.created || !graph.isPublic) return undefined;
+  const rows = await replica.store.docEntries(space, publicDocId(space, name));
+  if (!rows.length) return undefined;
+  const doc = new Y.Doc();
+  await assemble(rows, doc, async (e) => e.payload);
+  return doc.getMap('root').toJSON();
+}
+
+/** Names of the documents of a public space. */
+export async function listPublicDocs(replica: Replica, space: Uint8Array): Promise<string[]> {
+  const graph = await replica.graph(space);
+  if (!graph.created || !graph.isPublic) return [];
+  const names = new Set<string>();
+  for (const r of await replica.store.spaceEntries(space)) {
+    if (r.kind === Kind.update) names.add(decodeUpdate(readEntry(r.bytes).payload).name);
+    else if (r.kind === Kind.snapshot) names.add(decodeSnapshot(readEntry(r.bytes).payload).name);
+  }
+  return [...names].sort();
 }
 
 /** Names of the documents in a space this device can read, from the newest entry of each. */

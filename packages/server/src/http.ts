@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { FreeholdError } from '@freehold/core';
 import type { Provider } from './provider.js';
 import type { Metrics } from './metrics.js';
+import { publicProfile } from './public-web.js';
 
 const MAX_BODY = 1 << 20;
 
@@ -15,6 +16,14 @@ const STATUS: Record<string, number> = {
   'forbidden-role': 409,
   'too-large': 413,
 };
+
+function html(res: ServerResponse, status: number, body: string, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { 'content-type': 'text/html; charset=utf-8', 'content-length': Buffer.byteLength(body), ...headers });
+  res.end(body);
+}
+
+const notFoundPage = (name: string) =>
+  `<!doctype html><meta charset="utf-8"><title>Not found</title><p style="font:16px system-ui;margin:3rem">No one is @${name.replace(/[^a-z0-9_-]/gi, '')} on this provider.</p>`;
 
 function json(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
@@ -55,6 +64,18 @@ export function httpHandler(provider: Provider, metrics: Metrics) {
       if (req.method === 'GET' && handle) {
         const found = await provider.lookupHandle(decodeURIComponent(handle[1]!));
         return found ? json(res, 200, found) : json(res, 404, { error: 'not-found', message: `no handle ${handle[1]} here` });
+      }
+      const profile = /^\/@([a-z0-9][a-z0-9_-]{0,31})$/i.exec(url.pathname);
+      if (req.method === 'GET' && profile) {
+        const page = await publicProfile(provider, profile[1]!.toLowerCase());
+        const wantsJson = /application\/(activity|ld)\+json/.test(req.headers.accept ?? '');
+        if (!page) return wantsJson ? json(res, 404, { error: 'not-found', message: `no one is @${profile[1]} here` }) : html(res, 404, notFoundPage(profile[1]!));
+        if (wantsJson) {
+          const body = JSON.stringify(page.json);
+          res.writeHead(200, { 'content-type': 'application/activity+json; charset=utf-8', 'content-length': Buffer.byteLength(body), vary: 'Accept' });
+          return void res.end(body);
+        }
+        return html(res, 200, page.html, { vary: 'Accept' });
       }
       if (req.method === 'POST' && url.pathname === '/v1/accounts') {
         const a = await provider.register(await body(req));

@@ -1,3 +1,6 @@
+import { hmac } from '@noble/hashes/hmac.js';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { utf8 } from '../bytes.js';
 import { boxKeyFromSecret, derive, open, randomBytes, seal, sealTo, type BoxKey } from '../crypto/suite.js';
 import type { EpochKey, Seal } from './ops.js';
 
@@ -34,3 +37,8 @@ export function newEpoch(readers: Recipient[], previous: { epoch: Uint8Array; se
 }
 
 export const openChained = (laterSecret: Uint8Array, box: Uint8Array): Uint8Array => open(chainKey(laterSecret), box);
+
+/** In a public space anyone may compute document ids: they are keyed by the space id itself. */
+export const publicDocId = (space: Uint8Array, name: string): Uint8Array => hmac(sha256, space, utf8(name)).subarray(0, 16);
+
+export const privateDocId = (names: Uint8Array, name: string): Uint8Array => hmac(sha256, names, utf8(name)).subarray(0, 16);
