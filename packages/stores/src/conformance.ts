@@ -1,5 +1,22 @@
-import { describe, expect, it, afterEach } from 'vitest';
 import { toHex, type EntryRow, type Store } from '@freehold/core';
+
+/** The matchers the suite uses: vitest's expect in Node, the standalone `expect` package in a browser. */
+interface Matchers {
+  toBe(v: unknown): void;
+  toEqual(v: unknown): void;
+  toMatchObject(v: object): void;
+  toBeInstanceOf(c: unknown): void;
+  toBeUndefined(): void;
+  rejects: { toThrow(): Promise<void>; toMatchObject(v: object): Promise<void> };
+}
+
+/** A test framework's describe/it, so the same suite runs under vitest and in a browser page. */
+export interface TestApi {
+  describe(name: string, body: () => void): void;
+  it(name: string, body: () => Promise<void>): void;
+  afterEach(body: () => Promise<void>): void;
+  expect(actual: unknown): Matchers;
+}
 
 export interface StoreFactory {
   /** Opens the store (again): a second open must see what the first one made durable. */
@@ -27,7 +44,8 @@ function row(n: number, over: Partial<EntryRow> = {}): EntryRow {
 const hexes = (xs: Uint8Array[]) => xs.map(toHex);
 
 /** The one suite every Store implementation must pass. */
-export function storeConformance(name: string, makeFactory: () => Promise<StoreFactory>): void {
+export function storeConformance(name: string, makeFactory: () => Promise<StoreFactory>, t: TestApi): void {
+  const { describe, it, afterEach, expect } = t;
   describe(`Store conformance: ${name}`, () => {
     let factory: StoreFactory | undefined;
     let open: Store[] = [];

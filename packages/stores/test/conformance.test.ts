@@ -2,18 +2,21 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MemoryStore, PostgresStore, SqliteStore } from '@freehold/stores';
-import { storeConformance } from '@freehold/stores/conformance';
+import { afterEach, describe, expect, it } from 'vitest';
+import { storeConformance, type TestApi } from '@freehold/stores/conformance';
+
+const vitest = { describe, it, afterEach, expect } as unknown as TestApi;
 
 storeConformance('memory', async () => {
   // One instance stands for "the same storage" across reopen.
   const store = new MemoryStore();
   return { open: async () => Object.assign(Object.create(store) as MemoryStore, { close: async () => {} }), cleanup: async () => {} };
-});
+}, vitest);
 
 storeConformance('sqlite', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'freehold-sqlite-'));
   return { open: async () => new SqliteStore(join(dir, 'replica.db')), cleanup: async () => rmSync(dir, { recursive: true, force: true }) };
-});
+}, vitest);
 
 const PG_URL = process.env.FREEHOLD_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432/test';
 
@@ -33,4 +36,4 @@ storeConformance('postgres', async () => {
       await s.close();
     },
   };
-});
+}, vitest);

@@ -1,0 +1,204 @@
+import { openDB, type IDBPDatabase } from 'idb';
+import { compare, reject, toHex, type AccountRow, type Charge, type EntryKey, type EntryRow, type Store } from '@freehold/core';
+import { quotaMessage } from './quota.js';
+
+const VERSION = 1;
+type Row = EntryRow;
+
+/** Lowest and highest keys for the trailing parts of a compound index range. */
+const LOW = -Infinity;
+const HIGH: unknown[] = [[]];
+
+/** IndexedDB takes binary keys; TypeScript's DOM types only admit ArrayBuffer-backed ones. */
+const key = (b: Uint8Array): IDBValidKey => b as unknown as IDBValidKey;
+const u8 = (b: unknown): Uint8Array => (b instanceof Uint8Array ? b : new Uint8Array(b as ArrayBuffer));
+const row = (r: Row): EntryRow => ({ ...r, id: u8(r.id), space: u8(r.space), doc: u8(r.doc), device: u8(r.device), bytes: u8(r.bytes) });
+
+/**
+ * The browser's store: one IndexedDB database per profile. Binary ids are IndexedDB binary keys, so every index
+ * orders exactly like the SQL stores (time, then id bytes).
+ */
+export class IndexedDbStore implements Store {
+  private constructor(private readonly db: IDBPDatabase) {}
+
+  static async open(name: string): Promise<IndexedDbStore> {
+    const db = await openDB(name, VERSION, {
+      upgrade(db) {
+        const entries = db.createObjectStore('entries', { keyPath: 'id' });
+        entries.createIndex('space_key', ['space', 'time', 'id']);
+        entries.createIndex('space_kind', ['space', 'kind', 'time', 'id']);
+        entries.createIndex('doc', ['space', 'doc', 'time', 'id']);
+        entries.createIndex('device_space', ['device', 'space', 'seq']);
+        entries.createIndex('device_seq', ['device', 'seq'], { unique: true });
+        db.createObjectStore('cards', { keyPath: 'account' });
+        db.createObjectStore('meta', { keyPath: 'key' });
+        db.createObjectStore('accounts', { keyPath: 'account' });
+        db.createObjectStore('handles', { keyPath: 'name' });
+      },
+    });
+    return new IndexedDbStore(db);
+  }
+
+  /** Removes a whole profile database (tests, "forget this browser"). */
+  static async destroy(name: string): Promise<void> {
+    await new Promise<void>((resolve, rejectDelete) => {
+      const r = indexedDB.deleteDatabase(name);
+      r.onsuccess = () => resolve();
+      r.onerror = () => rejectDelete(r.error);
+      r.onblocked = () => resolve();
+    });
+  }
+
+  async putEntries(rows: EntryRow[], charges: Charge[] = []): Promise<void> {
+    const tx = this.db.transaction(['entries', 'accounts'], 'readwrite');
+    const entries = tx.objectStore('entries');
+    const accounts = tx.objectStore('accounts');
+    try {
+      for (const c of charges) {
+        const a = (await accounts.get(key(c.account))) as AccountRow | undefined;
+        if (!a) reject('not-hosted', 'account is not registered here');
+        if (a.used + c.bytes > a.quota) reject('quota-exceeded', quotaMessage(a, c.bytes));
+        await accounts.put({ ...a, used: a.used + c.bytes });
+      }
+      for (const r of rows) {
+        if ((await entries.getKey(key(r.id))) !== undefined) continue;
+        // add() fails on the unique (device, seq) index, which aborts the whole transaction.
+        // Copies: a stored view would drag its whole underlying buffer into the database.
+        await entries.add({ id: r.id.slice(), space: r.space.slice(), doc: r.doc.slice(), kind: r.kind, device: r.device.slice(), seq: r.seq, time: r.time, bytes: r.bytes.slice() });
+      }
+      await tx.done;
+    } catch (e) {
+      try {
+        tx.abort();
+      } catch {
+        // already aborted by the failed request
+      }
+      await tx.done.catch(() => {});
+      throw e;
+    }
+  }
+
+  async getEntries(ids: Uint8Array[]): Promise<(Uint8Array | undefined)[]> {
+    const tx = this.db.transaction('entries');
+    return Promise.all(ids.map(async (id) => ((await tx.store.get(key(id))) as Row | undefined)?.bytes).map(async (b) => ((await b) ? u8(await b) : undefined)));
+  }
+
+  async hasEntry(id: Uint8Array): Promise<boolean> {
+    return (await this.db.getKey('entries', key(id))) !== undefined;
+  }
+
+  async idBySeq(device: Uint8Array, seq: number): Promise<Uint8Array | undefined> {
+    const r = (await this.db.getFromIndex('entries', 'device_seq', [key(device), seq])) as Row | undefined;
+    return r ? u8(r.id) : undefined;
+  }
+
+  async maxSeq(device: Uint8Array): Promise<number> {
+    const cursor = await this.db.transaction('entries').store.index('device_seq').openKeyCursor(IDBKeyRange.bound([key(device), LOW], [key(device), Infinity]), 'prev');
+    return cursor ? ((cursor.key as unknown[])[1] as number) : 0;
+  }
+
+  async deleteEntries(ids: Uint8Array[]): Promise<void> {
+    const tx = this.db.transaction('entries', 'readwrite');
+    await Promise.all([...ids.map((id) => tx.store.delete(key(id))), tx.done]);
+  }
+
+  async keys(space: Uint8Array): Promise<EntryKey[]> {
+    const out: EntryKey[] = [];
+    let cursor = await this.db.transaction('entries').store.index('space_key').openKeyCursor(IDBKeyRange.bound([key(space), LOW], [key(space), ...HIGH]));
+    while (cursor) {
+      const k = cursor.key as [unknown, number, unknown];
+      out.push({ time: k[1], id: u8(k[2]) });
+      cursor = await cursor.continue();
+    }
+    return out;
+  }
+
+  async spaceEntries(space: Uint8Array, kind?: number): Promise<EntryRow[]> {
+    const rows =
+      kind === undefined
+        ? await this.db.getAllFromIndex('entries', 'space_key', IDBKeyRange.bound([key(space), LOW], [key(space), ...HIGH]))
+        : await this.db.getAllFromIndex('entries', 'space_kind', IDBKeyRange.bound([key(space), kind, LOW], [key(space), kind, ...HIGH]));
+    return (rows as Row[]).map(row);
+  }
+
+  async docEntries(space: Uint8Array, doc: Uint8Array): Promise<EntryRow[]> {
+    return ((await this.db.getAllFromIndex('entries', 'doc', IDBKeyRange.bound([key(space), key(doc), LOW], [key(space), key(doc), ...HIGH]))) as Row[]).map(row);
+  }
+
+  async deviceEntries(space: Uint8Array, device: Uint8Array, afterSeq: number): Promise<EntryRow[]> {
+    const rows = (await this.db.getAllFromIndex('entries', 'device_space', IDBKeyRange.bound([key(device), key(space), afterSeq], [key(device), key(space), Infinity], true))) as Row[];
+    return rows.map(row).sort((a, b) => a.time - b.time || compare(a.id, b.id));
+  }
+
+  async spaces(): Promise<Uint8Array[]> {
+    const out: Uint8Array[] = [];
+    const index = this.db.transaction('entries').store.index('space_key');
+    let cursor = await index.openKeyCursor(null, 'nextunique');
+    while (cursor) {
+      const space = u8((cursor.key as unknown[])[0]);
+      out.push(space);
+      // Jump past every key of this space.
+      cursor = await cursor.continue([key(space), ...HIGH] as IDBValidKey);
+    }
+    return out;
+  }
+
+  async countEntries(): Promise<number> {
+    return this.db.count('entries');
+  }
+
+  async putCard(account: Uint8Array, card: Uint8Array): Promise<void> {
+    await this.db.put('cards', { account: account.slice(), card: card.slice() });
+  }
+
+  async getCard(account: Uint8Array): Promise<Uint8Array | undefined> {
+    const r = (await this.db.get('cards', key(account))) as { card: Uint8Array } | undefined;
+    return r ? u8(r.card) : undefined;
+  }
+
+  async cards(): Promise<{ account: Uint8Array; card: Uint8Array }[]> {
+    return ((await this.db.getAll('cards')) as { account: Uint8Array; card: Uint8Array }[]).map((c) => ({ account: u8(c.account), card: u8(c.card) }));
+  }
+
+  async putAccount(r: AccountRow): Promise<void> {
+    const tx = this.db.transaction('accounts', 'readwrite');
+    const held = (await tx.store.get(key(r.account))) as AccountRow | undefined;
+    await tx.store.put({ ...r, account: r.account.slice(), used: held?.used ?? r.used, created: held?.created ?? r.created });
+    await tx.done;
+  }
+
+  async getAccount(account: Uint8Array): Promise<AccountRow | undefined> {
+    const a = (await this.db.get('accounts', key(account))) as AccountRow | undefined;
+    return a && { ...a, account: u8(a.account) };
+  }
+
+  async accounts(): Promise<AccountRow[]> {
+    return ((await this.db.getAll('accounts')) as AccountRow[]).map((a) => ({ ...a, account: u8(a.account) }));
+  }
+
+  async claimHandle(name: string, account: Uint8Array): Promise<boolean> {
+    const tx = this.db.transaction('handles', 'readwrite');
+    const held = (await tx.store.get(name)) as { account: Uint8Array } | undefined;
+    if (!held) await tx.store.put({ name, account: account.slice() });
+    await tx.done;
+    return !held || toHex(u8(held.account)) === toHex(account);
+  }
+
+  async handle(name: string): Promise<Uint8Array | undefined> {
+    const r = (await this.db.get('handles', name)) as { account: Uint8Array } | undefined;
+    return r ? u8(r.account) : undefined;
+  }
+
+  async getMeta(name: string): Promise<Uint8Array | undefined> {
+    const r = (await this.db.get('meta', name)) as { value: Uint8Array } | undefined;
+    return r ? u8(r.value) : undefined;
+  }
+
+  async setMeta(name: string, value: Uint8Array): Promise<void> {
+    await this.db.put('meta', { key: name, value: value.slice() });
+  }
+
+  async close(): Promise<void> {
+    this.db.close();
+  }
+}
