@@ -55,3 +55,13 @@ export async function resolveHandle(handle: string): Promise<IdentityState> {
   if (!state.handles.includes(`${name}@${host}`)) reject('bad-signature', `the account's own signed log does not claim ${name}@${host}: the provider's directory is wrong`);
   return state;
 }
+
+/** An account's identity log as a provider holds it (verified here from its genesis). */
+export async function fetchCard(provider: string, account: Uint8Array): Promise<Uint8Array | undefined> {
+  const res = await fetch(`${provider}/v1/accounts/${toId(account)}/card`).catch(() => reject('unavailable', `cannot reach ${provider}`));
+  if (res.status === 404) return undefined;
+  if (!res.ok) reject('unavailable', `${new URL(provider).host} answered ${res.status}`);
+  const card = fromBase64(((await res.json()) as { card: string }).card, 'card');
+  decodeCard(card);
+  return card;
+}

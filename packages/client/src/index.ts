@@ -1,2 +1,2 @@
 export { ProviderLink, syncUrl, type WebSocketFactory, type WebSocketLike } from './link.js';
-export { claimHandle, handleUrl, hostOf, register, resolveHandle } from './http.js';
+export { claimHandle, fetchCard, handleUrl, hostOf, register, resolveHandle } from './http.js';

@@ -17,7 +17,10 @@ export const Profile = z.object({
   bio: z.string().max(500).default(''),
   handle: handle.optional(),
   /** The image itself, stored in the profile document (entries), never a link elsewhere. */
-  avatar: z.instanceof(Uint8Array).refine((b) => b.length <= 256 * 1024, 'avatar over 256 KiB').optional(),
+  avatar: z
+    .custom<Uint8Array>((v) => v instanceof Uint8Array, 'avatar must be image bytes')
+    .refine((b) => b.length <= 256 * 1024, 'avatar over 256 KiB')
+    .optional(),
   avatarType: z.enum(['image/png', 'image/jpeg', 'image/webp']).optional(),
 });
 export type Profile = z.infer<typeof Profile>;

@@ -1,8 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { FreeholdError } from '@freehold/core';
+import { FreeholdError, fromId, toBase64 } from '@freehold/core';
 import type { Provider } from './provider.js';
 import type { Metrics } from './metrics.js';
 import { publicProfile } from './public-web.js';
+import { serveStatic } from './static.js';
 
 const MAX_BODY = 1 << 20;
 
@@ -45,13 +46,13 @@ async function body(req: IncomingMessage): Promise<Uint8Array> {
 const LANDING = (host: string) => `<!doctype html><meta charset="utf-8"><title>Freehold provider ${host}</title>
 <style>body{font:16px/1.5 system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem;color:#222}code{background:#f3f3f3;padding:.1em .3em}</style>
 <h1>Freehold provider</h1>
-<p>This is a Freehold cloud peer at <strong>${host}</strong>. It stores and relays signed, encrypted entries for the
+<p>The web app is not built (run <code>npm run build</code>). This is a Freehold cloud peer at <strong>${host}</strong>. It stores and relays signed, encrypted entries for the
 accounts registered here; it cannot read their private spaces.</p>
 <p>Register from the command line: <code>freehold provider add http://${host}</code></p>
 <p><a href="/healthz">health</a> · <a href="/metrics">metrics</a></p>`;
 
 /** Plain HTTP: health, metrics, the handle directory and signed account requests. */
-export function httpHandler(provider: Provider, metrics: Metrics) {
+export function httpHandler(provider: Provider, metrics: Metrics, webRoot: string) {
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     try {
@@ -64,6 +65,12 @@ export function httpHandler(provider: Provider, metrics: Metrics) {
       if (req.method === 'GET' && handle) {
         const found = await provider.lookupHandle(decodeURIComponent(handle[1]!));
         return found ? json(res, 200, found) : json(res, 404, { error: 'not-found', message: `no handle ${handle[1]} here` });
+      }
+      const card = /^\/v1\/accounts\/([1-9A-HJ-NP-Za-km-z]{40,50})\/card$/.exec(url.pathname);
+      if (req.method === 'GET' && card) {
+        // Identity logs are public and self-certifying; a recovering device starts from one.
+        const bytes = await provider.store.getCard(fromId(card[1]!, 'account'));
+        return bytes ? json(res, 200, { card: toBase64(bytes) }) : json(res, 404, { error: 'not-found', message: 'no such account here' });
       }
       const profile = /^\/@([a-z0-9][a-z0-9_-]{0,31})$/i.exec(url.pathname);
       if (req.method === 'GET' && profile) {
@@ -82,6 +89,7 @@ export function httpHandler(provider: Provider, metrics: Metrics) {
         return json(res, 200, { account: Buffer.from(a.account).toString('hex'), quota: a.quota, used: a.used });
       }
       if (req.method === 'POST' && url.pathname === '/v1/handles') return json(res, 200, { handle: await provider.claimHandle(await body(req)) });
+      if (req.method === 'GET' && (await serveStatic(webRoot, url.pathname, res))) return;
       if (req.method === 'GET' && url.pathname === '/') {
         res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
         return void res.end(LANDING(provider.host));

@@ -9,6 +9,7 @@ import { PostgresStore, SqliteStore } from '@freehold/stores';
 import { installNativeCrypto } from '@freehold/node';
 import { Connection, DEFAULT_LIMITS, type ConnectionLimits } from './connection.js';
 import { httpHandler } from './http.js';
+import { DEFAULT_WEB_ROOT } from './static.js';
 import { createMetrics } from './metrics.js';
 import { Provider } from './provider.js';
 
@@ -26,6 +27,8 @@ export interface ServeOptions {
   idleMs?: number;
   appendsPerMinute?: number;
   limits?: Partial<ConnectionLimits>;
+  /** The built web app to serve at / (default: apps/microblog/dist). */
+  webRoot?: string;
 }
 
 export interface RunningServer {
@@ -60,7 +63,7 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
   const port = (http.address() as AddressInfo).port;
   const publicUrl = (opts.publicUrl ?? `http://localhost:${port}`).replace(/\/$/, '');
   const provider = await Provider.open({ store, publicUrl, defaultQuota: opts.quota, logger, metrics, appendsPerMinute: opts.appendsPerMinute });
-  http.on('request', httpHandler(provider, metrics));
+  http.on('request', httpHandler(provider, metrics, opts.webRoot ?? DEFAULT_WEB_ROOT));
   const wss = new WebSocketServer({ server: http, path: '/v1/sync', maxPayload: MAX_FRAME, perMessageDeflate: false });
   const connections = new Set<Connection>();
   const limits = { ...DEFAULT_LIMITS, ...opts.limits };

@@ -1,0 +1,183 @@
+import { useMemo, useState, type FormEvent } from 'react';
+import { hostOf } from '@freehold/client';
+import { PROVIDER, Session } from './session.js';
+
+type Step = { t: 'welcome' } | { t: 'create' } | { t: 'phrase'; name: string; handle: string; draft: ReturnType<typeof Session.draft> } | { t: 'recover' };
+
+/** Three positions of the phrase the user must type back, so nobody skips writing it down. */
+function pickPositions(): number[] {
+  const all = Array.from({ length: 24 }, (_, i) => i);
+  const out: number[] = [];
+  while (out.length < 3) out.push(all.splice(Math.floor(Math.random() * all.length), 1)[0]!);
+  return out.sort((a, b) => a - b);
+}
+
+export function Onboarding({ onReady }: { onReady: (s: Session) => void }) {
+  const [step, setStep] = useState<Step>({ t: 'welcome' });
+  const [error, setError] = useState<string>();
+  const [busy, setBusy] = useState(false);
+  const host = hostOf(PROVIDER);
+
+  const run = async (f: () => Promise<void>) => {
+    setBusy(true);
+    setError(undefined);
+    try {
+      await f();
+    } catch (e) {
+      setError((e as Error).message);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <div className="onboarding">
+      <h1>Freehold</h1>
+      <p className="tagline">A microblog where you own everything: your keys stay in this browser, private posts are unreadable by the server, and any Freehold app sees the same data.</p>
+      {error && (
+        <p className="error" role="alert">
+          {error}
+        </p>
+      )}
+      {step.t === 'welcome' && (
+        <div className="choices">
+          <button className="primary" onClick={() => setStep({ t: 'create' })} autoFocus>
+            Create an account
+          </button>
+          <button onClick={() => setStep({ t: 'recover' })}>I have a recovery phrase</button>
+        </div>
+      )}
+      {step.t === 'create' && (
+        <CreateForm
+          host={host}
+          busy={busy}
+          onBack={() => setStep({ t: 'welcome' })}
+          onSubmit={(name, handle) => setStep({ t: 'phrase', name, handle, draft: Session.draft(name) })}
+        />
+      )}
+      {step.t === 'phrase' && <ConfirmPhrase step={step} busy={busy} onConfirmed={() => run(async () => onReady(await step.draft.finish(step.handle)))} />}
+      {step.t === 'recover' && (
+        <RecoverForm busy={busy} onBack={() => setStep({ t: 'welcome' })} onSubmit={(phrase, name) => run(async () => onReady(await Session.recover(phrase, name)))} />
+      )}
+    </div>
+  );
+}
+
+function CreateForm({ host, busy, onBack, onSubmit }: { host: string; busy: boolean; onBack: () => void; onSubmit: (name: string, handle: string) => void }) {
+  const [name, setName] = useState('');
+  const [handle, setHandle] = useState('');
+  const valid = name.trim().length > 0 && /^[a-z0-9][a-z0-9_-]{0,31}$/.test(handle);
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    if (valid) onSubmit(name.trim(), handle);
+  };
+  return (
+    <form className="card" onSubmit={submit}>
+      <label>
+        Display name
+        <input value={name} onChange={(e) => setName(e.target.value)} maxLength={80} autoFocus required />
+      </label>
+      <label>
+        Handle
+        <span className="handle-input">
+          <input value={handle} onChange={(e) => setHandle(e.target.value.toLowerCase())} maxLength={32} placeholder="alice" required aria-describedby="handle-help" />
+          <span className="muted">@{host}</span>
+        </span>
+      </label>
+      <p id="handle-help" className="muted small">
+        Letters, digits, - and _. Others find you as name@{host}.
+      </p>
+      <div className="row">
+        <button type="button" onClick={onBack}>
+          Back
+        </button>
+        <button className="primary" disabled={!valid || busy}>
+          Continue
+        </button>
+      </div>
+    </form>
+  );
+}
+
+function ConfirmPhrase({ step, busy, onConfirmed }: { step: Extract<Step, { t: 'phrase' }>; busy: boolean; onConfirmed: () => void }) {
+  const words = step.draft.phrase.split(' ');
+  const positions = useMemo(pickPositions, []);
+  const [answers, setAnswers] = useState<string[]>(['', '', '']);
+  const [shown, setShown] = useState(true);
+  const correct = positions.every((p, i) => answers[i]!.trim().toLowerCase() === words[p]);
+  return (
+    <div className="card">
+      {shown ? (
+        <>
+          <h2>Your recovery phrase</h2>
+          <p>These 24 words are the only way back into your account if this browser is lost. Write them down and keep them offline. Nobody, not even the provider, can recover them for you.</p>
+          <ol className="phrase" aria-label="Recovery phrase">
+            {words.map((w, i) => (
+              <li key={i}>{w}</li>
+            ))}
+          </ol>
+          <button className="primary" onClick={() => setShown(false)} autoFocus>
+            I have written it down
+          </button>
+        </>
+      ) : (
+        <form
+          onSubmit={(e) => {
+            e.preventDefault();
+            if (correct) onConfirmed();
+          }}
+        >
+          <h2>Confirm your phrase</h2>
+          {positions.map((p, i) => (
+            <label key={p}>
+              Word #{p + 1}
+              <input
+                value={answers[i]}
+                autoFocus={i === 0}
+                autoComplete="off"
+                onChange={(e) => setAnswers(answers.map((a, j) => (j === i ? e.target.value : a)))}
+                aria-invalid={answers[i] !== '' && answers[i]!.trim().toLowerCase() !== words[p]}
+              />
+            </label>
+          ))}
+          <div className="row">
+            <button type="button" onClick={() => setShown(true)}>
+              Show the phrase again
+            </button>
+            <button className="primary" disabled={!correct || busy}>
+              {busy ? 'Creating your account…' : 'Create account'}
+            </button>
+          </div>
+        </form>
+      )}
+    </div>
+  );
+}
+
+function RecoverForm({ busy, onBack, onSubmit }: { busy: boolean; onBack: () => void; onSubmit: (phrase: string, name: string) => void }) {
+  const [phrase, setPhrase] = useState('');
+  const count = phrase.trim() ? phrase.trim().split(/\s+/).length : 0;
+  return (
+    <form
+      className="card"
+      onSubmit={(e) => {
+        e.preventDefault();
+        onSubmit(phrase, 'recovered');
+      }}
+    >
+      <label>
+        Recovery phrase
+        <textarea value={phrase} onChange={(e) => setPhrase(e.target.value)} rows={4} autoFocus spellCheck={false} autoComplete="off" />
+      </label>
+      <p className="muted small">{count}/24 words. This browser becomes a new device of your account and downloads everything from the provider.</p>
+      <div className="row">
+        <button type="button" onClick={onBack}>
+          Back
+        </button>
+        <button className="primary" disabled={count !== 24 || busy}>
+          {busy ? 'Recovering…' : 'Recover account'}
+        </button>
+      </div>
+    </form>
+  );
+}

@@ -1,0 +1,47 @@
+import { useEffect, useState, useSyncExternalStore } from 'react';
+import type { Session } from './session.js';
+
+/** Re-renders on every change to the session (local writes, live pushes, status). */
+export function useVersion(session: Session): number {
+  return useSyncExternalStore(
+    (f) => session.subscribe(f),
+    () => session.version,
+  );
+}
+
+export type Loaded<T> = { state: 'loading' } | { state: 'ready'; value: T } | { state: 'error'; message: string };
+
+/** Loads data from the replica again whenever the session changes. */
+export function useLoad<T>(session: Session, load: () => Promise<T>, deps: unknown[] = []): Loaded<T> {
+  const version = useVersion(session);
+  const [result, setResult] = useState<Loaded<T>>({ state: 'loading' });
+  useEffect(() => {
+    let live = true;
+    load().then(
+      (value) => live && setResult({ state: 'ready', value }),
+      (e: Error) => live && setResult({ state: 'error', message: e.message }),
+    );
+    return () => {
+      live = false;
+    };
+  }, [version, ...deps]);
+  return result;
+}
+
+export function useHashRoute(): string {
+  const [hash, setHash] = useState(location.hash.slice(1) || '/');
+  useEffect(() => {
+    const f = () => setHash(location.hash.slice(1) || '/');
+    window.addEventListener('hashchange', f);
+    return () => window.removeEventListener('hashchange', f);
+  }, []);
+  return hash;
+}
+
+export const timeAgo = (t: number): string => {
+  const s = Math.round((Date.now() - t) / 1000);
+  if (s < 60) return 'just now';
+  if (s < 3600) return `${Math.floor(s / 60)}m`;
+  if (s < 86400) return `${Math.floor(s / 3600)}h`;
+  return new Date(t).toLocaleDateString();
+};

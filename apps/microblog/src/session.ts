@@ -1,0 +1,230 @@
+import {
+  beginRecovery,
+  completeRecovery,
+  createAccount,
+  Device,
+  encodeCard,
+  phraseToSecret,
+  secretToPhrase,
+  toId,
+  type IdentityState,
+} from '@freehold/core';
+import { IndexedDbStore } from '@freehold/stores/indexeddb';
+import { claimHandle, fetchCard, hostOf, ProviderLink, register, resolveHandle, type WebSocketFactory } from '@freehold/client';
+import { Microblog, spacesOf } from '@freehold/microblog';
+import { forgetIdentity, loadIdentity, saveIdentity, type StoredIdentity } from './keys.js';
+
+const WS = WebSocket as unknown as WebSocketFactory;
+const STORE = 'freehold-replica';
+export const PROVIDER = location.origin;
+
+export type Status = 'connecting' | 'online' | 'offline';
+
+/**
+ * The signed-in account in this browser: its device, its replica in IndexedDB, and a live link to the provider
+ * that serves this page. Reads and writes hit the local replica; the provider only syncs.
+ */
+export class Session {
+  private listeners = new Set<() => void>();
+  status: Status = 'connecting';
+  private stopped = false;
+  private link: ProviderLink | undefined;
+  private readonly channel = new BroadcastChannel('freehold');
+  /** Bumped on every change, so views know to reload. */
+  version = 0;
+
+  private constructor(
+    public device: Device,
+    public mb: Microblog,
+    readonly identity: StoredIdentity,
+  ) {
+    this.channel.onmessage = () => void this.reopen();
+  }
+
+  static async resume(): Promise<Session | undefined> {
+    const id = await loadIdentity();
+    if (!id) return undefined;
+    return Session.start(id);
+  }
+
+  private static async start(id: StoredIdentity): Promise<Session> {
+    const device = await Device.open(await IndexedDbStore.open(STORE), id.keys, id.account);
+    const s = new Session(device, undefined as unknown as Microblog, id);
+    s.mb = s.microblog(device);
+    void s.connect();
+    return s;
+  }
+
+  private microblog(device: Device): Microblog {
+    return new Microblog(device, {
+      resolve: async (handle) => this.resolve(handle),
+      fetch: async (spaces) => this.pushPull(spaces),
+    });
+  }
+
+  get account(): string {
+    return toId(this.device.account);
+  }
+
+  get handle(): string | undefined {
+    return this.device.replica.contact(this.device.account)?.handles[0];
+  }
+
+  subscribe(f: () => void): () => void {
+    this.listeners.add(f);
+    return () => this.listeners.delete(f);
+  }
+
+  private changed(): void {
+    this.version++;
+    for (const f of this.listeners) f();
+  }
+
+  /** Another tab wrote: reload the replica's in-memory state from IndexedDB. */
+  private async reopen(): Promise<void> {
+    this.device = await Device.open(this.device.store, this.identity.keys, this.identity.account);
+    this.mb = this.microblog(this.device);
+    this.changed();
+  }
+
+  async resolve(handle: string): Promise<IdentityState> {
+    const state = await resolveHandle(handle);
+    await this.device.replica.addCard(encodeCard(state));
+    return state;
+  }
+
+  /**
+   * Runs a change under a lock shared by every tab of this browser (one device, one sequence of entries), then
+   * tells the other tabs and pushes to the provider. Offline, the change stays local and goes out on reconnect.
+   */
+  async write<T>(f: (mb: Microblog) => Promise<T>): Promise<T> {
+    const result = await navigator.locks.request('freehold-write', async () => {
+      await this.reopenQuietly();
+      return f(this.mb);
+    });
+    this.channel.postMessage('changed');
+    this.changed();
+    void this.pushPull([]).catch(() => {});
+    return result;
+  }
+
+  private async reopenQuietly(): Promise<void> {
+    this.device = await Device.open(this.device.store, this.identity.keys, this.identity.account);
+    this.mb = this.microblog(this.device);
+  }
+
+  /** One reconciliation with the provider, asking for what this account reads. */
+  async pushPull(extra: Uint8Array[]): Promise<void> {
+    const link = await ProviderLink.connect(PROVIDER, this.device, WS);
+    try {
+      await link.sync(this.device, { interest: [...(await this.mb.interest()), ...spaceList(this.device.account), ...extra] });
+    } finally {
+      link.close();
+    }
+  }
+
+  /** Stays connected: reconcile, subscribe, apply live pushes; reconnect with backoff when the provider goes away. */
+  private async connect(): Promise<void> {
+    let backoff = 500;
+    while (!this.stopped) {
+      try {
+        this.setStatus('connecting');
+        if (this.identity.recovery) await this.finishRecovery();
+        const link = await ProviderLink.connect(PROVIDER, this.device, WS);
+        this.link = link;
+        const { session } = await link.sync(this.device, { interest: [...(await this.mb.interest()), ...spaceList(this.device.account)] });
+        await navigator.locks.request('freehold-write', async () => {
+          await this.mb.ensure();
+          await this.mb.absorbInbox();
+        });
+        const spaces = [];
+        for (const s of await this.device.store.spaces()) if (await this.device.canRead(s)) spaces.push(s);
+        await link.subscribe(spaces);
+        this.setStatus('online');
+        this.changed();
+        backoff = 500;
+        await link.watch(session, (f) => {
+          if (f[0] === 'entries') queueMicrotask(() => this.changed());
+        });
+      } catch {
+        // Offline: everything keeps working locally.
+      }
+      this.link = undefined;
+      if (this.stopped) return;
+      this.setStatus('offline');
+      await new Promise((r) => setTimeout(r, backoff));
+      backoff = Math.min(backoff * 2, 8000);
+    }
+  }
+
+  /** A recovered device joins its account once the provider has handed over the account's identity log. */
+  private async finishRecovery(): Promise<void> {
+    const card = await fetchCard(PROVIDER, this.device.account);
+    if (!card) throw new Error('this provider does not know the account');
+    await this.device.replica.addCard(card);
+    if (await completeRecovery(this.device.replica, this.identity.recovery!)) {
+      delete this.identity.recovery;
+      await saveIdentity(this.identity);
+    }
+  }
+
+  private setStatus(s: Status): void {
+    if (this.status !== s) {
+      this.status = s;
+      this.changed();
+    }
+  }
+
+  async signOut(): Promise<void> {
+    this.stopped = true;
+    this.link?.close();
+    await this.device.store.close();
+    await forgetIdentity();
+    await IndexedDbStore.destroy(STORE);
+  }
+
+  // ---- starting an account in this browser ----
+
+  /** Step 1 of sign-up: keys and the phrase, nothing stored until the user has confirmed the phrase. */
+  static draft(name: string): { phrase: string; finish(handle: string): Promise<Session> } {
+    const acct = createAccount(`${name}'s browser`, Date.now());
+    return {
+      phrase: secretToPhrase(acct.recoverySecret),
+      async finish(handle: string) {
+        const store = await IndexedDbStore.open(STORE);
+        const device = await Device.open(store, acct.device, acct.state.account);
+        await device.replica.commitIdentity(acct.state);
+        await device.setProviders([PROVIDER]);
+        await register(PROVIDER, device);
+        const full = `${handle}@${hostOf(PROVIDER)}`;
+        await device.setHandles([full]);
+        await claimHandle(PROVIDER, device, handle).catch(async (e) => {
+          await device.setHandles([]);
+          throw e;
+        });
+        const id: StoredIdentity = { account: acct.state.account, keys: acct.device, name };
+        await saveIdentity(id);
+        await store.close();
+        const s = await Session.start(id);
+        await s.write(async (mb) => {
+          await mb.ensure();
+          await mb.setProfile({ name, handle: full });
+        });
+        return s;
+      },
+    };
+  }
+
+  /** Recovery: the phrase names the account and vouches for this browser as a new device of it. */
+  static async recover(phrase: string, name: string): Promise<Session> {
+    const pending = beginRecovery(phraseToSecret(phrase), `${name}'s browser`);
+    const id: StoredIdentity = { account: pending.account, keys: pending.device, name, recovery: pending };
+    await saveIdentity(id);
+    return Session.start(id);
+  }
+}
+
+function spaceList(account: Uint8Array): Uint8Array[] {
+  const s = spacesOf(account);
+  return [s.public, s.friends, s.inbox];
+}
