@@ -4,6 +4,7 @@ import {
   createAccount,
   Device,
   encodeCard,
+  encodeFrame,
   phraseToSecret,
   secretToPhrase,
   toId,
@@ -33,11 +34,16 @@ export class Session {
   /** Bumped on every change, so views know to reload. */
   version = 0;
 
+  readonly mb: Microblog;
+
   private constructor(
-    public device: Device,
-    public mb: Microblog,
+    readonly device: Device,
     readonly identity: StoredIdentity,
   ) {
+    this.mb = new Microblog(device, {
+      resolve: async (handle) => this.resolve(handle),
+      fetch: async (spaces) => this.pushPull(spaces),
+    });
     this.channel.onmessage = () => void this.reopen();
   }
 
@@ -49,17 +55,9 @@ export class Session {
 
   private static async start(id: StoredIdentity): Promise<Session> {
     const device = await Device.open(await IndexedDbStore.open(STORE), id.keys, id.account);
-    const s = new Session(device, undefined as unknown as Microblog, id);
-    s.mb = s.microblog(device);
+    const s = new Session(device, id);
     void s.connect();
     return s;
-  }
-
-  private microblog(device: Device): Microblog {
-    return new Microblog(device, {
-      resolve: async (handle) => this.resolve(handle),
-      fetch: async (spaces) => this.pushPull(spaces),
-    });
   }
 
   get account(): string {
@@ -82,8 +80,7 @@ export class Session {
 
   /** Another tab wrote: reload the replica's in-memory state from IndexedDB. */
   private async reopen(): Promise<void> {
-    this.device = await Device.open(this.device.store, this.identity.keys, this.identity.account);
-    this.mb = this.microblog(this.device);
+    await this.device.replica.refresh();
     this.changed();
   }
 
@@ -99,18 +96,31 @@ export class Session {
    */
   async write<T>(f: (mb: Microblog) => Promise<T>): Promise<T> {
     const result = await navigator.locks.request('freehold-write', async () => {
-      await this.reopenQuietly();
+      // Another tab may have written since: see its entries (and its sequence numbers) first.
+      await this.device.replica.refresh();
       return f(this.mb);
     });
     this.channel.postMessage('changed');
     this.changed();
-    void this.pushPull([]).catch(() => {});
+    void this.refresh();
     return result;
   }
 
-  private async reopenQuietly(): Promise<void> {
-    this.device = await Device.open(this.device.store, this.identity.keys, this.identity.account);
-    this.mb = this.microblog(this.device);
+  /**
+   * Push local changes, pull what this account reads, and (re)subscribe: a new follow or a new approval widens
+   * what the live link should carry. Offline this fails quietly; the reconnect loop catches up.
+   */
+  private async refresh(): Promise<void> {
+    try {
+      const before = await this.device.store.countEntries();
+      await this.pushPull([]);
+      if ((await this.device.store.countEntries()) !== before) this.changed();
+      const spaces = [];
+      for (const sp of await this.device.store.spaces()) if (await this.device.canRead(sp)) spaces.push(sp);
+      this.link?.send(encodeFrame(['sub', spaces]));
+    } catch {
+      // offline
+    }
   }
 
   /** One reconciliation with the provider, asking for what this account reads. */
@@ -143,9 +153,14 @@ export class Session {
         this.setStatus('online');
         this.changed();
         backoff = 500;
-        await link.watch(session, (f) => {
-          if (f[0] === 'entries') queueMicrotask(() => this.changed());
-        });
+        const timer = setInterval(() => void this.refresh(), 5000);
+        try {
+          await link.watch(session, (f) => {
+            if (f[0] === 'entries') queueMicrotask(() => this.changed());
+          });
+        } finally {
+          clearInterval(timer);
+        }
       } catch {
         // Offline: everything keeps working locally.
       }

@@ -67,6 +67,15 @@ export class Replica {
     return r;
   }
 
+  /**
+   * Forgets what was derived from the store and reloads contact cards: for when another process (a second
+   * browser tab of the same device) wrote to the same store.
+   */
+  async refresh(): Promise<void> {
+    this.graphs.clear();
+    for (const { card } of await this.store.cards()) this.indexAccount(decodeCard(card));
+  }
+
   private indexAccount(s: IdentityState): void {
     this.contacts.set(toHex(s.account), s);
     for (const d of s.devices.values()) this.devices.set(toHex(d.device), s);
