@@ -114,12 +114,19 @@ export class Session {
     try {
       const before = await this.device.store.countEntries();
       await this.pushPull([]);
+      // Fold new likes and replies into our own posts, so everyone who reads them sees the counts.
+      const pulled = await this.device.store.countEntries();
+      await navigator.locks.request('freehold-write', async () => {
+        await this.device.replica.refresh();
+        await this.mb.absorbInbox();
+      });
+      if ((await this.device.store.countEntries()) !== pulled) await this.pushPull([]);
       if ((await this.device.store.countEntries()) !== before) this.changed();
       const spaces = [];
       for (const sp of await this.device.store.spaces()) if (await this.device.canRead(sp)) spaces.push(sp);
       this.link?.send(encodeFrame(['sub', spaces]));
-    } catch {
-      // offline
+    } catch (e) {
+      console.warn('freehold: refresh failed:', (e as Error).message);
     }
   }
 
@@ -127,7 +134,10 @@ export class Session {
   async pushPull(extra: Uint8Array[]): Promise<void> {
     const link = await ProviderLink.connect(PROVIDER, this.device, WS);
     try {
-      await link.sync(this.device, { interest: [...(await this.mb.interest()), ...spaceList(this.device.account), ...extra] });
+      await link.sync(this.device, {
+        interest: [...(await this.mb.interest()), ...spaceList(this.device.account), ...extra],
+        onAck: (_n, refused) => refused.length && console.warn('freehold: the provider refused entries:', refused.map((r) => `${r[1]}: ${r[2]}`).join('; ')),
+      });
     } finally {
       link.close();
     }
@@ -156,13 +166,14 @@ export class Session {
         const timer = setInterval(() => void this.refresh(), 5000);
         try {
           await link.watch(session, (f) => {
-            if (f[0] === 'entries') queueMicrotask(() => this.changed());
+            if (f[0] === 'entries') this.changed();
           });
         } finally {
           clearInterval(timer);
         }
-      } catch {
+      } catch (e) {
         // Offline: everything keeps working locally.
+        console.warn('freehold: provider link lost:', (e as Error).message);
       }
       this.link = undefined;
       if (this.stopped) return;

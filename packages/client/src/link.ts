@@ -138,16 +138,17 @@ export class ProviderLink implements Channel {
 
   /**
    * Applies live entries as the provider pushes them, acknowledging each batch, until the connection closes or
-   * `signal` aborts. Each stored batch is reported to `onEntries`.
+   * `signal` aborts. Each frame is reported to `onFrame` after it has been applied.
    */
   async watch(session: SyncSession, onFrame?: (f: Frame) => void, signal?: AbortSignal): Promise<void> {
     const stop = new Promise<never>((_, rejectStop) => signal?.addEventListener('abort', () => rejectStop(new Error('aborted')), { once: true }));
     try {
       for (;;) {
         const bytes = await Promise.race([this.next(), stop]);
-        const f = decodeFrame(bytes);
-        onFrame?.(f);
-        for (const out of await session.receive(bytes)) this.send(out);
+        const replies = await session.receive(bytes);
+        // Reported once applied: a listener that reloads from the replica sees the new entries.
+        onFrame?.(decodeFrame(bytes));
+        for (const out of replies) this.send(out);
       }
     } catch (e) {
       if (signal?.aborted) return;

@@ -1,6 +1,6 @@
 import * as Y from 'yjs';
 import { toHex } from './bytes.js';
-import { reject } from './errors.js';
+import { FreeholdError, reject } from './errors.js';
 import { Kind, readEntry, type Entry } from './entry.js';
 import { clientIdOf, decodeSnapshot, decodeUpdate, encodeSnapshot, encodeUpdate } from './doc-payload.js';
 import type { Device } from './device.js';
@@ -90,8 +90,8 @@ export class DocHandle {
   }
 }
 
-/** Plaintext of an entry: decrypted by a member, or as stored in a public space. */
-type Opener = (e: Entry) => Promise<Uint8Array>;
+/** Plaintext of an entry: decrypted by a member, or as stored in a public space; undefined if unreadable here. */
+type Opener = (e: Entry) => Promise<Uint8Array | undefined>;
 
 /** Builds a document's state from the latest snapshot plus the updates it does not cover. */
 async function assemble(rows: EntryRow[], doc: Y.Doc, open: Opener): Promise<{ covers: Uint8Array[]; tail: Uint8Array[] }> {
@@ -99,17 +99,24 @@ async function assemble(rows: EntryRow[], doc: Y.Doc, open: Opener): Promise<{ c
   const latest = snapshots[snapshots.length - 1];
   const covered = new Set<string>();
   let covers: Uint8Array[] = [];
-  if (latest) {
-    const snap = decodeSnapshot(await open(readEntry(latest.bytes)));
+  const snapshot = latest && (await open(readEntry(latest.bytes)));
+  if (snapshot) {
+    const snap = decodeSnapshot(snapshot);
     Y.applyUpdate(doc, snap.state, REMOTE);
     covers = snap.covers;
     for (const c of covers) covered.add(toHex(c));
   }
-  const tail = rows.filter((r) => r.kind === Kind.update && !covered.has(toHex(r.id)));
+  const tail: Uint8Array[] = [];
   const updates: Uint8Array[] = [];
-  for (const r of tail) updates.push(decodeUpdate(await open(readEntry(r.bytes))).update);
+  for (const r of rows) {
+    if (r.kind !== Kind.update || covered.has(toHex(r.id))) continue;
+    const plaintext = await open(readEntry(r.bytes));
+    if (!plaintext) continue;
+    updates.push(decodeUpdate(plaintext).update);
+    tail.push(r.id);
+  }
   if (updates.length) Y.applyUpdate(doc, Y.mergeUpdates(updates), REMOTE);
-  return { covers, tail: tail.map((r) => r.id) };
+  return { covers, tail };
 }
 
 /**
@@ -121,13 +128,23 @@ export async function openDoc(device: Device, space: Uint8Array, name: string, o
   const docId = await device.docId(space, name);
   const doc = new Y.Doc();
   const handle = new DocHandle(device, space, name, docId, doc);
-  const { covers, tail } = await assemble(await device.store.docEntries(space, docId), doc, (e) => device.decrypt(e));
+  const { covers, tail } = await assemble(await device.store.docEntries(space, docId), doc, (e) => readable(device, e));
   handle.markApplied(covers);
   handle.markApplied(tail);
   // Only now: applying our own earlier ops as remote would make Yjs pick a new client id.
   doc.clientID = clientIdOf(device.id);
   if ((opts.autoSnapshot ?? true) && tail.length >= SNAPSHOT_AFTER && (await device.canWrite(space))) await handle.snapshot();
   return handle;
+}
+
+/** Entries written after this device lost access (a removed member's replica) are skipped, not fatal. */
+async function readable(device: Device, e: Entry): Promise<Uint8Array | undefined> {
+  try {
+    return await device.decrypt(e);
+  } catch (err) {
+    if (err instanceof FreeholdError && err.reason === 'no-key') return undefined;
+    throw err;
+  }
 }
 
 /** Reads a document of a public space without any key (a provider rendering a public profile, say). */
@@ -153,17 +170,26 @@ export async function listPublicDocs(replica: Replica, space: Uint8Array): Promi
   return [...names].sort();
 }
 
-/** Names of the documents in a space this device can read, from the newest entry of each. */
+/**
+ * Names of the documents in a space this device can read. A document is named inside its encrypted entries, so
+ * the newest entry this device can open names it (a removed member still names what it could read before).
+ */
 export async function listDocs(device: Device, space: Uint8Array): Promise<string[]> {
-  const newest = new Map<string, Uint8Array>();
+  const byDoc = new Map<string, EntryRow[]>();
   for (const r of await device.store.spaceEntries(space)) {
-    if (r.kind === Kind.update || r.kind === Kind.snapshot) newest.set(toHex(r.doc), r.bytes);
+    if (r.kind !== Kind.update && r.kind !== Kind.snapshot) continue;
+    const k = toHex(r.doc);
+    byDoc.set(k, [...(byDoc.get(k) ?? []), r]);
   }
   const names: string[] = [];
-  for (const bytes of newest.values()) {
-    const e = readEntry(bytes);
-    const plaintext = await device.decrypt(e);
-    names.push(e.kind === Kind.update ? decodeUpdate(plaintext).name : decodeSnapshot(plaintext).name);
+  for (const rows of byDoc.values()) {
+    for (const r of rows.reverse()) {
+      const e = readEntry(r.bytes);
+      const plaintext = await readable(device, e);
+      if (!plaintext) continue;
+      names.push(e.kind === Kind.update ? decodeUpdate(plaintext).name : decodeSnapshot(plaintext).name);
+      break;
+    }
   }
   return names.sort();
 }

@@ -171,8 +171,13 @@ export class Microblog {
     if (account === this.me) reject('invalid-argument', 'you cannot follow yourself');
     const f = parse(Follow, { schema: 'microblog.follow@1', account, handle, since: Date.now() }, 'follow');
     await this.edit(this.spaces.public, 'following', { [account]: stripUndefined(f) });
-    // Also a request to see their friends-only posts; they approve or deny it.
-    await this.notify(account, { type: 'follow-request', handle: (await this.profile())?.handle });
+    // Also a request to see their friends-only posts; they approve or deny it. Someone who has not set up a
+    // microblog yet has no inbox: following their public posts still works.
+    try {
+      await this.notify(account, { type: 'follow-request', handle: (await this.profile())?.handle });
+    } catch (e) {
+      if (!(e instanceof FreeholdError && e.reason === 'not-found')) throw e;
+    }
   }
 
   async unfollow(account: string): Promise<void> {

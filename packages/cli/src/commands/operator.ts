@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { fromId, reject, toId } from '@freehold/core';
 import { formatSize, openStore, parseSize, serve } from '@freehold/server';
 import type { Command } from '../command.js';
@@ -7,9 +8,9 @@ const storeOptions = { data: { type: 'string' }, db: { type: 'string' } } as con
 export const operatorCommands: Command[] = [
   {
     name: 'serve',
-    usage: 'serve [--port 8787] [--data DIR] [--db postgres://…] [--public-url URL] [--quota SIZE]',
+    usage: 'serve [--port 8787] [--data DIR] [--db postgres://…] [--public-url URL] [--quota SIZE] [--web DIR]',
     summary: 'Run a cloud peer: WebSocket sync, accounts and quotas, handles, inboxes; SQLite in DIR (default ./data) or PostgreSQL with --db.',
-    options: { port: { type: 'string' }, ...storeOptions, 'public-url': { type: 'string' }, quota: { type: 'string' }, host: { type: 'string' } },
+    options: { port: { type: 'string' }, ...storeOptions, 'public-url': { type: 'string' }, quota: { type: 'string' }, host: { type: 'string' }, web: { type: 'string' } },
     args: [0, 0],
     async run(ctx) {
       const port = Number(ctx.values.port ?? 8787);
@@ -21,6 +22,7 @@ export const operatorCommands: Command[] = [
         db: ctx.values.db as string | undefined,
         publicUrl: ctx.values['public-url'] as string | undefined,
         quota: parseSize((ctx.values.quota as string | undefined) ?? '1GiB'),
+        webRoot: ctx.values.web ? resolve(ctx.values.web as string) : undefined,
       });
       await new Promise<void>((resolve) => {
         const stop = () => {

@@ -1,6 +1,6 @@
 import { toHex } from '../bytes.js';
 import { asArray, asBytes, asString, asUint, decode, encode } from '../codec.js';
-import { FreeholdError, isRejectReason, reject } from '../errors.js';
+import { isRejectReason, reject, type RejectReason } from '../errors.js';
 import { decodeEntry, Kind, type Entry } from '../entry.js';
 import type { IngestResult, Replica } from '../replica.js';
 import { Reconciler } from './reconcile.js';
@@ -117,6 +117,7 @@ export interface SessionOptions {
   /** Called for each entry refused (other than duplicates and those waiting for a dependency). */
   onRejected?: (entry: Uint8Array, reason: string, message: string) => void;
   onAck?: (stored: number, rejected: [number, string, string][]) => void;
+  onError?: (reason: RejectReason, message: string) => void;
   onProgress?: (stats: SyncStats) => void;
 }
 
@@ -256,7 +257,9 @@ export class SyncSession {
       case 'sync':
         return [['synced', f[1]]];
       case 'error':
-        throw new FreeholdError(isRejectReason(f[1]) ? f[1] : 'malformed', `peer: ${f[2]}`);
+        // The peer refused one frame (a subscription, say); the conversation goes on.
+        this.opts.onError?.(isRejectReason(f[1]) ? f[1] : 'malformed', f[2]);
+        return [];
       default:
         return [];
     }
@@ -321,15 +324,18 @@ export class SyncSession {
 
 /**
  * Members: everything. Public spaces: everything, to a peer that asked for them (public spaces are not pushed
- * on everyone who syncs). Appenders, and anyone for an inbox they asked for: the membership log and their own.
+ * on everyone who syncs). Appenders, anyone for an inbox they asked for, and former members (so they learn
+ * they were removed): the membership log and their own entries.
  */
 export async function defaultOffer(replica: Replica, space: Uint8Array, peer: Uint8Array | null, peerWants: Set<string>): Promise<Visibility> {
   const graph = await replica.graph(space);
   const asked = peerWants.has(toHex(space));
-  const role = peer === null ? undefined : graph.current().roles.get(toHex(peer));
+  const peerHex = peer === null ? undefined : toHex(peer);
+  const role = peerHex === undefined ? undefined : graph.current().roles.get(peerHex);
   if (canRead(role) || (graph.isPublic && asked)) return 'all';
-  if (peer === null || graph.isPublic) return false;
-  return role === 'appender' || (graph.openAppend && asked) ? 'own' : false;
+  if (peerHex === undefined || graph.isPublic) return false;
+  const former = asked && graph.current().order.some((n) => n.op.account !== undefined && toHex(n.op.account) === peerHex);
+  return role === 'appender' || (graph.openAppend && asked) || former ? 'own' : false;
 }
 
 /** An ordered, reliable frame channel: a WebSocket, or memory. */

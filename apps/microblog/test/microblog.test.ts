@@ -1,0 +1,240 @@
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { build } from 'vite';
+import type { Browser, Page } from 'playwright-core';
+import jsonld from 'jsonld';
+import { launchChromium } from '../../../test-support/browser.js';
+import { spawnServer } from '../../../packages/server/test/process.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const BIN = fileURLToPath(new URL('../../../packages/cli/bin/freehold.cjs', import.meta.url));
+const SHOTS = fileURLToPath(new URL('../../../docs/screenshots', import.meta.url));
+const tmp = mkdtempSync(join(tmpdir(), 'freehold-web-'));
+const data = join(tmp, 'srv');
+const web = join(tmp, 'web');
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function cli(home: string, args: string[]): string {
+  const r = spawnSync(process.execPath, [BIN, ...args, '--home', join(tmp, home)], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`freehold ${args.join(' ')}: ${r.stderr}`);
+  return r.stdout.trim();
+}
+
+async function signUp(page: Page, url: string, name: string, handle: string): Promise<string> {
+  await page.goto(url);
+  await page.getByRole('button', { name: 'Create an account' }).click();
+  await page.getByLabel('Display name').fill(name);
+  await page.getByLabel('Handle').fill(handle);
+  await page.getByRole('button', { name: 'Continue' }).click();
+  const words = await page.locator('ol.phrase li').allTextContents();
+  expect(words).toHaveLength(24);
+  if (handle === 'alice') await page.screenshot({ path: join(SHOTS, 'recovery-phrase.png') });
+  await page.getByRole('button', { name: 'I have written it down' }).click();
+  // A wrong word keeps the button disabled.
+  const labels = await page.locator('form label').allTextContents();
+  const positions = labels.map((l) => Number(/#(\d+)/.exec(l)![1]));
+  await page.getByLabel(`Word #${positions[0]}`, { exact: true }).fill('wrong');
+  expect(await page.getByRole('button', { name: 'Create account' }).isDisabled()).toBe(true);
+  for (const n of positions) await page.getByLabel(`Word #${n}`, { exact: true }).fill(words[n - 1]!);
+  await page.getByRole('button', { name: 'Create account' }).click();
+  await page.getByLabel('Post text').waitFor({ timeout: 30_000 });
+  await page.locator('.status', { hasText: 'Synced' }).waitFor({ timeout: 30_000 });
+  return words.join(' ');
+}
+
+async function post(page: Page, text: string, friends = false): Promise<void> {
+  await page.goto(page.url().replace(/#.*$/, '#/'));
+  await page.getByLabel('Post text').fill(text);
+  await page.getByLabel('Friends only').setChecked(friends);
+  await page.getByRole('button', { name: 'Post', exact: true }).click();
+  await page.locator('article', { hasText: text }).first().waitFor();
+}
+
+async function follow(page: Page, handle: string): Promise<void> {
+  await page.goto(page.url().replace(/#.*$/, '#/'));
+  await page.getByLabel('Handle to follow').fill(handle);
+  await page.getByRole('button', { name: 'Follow', exact: true }).click();
+  await page.getByText(`Following ${handle}`).waitFor({ timeout: 20_000 });
+}
+
+async function seen(page: Page, text: string, timeout = 20_000, where = 'article'): Promise<void> {
+  try {
+    await page.locator(where, { hasText: text }).first().waitFor({ timeout });
+  } catch (e) {
+    await page.screenshot({ path: join(tmpdir(), `freehold-failed-${text.slice(0, 20).replace(/\W/g, '_')}.png`) });
+    throw e;
+  }
+}
+
+describe('the microblog in Chromium, with a CLI user on the same network', () => {
+  let browser: Browser;
+  let server: Awaited<ReturnType<typeof spawnServer>>;
+  let port: number;
+  let url: string;
+  let host: string;
+  let alice: Page;
+  let bob: Page;
+  let alicePhrase: string;
+
+  beforeAll(async () => {
+    mkdirSync(SHOTS, { recursive: true });
+    await build({ root: ROOT, logLevel: 'silent', build: { outDir: web, emptyOutDir: true } });
+    port = await freePort();
+    server = await spawnServer(['--port', String(port), '--data', data, '--web', web]);
+    url = server.url;
+    host = new URL(url).host;
+    browser = await launchChromium();
+    alice = await (await browser.newContext({ viewport: { width: 1100, height: 820 } })).newPage();
+    bob = await (await browser.newContext({ viewport: { width: 1100, height: 820 } })).newPage();
+  }, 120_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await server?.stop();
+    rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it('signs up two people and a CLI user, who follow each other and see posts live', async () => {
+    await alice.goto(url);
+    await alice.getByRole('button', { name: 'Create an account' }).waitFor();
+    await alice.screenshot({ path: join(SHOTS, 'welcome.png') });
+    alicePhrase = await signUp(alice, url, 'Alice Liddell', 'alice');
+    await signUp(bob, url, 'Bob Builder', 'bob');
+    cli('carol', ['init', '--name', 'carol']);
+    cli('carol', ['provider', 'add', url]);
+    expect(cli('carol', ['handle', 'claim', 'carol'])).toBe(`carol@${host}`);
+    cli('carol', ['profile', '--name', 'Carol Terminal']);
+
+    await follow(bob, `alice@${host}`);
+    await follow(bob, `carol@${host}`);
+    cli('carol', ['follow', `alice@${host}`]);
+    await post(alice, 'Hello from Alice, whose keys never leave her browser');
+    // Bob's page updates without a reload.
+    await seen(bob, 'Hello from Alice');
+    // The CLI reads the same network.
+    const feed = JSON.parse(cli('carol', ['feed', '--json'])) as { text: string; handle: string }[];
+    expect(feed.map((p) => p.text)).toContain('Hello from Alice, whose keys never leave her browser');
+    // And a CLI post reaches the browser.
+    cli('carol', ['post', 'Carol here, posting from a terminal']);
+    await seen(bob, 'Carol here, posting from a terminal');
+  }, 180_000);
+
+  it('shows friends-only posts to approved followers only, and the server holds no plaintext of them', async () => {
+    await alice.goto(`${url}/#/followers`);
+    await alice.getByText('pending').first().waitFor({ timeout: 20_000 });
+    await alice.screenshot({ path: join(SHOTS, 'followers.png') });
+    const bobRow = alice.locator('.requests li', { hasText: `bob@${host}` });
+    await bobRow.getByRole('button', { name: 'Approve' }).click();
+    await bobRow.getByText('approved').waitFor({ timeout: 20_000 });
+    const secret = `For friends only ${Math.random().toString(36).slice(2)}`;
+    await post(alice, secret, true);
+    await seen(bob, secret, 30_000);
+    const carolFeed = JSON.parse(cli('carol', ['feed', '--json'])) as { text: string }[];
+    expect(carolFeed.map((p) => p.text)).not.toContain(secret);
+    for (const f of readdirSync(data)) expect(readFileSync(join(data, f)).includes(secret), f).toBe(false);
+
+    // Removing Bob rotates the key: what Alice posts next is not for him.
+    await alice.goto(`${url}/#/followers`);
+    await alice.locator('.requests li', { hasText: `bob@${host}` }).getByRole('button', { name: 'Remove' }).click();
+    await alice.locator('.requests li', { hasText: `bob@${host}` }).getByText('removed').waitFor({ timeout: 20_000 });
+    const later = `After Bob was removed ${Math.random().toString(36).slice(2)}`;
+    await post(alice, later, true);
+    await post(alice, 'A public marker after the removal');
+    await seen(bob, 'A public marker after the removal', 30_000);
+    expect(await bob.locator('article', { hasText: later }).count()).toBe(0);
+  }, 180_000);
+
+  it('replies, likes, direct messages and notifications', async () => {
+    await bob.goto(`${url}/#/`);
+    const card = bob.locator('article', { hasText: 'Hello from Alice' }).first();
+    await card.getByRole('button', { name: /^Reply/ }).click();
+    const form = card.getByRole('form', { name: 'Reply' });
+    await form.getByLabel('Reply text').fill('Welcome, Alice!');
+    await form.getByRole('button', { name: 'Reply', exact: true }).click();
+    await form.waitFor({ state: 'detached' });
+    await card.getByRole('button', { name: /♥/ }).click();
+    await bob.goto(`${url}/#/inbox`);
+    await bob.getByLabel('Recipient handle').fill(`alice@${host}`);
+    await bob.getByLabel('Message', { exact: true }).fill('A private word, Alice');
+    await bob.getByRole('button', { name: 'Send' }).click();
+    await bob.getByText(`Sent to alice@${host}`).waitFor({ timeout: 20_000 });
+
+    await alice.goto(`${url}/#/inbox`);
+    await seen(alice, 'A private word, Alice', 30_000, 'li');
+    await seen(alice, 'liked your post', 30_000, 'li');
+    await seen(alice, 'replied to your post', 30_000, 'li');
+    await alice.screenshot({ path: join(SHOTS, 'inbox.png') });
+    await alice.goto(`${url}/#/`);
+    const mine = alice.locator('article', { hasText: 'Hello from Alice' }).first();
+    await mine.getByRole('button', { name: /♥ 1/ }).waitFor({ timeout: 30_000 });
+    await mine.getByRole('button', { name: 'Reply (1)' }).waitFor({ timeout: 30_000 });
+    const inbox = JSON.parse(cli('carol', ['inbox', '--json'])) as unknown[];
+    expect(Array.isArray(inbox)).toBe(true);
+    await alice.screenshot({ path: join(SHOTS, 'timeline.png') });
+  }, 180_000);
+
+  it('keeps working offline and delivers what was written once the provider is back', async () => {
+    await server.stop();
+    await bob.locator('.status.offline').waitFor({ timeout: 30_000 });
+    const offline = `Written with the provider down ${Math.random().toString(36).slice(2)}`;
+    await post(bob, offline);
+    await bob.screenshot({ path: join(SHOTS, 'offline.png') });
+    server = await spawnServer(['--port', String(port), '--data', data, '--web', web]);
+    await bob.locator('.status.online').waitFor({ timeout: 30_000 });
+    await alice.goto(`${url}/#/u/${await bob.evaluate(() => location.hash)}`.replace(/#\/u\/#.*$/, '#/'));
+    // Alice follows Bob to read him; his offline post arrives.
+    await follow(alice, `bob@${host}`);
+    await seen(alice, offline, 30_000);
+  }, 180_000);
+
+  it('recovers Alice from her phrase in a fresh browser with all her data', async () => {
+    const fresh = await (await browser.newContext({ viewport: { width: 1100, height: 820 } })).newPage();
+    await fresh.goto(url);
+    await fresh.getByRole('button', { name: 'I have a recovery phrase' }).click();
+    await fresh.getByLabel('Recovery phrase').fill(alicePhrase);
+    await fresh.getByRole('button', { name: 'Recover account' }).click();
+    await seen(fresh, 'Hello from Alice, whose keys never leave her browser', 60_000);
+    await seen(fresh, 'After Bob was removed', 30_000);
+    await fresh.goto(`${url}/#/me`);
+    await fresh.getByRole('heading', { name: 'Alice Liddell' }).waitFor({ timeout: 30_000 });
+    await fresh.screenshot({ path: join(SHOTS, 'profile.png') });
+  }, 180_000);
+
+  it('serves the public profile as HTML without JavaScript and as ActivityStreams JSON-LD', async () => {
+    const html = await (await fetch(`${url}/@alice`)).text();
+    expect(html).toContain('Hello from Alice');
+    expect(html).not.toContain('For friends only');
+    expect(html).toContain('application/ld+json');
+    const res = await fetch(`${url}/@alice`, { headers: { accept: 'application/activity+json' } });
+    expect(res.headers.get('content-type')).toMatch(/application\/activity\+json/);
+    const expanded = (await jsonld.expand((await res.json()) as object)) as Record<string, unknown[]>[];
+    const AS = 'https://www.w3.org/ns/activitystreams#';
+    const person = expanded[0]!;
+    expect(person['@type']).toEqual([`${AS}Person`]);
+    expect((person[`${AS}name`] as { '@value': string }[])[0]!['@value']).toBe('Alice Liddell');
+    const outbox = (person[`${AS}outbox`] as Record<string, unknown[]>[])[0]!;
+    const items = ((outbox[`${AS}orderedItems`] as { '@list': Record<string, unknown[]>[] }[])[0]!['@list']);
+    expect(items.every((n) => (n['@type'] as string[])[0] === `${AS}Note`)).toBe(true);
+    const texts = items.map((n) => (n[`${AS}content`] as { '@value': string }[])[0]!['@value']);
+    expect(texts).toContain('Hello from Alice, whose keys never leave her browser');
+    expect(texts.some((t) => t.startsWith('For friends only'))).toBe(false);
+    const noJs = await (await browser.newContext({ javaScriptEnabled: false })).newPage();
+    await noJs.goto(`${url}/@alice`);
+    await noJs.getByText('Hello from Alice').first().waitFor();
+    await noJs.screenshot({ path: join(SHOTS, 'public-profile.png') });
+  }, 60_000);
+});
