@@ -105,6 +105,7 @@ export function Avatar({ session, account }: { session: Session; account: string
 
 export function PostCard({ session, item }: { session: Session; item: TimelineItem }) {
   const author = useLoad(session, () => session.mb.profile(item.author), [item.author]);
+  if (author.state === 'ready' && !author.value && item.author !== session.account) session.lookUp(item.author);
   const [replying, setReplying] = useState(false);
   const [showThread, setShowThread] = useState(false);
   const name = author.state === 'ready' && author.value ? author.value.name : item.author.slice(0, 8);

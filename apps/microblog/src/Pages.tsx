@@ -172,6 +172,7 @@ export function InboxPage({ session }: { session: Session }) {
 
 function Sender({ session, account }: { session: Session; account: string }) {
   const p = useLoad(session, () => session.mb.profile(account), [account]);
+  if (p.state === 'ready' && !p.value && account !== session.account) session.lookUp(account);
   return <strong>{p.state === 'ready' && p.value ? p.value.name : account === session.account ? 'You' : account.slice(0, 8)}</strong>;
 }
 

@@ -5,6 +5,7 @@ import {
   Device,
   encodeCard,
   encodeFrame,
+  fromId,
   phraseToSecret,
   secretToPhrase,
   toId,
@@ -82,6 +83,18 @@ export class Session {
   private async reopen(): Promise<void> {
     await this.device.replica.refresh();
     this.changed();
+  }
+
+  private readonly lookedUp = new Set<string>();
+
+  /** Fetches someone's public space (profile and posts) once, so they show by name rather than by id. */
+  lookUp(account: string): void {
+    if (this.lookedUp.has(account)) return;
+    this.lookedUp.add(account);
+    void this.pushPull([spacesOf(fromId(account, 'account')).public]).then(
+      () => this.changed(),
+      () => this.lookedUp.delete(account),
+    );
   }
 
   async resolve(handle: string): Promise<IdentityState> {
