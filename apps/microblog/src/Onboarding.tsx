@@ -2,7 +2,7 @@ import { useMemo, useState, type FormEvent } from 'react';
 import { hostOf } from '@freehold/client';
 import { PROVIDER, Session } from './session.js';
 
-type Step = { t: 'welcome' } | { t: 'create' } | { t: 'phrase'; name: string; handle: string; draft: ReturnType<typeof Session.draft> } | { t: 'recover' };
+type Step = { t: 'welcome' } | { t: 'create' } | { t: 'phrase'; name: string; handle: string; draft: ReturnType<typeof Session.draft> } | { t: 'recover' } | { t: 'link' };
 
 /** Three positions of the phrase the user must type back, so nobody skips writing it down. */
 function pickPositions(): number[] {
@@ -45,6 +45,7 @@ export function Onboarding({ onReady }: { onReady: (s: Session) => void }) {
             Create an account
           </button>
           <button onClick={() => setStep({ t: 'recover' })}>I have a recovery phrase</button>
+          <button onClick={() => setStep({ t: 'link' })}>Link to my account on another device</button>
         </div>
       )}
       {step.t === 'create' && (
@@ -56,6 +57,7 @@ export function Onboarding({ onReady }: { onReady: (s: Session) => void }) {
         />
       )}
       {step.t === 'phrase' && <ConfirmPhrase step={step} busy={busy} onConfirmed={() => run(async () => onReady(await step.draft.finish(step.handle)))} />}
+      {step.t === 'link' && <LinkForm busy={busy} onBack={() => setStep({ t: 'welcome' })} onSubmit={(code) => run(async () => onReady(await Session.link(code, new AbortController().signal)))} />}
       {step.t === 'recover' && (
         <RecoverForm busy={busy} onBack={() => setStep({ t: 'welcome' })} onSubmit={(phrase, name) => run(async () => onReady(await Session.recover(phrase, name)))} />
       )}
@@ -176,6 +178,33 @@ function RecoverForm({ busy, onBack, onSubmit }: { busy: boolean; onBack: () => 
         </button>
         <button className="primary" disabled={count !== 24 || busy}>
           {busy ? 'Recovering…' : 'Recover account'}
+        </button>
+      </div>
+    </form>
+  );
+}
+
+function LinkForm({ busy, onBack, onSubmit }: { busy: boolean; onBack: () => void; onSubmit: (code: string) => void }) {
+  const [code, setCode] = useState('');
+  return (
+    <form
+      className="card"
+      onSubmit={(e) => {
+        e.preventDefault();
+        onSubmit(code);
+      }}
+    >
+      <label>
+        Linking code
+        <input value={code} onChange={(e) => setCode(e.target.value.toUpperCase())} placeholder="K7QP-3XMA" autoFocus autoComplete="off" />
+      </label>
+      <p className="muted small">On a device where you are signed in, open Profile → Link a new device, and type the code it shows.</p>
+      <div className="row">
+        <button type="button" onClick={onBack}>
+          Back
+        </button>
+        <button className="primary" disabled={code.replace(/[^0-9A-Z]/g, '').length !== 8 || busy}>
+          {busy ? 'Waiting for the other device…' : 'Link this browser'}
         </button>
       </div>
     </form>

@@ -1,5 +1,6 @@
 import { useState } from 'react';
 import { toId } from '@freehold/core';
+import { newPairingCode } from '@freehold/client';
 import { refToString } from '@freehold/microblog';
 import type { Session } from './session.js';
 import { timeAgo, useLoad } from './hooks.js';
@@ -38,6 +39,7 @@ export function ProfilePage({ session, account }: { session: Session; account: s
         </div>
         {self && !editing && <button onClick={() => setEditing(true)}>Edit profile</button>}
       </header>
+      {self && <LinkDevice session={session} />}
       {self && editing && <EditProfile session={session} name={p?.name ?? ''} bio={p?.bio ?? ''} onDone={() => setEditing(false)} />}
       {posts.state === 'ready' && posts.value.length === 0 && <p className="muted empty">No posts you can see yet.</p>}
       {posts.state === 'ready' && (
@@ -205,6 +207,40 @@ export function FollowersPage({ session }: { session: Session }) {
           ))}
         </ul>
       )}
+    </div>
+  );
+}
+
+function LinkDevice({ session }: { session: Session }) {
+  const [code, setCode] = useState<string>();
+  const [status, setStatus] = useState<{ ok: boolean; text: string }>();
+  const start = () => {
+    const c = newPairingCode();
+    const ctl = new AbortController();
+    setCode(c);
+    setStatus(undefined);
+    session.linkDevice(c, ctl.signal).then(
+      (name) => {
+        setCode(undefined);
+        setStatus({ ok: true, text: `Linked “${name}”. It now reads everything this account can.` });
+      },
+      (e: Error) => {
+        setCode(undefined);
+        setStatus({ ok: false, text: e.message });
+      },
+    );
+  };
+  return (
+    <div className="card link-device">
+      <h2>Devices</h2>
+      {code ? (
+        <p>
+          On the new device choose “Link to my account on another device” and type <strong className="code">{code}</strong>. Waiting…
+        </p>
+      ) : (
+        <button onClick={start}>Link a new device</button>
+      )}
+      {status && <p className={status.ok ? 'ok' : 'error'}>{status.text}</p>}
     </div>
   );
 }

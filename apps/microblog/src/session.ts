@@ -12,7 +12,7 @@ import {
   type IdentityState,
 } from '@freehold/core';
 import { IndexedDbStore } from '@freehold/stores/indexeddb';
-import { claimHandle, fetchCard, hostOf, ProviderLink, register, resolveHandle, type WebSocketFactory } from '@freehold/client';
+import { awaitLinkRequest, claimHandle, fetchCard, hostOf, ProviderLink, register, requestLink, resolveHandle, type WebSocketFactory } from '@freehold/client';
 import { Microblog, spacesOf } from '@freehold/microblog';
 import { forgetIdentity, loadIdentity, saveIdentity, type StoredIdentity } from './keys.js';
 
@@ -162,7 +162,7 @@ export class Session {
     while (!this.stopped) {
       try {
         this.setStatus('connecting');
-        if (this.identity.recovery) await this.finishRecovery();
+        await this.ensureIdentityLog();
         const link = await ProviderLink.connect(PROVIDER, this.device, WS);
         this.link = link;
         const { session } = await link.sync(this.device, { interest: [...(await this.mb.interest()), ...spaceList(this.device.account)] });
@@ -196,15 +196,37 @@ export class Session {
     }
   }
 
-  /** A recovered device joins its account once the provider has handed over the account's identity log. */
-  private async finishRecovery(): Promise<void> {
-    const card = await fetchCard(PROVIDER, this.device.account);
-    if (!card) throw new Error('this provider does not know the account');
-    await this.device.replica.addCard(card);
-    if (await completeRecovery(this.device.replica, this.identity.recovery!)) {
+  /**
+   * A new device (recovered from the phrase, or linked with a code) starts without its account's identity log:
+   * it gets it from the provider, and a recovered one then adds itself to it.
+   */
+  private async ensureIdentityLog(): Promise<void> {
+    if (!this.device.replica.contact(this.device.account)) {
+      const card = await fetchCard(PROVIDER, this.device.account);
+      if (!card) throw new Error('this provider does not know the account');
+      await this.device.replica.addCard(card);
+    }
+    if (this.identity.recovery && (await completeRecovery(this.device.replica, this.identity.recovery))) {
       delete this.identity.recovery;
       await saveIdentity(this.identity);
     }
+  }
+
+  /** On this device: show `code`, wait for the new device, add it to the account and tell it so. */
+  async linkDevice(code: string, signal: AbortSignal): Promise<string> {
+    const req = await awaitLinkRequest(PROVIDER, code, signal);
+    await this.write(async () => this.device.addDevice(req.device));
+    await this.pushPull([]);
+    await req.answer(this.device.account);
+    return req.device.name;
+  }
+
+  /** On the new device: offer keys under the code shown on the other device; this browser joins that account. */
+  static async link(code: string, signal: AbortSignal): Promise<Session> {
+    const { account, keys } = await requestLink(PROVIDER, code, `${navigator.platform || 'browser'} (linked)`, signal);
+    const id: StoredIdentity = { account, keys, name: 'linked' };
+    await saveIdentity(id);
+    return Session.start(id);
   }
 
   private setStatus(s: Status): void {

@@ -214,6 +214,27 @@ describe('the microblog in Chromium, with a CLI user on the same network', () =>
     await fresh.screenshot({ path: join(SHOTS, 'profile.png') });
   }, 180_000);
 
+  it('links a new browser to Alice with a one-time code shown on her device', async () => {
+    await alice.goto(`${url}/#/me`);
+    await alice.getByRole('button', { name: 'Link a new device' }).click();
+    const code = (await alice.locator('.code').textContent())!;
+    expect(code).toMatch(/^[0-9A-Z]{4}-[0-9A-Z]{4}$/);
+    const linked = await (await browser.newContext({ viewport: { width: 1100, height: 820 } })).newPage();
+    await linked.goto(url);
+    await linked.getByRole('button', { name: 'Link to my account on another device' }).click();
+    await linked.getByLabel('Linking code').fill(code);
+    await linked.getByRole('button', { name: 'Link this browser' }).click();
+    await seen(linked, 'Hello from Alice, whose keys never leave her browser', 60_000);
+    await alice.getByText(/^Linked “/).waitFor({ timeout: 30_000 });
+    // A used code cannot be used again.
+    const again = await (await browser.newContext()).newPage();
+    await again.goto(url);
+    await again.getByRole('button', { name: 'Link to my account on another device' }).click();
+    await again.getByLabel('Linking code').fill(code);
+    await again.getByRole('button', { name: 'Link this browser' }).click();
+    await again.getByRole('alert').getByText('already used').waitFor({ timeout: 20_000 });
+  }, 120_000);
+
   it('serves the public profile as HTML without JavaScript and as ActivityStreams JSON-LD', async () => {
     const html = await (await fetch(`${url}/@alice`)).text();
     expect(html).toContain('Hello from Alice');

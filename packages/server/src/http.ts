@@ -4,6 +4,7 @@ import type { Provider } from './provider.js';
 import type { Metrics } from './metrics.js';
 import { publicProfile } from './public-web.js';
 import { serveStatic } from './static.js';
+import { PairingMailbox } from './pairing.js';
 
 const MAX_BODY = 1 << 20;
 
@@ -53,6 +54,7 @@ accounts registered here; it cannot read their private spaces.</p>
 
 /** Plain HTTP: health, metrics, the handle directory and signed account requests. */
 export function httpHandler(provider: Provider, metrics: Metrics, webRoot: string) {
+  const pairing = new PairingMailbox();
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     try {
@@ -66,6 +68,8 @@ export function httpHandler(provider: Provider, metrics: Metrics, webRoot: strin
         const found = await provider.lookupHandle(decodeURIComponent(handle[1]!));
         return found ? json(res, 200, found) : json(res, 404, { error: 'not-found', message: `no handle ${handle[1]} here` });
       }
+      const pair = /^\/v1\/pair\/([0-9a-f]{64})\/(request|answer)$/.exec(url.pathname);
+      if (pair && (req.method === 'GET' || req.method === 'PUT')) return await pairing.handle(req, res, pair[1]!, pair[2]!);
       const card = /^\/v1\/accounts\/([1-9A-HJ-NP-Za-km-z]{40,50})\/card$/.exec(url.pathname);
       if (req.method === 'GET' && card) {
         // Identity logs are public and self-certifying; a recovering device starts from one.
