@@ -215,6 +215,8 @@ export class Session {
   /** On this device: show `code`, wait for the new device, add it to the account and tell it so. */
   async linkDevice(code: string, signal: AbortSignal): Promise<string> {
     const req = await awaitLinkRequest(PROVIDER, code, signal);
+    // Extend the newest identity log (another device may have just changed it), not a stale copy.
+    await this.pushPull([]);
     await this.write(async () => this.device.addDevice(req.device));
     await this.pushPull([]);
     await req.answer(this.device.account);

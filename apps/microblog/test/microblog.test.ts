@@ -235,6 +235,22 @@ describe('the microblog in Chromium, with a CLI user on the same network', () =>
     await again.getByRole('alert').getByText('already used').waitFor({ timeout: 20_000 });
   }, 120_000);
 
+  it('keeps two tabs of the same account consistent', async () => {
+    const tab2 = await bob.context().newPage();
+    await tab2.goto(`${url}/#/`);
+    await tab2.locator('.status.online').waitFor({ timeout: 30_000 });
+    await post(bob, 'Written in the first tab');
+    await seen(tab2, 'Written in the first tab');
+    await post(tab2, 'Written in the second tab');
+    await seen(bob, 'Written in the second tab');
+    // Both tabs write as one device: its entries stay one unbroken chain the provider accepts.
+    await post(bob, 'First tab again');
+    await alice.goto(`${url}/#/`);
+    await seen(alice, 'First tab again', 30_000);
+    await seen(alice, 'Written in the second tab', 30_000);
+    await tab2.close();
+  }, 120_000);
+
   it('serves the public profile as HTML without JavaScript and as ActivityStreams JSON-LD', async () => {
     const html = await (await fetch(`${url}/@alice`)).text();
     expect(html).toContain('Hello from Alice');
