@@ -1,9 +1,9 @@
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort } from '../../../test-support/net.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { build } from 'vite';
 import type { Browser, Page } from 'playwright-core';
@@ -17,16 +17,6 @@ const SHOTS = fileURLToPath(new URL('../../../docs/screenshots', import.meta.url
 const tmp = mkdtempSync(join(tmpdir(), 'freehold-web-'));
 const data = join(tmp, 'srv');
 const web = join(tmp, 'web');
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 function cli(home: string, args: string[]): string {
   const r = spawnSync(process.execPath, [BIN, ...args, '--home', join(tmp, home)], { encoding: 'utf8' });

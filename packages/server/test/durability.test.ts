@@ -1,5 +1,5 @@
-import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { freePort } from '../../../test-support/net.js';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createEntry, decodeFrame, encodeFrame, Kind, toHex, type Device, type Entry } from '@freehold/core';
 import { SqliteStore } from '@freehold/stores';
@@ -11,16 +11,6 @@ import { spawnServer } from './process.js';
 installNativeCrypto();
 const tmp = tempDir('durable');
 afterAll(() => tmp.cleanup());
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** Signed entries in a public space, continuing the device's chain (fast: no encryption). */
 async function entries(d: Device, space: Uint8Array, count: number): Promise<Entry[]> {

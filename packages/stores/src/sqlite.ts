@@ -24,16 +24,8 @@ CREATE TABLE IF NOT EXISTS accounts (account BLOB PRIMARY KEY, quota INTEGER NOT
 CREATE TABLE IF NOT EXISTS handles (name TEXT PRIMARY KEY, account BLOB NOT NULL) WITHOUT ROWID;
 `;
 
-interface Row {
-  id: Uint8Array;
-  space: Uint8Array;
-  doc: Uint8Array;
-  kind: number;
-  device: Uint8Array;
-  seq: number;
-  time: number;
-  bytes: Uint8Array;
-}
+/** A row as better-sqlite3 returns it: Buffers where the store speaks Uint8Array. */
+type Row = { [K in keyof EntryRow]: EntryRow[K] extends Uint8Array ? Buffer : EntryRow[K] };
 
 /** The embedded store: one SQLite file in WAL mode; a batch is one transaction, durable when it returns. */
 export class SqliteStore implements Store {
