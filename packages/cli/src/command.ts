@@ -16,6 +16,13 @@ export interface Context {
   stdin(): Promise<string>;
 }
 
+/** The profile, refusing commands that need a device while a recovery is unfinished. */
+export async function ready(ctx: Context): Promise<Profile> {
+  const p = await ctx.profile();
+  p.requireDevice();
+  return p;
+}
+
 export interface Command {
   /** e.g. "space add" */
   name: string;

@@ -1,8 +1,7 @@
-import WebSocket from 'ws';
 import { Kind, decodeEntry, type Device } from '@freehold/core';
-import { hostOf, ProviderLink, type WebSocketFactory } from '@freehold/client';
+import { hostOf, ProviderLink } from '@freehold/client';
+import { WS } from './ws.js';
 
-const WS = WebSocket as unknown as WebSocketFactory;
 const sleep = (ms: number, signal: AbortSignal) =>
   new Promise<void>((resolve) => {
     const t = setTimeout(resolve, ms);

@@ -1,10 +1,9 @@
-import WebSocket from 'ws';
 import { encodeCard, fromId, reject, toId, type Device } from '@freehold/core';
-import { ProviderLink, resolveHandle, type WebSocketFactory } from '@freehold/client';
+import { ProviderLink, resolveHandle } from '@freehold/client';
+import { WS } from '../ws.js';
 import { Microblog, parseRef, refToString, type TimelineItem } from '@freehold/microblog';
 import type { Command, Context } from '../command.js';
 
-const WS = WebSocket as unknown as WebSocketFactory;
 
 /** Syncs with every provider of this account and of the accounts it reads from, asking for `interest`. */
 async function syncAll(device: Device, interest: Uint8Array[], accounts: string[]): Promise<void> {

@@ -1,11 +1,10 @@
-import WebSocket from 'ws';
 import { encodeCard, fromId, reject, toId, type Device, type SyncStats } from '@freehold/core';
-import { claimHandle, hostOf, ProviderLink, register, resolveHandle, type WebSocketFactory } from '@freehold/client';
+import { claimHandle, hostOf, ProviderLink, register, resolveHandle } from '@freehold/client';
+import { WS } from '../ws.js';
 import { formatSize } from '@freehold/server';
-import type { Command, Context } from '../command.js';
+import { ready, type Command } from '../command.js';
 import type { Profile } from '../profile.js';
 
-const WS = WebSocket as unknown as WebSocketFactory;
 
 export function providerUrl(text: string): string {
   let u: URL;
@@ -18,11 +17,6 @@ export function providerUrl(text: string): string {
   return u.origin;
 }
 
-async function ready(ctx: Context): Promise<Profile> {
-  const p = await ctx.profile();
-  p.requireDevice();
-  return p;
-}
 
 /** A one-line progress bar on stderr when it is a terminal and enough entries move to be worth watching. */
 function progress(label: string): { update(s: SyncStats): void; done(): void } {

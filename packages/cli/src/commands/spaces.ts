@@ -1,5 +1,5 @@
-import { listDocs, openDoc, reject, ROLES, toHex, toId, type Role } from '@freehold/core';
-import type { Command, Context } from '../command.js';
+import { fromHex, listDocs, openDoc, reject, ROLES, toHex, toId, type Role } from '@freehold/core';
+import { ready, type Command } from '../command.js';
 import type { Profile } from '../profile.js';
 import { accountRef } from './provider.js';
 
@@ -26,11 +26,6 @@ function parseFields(text: string): Record<string, unknown> {
   return v as Record<string, unknown>;
 }
 
-async function ready(ctx: Context): Promise<Profile> {
-  const p = await ctx.profile();
-  p.requireDevice();
-  return p;
-}
 
 export const spaceCommands: Command[] = [
   {
@@ -108,7 +103,7 @@ export const spaceCommands: Command[] = [
       const graph = await p.device.replica.graph(p.space(ctx.args[0]!));
       if (!graph.created) reject('not-found', `space ${ctx.args[0]} is not in this replica (sync first?)`);
       const me = toHex(p.device.account);
-      const members = [...graph.current().roles].map(([a, role]) => ({ account: toId(Buffer.from(a, 'hex')), role, you: a === me }));
+      const members = [...graph.current().roles].map(([a, role]) => ({ account: toId(fromHex(a)), role, you: a === me }));
       if (ctx.values.json) return ctx.json(members);
       for (const m of members) ctx.out(`${m.account}  ${m.role}${m.you ? '  (you)' : ''}`);
     },
