@@ -53,6 +53,8 @@ export interface Store {
   /** Entries of a space (optionally of one kind), in (time, id) order. */
   spaceEntries(space: Uint8Array, kind?: number): Promise<EntryRow[]>;
   docEntries(space: Uint8Array, doc: Uint8Array): Promise<EntryRow[]>;
+  /** The newest entries across these spaces dated before `before`, newest first: what a timeline reads first. */
+  recentEntries(spaces: Uint8Array[], limit: number, before?: number): Promise<EntryRow[]>;
   deviceEntries(space: Uint8Array, device: Uint8Array, afterSeq: number): Promise<EntryRow[]>;
   spaces(): Promise<Uint8Array[]>;
   countEntries(): Promise<number>;

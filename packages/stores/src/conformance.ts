@@ -98,6 +98,17 @@ export function storeConformance(name: string, makeFactory: () => Promise<StoreF
       expect(hexes(await s.spaces()).sort()).toEqual(hexes([SPACE_A, SPACE_B]).sort());
     });
 
+    it('reads the newest entries across spaces, newest first, before a time', async () => {
+      const s = await fresh();
+      const rows = [row(1, { time: 10 }), row(2, { time: 30 }), row(3, { time: 20, space: SPACE_B }), row(4, { time: 40, space: id32(9) }), row(5, { time: 50 })];
+      await s.putEntries(rows);
+      const seqs = async (limit: number, before?: number) => (await s.recentEntries([SPACE_A, SPACE_B], limit, before)).map((r) => r.seq);
+      expect(await seqs(10)).toEqual([5, 2, 3, 1]);
+      expect(await seqs(2)).toEqual([5, 2]);
+      expect(await seqs(10, 30)).toEqual([3, 1]);
+      expect(await s.recentEntries([], 5)).toEqual([]);
+    });
+
     it('finds entries by device sequence and knows the highest sequence', async () => {
       const s = await fresh();
       await s.putEntries([row(1), row(2), row(7)]);

@@ -125,6 +125,21 @@ export class IndexedDbStore implements Store {
     return ((await this.db.getAllFromIndex('entries', 'doc', IDBKeyRange.bound([key(space), key(doc), LOW], [key(space), key(doc), ...HIGH]))) as Row[]).map(row);
   }
 
+  async recentEntries(spaces: Uint8Array[], limit: number, before = Number.MAX_SAFE_INTEGER): Promise<EntryRow[]> {
+    const tx = this.db.transaction('entries');
+    const index = tx.store.index('space_key');
+    const out: EntryRow[] = [];
+    // Walk each space's index backwards from `before`; only `limit` rows per space are ever read.
+    for (const space of spaces) {
+      let cursor = await index.openCursor(IDBKeyRange.bound([key(space), LOW], [key(space), before], false, true), 'prev');
+      for (let n = 0; cursor && n < limit; n++) {
+        out.push(row(cursor.value as Row));
+        cursor = await cursor.continue();
+      }
+    }
+    return out.sort((a, b) => b.time - a.time || compare(b.id, a.id)).slice(0, limit);
+  }
+
   async deviceEntries(space: Uint8Array, device: Uint8Array, afterSeq: number): Promise<EntryRow[]> {
     const rows = (await this.db.getAllFromIndex('entries', 'device_space', IDBKeyRange.bound([key(device), key(space), afterSeq], [key(device), key(space), Infinity], true))) as Row[];
     return rows.map(row).sort((a, b) => a.time - b.time || compare(a.id, b.id));

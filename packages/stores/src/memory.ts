@@ -105,6 +105,13 @@ export class MemoryStore implements Store {
     return this.select((r) => toHex(r.space) === s && toHex(r.doc) === d);
   }
 
+  async recentEntries(spaces: Uint8Array[], limit: number, before = Number.MAX_SAFE_INTEGER): Promise<EntryRow[]> {
+    const wanted = new Set(spaces.map(toHex));
+    return this.select((r) => wanted.has(toHex(r.space)) && r.time < before)
+      .reverse()
+      .slice(0, limit);
+  }
+
   async deviceEntries(space: Uint8Array, device: Uint8Array, afterSeq: number): Promise<EntryRow[]> {
     const s = toHex(space);
     const d = toHex(device);

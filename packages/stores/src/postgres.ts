@@ -140,6 +140,12 @@ export class PostgresStore implements Store {
     return (rows as Row[]).map(row);
   }
 
+  async recentEntries(spaces: Uint8Array[], limit: number, before = Number.MAX_SAFE_INTEGER): Promise<EntryRow[]> {
+    if (!spaces.length) return [];
+    const { rows } = await this.pool.query('SELECT * FROM entries WHERE space = ANY($1) AND time < $2 ORDER BY time DESC, id DESC LIMIT $3', [spaces.map(buf), before, limit]);
+    return (rows as Row[]).map(row);
+  }
+
   async deviceEntries(space: Uint8Array, device: Uint8Array, afterSeq: number): Promise<EntryRow[]> {
     const { rows } = await this.pool.query('SELECT * FROM entries WHERE space = $1 AND device = $2 AND seq > $3 ORDER BY time, id', [buf(space), buf(device), afterSeq]);
     return (rows as Row[]).map(row);

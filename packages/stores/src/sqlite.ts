@@ -54,6 +54,7 @@ export class SqliteStore implements Store {
       doc: db.prepare('SELECT id, space, doc, kind, device, seq, time, bytes FROM entries WHERE space = ? AND doc = ? ORDER BY time, id'),
       device: db.prepare('SELECT id, space, doc, kind, device, seq, time, bytes FROM entries WHERE space = ? AND device = ? AND seq > ? ORDER BY time, id'),
       spaces: db.prepare('SELECT DISTINCT space FROM entries ORDER BY space').pluck(),
+      recent: db.prepare('SELECT id, space, doc, kind, device, seq, time, bytes FROM entries WHERE space = ? AND time < ? ORDER BY time DESC, id DESC LIMIT ?'),
       count: db.prepare('SELECT COUNT(*) FROM entries').pluck(),
       putCard: db.prepare('INSERT INTO cards (account, card) VALUES (?, ?) ON CONFLICT (account) DO UPDATE SET card = excluded.card'),
       getCard: db.prepare('SELECT card FROM cards WHERE account = ?').pluck(),
@@ -175,6 +176,15 @@ export class SqliteStore implements Store {
 
   async docEntries(space: Uint8Array, doc: Uint8Array): Promise<EntryRow[]> {
     return (this.stmts.doc.all(space, doc) as Row[]).map(row);
+  }
+
+  async recentEntries(spaces: Uint8Array[], limit: number, before = Number.MAX_SAFE_INTEGER): Promise<EntryRow[]> {
+    // One indexed range scan per space (newest first), merged: the spaces' sizes do not matter, only `limit`.
+    const rows = spaces.flatMap((s) => this.stmts.recent.all(s, before, limit) as Row[]);
+    return rows
+      .map(row)
+      .sort((a, b) => b.time - a.time || Buffer.compare(Buffer.from(b.id), Buffer.from(a.id)))
+      .slice(0, limit);
   }
 
   async deviceEntries(space: Uint8Array, device: Uint8Array, afterSeq: number): Promise<EntryRow[]> {
