@@ -147,6 +147,19 @@ async function readable(device: Device, e: Entry): Promise<Uint8Array | undefine
   }
 }
 
+/** Opens a document known by id (from an index walk): its name is read from its newest readable entry. */
+export async function openDocById(device: Device, space: Uint8Array, docId: Uint8Array): Promise<DocHandle | undefined> {
+  const rows = await device.store.docEntries(space, docId);
+  for (const r of rows.reverse()) {
+    const e = readEntry(r.bytes);
+    const plaintext = await readable(device, e);
+    if (!plaintext) continue;
+    const name = e.kind === Kind.update ? decodeUpdate(plaintext).name : decodeSnapshot(plaintext).name;
+    return openDoc(device, space, name, { autoSnapshot: false });
+  }
+  return undefined;
+}
+
 /** Reads a document of a public space without any key (a provider rendering a public profile, say). */
 export async function readPublicDoc(replica: Replica, space: Uint8Array, name: string): Promise<Record<string, unknown> | undefined> {
   const graph = await replica.graph(space);
