@@ -25,7 +25,7 @@ export function rate(count: number, f: () => unknown): number {
 }
 
 const fmt = (v: number, unit: string) =>
-  unit === 'ms' ? `${v.toFixed(2)} ms` : unit === 'B' ? `${Math.round(v)} B` : unit === ' KiB' ? `${v.toFixed(1)} KiB` : `${Math.round(v).toLocaleString('en')}${unit}`;
+  unit === 'ms' ? `${v.toFixed(2)} ms` : unit === 'B' ? `${Math.round(v)} B` : unit === ' KiB' || unit === ' MiB' ? `${v.toFixed(1)}${unit}` : `${Math.round(v).toLocaleString('en')}${unit}`;
 
 export function printTable(title: string, rows: Row[]): string {
   const lines = [`## ${title}`, '', '| scenario | median | baseline (same run) | ratio | target |', '|---|---|---|---|---|'];

@@ -126,9 +126,13 @@ async function assemble(rows: EntryRow[], doc: Y.Doc, open: Opener): Promise<{ c
 export async function openDoc(device: Device, space: Uint8Array, name: string, opts: { autoSnapshot?: boolean } = {}): Promise<DocHandle> {
   if (!(await device.canRead(space))) reject('forbidden-role', 'this account cannot read that space');
   const docId = await device.docId(space, name);
+  return build(device, space, name, docId, await device.store.docEntries(space, docId), opts);
+}
+
+async function build(device: Device, space: Uint8Array, name: string, docId: Uint8Array, rows: EntryRow[], opts: { autoSnapshot?: boolean }): Promise<DocHandle> {
   const doc = new Y.Doc();
   const handle = new DocHandle(device, space, name, docId, doc);
-  const { covers, tail } = await assemble(await device.store.docEntries(space, docId), doc, (e) => readable(device, e));
+  const { covers, tail } = await assemble(rows, doc, (e) => readable(device, e));
   handle.markApplied(covers);
   handle.markApplied(tail);
   // Only now: applying our own earlier ops as remote would make Yjs pick a new client id.
@@ -150,12 +154,12 @@ async function readable(device: Device, e: Entry): Promise<Uint8Array | undefine
 /** Opens a document known by id (from an index walk): its name is read from its newest readable entry. */
 export async function openDocById(device: Device, space: Uint8Array, docId: Uint8Array): Promise<DocHandle | undefined> {
   const rows = await device.store.docEntries(space, docId);
-  for (const r of rows.reverse()) {
+  for (const r of [...rows].reverse()) {
     const e = readEntry(r.bytes);
     const plaintext = await readable(device, e);
     if (!plaintext) continue;
     const name = e.kind === Kind.update ? decodeUpdate(plaintext).name : decodeSnapshot(plaintext).name;
-    return openDoc(device, space, name, { autoSnapshot: false });
+    return build(device, space, name, docId, rows, { autoSnapshot: false });
   }
   return undefined;
 }

@@ -63,7 +63,8 @@ export class Replica {
 
   static async open(store: Store): Promise<Replica> {
     const r = new Replica(store);
-    for (const { card } of await store.cards()) r.indexAccount(decodeCard(card));
+    // Cards in the store were verified when they were stored.
+    for (const { card } of await store.cards()) r.indexAccount(decodeCard(card, true));
     return r;
   }
 
@@ -73,7 +74,7 @@ export class Replica {
    */
   async refresh(): Promise<void> {
     this.graphs.clear();
-    for (const { card } of await this.store.cards()) this.indexAccount(decodeCard(card));
+    for (const { card } of await this.store.cards()) this.indexAccount(decodeCard(card, true));
   }
 
   private indexAccount(s: IdentityState): void {

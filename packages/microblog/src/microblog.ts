@@ -223,12 +223,12 @@ export class Microblog {
    */
   async timeline(opts: { limit?: number } = {}): Promise<TimelineItem[]> {
     const limit = opts.limit ?? 50;
+    const held = new Set((await this.device.store.spaces()).map(toHex));
     const spaces: { space: Uint8Array; account: string; audience: 'public' | 'friends' }[] = [];
     for (const account of [this.me, ...(await this.following()).map((f) => f.account)]) {
       const s = spacesOf(fromId(account, 'account'));
-      for (const [space, audience] of [[s.public, 'public'], [s.friends, 'friends']] as const) {
-        if ((await this.has(space)) && (await this.device.canRead(space))) spaces.push({ space, account, audience });
-      }
+      if (held.has(toHex(s.public))) spaces.push({ space: s.public, account, audience: 'public' });
+      if (held.has(toHex(s.friends)) && (await this.device.canRead(s.friends))) spaces.push({ space: s.friends, account, audience: 'friends' });
     }
     const bySpace = new Map(spaces.map((s) => [toHex(s.space), s]));
     const opened = new Set<string>();

@@ -126,18 +126,30 @@ export class IndexedDbStore implements Store {
   }
 
   async recentEntries(spaces: Uint8Array[], limit: number, before = Number.MAX_SAFE_INTEGER): Promise<EntryRow[]> {
-    const tx = this.db.transaction('entries');
-    const index = tx.store.index('space_key');
-    const out: EntryRow[] = [];
-    // Walk each space's index backwards from `before`; only `limit` rows per space are ever read.
+    const index = this.db.transaction('entries').store.index('space_key');
+    // A k-way merge over one backwards cursor per space: about `limit` + one row per space are read, however
+    // much each space holds.
+    type Cursor = NonNullable<Awaited<ReturnType<typeof index.openCursor>>>;
+    const heads: Cursor[] = [];
     for (const space of spaces) {
-      let cursor = await index.openCursor(IDBKeyRange.bound([key(space), LOW], [key(space), before], false, true), 'prev');
-      for (let n = 0; cursor && n < limit; n++) {
-        out.push(row(cursor.value as Row));
-        cursor = await cursor.continue();
-      }
+      const c = await index.openCursor(IDBKeyRange.bound([key(space), LOW], [key(space), before], false, true), 'prev');
+      if (c) heads.push(c);
     }
-    return out.sort((a, b) => b.time - a.time || compare(b.id, a.id)).slice(0, limit);
+    const newer = (a: Cursor, b: Cursor) => {
+      const x = a.value as Row;
+      const y = b.value as Row;
+      return x.time - y.time || compare(u8(x.id), u8(y.id));
+    };
+    const out: EntryRow[] = [];
+    while (out.length < limit && heads.length) {
+      let best = 0;
+      for (let i = 1; i < heads.length; i++) if (newer(heads[i]!, heads[best]!) > 0) best = i;
+      out.push(row(heads[best]!.value as Row));
+      const next = await heads[best]!.continue();
+      if (next) heads[best] = next;
+      else heads.splice(best, 1);
+    }
+    return out;
   }
 
   async deviceEntries(space: Uint8Array, device: Uint8Array, afterSeq: number): Promise<EntryRow[]> {

@@ -1,0 +1,91 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createAccount, Device, encodeCard, openDoc, toBase64, toId, type Store } from '@freehold/core';
+import { MemoryStore } from '@freehold/stores';
+import { installNativeCrypto } from '@freehold/node';
+import { Microblog, spacesOf } from '@freehold/microblog';
+import { buildAndServe, launchChromium } from '../test-support/browser.js';
+import type { Row } from './table.js';
+
+installNativeCrypto();
+
+async function device(store: Store): Promise<Device> {
+  const acct = createAccount('bench', Date.now());
+  await store.putCard(acct.state.account, encodeCard(acct.state));
+  return Device.open(store, acct.device, acct.state.account);
+}
+
+const offline = { resolve: async () => Promise.reject(new Error('offline')), fetch: async () => {} };
+
+/** A reader following `authors` accounts that wrote `perAuthor` public posts each, as one replica's contents. */
+async function replica(authors: number, perAuthor: number) {
+  const store = new MemoryStore();
+  const reader = await device(store);
+  const mb = new Microblog(reader, offline);
+  await mb.ensure();
+  const follows: Record<string, unknown> = {};
+  for (let a = 0; a < authors; a++) {
+    const author = await device(new MemoryStore());
+    const amb = new Microblog(author, offline);
+    await amb.ensure();
+    for (let p = 0; p < perAuthor; p++) await amb.post(`post ${p} by author ${a}: ${'lorem ipsum '.repeat(4)}`);
+    await store.putCard(author.account, encodeCard(author.identity()));
+    await store.putEntries(await author.store.spaceEntries(spacesOf(author.account).public));
+    follows[toId(author.account)] = { schema: 'microblog.follow@1', account: toId(author.account), since: Date.now() };
+  }
+  const following = await openDoc(reader, mb.spaces.public, 'following');
+  following.merge(follows);
+  await following.flush();
+  const rows = [];
+  for (const s of await store.spaces()) rows.push(...(await store.spaceEntries(s)));
+  return {
+    account: toBase64(reader.account),
+    sign: toBase64(reader.keys.sign.seed),
+    box: toBase64(reader.keys.box.secretKey),
+    cards: (await store.cards()).map((c) => [toBase64(c.account), toBase64(c.card)]),
+    rows: rows.map((r) => ({ ...r, id: toBase64(r.id), space: toBase64(r.space), doc: toBase64(r.doc), device: toBase64(r.device), bytes: toBase64(r.bytes) })),
+  };
+}
+
+export async function clientBench(): Promise<Row[]> {
+  const out = mkdtempSync(join(tmpdir(), 'freehold-bench-client-'));
+  const site = await buildAndServe(fileURLToPath(new URL('./client', import.meta.url)), out);
+  const browser = await launchChromium();
+  try {
+    const rows: Row[] = [];
+    const results: Record<number, { ms: number; heap: number }> = {};
+    for (const [authors, perAuthor] of [
+      [200, 10],
+      [200, 50],
+    ] as const) {
+      const setup = { name: `bench-${authors * perAuthor}`, ...(await replica(authors, perAuthor)) };
+      const page = await (await browser.newContext()).newPage();
+      if (process.env.FREEHOLD_BENCH_DEBUG) page.on('console', (m) => console.log(m.text()));
+      await page.goto(site.url);
+      await page.waitForFunction(() => (window as unknown as { __ready?: boolean }).__ready === true);
+      await page.evaluate((s) => (window as unknown as { __load(s: unknown): Promise<void> }).__load(s), setup);
+      const runs = [];
+      for (let i = 0; i < 5; i++) {
+        await page.reload();
+        await page.waitForFunction(() => (window as unknown as { __ready?: boolean }).__ready === true);
+        runs.push(await page.evaluate((s) => (window as unknown as { __firstScreen(s: unknown): Promise<{ ms: number; posts: number; heap: number }> }).__firstScreen(s), setup));
+      }
+      if (runs.some((r) => r.posts !== 50)) throw new Error('the timeline did not fill its first screen');
+      runs.sort((a, b) => a.ms - b.ms);
+      results[authors * perAuthor] = runs[2]!;
+      await page.context().close();
+    }
+    const small = results[2000]!;
+    const big = results[10_000]!;
+    rows.push({ name: 'first 50 timeline posts on screen, IndexedDB, 10k posts / 200 followed', value: big.ms, unit: 'ms', target: '≤ 300 ms', lowerIsBetter: true });
+    rows.push({ name: '  same with 2k posts held (cost should follow the screen, not the total)', value: small.ms, unit: 'ms', lowerIsBetter: true });
+    rows.push({ name: 'JS heap after first screen, 10k posts held', value: big.heap / 2 ** 20, unit: ' MiB', baselineName: 'with 2k posts held', baseline: small.heap / 2 ** 20 });
+    return rows;
+  } finally {
+    await browser.close();
+    await site.close();
+    rmSync(out, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,49 @@
+// Runs in Chromium: loads a prepared replica into IndexedDB, then times the first 50 timeline posts on screen.
+import { boxKeyFromSecret, Device, fromBase64, signingKeyFromSeed, type EntryRow } from '@freehold/core';
+import { IndexedDbStore } from '@freehold/stores/indexeddb';
+import { Microblog } from '@freehold/microblog';
+
+interface Setup {
+  name: string;
+  account: string;
+  sign: string;
+  box: string;
+  cards: [string, string][];
+  rows: { id: string; space: string; doc: string; kind: number; device: string; seq: number; time: number; bytes: string }[];
+}
+
+const b = (s: string) => fromBase64(s);
+
+async function load(setup: Setup): Promise<void> {
+  const store = await IndexedDbStore.open(setup.name);
+  for (const [account, card] of setup.cards) await store.putCard(b(account), b(card));
+  const rows: EntryRow[] = setup.rows.map((r) => ({ ...r, id: b(r.id), space: b(r.space), doc: b(r.doc), device: b(r.device), bytes: b(r.bytes) }));
+  for (let i = 0; i < rows.length; i += 2000) await store.putEntries(rows.slice(i, i + 2000));
+  await store.close();
+}
+
+async function firstScreen(setup: Setup): Promise<{ ms: number; posts: number; heap: number }> {
+  const t0 = performance.now();
+  const store = await IndexedDbStore.open(setup.name);
+  const device = await Device.open(store, { sign: signingKeyFromSeed(b(setup.sign)), box: boxKeyFromSecret(b(setup.box)) }, b(setup.account));
+  const opened = performance.now() - t0;
+  const mb = new Microblog(device, { resolve: async () => Promise.reject(new Error('offline')), fetch: async () => {} });
+  const items = await mb.timeline({ limit: 50 });
+  console.log(`open ${opened.toFixed(0)} ms, timeline ${(performance.now() - t0 - opened).toFixed(0)} ms`);
+  const list = document.getElementById('timeline')!;
+  list.replaceChildren(
+    ...items.map((i) => {
+      const li = document.createElement('li');
+      li.textContent = i.post.text;
+      return li;
+    }),
+  );
+  await new Promise((r) => requestAnimationFrame(() => r(undefined)));
+  const ms = performance.now() - t0;
+  await store.close();
+  const heap = (performance as unknown as { memory?: { usedJSHeapSize: number } }).memory?.usedJSHeapSize ?? 0;
+  return { ms, posts: items.length, heap };
+}
+
+Object.assign(window, { __load: load, __firstScreen: firstScreen });
+(window as unknown as { __ready: boolean }).__ready = true;
