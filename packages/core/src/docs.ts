@@ -1,7 +1,8 @@
 import * as Y from 'yjs';
 import { toHex } from './bytes.js';
 import { FreeholdError, reject } from './errors.js';
-import { Kind, readEntry, type Entry } from './entry.js';
+// Entries read back from the replica's own store were validated (signature included) when they were stored.
+import { Kind, decodeEntry, type Entry } from './entry.js';
 import { clientIdOf, decodeSnapshot, decodeUpdate, encodeSnapshot, encodeUpdate } from './doc-payload.js';
 import type { Device } from './device.js';
 import type { Replica } from './replica.js';
@@ -99,7 +100,7 @@ async function assemble(rows: EntryRow[], doc: Y.Doc, open: Opener): Promise<{ c
   const latest = snapshots[snapshots.length - 1];
   const covered = new Set<string>();
   let covers: Uint8Array[] = [];
-  const snapshot = latest && (await open(readEntry(latest.bytes)));
+  const snapshot = latest && (await open(decodeEntry(latest.bytes)));
   if (snapshot) {
     const snap = decodeSnapshot(snapshot);
     Y.applyUpdate(doc, snap.state, REMOTE);
@@ -110,7 +111,7 @@ async function assemble(rows: EntryRow[], doc: Y.Doc, open: Opener): Promise<{ c
   const updates: Uint8Array[] = [];
   for (const r of rows) {
     if (r.kind !== Kind.update || covered.has(toHex(r.id))) continue;
-    const plaintext = await open(readEntry(r.bytes));
+    const plaintext = await open(decodeEntry(r.bytes));
     if (!plaintext) continue;
     updates.push(decodeUpdate(plaintext).update);
     tail.push(r.id);
@@ -155,7 +156,7 @@ async function readable(device: Device, e: Entry): Promise<Uint8Array | undefine
 export async function openDocById(device: Device, space: Uint8Array, docId: Uint8Array): Promise<DocHandle | undefined> {
   const rows = await device.store.docEntries(space, docId);
   for (const r of [...rows].reverse()) {
-    const e = readEntry(r.bytes);
+    const e = decodeEntry(r.bytes);
     const plaintext = await readable(device, e);
     if (!plaintext) continue;
     const name = e.kind === Kind.update ? decodeUpdate(plaintext).name : decodeSnapshot(plaintext).name;
@@ -181,8 +182,8 @@ export async function listPublicDocs(replica: Replica, space: Uint8Array): Promi
   if (!graph.created || !graph.isPublic) return [];
   const names = new Set<string>();
   for (const r of await replica.store.spaceEntries(space)) {
-    if (r.kind === Kind.update) names.add(decodeUpdate(readEntry(r.bytes).payload).name);
-    else if (r.kind === Kind.snapshot) names.add(decodeSnapshot(readEntry(r.bytes).payload).name);
+    if (r.kind === Kind.update) names.add(decodeUpdate(decodeEntry(r.bytes).payload).name);
+    else if (r.kind === Kind.snapshot) names.add(decodeSnapshot(decodeEntry(r.bytes).payload).name);
   }
   return [...names].sort();
 }
@@ -201,7 +202,7 @@ export async function listDocs(device: Device, space: Uint8Array): Promise<strin
   const names: string[] = [];
   for (const rows of byDoc.values()) {
     for (const r of rows.reverse()) {
-      const e = readEntry(r.bytes);
+      const e = decodeEntry(r.bytes);
       const plaintext = await readable(device, e);
       if (!plaintext) continue;
       names.push(e.kind === Kind.update ? decodeUpdate(plaintext).name : decodeSnapshot(plaintext).name);

@@ -1,6 +1,6 @@
 import { toHex } from './bytes.js';
 import { reject, FreeholdError, type RejectReason } from './errors.js';
-import { Kind, readEntries, readEntry, type Entry } from './entry.js';
+import { decodeEntry, Kind, readEntries, type Entry } from './entry.js';
 import { chooseLog, decodeCard, deviceOf, encodeCard, type IdentityState } from './identity/state.js';
 import { readMembershipOp } from './space/ops.js';
 import { SpaceGraph, type OpNode } from './space/graph.js';
@@ -124,7 +124,7 @@ export class Replica {
     g = new SpaceGraph(space);
     const rows = await this.store.spaceEntries(space, Kind.membership);
     // Stored ops were valid when stored; replay them in dependency order.
-    let pending = rows.map((r) => readEntry(r.bytes));
+    let pending = rows.map((r) => decodeEntry(r.bytes));
     while (pending.length) {
       const next: Entry[] = [];
       for (const e of pending) {
@@ -264,7 +264,7 @@ export class Replica {
     for (const d of account.devices.values()) {
       for (const row of await this.store.deviceEntries(e.space, d.device, 0)) {
         if (row.kind === Kind.membership) continue;
-        const entry = readEntry(row.bytes);
+        const entry = decodeEntry(row.bytes);
         const basis = graph.nodes.get(toHex(entry.basis));
         const allowed = entry.kind === Kind.append ? canAppend : canWrite;
         if (basis && graph.isCut(toHex(op.account), entry.device, entry.seq, basis, allowed)) drop.push(entry.id);

@@ -7,7 +7,7 @@ import {
   openDoc,
   openDocById,
   randomBytes,
-  readEntry,
+  decodeEntry,
   reject,
   sha256,
   spaceIdOf,
@@ -280,7 +280,7 @@ export class Microblog {
     const out: InboxItem[] = [];
     for (const row of await this.device.store.spaceEntries(this.spaces.inbox, Kind.append)) {
       try {
-        const e = readEntry(row.bytes);
+        const e = decodeEntry(row.bytes);
         const m = Message.safeParse(decode(await this.device.decrypt(e), 'message'));
         const signer = this.device.replica.authorOf(e.device);
         if (m.success && signer && toId(signer.account.account) === m.data.from) out.push({ id: toHex(e.id), message: m.data });
