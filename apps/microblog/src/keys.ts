@@ -1,5 +1,5 @@
 import { openDB } from 'idb';
-import { boxKeyFromSecret, decode, encode, fromId, signingKeyFromSeed, toId, asBytes, asRecord, asString, type DeviceKeys, type PendingRecovery } from '@freehold/core';
+import { boxKeyFromSecret, decode, encode, signingKeyFromSeed, asBytes, asRecord, asString, type DeviceKeys, type PendingRecovery } from '@freehold/core';
 
 /**
  * This browser's device keys. The secrets are stored encrypted under an AES-GCM key that WebCrypto created as
@@ -54,6 +54,3 @@ export async function loadIdentity(): Promise<StoredIdentity | undefined> {
 export async function forgetIdentity(): Promise<void> {
   await (await db()).delete('keys', 'device');
 }
-
-export const accountName = (a: Uint8Array): string => toId(a);
-export const parseAccount = (s: string): Uint8Array => fromId(s, 'account');

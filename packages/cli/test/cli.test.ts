@@ -132,6 +132,16 @@ describe('freehold CLI end to end', () => {
     fails('carol2', ['doc', 'get', journal, 'day2'], /no document "day2"/);
     // The lost device learnt of its revocation in that sync and dropped what it signed afterwards.
     expect(JSON.parse(ok('carol', ['doc', 'list', 'journal', '--json']))).toEqual(['day1']);
+    // A new phrase replaces the old one: the old phrase can no longer add a device.
+    const newPhrase = join(root, 'carol.phrase2');
+    expect(ok('carol2', ['recovery', 'rotate', '--phrase-file', newPhrase])).toMatch(/--account/);
+    expect(readFileSync(newPhrase, 'utf8')).not.toBe(phrase);
+    const exportAfter = join(root, 'carol2.export');
+    ok('carol2', ['export', exportAfter]);
+    ok('carol5', ['recover'], phrase);
+    fails('carol5', ['import', exportAfter], /recovery phrase was replaced by a newer one/);
+    ok('carol6', ['recover', '--account', account('carol2')], readFileSync(newPhrase, 'utf8'));
+    expect(ok('carol6', ['import', exportAfter])).toMatch(/recovery finished/);
     fails('carol3', ['recover'], /no recovery phrase/);
     expect(fh('carol4', ['recover'], 'abandon '.repeat(24)).err).toMatch(/not valid/);
   });

@@ -15,6 +15,11 @@ const codec = new Encoder({
   structuredClone: false,
 });
 
+/** The object without its undefined fields: CBOR would encode them as `undefined`, which no reader expects. */
+export function definedOnly<T extends object>(o: T): T {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+}
+
 export function encode(value: unknown): Uint8Array {
   const b = codec.encode(value);
   return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);

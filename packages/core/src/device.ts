@@ -1,5 +1,5 @@
 import { equal, fromHex, toHex } from './bytes.js';
-import { asArray, asBytes, asUint, decode, encode } from './codec.js';
+import { asArray, asBytes, asUint, decode, definedOnly, encode } from './codec.js';
 import { FreeholdError, reject } from './errors.js';
 import { boxKeyFromSecret, open, openSealed, randomBytes, seal, sealTo, SEAL_OVERHEAD, NONCE, TAG } from './crypto/suite.js';
 import { createEntry, Kind, type Entry } from './entry.js';
@@ -163,7 +163,7 @@ export class Device {
   }
 
   private async writeOp(space: Uint8Array, op: MembershipOp): Promise<Entry> {
-    const payload = encode(stripUndefined(op));
+    const payload = encode(definedOnly(op));
     return this.sign({ kind: Kind.membership, space, doc: new Uint8Array(0), basis: new Uint8Array(0) }, payload.length, () => payload);
   }
 
@@ -198,12 +198,12 @@ export class Device {
       if (change.role) roles.set(toHex(change.account), change.role);
       else roles.delete(toHex(change.account));
     }
-    return [...roles].filter(([, r]) => canRead(r)).map(([a]) => this.recipient(hexBytes(a)));
+    return [...roles].filter(([, r]) => canRead(r)).map(([a]) => this.recipient(fromHex(a)));
   }
 
   private rotation(graph: SpaceGraph, readers: Recipient[]): MembershipOp['epoch'] {
     const cur = graph.current().epoch!;
-    return newEpoch(readers, [{ epoch: hexBytes(cur), secret: this.epochSecret(graph, cur) }]).key;
+    return newEpoch(readers, [{ epoch: fromHex(cur), secret: this.epochSecret(graph, cur) }]).key;
   }
 
   private async cuts(account: Uint8Array): Promise<[Uint8Array, number][]> {
@@ -239,14 +239,14 @@ export class Device {
   async setRole(space: Uint8Array, account: Uint8Array, role: Role): Promise<Entry> {
     const graph = await this.adminGraph(space);
     const before = graph.current().roles.get(toHex(account));
-    const op: MembershipOp = { t: 'set-role', deps: graph.heads().map(hexBytes), account, role };
+    const op: MembershipOp = { t: 'set-role', deps: graph.heads().map(fromHex), account, role };
     if (canWrite(before) && !canWrite(role)) op.cuts = await this.cuts(account);
     if (!graph.isPublic) {
       if (canRead(before) && !canRead(role)) {
         op.epoch = this.rotation(graph, this.readersAfter(graph, { account, role }));
       } else if (canRead(role) && !canRead(before)) {
         const epoch = graph.current().epoch!;
-        op.grants = [{ epoch: hexBytes(epoch), ...sealEpoch(this.epochSecret(graph, epoch), this.recipient(account)) }];
+        op.grants = [{ epoch: fromHex(epoch), ...sealEpoch(this.epochSecret(graph, epoch), this.recipient(account)) }];
       }
     }
     return this.writeOp(space, op);
@@ -256,7 +256,7 @@ export class Device {
   async remove(space: Uint8Array, account: Uint8Array): Promise<Entry> {
     const graph = await this.adminGraph(space);
     if (!graph.current().roles.has(toHex(account))) reject('not-member', 'that account is not a member of this space');
-    const op: MembershipOp = { t: 'remove', deps: graph.heads().map(hexBytes), account, cuts: await this.cuts(account) };
+    const op: MembershipOp = { t: 'remove', deps: graph.heads().map(fromHex), account, cuts: await this.cuts(account) };
     if (!graph.isPublic) op.epoch = this.rotation(graph, this.readersAfter(graph, { account, role: undefined }));
     return this.writeOp(space, op);
   }
@@ -265,7 +265,7 @@ export class Device {
   async rotate(space: Uint8Array): Promise<Entry> {
     const graph = await this.adminGraph(space);
     if (graph.isPublic) reject('invalid-argument', 'a public space has no keys to rotate');
-    return this.writeOp(space, { t: 'rotate', deps: graph.heads().map(hexBytes), epoch: this.rotation(graph, this.readersAfter(graph)) });
+    return this.writeOp(space, { t: 'rotate', deps: graph.heads().map(fromHex), epoch: this.rotation(graph, this.readersAfter(graph)) });
   }
 
   /**
@@ -324,8 +324,3 @@ export class Device {
   }
 }
 
-const hexBytes = fromHex;
-
-function stripUndefined<T extends object>(o: T): T {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
-}

@@ -36,10 +36,6 @@ export class DocHandle {
     });
   }
 
-  get tail(): number {
-    return this.appliedIds.length;
-  }
-
   markApplied(ids: Uint8Array[]): void {
     for (const id of ids) {
       const k = toHex(id);
@@ -48,15 +44,6 @@ export class DocHandle {
         this.appliedIds.push(id);
       }
     }
-  }
-
-  /** Applies an entry written elsewhere (live sync). */
-  async applyRemote(e: Entry): Promise<void> {
-    if (this.applied.has(toHex(e.id))) return;
-    const plaintext = await this.device.decrypt(e);
-    if (e.kind === Kind.update) Y.applyUpdate(this.doc, decodeUpdate(plaintext).update, REMOTE);
-    else if (e.kind === Kind.snapshot) Y.applyUpdate(this.doc, decodeSnapshot(plaintext).state, REMOTE);
-    this.markApplied([e.id]);
   }
 
   async flush(): Promise<Entry | undefined> {

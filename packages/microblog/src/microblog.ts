@@ -1,6 +1,7 @@
 import {
   encode,
   decode,
+  definedOnly,
   fromId,
   Kind,
   listDocs,
@@ -148,7 +149,7 @@ export class Microblog {
     const post = parse(Post, { schema: 'microblog.post@1', text, createdAt: Date.now(), audience, replyTo: opts.replyTo, mentions }, 'post');
     const id = toId(randomBytes(16)).slice(0, 22);
     const space = audience === 'friends' ? this.spaces.friends : this.spaces.public;
-    await this.edit(space, `${POST_PREFIX}${id}`, stripUndefined(post));
+    await this.edit(space, `${POST_PREFIX}${id}`, definedOnly(post));
     const ref: PostRef = { account: this.me, post: id, audience };
     if (opts.replyTo && opts.replyTo.account !== this.me) await this.notify(opts.replyTo.account, { type: 'reply', post: opts.replyTo, reply: ref });
     else if (opts.replyTo) await this.recordReply(opts.replyTo, ref);
@@ -171,7 +172,7 @@ export class Microblog {
   async follow(account: string, handle?: string): Promise<void> {
     if (account === this.me) reject('invalid-argument', 'you cannot follow yourself');
     const f = parse(Follow, { schema: 'microblog.follow@1', account, handle, since: Date.now() }, 'follow');
-    await this.edit(this.spaces.public, 'following', { [account]: stripUndefined(f) });
+    await this.edit(this.spaces.public, 'following', { [account]: definedOnly(f) });
     // Also a request to see their friends-only posts; they approve or deny it. Someone who has not set up a
     // microblog yet has no inbox: following their public posts still works.
     try {
@@ -357,8 +358,4 @@ export class Microblog {
     await this.device.remove(this.spaces.friends, fromId(account, 'account'));
     await this.edit(this.spaces.friends, 'requests', { [account]: 'removed' });
   }
-}
-
-function stripUndefined<T extends object>(o: T): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
 }

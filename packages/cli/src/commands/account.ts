@@ -11,7 +11,7 @@ import {
   toId,
   type Device,
 } from '@freehold/core';
-import type { Command } from '../command.js';
+import { ready, type Command, type Context } from '../command.js';
 import { hasProfile, Profile } from '../profile.js';
 import { readInput, writeOutput } from '../files.js';
 
@@ -23,6 +23,18 @@ function identityOf(device: Device) {
     revoked: d.revoked !== undefined,
     current: toId(d.device) === toId(device.id),
   }));
+}
+
+function showPhrase(ctx: Context, phrase: string): void {
+  const file = ctx.values['phrase-file'] as string | undefined;
+  if (file) {
+    writeFileSync(file, `${phrase}\n`, { mode: 0o600 });
+    ctx.out(`recovery phrase written to ${file} (keep it offline; it is the only way back if this device is lost)`);
+  } else {
+    ctx.out('');
+    ctx.out('Recovery phrase (shown once; write it down and keep it offline):');
+    ctx.out(`  ${phrase}`);
+  }
 }
 
 export const accountCommands: Command[] = [
@@ -39,17 +51,20 @@ export const accountCommands: Command[] = [
       const profile = await Profile.create(ctx.home, acct.state.account, acct.device, name);
       await profile.device.replica.commitIdentity(acct.state);
       await profile.close();
-      const phrase = secretToPhrase(acct.recoverySecret);
       ctx.out(`account ${toId(acct.state.account)}`);
-      const file = ctx.values['phrase-file'] as string | undefined;
-      if (file) {
-        writeFileSync(file, `${phrase}\n`, { mode: 0o600 });
-        ctx.out(`recovery phrase written to ${file} (keep it offline; it is the only way back if this device is lost)`);
-      } else {
-        ctx.out('');
-        ctx.out('Recovery phrase (shown once; write it down and keep it offline):');
-        ctx.out(`  ${phrase}`);
-      }
+      showPhrase(ctx, secretToPhrase(acct.recoverySecret));
+    },
+  },
+  {
+    name: 'recovery rotate',
+    usage: 'recovery rotate [--phrase-file FILE]',
+    summary: 'Replace the recovery phrase; the old one stops working. Prints the new phrase once (or writes it to FILE, mode 600).',
+    options: { 'phrase-file': { type: 'string' } },
+    args: [0, 0],
+    async run(ctx) {
+      const p = await ready(ctx);
+      showPhrase(ctx, secretToPhrase(await p.device.rotateRecovery()));
+      ctx.out(`to recover with it later: freehold recover --account ${toId(p.device.account)} (the new phrase does not name the account)`);
     },
   },
   {

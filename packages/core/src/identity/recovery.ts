@@ -1,4 +1,5 @@
 import { equal } from '../bytes.js';
+import { reject } from '../errors.js';
 import { boxKeyFromSecret } from '../crypto/suite.js';
 import { recoveryKeys } from '../crypto/phrase.js';
 import type { Replica } from '../replica.js';
@@ -30,6 +31,9 @@ export async function completeRecovery(replica: Replica, p: PendingRecovery): Pr
   const state = replica.contact(p.account);
   if (!state) return false;
   if (deviceOf(state, p.device.sign.publicKey)) return true;
+  if (!equal(boxKeyFromSecret(p.recoveryBoxSecret).publicKey, state.recoveryBox)) {
+    reject('bad-phrase', 'this recovery phrase was replaced by a newer one: recover with the current phrase');
+  }
   const secrets = openAccountKeys(state, boxKeyFromSecret(p.recoveryBoxSecret));
   const current = [...secrets.values()].find((s) => equal(boxKeyFromSecret(s).publicKey, accountKey(state).publicKey))!;
   addDevice(state, p.device.sign, current, { sign: p.device.sign.publicKey, box: p.device.box.publicKey, name: p.name, claim: p.claim }, replica.now());

@@ -190,5 +190,3 @@ function recoveryAt(s: IdentityState, k: number): Uint8Array {
   return key;
 }
 
-export const accountHex = (s: IdentityState): string => toHex(s.account);
-export const sealedFor = (grant: AccountKeyGrant, to: Uint8Array) => grant.seals.find((s) => equal(s.to, to));
