@@ -54,7 +54,7 @@ const rowOf = (e: Entry): EntryRow => ({
 export class Replica {
   readonly contacts = new Map<string, IdentityState>();
   private readonly devices = new Map<string, IdentityState>();
-  private readonly graphs = new Map<string, SpaceGraph>();
+  private readonly graphs = new Map<string, Promise<SpaceGraph>>();
   contentCheck: ContentCheck | undefined;
   hostPolicy: HostPolicy | undefined;
   now: () => number = () => Date.now();
@@ -117,11 +117,20 @@ export class Replica {
     }
   }
 
-  async graph(space: Uint8Array): Promise<SpaceGraph> {
+  /** The membership graph of a space, loaded once; concurrent callers share one load. */
+  graph(space: Uint8Array): Promise<SpaceGraph> {
     const key = toHex(space);
     let g = this.graphs.get(key);
-    if (g) return g;
-    g = new SpaceGraph(space);
+    if (!g) {
+      const loading = this.loadGraph(space);
+      this.graphs.set(key, (g = loading));
+      loading.catch(() => this.graphs.get(key) === loading && this.graphs.delete(key));
+    }
+    return g;
+  }
+
+  private async loadGraph(space: Uint8Array): Promise<SpaceGraph> {
+    const g = new SpaceGraph(space);
     const rows = await this.store.spaceEntries(space, Kind.membership);
     // Stored ops were valid when stored; replay them in dependency order.
     let pending = rows.map((r) => decodeEntry(r.bytes));
@@ -129,13 +138,12 @@ export class Replica {
       const next: Entry[] = [];
       for (const e of pending) {
         const op = readMembershipOp(e.payload);
-        if (op.deps.every((d) => g!.nodes.has(toHex(d)))) g.add(e, op, this.authorOf(e.device)?.account.account ?? e.device);
+        if (op.deps.every((d) => g.nodes.has(toHex(d)))) g.add(e, op, this.authorOf(e.device)?.account.account ?? e.device);
         else next.push(e);
       }
       if (next.length === pending.length) break;
       pending = next;
     }
-    this.graphs.set(key, g);
     return g;
   }
 

@@ -225,33 +225,40 @@ export class Microblog {
   async timeline(opts: { limit?: number } = {}): Promise<TimelineItem[]> {
     const limit = opts.limit ?? 50;
     const held = new Set((await this.device.store.spaces()).map(toHex));
-    const spaces: { space: Uint8Array; account: string; audience: 'public' | 'friends' }[] = [];
-    for (const account of [this.me, ...(await this.following()).map((f) => f.account)]) {
+    const candidates = [this.me, ...(await this.following()).map((f) => f.account)].flatMap((account) => {
       const s = spacesOf(fromId(account, 'account'));
-      if (held.has(toHex(s.public))) spaces.push({ space: s.public, account, audience: 'public' });
-      if (held.has(toHex(s.friends)) && (await this.device.canRead(s.friends))) spaces.push({ space: s.friends, account, audience: 'friends' });
-    }
+      return [
+        { space: s.public, account, audience: 'public' as const },
+        { space: s.friends, account, audience: 'friends' as const },
+      ].filter((c) => held.has(toHex(c.space)));
+    });
+    const readable = await Promise.all(candidates.map((c) => this.device.canRead(c.space)));
+    const spaces = candidates.filter((_, i) => readable[i]);
     const bySpace = new Map(spaces.map((s) => [toHex(s.space), s]));
-    const opened = new Set<string>();
+    const seen = new Set<string>();
     const items: TimelineItem[] = [];
     let before = Number.MAX_SAFE_INTEGER;
     while (items.length < limit) {
       const rows = await this.device.store.recentEntries(
         spaces.map((s) => s.space),
-        limit * 2,
+        limit,
         before,
       );
-      for (const r of rows) {
+      // The newest entry of each document, newest first: documents open together, their reads pipelined.
+      const fresh = rows.filter((r) => {
         const key = `${toHex(r.space)}/${toHex(r.doc)}`;
-        if ((r.kind !== Kind.update && r.kind !== Kind.snapshot) || opened.has(key)) continue;
-        opened.add(key);
-        const doc = await openDocById(this.device, r.space, r.doc);
+        if ((r.kind !== Kind.update && r.kind !== Kind.snapshot) || seen.has(key)) return false;
+        seen.add(key);
+        return true;
+      });
+      const docs = await Promise.all(fresh.map((r) => openDocById(this.device, r.space, r.doc)));
+      for (const [i, doc] of docs.entries()) {
         if (!doc?.name.startsWith(POST_PREFIX)) continue;
         const post = Post.safeParse(doc.toJSON());
-        const where = bySpace.get(toHex(r.space))!;
+        const where = bySpace.get(toHex(fresh[i]!.space))!;
         if (post.success) items.push({ ref: { account: where.account, post: doc.name.slice(POST_PREFIX.length), audience: where.audience }, author: where.account, post: post.data });
       }
-      if (rows.length < limit * 2) break;
+      if (rows.length < limit) break;
       // Entries sharing the last time are read again next round (and skipped), so none is missed; the bound
       // still moves back every round.
       const last = rows[rows.length - 1]!.time;

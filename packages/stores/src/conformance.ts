@@ -109,6 +109,23 @@ export function storeConformance(name: string, makeFactory: () => Promise<StoreF
       expect(await s.recentEntries([], 5)).toEqual([]);
     });
 
+    it('reads the newest entries when one space holds most of them and times tie', async () => {
+      const s = await fresh();
+      const spaces = [SPACE_A, SPACE_B, id32(3), id32(4)];
+      // Space A holds 60 rows, the others a few; times repeat so ids decide the order.
+      const rows = Array.from({ length: 80 }, (_, i) => row(i + 1, { space: spaces[i < 60 ? 0 : 1 + (i % 3)]!, time: 100 + ((i * 7) % 23) }));
+      await s.putEntries(rows);
+      const order = (x: EntryRow, y: EntryRow) => y.time - x.time || (toHex(y.id) < toHex(x.id) ? -1 : 1);
+      const asked = [SPACE_A, SPACE_B, id32(3)];
+      for (const [limit, before] of [[1, undefined], [7, undefined], [50, undefined], [100, undefined], [10, 110], [30, 105]] as const) {
+        const expected = rows
+          .filter((r) => asked.some((a) => toHex(a) === toHex(r.space)) && r.time < (before ?? Infinity))
+          .sort(order)
+          .slice(0, limit);
+        expect(hexes((await s.recentEntries(asked, limit, before)).map((r) => r.id))).toEqual(hexes(expected.map((r) => r.id)));
+      }
+    });
+
     it('finds entries by device sequence and knows the highest sequence', async () => {
       const s = await fresh();
       await s.putEntries([row(1), row(2), row(7)]);
@@ -132,6 +149,9 @@ export function storeConformance(name: string, makeFactory: () => Promise<StoreF
       await s.deleteEntries([id32(1), id32(42)]);
       expect(await s.countEntries()).toBe(1);
       expect(await s.idBySeq(DEV, 1)).toBeUndefined();
+      await s.putEntries([row(3, { space: SPACE_B })]);
+      await s.deleteEntries([id32(3)]);
+      expect(hexes(await s.spaces())).toEqual(hexes([SPACE_A]));
     });
 
     it('replaces contact cards per account and keeps local metadata', async () => {

@@ -1,8 +1,8 @@
-import { openDB, type IDBPDatabase } from 'idb';
+import { openDB, type IDBPDatabase, type IDBPIndex } from 'idb';
 import { compare, reject, toHex, type AccountRow, type Charge, type EntryKey, type EntryRow, type Store } from '@freehold/core';
 import { quotaMessage } from './quota.js';
 
-const VERSION = 1;
+const VERSION = 2;
 type Row = EntryRow;
 
 /** Lowest and highest keys for the trailing parts of a compound index range. */
@@ -14,6 +14,36 @@ const key = (b: Uint8Array): IDBValidKey => b as unknown as IDBValidKey;
 const u8 = (b: unknown): Uint8Array => (b instanceof Uint8Array ? b : new Uint8Array(b as ArrayBuffer));
 const row = (r: Row): EntryRow => ({ ...r, id: u8(r.id), space: u8(r.space), doc: u8(r.doc), device: u8(r.device), bytes: u8(r.bytes) });
 
+const spaceRange = (space: Uint8Array) => IDBKeyRange.bound([key(space), LOW], [key(space), ...HIGH]);
+
+/** Newest first, ties broken by id: the order of the SQL stores' time index, reversed. */
+const newestFirst = (x: Row, y: Row): number => y.time - x.time || compare(u8(y.id), u8(x.id));
+
+type SpaceIndex = IDBPIndex<unknown, ['entries'], 'entries', string, IDBTransactionMode>;
+
+/**
+ * Up to `count` rows of a key range, newest first. Browsers that read backwards in one getAll (Chromium 141+,
+ * shipped together with getAllRecords) take one request; others walk a cursor.
+ */
+async function newestBelow(index: SpaceIndex, range: IDBKeyRange, count: number): Promise<Row[]> {
+  if ('getAllRecords' in IDBIndex.prototype) return (index.getAll as (this: SpaceIndex, options: object) => Promise<Row[]>).call(index, { query: range, count, direction: 'prev' });
+  const out: Row[] = [];
+  for (let c = await index.openCursor(range, 'prev'); c && out.length < count; c = await c.continue()) out.push(c.value as Row);
+  return out;
+}
+
+/** Every space that holds an entry, walking the index one space at a time. */
+async function distinctSpaces(index: SpaceIndex): Promise<Uint8Array[]> {
+  const out: Uint8Array[] = [];
+  let cursor = await index.openKeyCursor(null, 'nextunique');
+  while (cursor) {
+    const space = u8((cursor.key as unknown[])[0]);
+    out.push(space);
+    cursor = await cursor.continue([key(space), ...HIGH] as IDBValidKey);
+  }
+  return out;
+}
+
 /**
  * The browser's store: one IndexedDB database per profile. Binary ids are IndexedDB binary keys, so every index
  * orders exactly like the SQL stores (time, then id bytes).
@@ -23,17 +53,24 @@ export class IndexedDbStore implements Store {
 
   static async open(name: string): Promise<IndexedDbStore> {
     const db = await openDB(name, VERSION, {
-      upgrade(db) {
-        const entries = db.createObjectStore('entries', { keyPath: 'id' });
-        entries.createIndex('space_key', ['space', 'time', 'id']);
-        entries.createIndex('space_kind', ['space', 'kind', 'time', 'id']);
-        entries.createIndex('doc', ['space', 'doc', 'time', 'id']);
-        entries.createIndex('device_space', ['device', 'space', 'seq']);
-        entries.createIndex('device_seq', ['device', 'seq'], { unique: true });
-        db.createObjectStore('cards', { keyPath: 'account' });
-        db.createObjectStore('meta', { keyPath: 'key' });
-        db.createObjectStore('accounts', { keyPath: 'account' });
-        db.createObjectStore('handles', { keyPath: 'name' });
+      async upgrade(db, oldVersion, _newVersion, tx) {
+        if (oldVersion < 1) {
+          const entries = db.createObjectStore('entries', { keyPath: 'id' });
+          entries.createIndex('space_key', ['space', 'time', 'id']);
+          entries.createIndex('space_kind', ['space', 'kind', 'time', 'id']);
+          entries.createIndex('doc', ['space', 'doc', 'time', 'id']);
+          entries.createIndex('device_space', ['device', 'space', 'seq']);
+          entries.createIndex('device_seq', ['device', 'seq'], { unique: true });
+          db.createObjectStore('cards', { keyPath: 'account' });
+          db.createObjectStore('meta', { keyPath: 'key' });
+          db.createObjectStore('accounts', { keyPath: 'account' });
+          db.createObjectStore('handles', { keyPath: 'name' });
+        }
+        if (oldVersion < 2) {
+          // The held spaces as keys of their own: listing them is one request instead of a cursor hop per space.
+          const spaces = db.createObjectStore('spaces');
+          for (const space of await distinctSpaces(tx.objectStore('entries').index('space_key') as unknown as SpaceIndex)) await spaces.put(true, key(space));
+        }
       },
     });
     return new IndexedDbStore(db);
@@ -50,9 +87,10 @@ export class IndexedDbStore implements Store {
   }
 
   async putEntries(rows: EntryRow[], charges: Charge[] = []): Promise<void> {
-    const tx = this.db.transaction(['entries', 'accounts'], 'readwrite');
+    const tx = this.db.transaction(['entries', 'accounts', 'spaces'], 'readwrite');
     const entries = tx.objectStore('entries');
     const accounts = tx.objectStore('accounts');
+    const spaces = tx.objectStore('spaces');
     try {
       for (const c of charges) {
         const a = (await accounts.get(key(c.account))) as AccountRow | undefined;
@@ -60,12 +98,15 @@ export class IndexedDbStore implements Store {
         if (a.used + c.bytes > a.quota) reject('quota-exceeded', quotaMessage(a, c.bytes));
         await accounts.put({ ...a, used: a.used + c.bytes });
       }
+      const newSpaces = new Map<string, Uint8Array>();
       for (const r of rows) {
         if ((await entries.getKey(key(r.id))) !== undefined) continue;
+        newSpaces.set(toHex(r.space), r.space);
         // add() fails on the unique (device, seq) index, which aborts the whole transaction.
         // Copies: a stored view would drag its whole underlying buffer into the database.
         await entries.add({ id: r.id.slice(), space: r.space.slice(), doc: r.doc.slice(), kind: r.kind, device: r.device.slice(), seq: r.seq, time: r.time, bytes: r.bytes.slice() });
       }
+      for (const space of newSpaces.values()) await spaces.put(true, key(space.slice()));
       await tx.done;
     } catch (e) {
       try {
@@ -98,8 +139,19 @@ export class IndexedDbStore implements Store {
   }
 
   async deleteEntries(ids: Uint8Array[]): Promise<void> {
-    const tx = this.db.transaction('entries', 'readwrite');
-    await Promise.all([...ids.map((id) => tx.store.delete(key(id))), tx.done]);
+    const tx = this.db.transaction(['entries', 'spaces'], 'readwrite');
+    const entries = tx.objectStore('entries');
+    const touched = new Map<string, Uint8Array>();
+    for (const id of ids) {
+      const r = (await entries.get(key(id))) as Row | undefined;
+      if (!r) continue;
+      touched.set(toHex(u8(r.space)), u8(r.space));
+      await entries.delete(key(id));
+    }
+    for (const space of touched.values()) {
+      if ((await entries.index('space_key').count(spaceRange(space))) === 0) await tx.objectStore('spaces').delete(key(space));
+    }
+    await tx.done;
   }
 
   async keys(space: Uint8Array): Promise<EntryKey[]> {
@@ -116,7 +168,7 @@ export class IndexedDbStore implements Store {
   async spaceEntries(space: Uint8Array, kind?: number): Promise<EntryRow[]> {
     const rows =
       kind === undefined
-        ? await this.db.getAllFromIndex('entries', 'space_key', IDBKeyRange.bound([key(space), LOW], [key(space), ...HIGH]))
+        ? await this.db.getAllFromIndex('entries', 'space_key', spaceRange(space))
         : await this.db.getAllFromIndex('entries', 'space_kind', IDBKeyRange.bound([key(space), kind, LOW], [key(space), kind, ...HIGH]));
     return (rows as Row[]).map(row);
   }
@@ -127,29 +179,24 @@ export class IndexedDbStore implements Store {
 
   async recentEntries(spaces: Uint8Array[], limit: number, before = Number.MAX_SAFE_INTEGER): Promise<EntryRow[]> {
     const index = this.db.transaction('entries').store.index('space_key');
-    // A k-way merge over one backwards cursor per space: about `limit` + one row per space are read, however
-    // much each space holds.
-    type Cursor = NonNullable<Awaited<ReturnType<typeof index.openCursor>>>;
-    const heads: Cursor[] = [];
-    for (const space of spaces) {
-      const c = await index.openCursor(IDBKeyRange.bound([key(space), LOW], [key(space), before], false, true), 'prev');
-      if (c) heads.push(c);
+    // Each space is read newest first in batches, all spaces at once (the requests pipeline in one transaction);
+    // a space is read further only while its oldest row read so far could still be among the newest `limit`.
+    const heads = spaces.map((space) => ({ space, rows: [] as Row[], upper: [key(space), before] as unknown[], open: true, batch: Math.max(4, Math.ceil((2 * limit) / Math.max(1, spaces.length))) }));
+    for (;;) {
+      const all = heads.flatMap((h) => h.rows).sort(newestFirst);
+      const cutoff = all.length >= limit ? all[limit - 1] : undefined;
+      const behind = heads.filter((h) => h.open && (!cutoff || !h.rows.length || newestFirst(h.rows[h.rows.length - 1]!, cutoff) < 0));
+      if (!behind.length) return all.slice(0, limit).map(row);
+      await Promise.all(
+        behind.map(async (h) => {
+          const got = await newestBelow(index, IDBKeyRange.bound([key(h.space), LOW], h.upper, false, true), h.batch);
+          h.rows.push(...got);
+          h.open = got.length === h.batch;
+          if (got.length) h.upper = [key(h.space), got[got.length - 1]!.time, key(u8(got[got.length - 1]!.id))];
+          h.batch *= 2;
+        }),
+      );
     }
-    const newer = (a: Cursor, b: Cursor) => {
-      const x = a.value as Row;
-      const y = b.value as Row;
-      return x.time - y.time || compare(u8(x.id), u8(y.id));
-    };
-    const out: EntryRow[] = [];
-    while (out.length < limit && heads.length) {
-      let best = 0;
-      for (let i = 1; i < heads.length; i++) if (newer(heads[i]!, heads[best]!) > 0) best = i;
-      out.push(row(heads[best]!.value as Row));
-      const next = await heads[best]!.continue();
-      if (next) heads[best] = next;
-      else heads.splice(best, 1);
-    }
-    return out;
   }
 
   async deviceEntries(space: Uint8Array, device: Uint8Array, afterSeq: number): Promise<EntryRow[]> {
@@ -158,16 +205,7 @@ export class IndexedDbStore implements Store {
   }
 
   async spaces(): Promise<Uint8Array[]> {
-    const out: Uint8Array[] = [];
-    const index = this.db.transaction('entries').store.index('space_key');
-    let cursor = await index.openKeyCursor(null, 'nextunique');
-    while (cursor) {
-      const space = u8((cursor.key as unknown[])[0]);
-      out.push(space);
-      // Jump past every key of this space.
-      cursor = await cursor.continue([key(space), ...HIGH] as IDBValidKey);
-    }
-    return out;
+    return (await this.db.getAllKeys('spaces')).map(u8);
   }
 
   async countEntries(): Promise<number> {
