@@ -177,11 +177,16 @@ describe('the microblog in Chromium, with a CLI user on the same network', () =>
     await alice.screenshot({ path: join(SHOTS, 'timeline.png') });
   }, 180_000);
 
-  it('keeps working offline and delivers what was written once the provider is back', async () => {
+  it('keeps working offline, even across a reload, and delivers what was written once the provider is back', async () => {
+    await bob.evaluate(() => navigator.serviceWorker.ready.then(() => undefined));
     await server.stop();
     await bob.locator('.status.offline').waitFor({ timeout: 30_000 });
     const offline = `Written with the provider down ${Math.random().toString(36).slice(2)}`;
     await post(bob, offline);
+    // The provider that serves the app is down: the service worker still opens it, from the device's own replica.
+    await bob.reload();
+    await seen(bob, offline, 30_000);
+    await bob.locator('.status.offline').waitFor({ timeout: 30_000 });
     await bob.screenshot({ path: join(SHOTS, 'offline.png') });
     server = await spawnServer(['--port', String(port), '--data', data, '--web', web]);
     await bob.locator('.status.online').waitFor({ timeout: 30_000 });
