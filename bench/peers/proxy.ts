@@ -1,0 +1,55 @@
+import { createServer, connect, type Server, type Socket } from 'node:net';
+
+/**
+ * A TCP relay in front of a server that counts every byte both ways (WebSocket handshakes and framing
+ * included), so the wire cost of a scenario is measured the same way for every system.
+ */
+export class CountingProxy {
+  bytes = 0;
+  lastByteAt = performance.now();
+  private readonly sockets = new Set<Socket>();
+
+  private constructor(
+    private readonly server: Server,
+    readonly port: number,
+  ) {}
+
+  static async start(target: number): Promise<CountingProxy> {
+    let proxy: CountingProxy | undefined;
+    const server = createServer((inbound) => {
+      const outbound = connect(target, '127.0.0.1');
+      for (const s of [inbound, outbound]) {
+        proxy!.sockets.add(s);
+        s.on('close', () => proxy!.sockets.delete(s));
+        s.on('error', () => {});
+        s.on('data', (d: Buffer) => {
+          proxy!.bytes += d.length;
+          proxy!.lastByteAt = performance.now();
+        });
+      }
+      inbound.pipe(outbound);
+      outbound.pipe(inbound);
+      inbound.on('close', () => outbound.destroy());
+      outbound.on('close', () => inbound.destroy());
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    proxy = new CountingProxy(server, (server.address() as { port: number }).port);
+    return proxy;
+  }
+
+  reset(): void {
+    this.bytes = 0;
+    this.lastByteAt = performance.now();
+  }
+
+  /** Resolves once no byte has crossed for `quietMs`; returns when the last byte crossed. */
+  async quiet(quietMs = 1000): Promise<number> {
+    while (performance.now() - this.lastByteAt < quietMs) await new Promise((r) => setTimeout(r, 50));
+    return this.lastByteAt;
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    await new Promise((r) => this.server.close(r));
+  }
+}
