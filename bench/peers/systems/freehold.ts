@@ -14,6 +14,8 @@ const BIN = fileURLToPath(new URL('../../../packages/cli/bin/freehold.cjs', impo
 const PG_URL = process.env.FREEHOLD_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432/test';
 const local = (port: number) => `http://127.0.0.1:${port}`;
 let schemas = 0;
+/** PEERS_PROFILE=DIR writes a CPU profile of each Freehold server to DIR when it stops. */
+const profile = process.env.PEERS_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.PEERS_PROFILE}`] : [];
 
 async function newDevice(): Promise<Device> {
   const store = new MemoryStore();
@@ -60,7 +62,7 @@ export function freehold(store: 'sqlite' | 'postgres'): System {
     async start(dir) {
       const schema = `fh_peers_${process.pid}_${schemas++}`;
       const args = store === 'sqlite' ? ['--data', dir] : ['--db', `${PG_URL}?schema=${schema}`];
-      const { child, match } = await startProcess(process.execPath, [BIN, 'serve', '--port', '0', '--host', '127.0.0.1', '--quota', '100GiB', ...args], /"event":"start".*?"url":"([^"]+)"/);
+      const { child, match } = await startProcess(process.execPath, [...profile, BIN, 'serve', '--port', '0', '--host', '127.0.0.1', '--quota', '100GiB', ...args], /"event":"start".*?"url":"([^"]+)"/);
       const url = match[1]!;
       return {
         url,

@@ -23,6 +23,8 @@ export class Device {
   private accountSecrets = new Map<string, Uint8Array>();
   private secretsFor: Uint8Array | undefined;
   private epochSecrets = new Map<string, Uint8Array>();
+  /** Derived once per epoch: every entry of the epoch is sealed under it. */
+  private contentKeys = new Map<string, Uint8Array>();
 
   private constructor(
     readonly replica: Replica,
@@ -93,6 +95,12 @@ export class Device {
     return secret;
   }
 
+  private contentKeyOf(graph: SpaceGraph, epoch: string): Uint8Array {
+    let key = this.contentKeys.get(epoch);
+    if (!key) this.contentKeys.set(epoch, (key = contentKey(this.epochSecret(graph, epoch))));
+    return key;
+  }
+
   private checkReadable(e: Entry, basis: OpNode, graph: SpaceGraph): void {
     let plaintext: Uint8Array;
     try {
@@ -107,9 +115,8 @@ export class Device {
 
   private openPayload(e: Entry, basis: OpNode, graph: SpaceGraph): Uint8Array {
     if (graph.isPublic) return e.payload;
-    const secret = this.epochSecret(graph, basis.epoch!);
-    if (e.kind === Kind.append) return openSealed(epochBoxKey(secret), e.payload, APPEND_SEAL, e.header);
-    return open(contentKey(secret), e.payload, e.header);
+    if (e.kind === Kind.append) return openSealed(epochBoxKey(this.epochSecret(graph, basis.epoch!)), e.payload, APPEND_SEAL, e.header);
+    return open(this.contentKeyOf(graph, basis.epoch!), e.payload, e.header);
   }
 
   async decrypt(e: Entry): Promise<Uint8Array> {
@@ -183,7 +190,7 @@ export class Device {
       const boxPub = graph.nodes.get(basis.epoch!)!.op.epoch!.publicKey;
       return this.sign(h, plaintext.length + SEAL_OVERHEAD, (header) => sealTo(boxPub, plaintext, APPEND_SEAL, header));
     }
-    const key = contentKey(this.epochSecret(graph, basis.epoch!));
+    const key = this.contentKeyOf(graph, basis.epoch!);
     return this.sign(h, plaintext.length + NONCE + TAG, (header) => seal(key, plaintext, header));
   }
 

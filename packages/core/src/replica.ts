@@ -163,6 +163,16 @@ export class Replica {
       if ('entry' in r) parsed.push({ i, e: r.entry });
       else results[i] = failure(r.error);
     });
+    return this.ingestVerified(parsed, results);
+  }
+
+  /** Like ingest for one entry this replica's device just signed (so not verified again): a rejection is thrown. */
+  async ingestOwn(e: Entry): Promise<void> {
+    const [r] = await this.ingestVerified([{ i: 0, e }], new Array(1));
+    if (!r!.ok) throw new FreeholdError(r!.reason!, r!.message!);
+  }
+
+  private async ingestVerified(parsed: { i: number; e: Entry }[], results: IngestResult[]): Promise<IngestResult[]> {
     const seen = new Map<string, Uint8Array>();
     const accepted: { i: number; e: Entry }[] = [];
     const charges = new Map<string, Charge>();
@@ -208,12 +218,6 @@ export class Replica {
     }
     for (const { e } of accepted) if (e.kind === Kind.membership) await this.evictAfterDemotion(e);
     return results;
-  }
-
-  /** Like ingest for one entry this replica wrote itself: any rejection is thrown. */
-  async ingestOwn(e: Entry): Promise<void> {
-    const [r] = await this.ingest([e.bytes]);
-    if (!r!.ok) throw new FreeholdError(r!.reason!, r!.message!);
   }
 
   /** Throws the reason an entry is invalid; returns what hosting it costs (on a provider). */
