@@ -9,22 +9,19 @@ export class CountingProxy {
   lastByteAt = performance.now();
   private readonly sockets = new Set<Socket>();
 
-  private constructor(
-    private readonly server: Server,
-    readonly port: number,
-  ) {}
+  private readonly server: Server;
+  port = 0;
 
-  static async start(target: number): Promise<CountingProxy> {
-    let proxy: CountingProxy | undefined;
-    const server = createServer((inbound) => {
+  private constructor(target: number) {
+    this.server = createServer((inbound) => {
       const outbound = connect(target, '127.0.0.1');
       for (const s of [inbound, outbound]) {
-        proxy!.sockets.add(s);
-        s.on('close', () => proxy!.sockets.delete(s));
+        this.sockets.add(s);
+        s.on('close', () => this.sockets.delete(s));
         s.on('error', () => {});
         s.on('data', (d: Buffer) => {
-          proxy!.bytes += d.length;
-          proxy!.lastByteAt = performance.now();
+          this.bytes += d.length;
+          this.lastByteAt = performance.now();
         });
       }
       inbound.pipe(outbound);
@@ -32,8 +29,12 @@ export class CountingProxy {
       inbound.on('close', () => outbound.destroy());
       outbound.on('close', () => inbound.destroy());
     });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    proxy = new CountingProxy(server, (server.address() as { port: number }).port);
+  }
+
+  static async start(target: number): Promise<CountingProxy> {
+    const proxy = new CountingProxy(target);
+    await new Promise<void>((r) => proxy.server.listen(0, '127.0.0.1', r));
+    proxy.port = (proxy.server.address() as { port: number }).port;
     return proxy;
   }
 

@@ -5,7 +5,7 @@ import { addDevice, createAccount, decodeFrame, Device, encodeCard, encodeFrame,
 import { MemoryStore, PostgresStore } from '@freehold/stores';
 import { installNativeCrypto } from '@freehold/node';
 import { ProviderLink, register, type WebSocketFactory } from '@freehold/client';
-import { chunk, du, rssOf, startProcess, stopProcess, type Server } from '../process.js';
+import { chunk, du, rssOf, startProcess, stopProcess } from '../process.js';
 import { docBody, type Loaded, type System } from '../system.js';
 
 installNativeCrypto();

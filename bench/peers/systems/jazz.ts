@@ -39,15 +39,19 @@ async function sharedMap(n: LocalNode, init: Record<string, string | number>): P
   return map;
 }
 
+const close = (c: { node: LocalNode; ws: WebSocket }) => {
+  c.ws.close();
+  c.node.gracefulShutdown();
+};
+
 const until = (m: RawCoMap, ok: (m: RawCoMap) => boolean) =>
   new Promise<void>((resolve) => {
-    let stop: (() => void) | undefined;
     let done = false;
-    stop = m.core.node.subscribe(m.id, (v) => {
+    const stop: () => void = m.core.node.subscribe(m.id, (v) => {
       if (done || v === 'unavailable' || !ok(v as RawCoMap)) return;
       done = true;
       resolve();
-      queueMicrotask(() => stop?.());
+      queueMicrotask(() => stop());
     });
   });
 
@@ -137,7 +141,7 @@ export function jazz(): System {
         }),
       );
       const rate = total / ((performance.now() - t0) / 1000);
-      for (const w of [observer, ...writers]) (w.ws.close(), w.node.gracefulShutdown());
+      for (const w of [observer, ...writers]) close(w);
       return rate;
     },
 
@@ -174,7 +178,7 @@ export function jazz(): System {
         map.set('n', i);
         while (got < target) await sleep(1);
       }
-      for (const s of [writer, ...subs]) (s.ws.close(), s.node.gracefulShutdown());
+      for (const s of [writer, ...subs]) close(s);
       return latencies;
     },
 
@@ -192,7 +196,7 @@ export function jazz(): System {
         );
       }
       return async () => {
-        for (const s of [writer, ...subs]) (s.ws.close(), s.node.gracefulShutdown());
+        for (const s of [writer, ...subs]) close(s);
       };
     },
   };
