@@ -8,9 +8,12 @@ export interface Server {
   port: number;
   pid: number;
   rss(): number;
-  /** Bytes its store holds on disk (or in PostgreSQL) for what it was sent. */
+  /** Bytes its store holds at rest (measured after stop(), so write-ahead logs have been folded in). */
   diskBytes(): Promise<number>;
+  /** Stops the process; calling it again does nothing. */
   stop(): Promise<void>;
+  /** Removes what the server kept outside its folder (a PostgreSQL schema). */
+  dispose?(): Promise<void>;
 }
 
 /** Starts a process and waits until `ready` matches its output (or it exits). */
@@ -32,7 +35,7 @@ export async function startProcess(cmd: string, args: string[], ready: RegExp, e
 }
 
 export async function stopProcess(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return;
+  if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise((r) => child.once('exit', r));
   child.kill('SIGTERM');
   const timer = setTimeout(() => child.kill('SIGKILL'), 5000);

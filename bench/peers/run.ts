@@ -49,6 +49,7 @@ async function withServer<T>(s: System, f: (server: Server) => Promise<T>): Prom
     return await f(server);
   } finally {
     await server.stop();
+    await server.dispose?.();
   }
 }
 
@@ -77,7 +78,6 @@ for (const system of systems) {
     withServer(system, async (server) => {
       progress(system, `seeding ${P.docs} documents`);
       const seeded = await system.seed(server, P.docs);
-      record('disk', await server.diskBytes());
       let loaded: Loaded | undefined;
       for (let r = 0; r < P.runs; r++) {
         await loaded?.close();
@@ -104,6 +104,8 @@ for (const system of systems) {
       }
       await loaded!.close();
       await proxy.close();
+      await server.stop();
+      record('disk', await server.diskBytes());
     }),
   );
   await attempt(system, ['ingest'], (record) =>
@@ -179,3 +181,5 @@ if (!quick && !only) {
   writeFileSync(doc, `${text.slice(0, text.indexOf(start) + start.length)}\n${report}\n${text.slice(text.indexOf(end))}`);
   console.error(`written to ${doc}`);
 }
+// Some client libraries keep timers alive after shutdown.
+process.exit(0);

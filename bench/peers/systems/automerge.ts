@@ -21,6 +21,22 @@ async function joined(repo: Repo): Promise<void> {
   while (repo.peers.length === 0) await sleep(10);
 }
 
+/**
+ * Finds a document, asking again while the server answers that it does not have it yet (it stores what it is
+ * sent asynchronously, so a document just written elsewhere can be briefly unavailable).
+ */
+async function find(repo: Repo, url: AutomergeUrl): Promise<DocHandle<Doc>> {
+  const deadline = performance.now() + 120_000;
+  for (;;) {
+    try {
+      return await repo.find<Doc>(url);
+    } catch (e) {
+      if (!/unavailable/.test((e as Error).message) || performance.now() > deadline) throw e;
+      await sleep(200);
+    }
+  }
+}
+
 const changed = (h: DocHandle<Doc>, ok: (d: Doc) => boolean) =>
   new Promise<void>((resolve) => {
     if (ok(h.doc() ?? {})) return resolve();
@@ -60,7 +76,7 @@ export function automerge(): System {
       const repo = client(port);
       await joined(repo);
       const handles: DocHandle<Doc>[] = [];
-      for (const group of chunk(urls, 1000)) handles.push(...(await Promise.all(group.map((u) => repo.find<Doc>(u)))));
+      for (const group of chunk(urls, 1000)) handles.push(...(await Promise.all(group.map((u) => find(repo, u)))));
       const last = handles[handles.length - 1]!.doc()?.title;
       if (last !== docBody(urls.length - 1).title) throw new Error(`cold sync incomplete: ${String(last)}`);
       let adapter = repo.networkSubsystem.adapters[0]!;
@@ -85,7 +101,7 @@ export function automerge(): System {
           await joined(repo);
           const h = repo.create<Doc>({ n: -1 });
           await sleep(300);
-          return { repo, h, o: await observer.find<Doc>(h.url) };
+          return { repo, h, o: await find(observer, h.url) };
         }),
       );
       let total = 0;
@@ -124,7 +140,7 @@ export function automerge(): System {
           group.map(async () => {
             const repo = client(server.port);
             repos.push(repo);
-            const sub = await repo.find<Doc>(h.url);
+            const sub = await find(repo, h.url);
             sub.on('change', () => {
               if (!sentAt) return;
               latencies.push(performance.now() - sentAt);
@@ -156,7 +172,7 @@ export function automerge(): System {
           group.map(async () => {
             const repo = client(server.port);
             repos.push(repo);
-            await repo.find<Doc>(h.url);
+            await find(repo, h.url);
           }),
         );
       }

@@ -83,13 +83,12 @@ export function freehold(store: 'sqlite' | 'postgres'): System {
             await client.end();
           }
         },
-        async stop() {
-          await stopProcess(child);
-          if (store === 'postgres') {
-            const s = await PostgresStore.open(PG_URL, schema);
-            await s.drop();
-            await s.close();
-          }
+        stop: () => stopProcess(child),
+        async dispose() {
+          if (store !== 'postgres') return;
+          const s = await PostgresStore.open(PG_URL, schema);
+          await s.drop();
+          await s.close();
         },
       };
     },
