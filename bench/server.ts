@@ -8,7 +8,6 @@ import pg from 'pg';
 import WebSocket, { WebSocketServer } from 'ws';
 import {
   addDevice,
-  createAccount,
   createEntry,
   decodeEntry,
   decodeFrame,
@@ -22,8 +21,9 @@ import {
 } from '@freehold/core';
 import { MemoryStore, PostgresStore } from '@freehold/stores';
 import { installNativeCrypto } from '@freehold/node';
-import { ProviderLink, register, type WebSocketFactory } from '@freehold/client';
+import { ProviderLink, type WebSocketFactory } from '@freehold/client';
 import { measure, type Row } from './table.js';
+import { registered } from './accounts.js';
 
 installNativeCrypto();
 const WS = WebSocket as unknown as WebSocketFactory;
@@ -72,20 +72,6 @@ async function startServer(store: 'sqlite' | 'postgres'): Promise<Server> {
       }
     },
   };
-}
-
-async function newDevice(): Promise<Device> {
-  const store = new MemoryStore();
-  const acct = createAccount('bench', Date.now());
-  await store.putCard(acct.state.account, encodeCard(acct.state));
-  return Device.open(store, acct.device, acct.state.account);
-}
-
-async function registered(url: string): Promise<Device> {
-  const d = await newDevice();
-  await d.setProviders([url]);
-  await register(url, d);
-  return d;
 }
 
 function publicEntries(d: Device, space: Uint8Array, basis: Uint8Array, startSeq: number, prev: Uint8Array, count: number, size = 200): Entry[] {

@@ -1,12 +1,13 @@
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import WebSocket from 'ws';
-import { addDevice, createAccount, decodeFrame, Device, encodeCard, encodeFrame, newDeviceKeys, openDoc, Replica, SyncSession, type DocHandle } from '@freehold/core';
+import { addDevice, decodeFrame, Device, encodeCard, encodeFrame, newDeviceKeys, openDoc, Replica, SyncSession, type DocHandle } from '@freehold/core';
 import { MemoryStore, PostgresStore } from '@freehold/stores';
 import { installNativeCrypto } from '@freehold/node';
-import { ProviderLink, register, type WebSocketFactory } from '@freehold/client';
+import { ProviderLink, type WebSocketFactory } from '@freehold/client';
 import { chunk, du, rssOf, startProcess, stopProcess } from '../process.js';
 import { docBody, type Loaded, type System } from '../system.js';
+import { registered } from '../../accounts.js';
 
 installNativeCrypto();
 const WS = WebSocket as unknown as WebSocketFactory;
@@ -16,20 +17,6 @@ const local = (port: number) => `http://127.0.0.1:${port}`;
 let schemas = 0;
 /** PEERS_PROFILE=DIR writes a CPU profile of each Freehold server to DIR when it stops. */
 const profile = process.env.PEERS_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.PEERS_PROFILE}`] : [];
-
-async function newDevice(): Promise<Device> {
-  const store = new MemoryStore();
-  const acct = createAccount('bench', Date.now());
-  await store.putCard(acct.state.account, encodeCard(acct.state));
-  return Device.open(store, acct.device, acct.state.account);
-}
-
-async function registered(url: string): Promise<Device> {
-  const d = await newDevice();
-  await d.setProviders([url]);
-  await register(url, d);
-  return d;
-}
 
 /** Writes one document edit and pushes its entry, as a connected client does. */
 async function pushEdit(link: ProviderLink, h: DocHandle, fields: Record<string, unknown>): Promise<void> {
