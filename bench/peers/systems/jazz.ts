@@ -153,24 +153,19 @@ export function jazz(): System {
       const latencies: number[] = [];
       const subs: Awaited<ReturnType<typeof node>>[] = [];
       // One at a time: new peers loading at once made the sync server time some of them out.
-      for (const group of chunk(Array.from({ length: subscribers }, (_, i) => i), 1)) {
-        await Promise.all(
-          group.map(async () => {
-            const s = await node(server.port);
-            subs.push(s);
-            let last = -1;
-            s.node.subscribe(map.id, (v) => {
-              if (v === 'unavailable') return;
-              const n = ((v as RawCoMap).get('n') as number | undefined) ?? -1;
-              if (!sentAt || n === last) return;
-              last = n;
-              latencies.push(performance.now() - sentAt);
-              got++;
-            });
-            const m = await s.node.load(map.id);
-            if (m === 'unavailable') throw new Error('subscriber could not load the map');
-          }),
-        );
+      for (let k = 0; k < subscribers; k++) {
+        const s = await node(server.port);
+        subs.push(s);
+        let last = -1;
+        s.node.subscribe(map.id, (v) => {
+          if (v === 'unavailable') return;
+          const n = ((v as RawCoMap).get('n') as number | undefined) ?? -1;
+          if (!sentAt || n === last) return;
+          last = n;
+          latencies.push(performance.now() - sentAt);
+          got++;
+        });
+        if ((await s.node.load(map.id)) === 'unavailable') throw new Error('subscriber could not load the map');
       }
       for (let i = 0; i < writes; i++) {
         const target = got + subscribers;
@@ -186,14 +181,11 @@ export function jazz(): System {
       const writer = await node(server.port);
       const map = await sharedMap(writer.node, { n: 0 });
       const subs: Awaited<ReturnType<typeof node>>[] = [];
-      for (const group of chunk(Array.from({ length: connections }, (_, i) => i), 1)) {
-        await Promise.all(
-          group.map(async () => {
-            const s = await node(server.port);
-            subs.push(s);
-            if ((await s.node.load(map.id)) === 'unavailable') throw new Error('idle client could not load the map');
-          }),
-        );
+      // One at a time, as in fan-out.
+      for (let k = 0; k < connections; k++) {
+        const s = await node(server.port);
+        subs.push(s);
+        if ((await s.node.load(map.id)) === 'unavailable') throw new Error('idle client could not load the map');
       }
       return async () => {
         for (const s of [writer, ...subs]) close(s);

@@ -28,7 +28,12 @@ type SpaceIndex = IDBPIndex<unknown, ['entries'], 'entries', string, IDBTransact
 async function newestBelow(index: SpaceIndex, range: IDBKeyRange, count: number): Promise<Row[]> {
   if ('getAllRecords' in IDBIndex.prototype) return (index.getAll as (this: SpaceIndex, options: object) => Promise<Row[]>).call(index, { query: range, count, direction: 'prev' });
   const out: Row[] = [];
-  for (let c = await index.openCursor(range, 'prev'); c && out.length < count; c = await c.continue()) out.push(c.value as Row);
+  let c = await index.openCursor(range, 'prev');
+  while (c) {
+    out.push(c.value as Row);
+    if (out.length === count) break;
+    c = await c.continue();
+  }
   return out;
 }
 

@@ -133,7 +133,11 @@ export class SqliteStore implements Store {
   private durable(): Promise<void> {
     if (!this.syncing) {
       const running = this.fsyncWal();
-      this.syncing = running.finally(() => (this.syncing = undefined));
+      // Settles either way (a failure reaches this fsync's own waiters): those queued behind it start the next.
+      this.syncing = running.then(
+        () => {},
+        () => {},
+      ).finally(() => (this.syncing = undefined));
       return running;
     }
     // The running fsync may have started before this commit: wait for the one after it.
@@ -258,7 +262,8 @@ export class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
-    await this.syncing?.catch(() => {});
+    // The queued fsync runs after the current one, so waiting for it waits for both.
+    await (this.nextSync ?? this.syncing)?.catch(() => {});
     await (await this.wal?.catch(() => undefined))?.close();
     this.db.close();
   }
