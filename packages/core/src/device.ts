@@ -3,7 +3,7 @@ import { asArray, asBytes, asUint, decode, definedOnly, encode } from './codec.j
 import { FreeholdError, reject } from './errors.js';
 import { boxKeyFromSecret, open, openSealed, randomBytes, seal, sealTo, SEAL_OVERHEAD, NONCE, TAG } from './crypto/suite.js';
 import { createEntry, Kind, type Entry } from './entry.js';
-import { addDevice, openAccountKeys, revokeDevice, rotateRecovery, setHandles, setProviders, type DeviceKeys } from './identity/account.js';
+import { addDevice, openAccountKeys, revokeDevice, rotateRecovery, setHandles, setProviders, type DeviceKeys, type NewDevice } from './identity/account.js';
 import { accountKey, liveDevices, type IdentityState } from './identity/state.js';
 import { checkContent } from './doc-payload.js';
 import { Replica } from './replica.js';
@@ -296,7 +296,8 @@ export class Device {
     return rotated;
   }
 
-  async addDevice(device: { sign: Uint8Array; box: Uint8Array; name: string }): Promise<void> {
+  /** Adds a device that proved it holds its key for this account (see possessionProof). */
+  async addDevice(device: NewDevice): Promise<void> {
     const me = this.identity();
     addDevice(me, this.keys.sign, this.currentAccountSecret(), device, this.replica.now());
     await this.replica.commitIdentity(me);

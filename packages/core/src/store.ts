@@ -55,7 +55,8 @@ export interface Store {
   docEntries(space: Uint8Array, doc: Uint8Array): Promise<EntryRow[]>;
   /** The newest entries across these spaces dated before `before`, newest first: what a timeline reads first. */
   recentEntries(spaces: Uint8Array[], limit: number, before?: number): Promise<EntryRow[]>;
-  deviceEntries(space: Uint8Array, device: Uint8Array, afterSeq: number): Promise<EntryRow[]>;
+  /** What a device signed after a sequence number, in one space or (null) in every space, in (time, id) order. */
+  deviceEntries(space: Uint8Array | null, device: Uint8Array, afterSeq: number): Promise<EntryRow[]>;
   spaces(): Promise<Uint8Array[]>;
   countEntries(): Promise<number>;
 

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { WebSocket, RawData } from 'ws';
 import {
   decodeEntry,
@@ -11,11 +12,13 @@ import {
   toId,
   utf8,
   verify,
+  type Entry,
   type Frame,
 } from '@freehold/core';
 import type { Logger } from 'pino';
 import type { Provider, Subscriber } from './provider.js';
 import type { Metrics } from './metrics.js';
+import { WorkBudget, frameCost, type BudgetTier } from './budget.js';
 
 export interface ConnectionLimits {
   /** A session whose outgoing buffer passes this is too slow to keep: it is closed and will reconcile on return. */
@@ -24,9 +27,19 @@ export interface ConnectionLimits {
   maxQueued: number;
   /** Bad frames tolerated before the connection is closed. */
   maxErrors: number;
+  /** Spaces one session may subscribe to: anonymous, and authenticated. */
+  maxSubscriptions: { anonymous: number; authenticated: number };
+  /** Work units (about one per id, entry or log a frame carries) a session may spend per second, by tier. */
+  work: Record<BudgetTier, number>;
 }
 
-export const DEFAULT_LIMITS: ConnectionLimits = { maxBuffered: 8 << 20, maxQueued: 32, maxErrors: 32 };
+export const DEFAULT_LIMITS: ConnectionLimits = {
+  maxBuffered: 8 << 20,
+  maxQueued: 32,
+  maxErrors: 32,
+  maxSubscriptions: { anonymous: 64, authenticated: 1024 },
+  work: { anonymous: 1000, authenticated: 5000, hosted: 20_000 },
+};
 
 /** What a device signs to prove it holds its key for this session. */
 export const challengeMessage = (nonce: Uint8Array, server: string): Uint8Array => signedId('session', nonce, utf8(server));
@@ -44,7 +57,8 @@ export class Connection implements Subscriber {
   private errors = 0;
   private alive = true;
   lastSeen = Date.now();
-  private subscribed = 0;
+  private readonly subscriptions = new Set<string>();
+  private readonly budget: WorkBudget;
   private readonly stats = { frames: 0, entriesIn: 0, entriesOut: 0, bytesIn: 0, bytesOut: 0, rejected: 0 };
   private readonly opened = Date.now();
 
@@ -54,7 +68,9 @@ export class Connection implements Subscriber {
     private readonly log: Logger,
     private readonly metrics: Metrics,
     private readonly limits: ConnectionLimits = DEFAULT_LIMITS,
+    private readonly source = 'unknown',
   ) {
+    this.budget = new WorkBudget(limits.work);
     metrics.connections.inc();
     ws.on('message', (data) => this.enqueue(data));
     // A pong proves the peer is there, not that it is using the session: idleness counts frames only.
@@ -69,7 +85,7 @@ export class Connection implements Subscriber {
   /** Heartbeat: a session that did not answer the previous ping is gone. */
   heartbeat(idleMs: number): void {
     if (!this.alive) return void this.ws.terminate();
-    if (this.subscribed === 0 && Date.now() - this.lastSeen > idleMs) return void this.ws.close(1000, 'idle');
+    if (this.subscriptions.size === 0 && Date.now() - this.lastSeen > idleMs) return void this.ws.close(1000, 'idle');
     this.alive = false;
     this.ws.ping();
   }
@@ -82,14 +98,15 @@ export class Connection implements Subscriber {
     this.ws.send(bytes);
   }
 
-  push(_space: Uint8Array, entries: Uint8Array[]): void {
+  push(_space: Uint8Array, entries: Entry[]): void {
     if (this.ws.bufferedAmount > this.limits.maxBuffered) {
       this.log.warn({ event: 'slow-consumer', account: this.account && toId(this.account) }, 'closing a session that cannot keep up');
       return void this.ws.close(1013, 'too slow: reconnect and reconcile');
     }
     this.stats.entriesOut += entries.length;
     this.metrics.entriesOut.inc(entries.length);
-    this.send(['entries', entries]);
+    // With the identity logs of authors this session has not been sent yet.
+    for (const f of this.sync().entryFrames(entries)) this.send(f);
   }
 
   private enqueue(data: RawData): void {
@@ -98,14 +115,33 @@ export class Connection implements Subscriber {
     if (!this.busy) void this.drain();
   }
 
+  /**
+   * Handles queued frames in order. Each frame is paid for from the session's work budget first (a session
+   * over budget waits, and its socket stops being read meanwhile), and the loop yields to the event loop after
+   * each frame, so sessions take turns instead of one busy session holding the process.
+   */
   private async drain(): Promise<void> {
     this.busy = true;
     while (this.queue.length) {
-      const data = this.queue.shift()!;
+      const bytes = toBytes(this.queue.shift()!);
+      const f = this.decode(bytes);
+      if (f) {
+        const wait = this.budget.spend(this.tier(), frameCost(f, bytes.length));
+        if (wait > 0) {
+          this.ws.pause();
+          await new Promise((r) => setTimeout(r, wait));
+        }
+      }
       if (this.queue.length < this.limits.maxQueued / 2) this.ws.resume();
-      await this.handle(toBytes(data));
+      if (f) await this.handle(f, bytes.length);
+      await nextTurn();
     }
     this.busy = false;
+  }
+
+  private tier(): BudgetTier {
+    if (!this.account) return 'anonymous';
+    return this.provider.isRegistered(this.account) ? 'hosted' : 'authenticated';
   }
 
   private fail(reason: string, message: string): void {
@@ -115,17 +151,20 @@ export class Connection implements Subscriber {
     if (this.errors >= this.limits.maxErrors) this.ws.close(1008, 'too many bad frames');
   }
 
-  private async handle(bytes: Uint8Array): Promise<void> {
+  private decode(bytes: Uint8Array): Frame | undefined {
     this.lastSeen = Date.now();
     this.stats.frames++;
     this.stats.bytesIn += bytes.length;
     this.metrics.bytesIn.inc(bytes.length);
-    let f: Frame;
     try {
-      f = decodeFrame(bytes);
+      return decodeFrame(bytes);
     } catch (e) {
-      return this.fail(e instanceof FreeholdError ? e.reason : 'malformed', e instanceof Error ? e.message : 'bad frame');
+      this.fail(e instanceof FreeholdError ? e.reason : 'malformed', e instanceof Error ? e.message : 'bad frame');
+      return undefined;
     }
+  }
+
+  private async handle(f: Frame, size: number): Promise<void> {
     const timer = this.metrics.syncLatency.startTimer({ frame: f[0] });
     try {
       switch (f[0]) {
@@ -134,12 +173,13 @@ export class Connection implements Subscriber {
         case 'sub':
           return await this.subscribe(f[1]);
         case 'hello':
+        case 'cards':
         case 'rec':
         case 'entries':
         case 'want':
         case 'ack':
         case 'sync':
-          for (const out of await this.sync().receive(bytes)) this.send(out);
+          for (const out of await this.sync().receiveFrame(f, size)) this.send(out);
           return;
         default:
           return this.fail('malformed', `a client does not send ${f[0]} frames`);
@@ -157,6 +197,9 @@ export class Connection implements Subscriber {
     this.session ??= new SyncSession(this.provider.replica, {
       account: new Uint8Array(0),
       peer: this.account,
+      ingest: (batch) => this.provider.ingest(batch, { source: this.source }),
+      // A peer this provider does not host sees only what it asks for (and may see).
+      offerable: async (peer) => (peer && this.provider.isRegistered(peer) ? this.provider.store.spaces() : []),
       onStored: (entries) => {
         this.stats.entriesIn += entries.length;
         this.metrics.entriesIn.inc(entries.length);
@@ -191,15 +234,22 @@ export class Connection implements Subscriber {
 
   private async subscribe(spaces: Uint8Array[]): Promise<void> {
     const ok: Uint8Array[] = [];
+    const max = this.account ? this.limits.maxSubscriptions.authenticated : this.limits.maxSubscriptions.anonymous;
     for (const space of spaces) {
-      if (await this.provider.canSubscribe(space, this.account)) {
+      const key = toId(space);
+      if (this.subscriptions.has(key)) {
+        ok.push(space);
+      } else if (this.subscriptions.size >= max) {
+        this.send(['error', 'too-large', `a session may subscribe to ${max} spaces${this.account ? '' : ' (authenticate for more)'}`]);
+        break;
+      } else if (await this.provider.canSubscribe(space, this.account)) {
         this.provider.subscribe(space, this);
+        this.subscriptions.add(key);
         ok.push(space);
       } else {
-        this.fail(this.account ? 'forbidden-role' : 'unauthenticated', `space ${toId(space)} is not readable by this session${this.account ? '' : ' (authenticate first)'}`);
+        this.fail(this.account ? 'forbidden-role' : 'unauthenticated', `space ${key} is not readable by this session${this.account ? '' : ' (authenticate first)'}`);
       }
     }
-    this.subscribed += ok.length;
     this.send(['subbed', ok]);
   }
 

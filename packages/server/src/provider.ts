@@ -14,34 +14,18 @@ import {
 } from '@freehold/core';
 import type { Logger } from 'pino';
 import type { Metrics } from './metrics.js';
+import { DEFAULT_INBOX_LIMITS, InboxPolicy, type InboxLimits, type IngestSource } from './inbox.js';
 
 export const HANDLE_NAME = /^[a-z0-9][a-z0-9_-]{0,31}$/;
-
-/** Token bucket per sender: appends to other people's inboxes are cheap to send, so they are metered. */
-class RateLimiter {
-  private readonly buckets = new Map<string, { tokens: number; at: number }>();
-  constructor(
-    private readonly perMinute: number,
-    private readonly burst: number,
-  ) {}
-  take(key: string, now: number): boolean {
-    const b = this.buckets.get(key) ?? { tokens: this.burst, at: now };
-    b.tokens = Math.min(this.burst, b.tokens + ((now - b.at) / 60_000) * this.perMinute);
-    b.at = now;
-    if (this.buckets.size > 100_000) this.buckets.clear();
-    this.buckets.set(key, b);
-    if (b.tokens < 1) return false;
-    b.tokens -= 1;
-    return true;
-  }
-}
 
 export interface ProviderOptions {
   store: Store;
   /** Base URL people reach this provider at; its host names handles (name@host). */
   publicUrl: string;
   defaultQuota: number;
-  appendsPerMinute?: number;
+  inbox?: Partial<InboxLimits>;
+  /** Membership graphs held in memory. */
+  graphCache?: number;
   logger: Logger;
   metrics: Metrics;
 }
@@ -49,7 +33,7 @@ export interface ProviderOptions {
 /** Receives the entries of spaces a session subscribed to. */
 export interface Subscriber {
   readonly account: Uint8Array | null;
-  push(space: Uint8Array, entries: Uint8Array[]): void;
+  push(space: Uint8Array, entries: Entry[]): void;
 }
 
 /**
@@ -58,23 +42,28 @@ export interface Subscriber {
  */
 export class Provider {
   readonly host: string;
-  private readonly registered = new Set<string>();
   private readonly subscribers = new Map<string, Set<Subscriber>>();
-  private readonly appends: RateLimiter;
+  readonly inbox: InboxPolicy;
 
   private constructor(
     readonly replica: Replica,
     readonly opts: ProviderOptions,
+    private readonly registered: Set<string>,
   ) {
     this.host = new URL(opts.publicUrl).host;
-    this.appends = new RateLimiter(opts.appendsPerMinute ?? 120, Math.max(10, (opts.appendsPerMinute ?? 120) / 2));
-    replica.hostPolicy = (e, graph) => this.charge(e, graph);
+    this.inbox = new InboxPolicy(replica, (a) => this.isRegistered(a), { ...DEFAULT_INBOX_LIMITS, ...opts.inbox });
   }
 
   static async open(opts: ProviderOptions): Promise<Provider> {
-    const p = new Provider(await Replica.open(opts.store), opts);
-    for (const a of await opts.store.accounts()) p.registered.add(toHex(a.account));
-    return p;
+    const registered = new Set((await opts.store.accounts()).map((a) => toHex(a.account)));
+    // Identity logs of accounts not hosted here stay in memory until something stored here needs them.
+    const replica = await Replica.open(opts.store, { keepLog: (a) => registered.has(toHex(a)), graphCache: opts.graphCache });
+    return new Provider(replica, opts, registered);
+  }
+
+  /** Validates and stores a batch from a session, under this provider's hosting rules. */
+  ingest(batch: Uint8Array[], from?: IngestSource) {
+    return this.replica.ingest(batch, { host: (e, graph) => this.charge(e, graph, from) });
   }
 
   get store(): Store {
@@ -85,14 +74,19 @@ export class Provider {
     return this.registered.has(toHex(account));
   }
 
-  /** Who pays for an entry: its author if hosted here, else the space's creator; otherwise it is not ours to keep. */
-  private charge(e: Entry, graph: SpaceGraph): Charge {
+  /**
+   * Who pays for an entry: its author if hosted here, else the space's creator; otherwise it is not ours to
+   * keep. A non-member's append to an inbox goes through the inbox policy (rate limits, stranger allowance).
+   * Synchronous except for such appends (see HostPolicy).
+   */
+  private charge(e: Entry, graph: SpaceGraph, from: IngestSource | undefined): Charge | Promise<Charge> {
     const author = this.replica.authorOf(e.device)!.account.account;
     const member = graph.nodes.size > 0 && graph.current().roles.has(toHex(author));
-    if (e.kind === Kind.append && !member && !this.appends.take(toHex(author), Date.now())) {
-      reject('rate-limited', 'too many messages to inboxes from this account; try again in a minute');
-    }
     const bytes = e.bytes.length;
+    if (e.kind === Kind.append && !member) {
+      const creator = graph.creatorAccount!;
+      return this.inbox.admit(e, author, from).then((payer) => ({ account: payer === 'sender' ? author : creator, bytes }));
+    }
     if (this.isRegistered(author)) return { account: author, bytes };
     const creator = graph.creatorAccount;
     if (creator && this.isRegistered(creator)) return { account: creator, bytes };
@@ -104,13 +98,13 @@ export class Provider {
     if (!r.account.providers.includes(this.opts.publicUrl)) {
       reject('invalid-argument', `the account's identity log does not list ${this.opts.publicUrl} as a provider`);
     }
-    await this.replica.addCard(r.card);
     const held = await this.store.getAccount(r.account.account);
     if (!held) {
       await this.store.putAccount({ account: r.account.account, quota: this.opts.defaultQuota, used: 0, created: Date.now() });
       this.registered.add(toHex(r.account.account));
       this.opts.logger.info({ event: 'register', account: toId(r.account.account) }, 'account registered');
     }
+    await this.replica.addCard(r.card);
     return (await this.store.getAccount(r.account.account))!;
   }
 
@@ -170,7 +164,7 @@ export class Provider {
       if (!set) continue;
       for (const s of set) {
         if (s === from || !(await this.canSubscribe(list[0]!.space, s.account))) continue;
-        s.push(list[0]!.space, list.map((e) => e.bytes));
+        s.push(list[0]!.space, list);
       }
     }
   }

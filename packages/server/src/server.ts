@@ -12,6 +12,7 @@ import { httpHandler } from './http.js';
 import { DEFAULT_WEB_ROOT } from './static.js';
 import { createMetrics } from './metrics.js';
 import { Provider } from './provider.js';
+import type { InboxLimits } from './inbox.js';
 
 export interface ServeOptions {
   port: number;
@@ -25,7 +26,8 @@ export interface ServeOptions {
   logger?: Logger;
   heartbeatMs?: number;
   idleMs?: number;
-  appendsPerMinute?: number;
+  inbox?: Partial<InboxLimits>;
+  graphCache?: number;
   limits?: Partial<ConnectionLimits>;
   /** The built web app to serve at / (default: apps/microblog/dist). */
   webRoot?: string;
@@ -62,13 +64,13 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
   });
   const port = (http.address() as AddressInfo).port;
   const publicUrl = (opts.publicUrl ?? `http://localhost:${port}`).replace(/\/$/, '');
-  const provider = await Provider.open({ store, publicUrl, defaultQuota: opts.quota, logger, metrics, appendsPerMinute: opts.appendsPerMinute });
+  const provider = await Provider.open({ store, publicUrl, defaultQuota: opts.quota, logger, metrics, inbox: opts.inbox, graphCache: opts.graphCache });
   http.on('request', httpHandler(provider, metrics, opts.webRoot ?? DEFAULT_WEB_ROOT));
   const wss = new WebSocketServer({ server: http, path: '/v1/sync', maxPayload: MAX_FRAME, perMessageDeflate: false });
   const connections = new Set<Connection>();
   const limits = { ...DEFAULT_LIMITS, ...opts.limits };
-  wss.on('connection', (ws) => {
-    const c = new Connection(ws, provider, logger, metrics, limits);
+  wss.on('connection', (ws, req) => {
+    const c = new Connection(ws, provider, logger, metrics, limits, req.socket.remoteAddress);
     connections.add(c);
     ws.on('close', () => connections.delete(c));
   });

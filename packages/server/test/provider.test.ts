@@ -10,7 +10,7 @@ afterAll(() => tmp.cleanup());
 describe('accounts, quotas, handles and inboxes', () => {
   let server: RunningServer;
   beforeAll(async () => {
-    server = await startServer({ data: tempDir('srv').dir, quota: 40_000, appendsPerMinute: 20 });
+    server = await startServer({ data: tempDir('srv').dir, quota: 40_000, inbox: { appendsPerMinute: 20 } });
   });
   afterAll(() => server.close());
 

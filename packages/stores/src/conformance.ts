@@ -92,6 +92,8 @@ export function storeConformance(name: string, makeFactory: () => Promise<StoreF
       expect(hexes((await s.docEntries(SPACE_A, new Uint8Array(16).fill(9))).map((r) => r.id))).toEqual([toHex(id32(2))]);
       const dev = await s.deviceEntries(SPACE_A, DEV, 2);
       expect(dev.map((r) => r.seq).sort()).toEqual([3, 5]);
+      const everywhere = await s.deviceEntries(null, DEV, 2);
+      expect(everywhere.map((r) => r.seq).sort()).toEqual([3, 4, 5]);
       const full = (await s.spaceEntries(SPACE_A))[0]!;
       expect(full.space).toBeInstanceOf(Uint8Array);
       expect(full.doc.length).toBe(16);

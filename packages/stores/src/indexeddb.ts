@@ -204,8 +204,12 @@ export class IndexedDbStore implements Store {
     }
   }
 
-  async deviceEntries(space: Uint8Array, device: Uint8Array, afterSeq: number): Promise<EntryRow[]> {
-    const rows = (await this.db.getAllFromIndex('entries', 'device_space', IDBKeyRange.bound([key(device), key(space), afterSeq], [key(device), key(space), Infinity], true))) as Row[];
+  async deviceEntries(space: Uint8Array | null, device: Uint8Array, afterSeq: number): Promise<EntryRow[]> {
+    const rows = (
+      space
+        ? await this.db.getAllFromIndex('entries', 'device_space', IDBKeyRange.bound([key(device), key(space), afterSeq], [key(device), key(space), Infinity], true))
+        : await this.db.getAllFromIndex('entries', 'device_seq', IDBKeyRange.bound([key(device), afterSeq], [key(device), Infinity], true))
+    ) as Row[];
     return rows.map(row).sort((a, b) => a.time - b.time || compare(a.id, b.id));
   }
 

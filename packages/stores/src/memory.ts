@@ -112,10 +112,10 @@ export class MemoryStore implements Store {
       .slice(0, limit);
   }
 
-  async deviceEntries(space: Uint8Array, device: Uint8Array, afterSeq: number): Promise<EntryRow[]> {
-    const s = toHex(space);
+  async deviceEntries(space: Uint8Array | null, device: Uint8Array, afterSeq: number): Promise<EntryRow[]> {
+    const s = space && toHex(space);
     const d = toHex(device);
-    return this.select((r) => toHex(r.space) === s && toHex(r.device) === d && r.seq > afterSeq);
+    return this.select((r) => (s === null || toHex(r.space) === s) && toHex(r.device) === d && r.seq > afterSeq);
   }
 
   async spaces(): Promise<Uint8Array[]> {

@@ -146,8 +146,10 @@ export class PostgresStore implements Store {
     return (rows as Row[]).map(row);
   }
 
-  async deviceEntries(space: Uint8Array, device: Uint8Array, afterSeq: number): Promise<EntryRow[]> {
-    const { rows } = await this.pool.query('SELECT * FROM entries WHERE space = $1 AND device = $2 AND seq > $3 ORDER BY time, id', [buf(space), buf(device), afterSeq]);
+  async deviceEntries(space: Uint8Array | null, device: Uint8Array, afterSeq: number): Promise<EntryRow[]> {
+    const { rows } = space
+      ? await this.pool.query('SELECT * FROM entries WHERE space = $1 AND device = $2 AND seq > $3 ORDER BY time, id', [buf(space), buf(device), afterSeq])
+      : await this.pool.query('SELECT * FROM entries WHERE device = $1 AND seq > $2 ORDER BY time, id', [buf(device), afterSeq]);
     return (rows as Row[]).map(row);
   }
 

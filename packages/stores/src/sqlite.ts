@@ -63,6 +63,7 @@ export class SqliteStore implements Store {
       spaceKind: db.prepare('SELECT id, space, doc, kind, device, seq, time, bytes FROM entries WHERE space = ? AND kind = ? ORDER BY time, id'),
       doc: db.prepare('SELECT id, space, doc, kind, device, seq, time, bytes FROM entries WHERE space = ? AND doc = ? ORDER BY time, id'),
       device: db.prepare('SELECT id, space, doc, kind, device, seq, time, bytes FROM entries WHERE space = ? AND device = ? AND seq > ? ORDER BY time, id'),
+      deviceAll: db.prepare('SELECT id, space, doc, kind, device, seq, time, bytes FROM entries WHERE device = ? AND seq > ? ORDER BY time, id'),
       spaces: db.prepare('SELECT DISTINCT space FROM entries ORDER BY space').pluck(),
       recent: db.prepare('SELECT id, space, doc, kind, device, seq, time, bytes FROM entries WHERE space = ? AND time < ? ORDER BY time DESC, id DESC LIMIT ?'),
       count: db.prepare('SELECT COUNT(*) FROM entries').pluck(),
@@ -227,8 +228,9 @@ export class SqliteStore implements Store {
       .slice(0, limit);
   }
 
-  async deviceEntries(space: Uint8Array, device: Uint8Array, afterSeq: number): Promise<EntryRow[]> {
-    return (this.stmts.device.all(space, device, afterSeq) as Row[]).map(row);
+  async deviceEntries(space: Uint8Array | null, device: Uint8Array, afterSeq: number): Promise<EntryRow[]> {
+    const rows = space ? this.stmts.device.all(space, device, afterSeq) : this.stmts.deviceAll.all(device, afterSeq);
+    return (rows as Row[]).map(row);
   }
 
   async spaces(): Promise<Uint8Array[]> {

@@ -1,7 +1,9 @@
-import { toHex } from '../bytes.js';
+import { fromHex, toHex } from '../bytes.js';
 import { asArray, asBytes, asString, asUint, decode, encode } from '../codec.js';
 import { isRejectReason, reject, type RejectReason } from '../errors.js';
-import { decodeEntry, Kind, type Entry } from '../entry.js';
+import { decodeEntry, Kind, MAX_ENTRY, type Entry } from '../entry.js';
+import { encodeCard, MAX_CARD_BYTES } from '../identity/state.js';
+import { readMembershipOp } from '../space/ops.js';
 import type { IngestResult, Replica } from '../replica.js';
 import { Reconciler } from './reconcile.js';
 import { canRead } from '../space/ops.js';
@@ -12,7 +14,13 @@ import { canRead } from '../space/ops.js';
  * conversation itself, the second what a network session adds around it.
  */
 export type Frame =
+  /** Account (empty for a provider), the spaces it holds or wants, and its own identity log (or none). */
   | ['hello', Uint8Array, Uint8Array[], Uint8Array[]]
+  /**
+   * Identity logs the peer needs to check what follows: the members of the spaces shown to it, and the authors
+   * and named members of the entries about to be sent. Each log is sent once per session.
+   */
+  | ['cards', Uint8Array[]]
   | ['rec', Uint8Array, Uint8Array]
   | ['entries', Uint8Array[]]
   | ['want', Uint8Array[]]
@@ -31,7 +39,10 @@ export type Frame =
 
 export const PROTOCOL = 'freehold-sync/1';
 export const MAX_FRAME = 8 << 20;
-const ENTRIES_PER_FRAME = 256;
+/** Bounds on what one frame may ask of its receiver. */
+export const FRAME_LIMITS = { entries: 256, ids: 4096, spaces: 4096, cards: 256, recMessage: 256 << 10 } as const;
+const ENTRIES_PER_FRAME = FRAME_LIMITS.entries;
+const CARDS_PER_FRAME = 32;
 
 export function encodeFrame(f: Frame): Uint8Array {
   return encode(f);
@@ -41,14 +52,16 @@ export function decodeFrame(bytes: Uint8Array): Frame {
   if (bytes.length > MAX_FRAME) reject('too-large', `frame of ${bytes.length} bytes exceeds ${MAX_FRAME}`);
   const a = asArray(decode(bytes, 'frame'), 'frame', 4);
   const t = asString(a[0], 'frame type', 16);
-  const list = (v: unknown, f: string, len?: number) => asArray(v, f, 100_000).map((x, i) => asBytes(x, `${f}[${i}]`, len));
+  const list = (v: unknown, f: string, max: number, len?: number) => asArray(v, f, max).map((x, i) => asBytes(x, `${f}[${i}]`, len));
+  const blobs = (v: unknown, f: string, max: number, maxBytes: number) =>
+    list(v, f, max).map((b, i) => (b.length > maxBytes ? reject('too-large', `${f}[${i}]: ${b.length} bytes exceeds ${maxBytes}`) : b));
   const n = (v: unknown, f: string) => asUint(v, f);
   switch (t) {
     case 'ack':
       return [
         'ack',
         n(a[1], 'ack.stored'),
-        asArray(a[2], 'ack.rejected', 100_000).map((r, i) => {
+        asArray(a[2], 'ack.rejected', FRAME_LIMITS.entries).map((r, i) => {
           const [idx, reason, message] = asArray(r, `ack.rejected[${i}]`, 3);
           return [n(idx, 'ack.index'), asString(reason, 'ack.reason', 64), asString(message, 'ack.message', 1024)] as [number, string, string];
         }),
@@ -64,17 +77,27 @@ export function decodeFrame(bytes: Uint8Array): Frame {
       return ['authed', asBytes(a[1], 'authed.account', 32)];
     case 'sub':
     case 'subbed':
-      return [t, list(a[1], `${t}.spaces`, 32)];
+      return [t, list(a[1], `${t}.spaces`, FRAME_LIMITS.spaces, 32)];
     case 'error':
       return ['error', asString(a[1], 'error.reason', 64), asString(a[2], 'error.message', 1024)];
     case 'hello':
-      return ['hello', asBytes(a[1], 'hello.account'), list(a[2], 'hello.spaces', 32), list(a[3], 'hello.cards')];
-    case 'rec':
-      return ['rec', asBytes(a[1], 'rec.space', 32), asBytes(a[2], 'rec.message')];
+      return [
+        'hello',
+        asBytes(a[1], 'hello.account'),
+        list(a[2], 'hello.spaces', FRAME_LIMITS.spaces, 32),
+        blobs(a[3], 'hello.cards', 1, MAX_CARD_BYTES),
+      ];
+    case 'cards':
+      return ['cards', blobs(a[1], 'cards', FRAME_LIMITS.cards, MAX_CARD_BYTES)];
+    case 'rec': {
+      const message = asBytes(a[2], 'rec.message');
+      if (message.length > FRAME_LIMITS.recMessage) reject('too-large', `rec message of ${message.length} bytes exceeds ${FRAME_LIMITS.recMessage}`);
+      return ['rec', asBytes(a[1], 'rec.space', 32), message];
+    }
     case 'entries':
-      return ['entries', list(a[1], 'entries')];
+      return ['entries', blobs(a[1], 'entries', FRAME_LIMITS.entries, MAX_ENTRY)];
     case 'want':
-      return ['want', list(a[1], 'want', 32)];
+      return ['want', list(a[1], 'want', FRAME_LIMITS.ids, 32)];
     default:
       return reject('malformed', `unknown frame type "${t}"`);
   }
@@ -110,6 +133,11 @@ export interface SessionOptions {
   offer?: (space: Uint8Array, peer: Uint8Array | null, peerWants: Set<string>) => Promise<Visibility>;
   /** Spaces this side wants from the peer though it holds nothing of them yet (e.g. an account it follows). */
   interest?: Uint8Array[];
+  /**
+   * The spaces held here that may be offered to this peer besides those it asks for (default: every space
+   * held). A provider offers a peer it does not host only what it asks for.
+   */
+  offerable?: (peer: Uint8Array | null) => Promise<Uint8Array[]>;
   /** Validates and stores received entries; a provider adds quotas and hosting rules here. */
   ingest?: (entries: Uint8Array[]) => Promise<IngestResult[]>;
   /** Called with entries this side stored from the peer (a provider fans them out to subscribers). */
@@ -135,6 +163,8 @@ export class SyncSession {
   private readonly shown = new Map<string, Visibility>();
   /** Undefined until the peer's hello; null for an anonymous peer. */
   peer: Uint8Array | null | undefined;
+  /** Accounts whose identity log this side has sent in this session. */
+  private readonly cardsSent = new Set<string>();
 
   constructor(
     private readonly replica: Replica,
@@ -145,7 +175,10 @@ export class SyncSession {
   private async offered(peer: Uint8Array | null, peerWants: Uint8Array[]): Promise<Uint8Array[]> {
     const out: Uint8Array[] = [];
     const wants = new Set(peerWants.map(toHex));
-    for (const space of await this.replica.store.spaces()) {
+    const candidates = new Map<string, Uint8Array>();
+    const offerable = this.opts.offerable ? await this.opts.offerable(peer) : await this.replica.store.spaces();
+    for (const space of [...offerable, ...peerWants]) candidates.set(toHex(space), space);
+    for (const space of candidates.values()) {
       const v = this.opts.offer ? await this.opts.offer(space, peer, wants) : await defaultOffer(this.replica, space, peer, wants);
       if (v) {
         this.shown.set(toHex(space), v);
@@ -178,10 +211,60 @@ export class SyncSession {
     });
   }
 
-  /** The leader opens with what it holds and wants; the follower answers with what it shows the leader. */
-  private async hello(spaces: Uint8Array[]): Promise<Frame> {
-    const cards = (await this.replica.store.cards()).map((c) => c.card);
-    return ['hello', this.opts.account, spaces, cards];
+  /**
+   * The leader opens with what it holds and wants; the follower answers with what it shows the leader. Each
+   * hello carries the sender's own identity log; the follower then sends the logs of the members of what it shows.
+   */
+  private async hello(spaces: Uint8Array[]): Promise<Frame[]> {
+    const own = this.opts.account.length === 32 ? this.cardsOf([this.opts.account]) : [];
+    const frames: Frame[] = [['hello', this.opts.account, spaces, own]];
+    if (this.leader) return frames;
+    const members: Uint8Array[] = [];
+    for (const space of spaces) {
+      const graph = await this.replica.graph(space);
+      if (graph.creatorAccount) members.push(graph.creatorAccount);
+      for (const account of graph.current().roles.keys()) members.push(fromHex(account));
+    }
+    return [...frames, ...this.cardFrames(members)];
+  }
+
+  /** Logs of these accounts not yet sent in this session (and now marked sent). */
+  private cardsOf(accounts: Iterable<Uint8Array>): Uint8Array[] {
+    const out: Uint8Array[] = [];
+    for (const a of accounts) {
+      const k = toHex(a);
+      if (this.cardsSent.has(k)) continue;
+      const state = this.replica.contact(k);
+      if (!state) continue;
+      this.cardsSent.add(k);
+      out.push(encodeCard(state));
+    }
+    return out;
+  }
+
+  private cardFrames(accounts: Iterable<Uint8Array>): Frame[] {
+    const cards = this.cardsOf(accounts);
+    const frames: Frame[] = [];
+    for (let i = 0; i < cards.length; i += CARDS_PER_FRAME) frames.push(['cards', cards.slice(i, i + CARDS_PER_FRAME)]);
+    return frames;
+  }
+
+  /**
+   * Entries framed for the peer, preceded by the identity logs it needs to check them: their authors' and those
+   * of the accounts their membership operations name.
+   */
+  entryFrames(entries: Entry[]): Frame[] {
+    const accounts: Uint8Array[] = [];
+    for (const e of entries) {
+      const author = this.replica.authorOf(e.device);
+      if (author) accounts.push(author.account.account);
+      if (e.kind !== Kind.membership) continue;
+      const op = readMembershipOp(e.payload);
+      if (op.account) accounts.push(op.account);
+    }
+    const frames = this.cardFrames(accounts);
+    for (let i = 0; i < entries.length; i += ENTRIES_PER_FRAME) frames.push(['entries', entries.slice(i, i + ENTRIES_PER_FRAME).map((e) => e.bytes)]);
+    return frames;
   }
 
   /** The leader's opening frame. */
@@ -189,12 +272,16 @@ export class SyncSession {
     this.leader = true;
     const wants = new Map<string, Uint8Array>();
     for (const s of [...(await this.replica.store.spaces()), ...(this.opts.interest ?? [])]) wants.set(toHex(s), s);
-    return this.out([await this.hello([...wants.values()])]);
+    return this.out(await this.hello([...wants.values()]));
   }
 
   async receive(bytes: Uint8Array): Promise<Uint8Array[]> {
-    this.stats.bytesReceived += bytes.length;
-    const f = decodeFrame(bytes);
+    return this.receiveFrame(decodeFrame(bytes), bytes.length);
+  }
+
+  /** Like receive, for a frame the transport already decoded (`size`: its encoded length). */
+  async receiveFrame(f: Frame, size: number): Promise<Uint8Array[]> {
+    this.stats.bytesReceived += size;
     return this.out(await this.handle(f));
   }
 
@@ -220,14 +307,8 @@ export class SyncSession {
     switch (f[0]) {
       case 'hello': {
         this.peer = this.opts.peer !== undefined ? this.opts.peer : f[1].length === 32 ? f[1] : null;
-        for (const card of f[3]) {
-          try {
-            await this.replica.addCard(card);
-          } catch {
-            // A bad card is the peer's problem: entries that needed it will be refused as unknown-author.
-          }
-        }
-        if (!this.leader) return [await this.hello(await this.offered(this.peer, f[2]))];
+        await this.addCards(f[3]);
+        if (!this.leader) return this.hello(await this.offered(this.peer, f[2]));
         const spaces = new Map<string, Uint8Array>();
         const mine = await this.offered(this.peer, f[2]);
         for (const s of [...f[2], ...mine]) spaces.set(toHex(s), s);
@@ -247,6 +328,9 @@ export class SyncSession {
         }
         return frames;
       }
+      case 'cards':
+        await this.addCards(f[1]);
+        return [];
       case 'want':
         return this.entriesFrames(f[1]);
       case 'entries':
@@ -275,9 +359,17 @@ export class SyncSession {
     }
     // Membership first, so the receiver can check what follows in the same batch.
     found.sort((a, b) => a.kind - b.kind);
-    const frames: Frame[] = [];
-    for (let i = 0; i < found.length; i += ENTRIES_PER_FRAME) frames.push(['entries', found.slice(i, i + ENTRIES_PER_FRAME).map((e) => e.bytes)]);
-    return frames;
+    return this.entryFrames(found);
+  }
+
+  private async addCards(cards: Uint8Array[]): Promise<void> {
+    for (const card of cards) {
+      try {
+        await this.replica.addCard(card);
+      } catch {
+        // A bad log is the peer's problem: entries that needed it will be refused as unknown-author.
+      }
+    }
   }
 
   private async ingest(entries: Uint8Array[]): Promise<Frame> {

@@ -1,0 +1,37 @@
+import type { Frame } from '@freehold/core';
+
+/** Who a session is, as far as its share of the provider goes. */
+export type BudgetTier = 'anonymous' | 'authenticated' | 'hosted';
+
+/** Bytes of frame that count as one more unit of work (decoding, hashing, storing). */
+const BYTES_PER_UNIT = 4096;
+
+/** The work a frame asks for: one unit, one per id, entry, space or identity log it carries, one per 4 KiB. */
+export function frameCost(f: Frame, size: number): number {
+  const items = f.slice(1).reduce<number>((n, v) => (Array.isArray(v) ? Math.max(n, v.length) : n), 0);
+  return 1 + items + Math.floor(size / BYTES_PER_UNIT);
+}
+
+/**
+ * A session's work budget: a token bucket refilled per second by tier. Spending never fails: it tells how long
+ * the session must wait before its frame is handled, so a busy session slows down instead of others.
+ */
+export class WorkBudget {
+  private tokens: number;
+  private at = Date.now();
+
+  constructor(private readonly perSecond: Record<BudgetTier, number>) {
+    this.tokens = perSecond.anonymous;
+  }
+
+  /** Milliseconds to wait before doing `units` of work at this tier (and takes them). */
+  spend(tier: BudgetTier, units: number): number {
+    const now = Date.now();
+    const rate = this.perSecond[tier];
+    // Two seconds' worth is the burst a session may save up.
+    this.tokens = Math.min(rate * 2, this.tokens + ((now - this.at) / 1000) * rate);
+    this.at = now;
+    this.tokens -= units;
+    return this.tokens >= 0 ? 0 : Math.ceil((-this.tokens / rate) * 1000);
+  }
+}
