@@ -3,13 +3,31 @@ import type { Frame } from '@freehold/core';
 /** Who a session is, as far as its share of the provider goes. */
 export type BudgetTier = 'anonymous' | 'authenticated' | 'hosted';
 
-/** Bytes of frame that count as one more unit of work (decoding, hashing, storing). */
+/** Bytes of frame that count as one more unit of work (decoding, hashing). */
 const BYTES_PER_UNIT = 4096;
 
-/** The work a frame asks for: one unit, one per id, entry, space or identity log it carries, one per 4 KiB. */
+/**
+ * The work a frame asks of the provider, in units of roughly one store lookup: a signature check or a
+ * membership load costs several, an identity log a chain of signature checks.
+ */
 export function frameCost(f: Frame, size: number): number {
-  const items = f.slice(1).reduce<number>((n, v) => (Array.isArray(v) ? Math.max(n, v.length) : n), 0);
-  return 1 + items + Math.floor(size / BYTES_PER_UNIT);
+  const bytes = Math.floor(size / BYTES_PER_UNIT);
+  switch (f[0]) {
+    case 'entries':
+      return 1 + bytes + 4 * f[1].length;
+    case 'cards':
+      return 1 + bytes + 16 * f[1].length;
+    case 'hello':
+      return 1 + bytes + 4 * f[2].length + 16 * f[3].length;
+    case 'sub':
+      return 1 + bytes + 4 * f[1].length;
+    case 'want':
+      return 1 + bytes + f[1].length;
+    case 'auth':
+      return 32 + bytes;
+    default:
+      return 1 + bytes;
+  }
 }
 
 /**

@@ -234,6 +234,7 @@ export class Connection implements Subscriber {
 
   private async subscribe(spaces: Uint8Array[]): Promise<void> {
     const ok: Uint8Array[] = [];
+    const refused: string[] = [];
     const max = this.account ? this.limits.maxSubscriptions.authenticated : this.limits.maxSubscriptions.anonymous;
     for (const space of spaces) {
       const key = toId(space);
@@ -247,8 +248,13 @@ export class Connection implements Subscriber {
         this.subscriptions.add(key);
         ok.push(space);
       } else {
-        this.fail(this.account ? 'forbidden-role' : 'unauthenticated', `space ${key} is not readable by this session${this.account ? '' : ' (authenticate first)'}`);
+        refused.push(key);
       }
+    }
+    // One answer for what was refused: a space one may not read is not a malformed frame.
+    if (refused.length) {
+      const which = refused.length === 1 ? `space ${refused[0]} is` : `${refused.length} spaces (${refused[0]}, …) are`;
+      this.send(['error', this.account ? 'forbidden-role' : 'unauthenticated', `${which} not readable by this session${this.account ? '' : ' (authenticate first)'}`]);
     }
     this.send(['subbed', ok]);
   }
