@@ -14,8 +14,7 @@ import {
 } from '@freehold/core';
 import type { Logger } from 'pino';
 import type { Metrics } from './metrics.js';
-
-export const HANDLE_NAME = /^[a-z0-9][a-z0-9_-]{0,31}$/;
+import { DEFAULT_HANDLE_POLICY, HANDLE_NAME, HandleDirectory, type HandlePolicy } from './handles.js';
 
 /** Token bucket per sender: appends to other people's inboxes are cheap to send, so they are metered. */
 class RateLimiter {
@@ -42,6 +41,7 @@ export interface ProviderOptions {
   publicUrl: string;
   defaultQuota: number;
   appendsPerMinute?: number;
+  handles?: Partial<HandlePolicy>;
   logger: Logger;
   metrics: Metrics;
 }
@@ -61,6 +61,7 @@ export class Provider {
   private readonly registered = new Set<string>();
   private readonly subscribers = new Map<string, Set<Subscriber>>();
   private readonly appends: RateLimiter;
+  private readonly handles: HandleDirectory;
 
   private constructor(
     readonly replica: Replica,
@@ -69,6 +70,10 @@ export class Provider {
     this.host = new URL(opts.publicUrl).host;
     this.appends = new RateLimiter(opts.appendsPerMinute ?? 120, Math.max(10, (opts.appendsPerMinute ?? 120) / 2));
     replica.hostPolicy = (e, graph) => this.charge(e, graph);
+    this.handles = new HandleDirectory(replica, this.host, {
+      maxHandles: opts.handles?.maxHandles ?? DEFAULT_HANDLE_POLICY.maxHandles,
+      graceMs: opts.handles?.graceMs ?? DEFAULT_HANDLE_POLICY.graceMs,
+    });
   }
 
   static async open(opts: ProviderOptions): Promise<Provider> {
@@ -105,6 +110,7 @@ export class Provider {
       reject('invalid-argument', `the account's identity log does not list ${this.opts.publicUrl} as a provider`);
     }
     await this.replica.addCard(r.card);
+    await this.handles.review(r.account.account);
     const held = await this.store.getAccount(r.account.account);
     if (!held) {
       await this.store.putAccount({ account: r.account.account, quota: this.opts.defaultQuota, used: 0, created: Date.now() });
@@ -122,15 +128,14 @@ export class Provider {
     const handle = `${name}@${this.host}`;
     if (!r.account.handles.includes(handle)) reject('invalid-argument', `the account's identity log does not claim ${handle}`);
     await this.replica.addCard(r.card);
-    if (!(await this.store.claimHandle(name, r.account.account))) reject('forbidden-role', `${handle} is already taken`);
+    await this.handles.claim(name, r.account.account);
     this.opts.logger.info({ event: 'handle', handle, account: toId(r.account.account) }, 'handle claimed');
     return handle;
   }
 
   /** The directory entry for a handle: the account and its whole signed log, which must list the handle. */
   async lookupHandle(name: string): Promise<{ handle: string; account: string; card: string } | undefined> {
-    if (!HANDLE_NAME.test(name)) return undefined;
-    const account = await this.store.handle(name);
+    const account = await this.handles.lookup(name);
     const card = account && (await this.store.getCard(account));
     if (!account || !card) return undefined;
     return { handle: `${name}@${this.host}`, account: toId(account), card: Buffer.from(card).toString('base64') };
