@@ -21,7 +21,7 @@ const STATUS: Record<string, number> = {
 };
 
 /** A page the provider renders: its one inline stylesheet is the only thing its CSP lets it use. */
-export interface Page {
+interface Page {
   html: string;
   style: string;
 }
