@@ -1,10 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { FreeholdError, fromId, toBase64 } from '@freehold/core';
+import { FreeholdError, fromId, reject, toBase64 } from '@freehold/core';
 import type { Provider } from './provider.js';
-import type { Metrics } from './metrics.js';
 import { publicProfile } from './public-web.js';
-import { serveStatic } from './static.js';
+import { decodeSegment, serveStatic } from './static.js';
 import { PairingMailbox } from './pairing.js';
+import { pageCsp, secure } from './headers.js';
 
 const MAX_BODY = 1 << 20;
 
@@ -15,22 +15,46 @@ const STATUS: Record<string, number> = {
   'unknown-author': 401,
   'clock-skew': 400,
   'not-hosted': 403,
+  'quota-exceeded': 403,
   'forbidden-role': 409,
   'too-large': 413,
 };
 
-function html(res: ServerResponse, status: number, body: string, headers: Record<string, string> = {}): void {
-  res.writeHead(status, { 'content-type': 'text/html; charset=utf-8', 'content-length': Buffer.byteLength(body), ...headers });
-  res.end(body);
+/** A page the provider renders: its one inline stylesheet is the only thing its CSP lets it use. */
+interface Page {
+  html: string;
+  style: string;
 }
 
-const notFoundPage = (name: string) =>
-  `<!doctype html><meta charset="utf-8"><title>Not found</title><p style="font:16px system-ui;margin:3rem">No one is @${name.replace(/[^a-z0-9_-]/gi, '')} on this provider.</p>`;
+function html(res: ServerResponse, status: number, page: Page, headers: Record<string, string> = {}): void {
+  res.writeHead(status, {
+    'content-type': 'text/html; charset=utf-8',
+    'content-length': Buffer.byteLength(page.html),
+    'content-security-policy': pageCsp(page.style),
+    ...headers,
+  });
+  res.end(page.html);
+}
+
+const NOT_FOUND_STYLE = 'p{font:16px system-ui;margin:3rem}';
+const notFoundPage = (name: string): Page => ({
+  style: NOT_FOUND_STYLE,
+  html: `<!doctype html><meta charset="utf-8"><title>Not found</title><style>${NOT_FOUND_STYLE}</style><p>No one is @${name.replace(/[^a-z0-9_-]/gi, '')} on this provider.</p>`,
+});
 
 function json(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
   res.end(text);
+}
+
+/** The request target as a URL; Node hands over whatever the client sent, absolute forms included. */
+function parseUrl(target: string | undefined): URL {
+  try {
+    return new URL(target ?? '/', 'http://localhost');
+  } catch {
+    return reject('malformed', 'the request target is not a URL');
+  }
 }
 
 async function body(req: IncomingMessage): Promise<Uint8Array> {
@@ -44,28 +68,29 @@ async function body(req: IncomingMessage): Promise<Uint8Array> {
   return new Uint8Array(Buffer.concat(chunks));
 }
 
-const LANDING = (host: string) => `<!doctype html><meta charset="utf-8"><title>Freehold provider ${host}</title>
-<style>body{font:16px/1.5 system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem;color:#222}code{background:#f3f3f3;padding:.1em .3em}</style>
+const LANDING_STYLE = 'body{font:16px/1.5 system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem;color:#222}code{background:#f3f3f3;padding:.1em .3em}';
+const landing = (host: string): Page => ({
+  style: LANDING_STYLE,
+  html: `<!doctype html><meta charset="utf-8"><title>Freehold provider ${host}</title>
+<style>${LANDING_STYLE}</style>
 <h1>Freehold provider</h1>
 <p>The web app is not built (run <code>npm run build</code>). This is a Freehold cloud peer at <strong>${host}</strong>. It stores and relays signed, encrypted entries for the
 accounts registered here; it cannot read their private spaces.</p>
 <p>Register from the command line: <code>freehold provider add http://${host}</code></p>
-<p><a href="/healthz">health</a> · <a href="/metrics">metrics</a></p>`;
+<p><a href="/healthz">health</a></p>`,
+});
 
-/** Plain HTTP: health, metrics, the handle directory and signed account requests. */
-export function httpHandler(provider: Provider, metrics: Metrics, webRoot: string) {
+/** Plain HTTP: health, the handle directory, signed account requests, public profiles and the web app. */
+export function httpHandler(provider: Provider, webRoot: string) {
   const pairing = new PairingMailbox();
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const url = new URL(req.url ?? '/', 'http://localhost');
+    secure(res);
     try {
+      const url = parseUrl(req.url);
       if (req.method === 'GET' && url.pathname === '/healthz') return json(res, 200, { ok: true, entries: await provider.store.countEntries() });
-      if (req.method === 'GET' && url.pathname === '/metrics') {
-        res.writeHead(200, { 'content-type': metrics.registry.contentType });
-        return void res.end(await metrics.registry.metrics());
-      }
       const handle = /^\/\.well-known\/freehold\/handles\/([^/]+)$/.exec(url.pathname);
       if (req.method === 'GET' && handle) {
-        const found = await provider.lookupHandle(decodeURIComponent(handle[1]!));
+        const found = await provider.lookupHandle(decodeSegment(handle[1]!));
         return found ? json(res, 200, found) : json(res, 404, { error: 'not-found', message: `no handle ${handle[1]} here` });
       }
       const pair = /^\/v1\/pair\/([0-9a-f]{64})\/(request|answer)$/.exec(url.pathname);
@@ -86,7 +111,7 @@ export function httpHandler(provider: Provider, metrics: Metrics, webRoot: strin
           res.writeHead(200, { 'content-type': 'application/activity+json; charset=utf-8', 'content-length': Buffer.byteLength(body), vary: 'Accept' });
           return void res.end(body);
         }
-        return html(res, 200, page.html, { vary: 'Accept' });
+        return html(res, 200, page, { vary: 'Accept' });
       }
       if (req.method === 'POST' && url.pathname === '/v1/accounts') {
         const a = await provider.register(await body(req));
@@ -94,11 +119,8 @@ export function httpHandler(provider: Provider, metrics: Metrics, webRoot: strin
       }
       if (req.method === 'POST' && url.pathname === '/v1/handles') return json(res, 200, { handle: await provider.claimHandle(await body(req)) });
       if (req.method === 'GET' && (await serveStatic(webRoot, url.pathname, res))) return;
-      if (req.method === 'GET' && url.pathname === '/') {
-        res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
-        return void res.end(LANDING(provider.host));
-      }
-      return json(res, 404, { error: 'not-found', message: `nothing at ${url.pathname}` });
+      if (req.method === 'GET' && url.pathname === '/') return html(res, 200, landing(provider.host));
+      return json(res, 404, { error: 'not-found', message: `nothing at ${url.pathname.slice(0, 200)}` });
     } catch (e) {
       if (e instanceof FreeholdError) return json(res, STATUS[e.reason] ?? 400, { error: e.reason, message: e.message });
       provider.opts.logger.error({ err: e }, 'http request failed');

@@ -15,8 +15,7 @@ import {
 import type { Logger } from 'pino';
 import type { Metrics } from './metrics.js';
 import { DEFAULT_INBOX_LIMITS, InboxPolicy, type InboxLimits, type IngestSource } from './inbox.js';
-
-export const HANDLE_NAME = /^[a-z0-9][a-z0-9_-]{0,31}$/;
+import { DEFAULT_HANDLE_POLICY, HANDLE_NAME, HandleDirectory, type HandlePolicy } from './handles.js';
 
 export interface ProviderOptions {
   store: Store;
@@ -26,6 +25,7 @@ export interface ProviderOptions {
   inbox?: Partial<InboxLimits>;
   /** Membership graphs held in memory. */
   graphCache?: number;
+  handles?: Partial<HandlePolicy>;
   logger: Logger;
   metrics: Metrics;
 }
@@ -44,6 +44,7 @@ export class Provider {
   readonly host: string;
   private readonly subscribers = new Map<string, Set<Subscriber>>();
   readonly inbox: InboxPolicy;
+  private readonly handles: HandleDirectory;
 
   private constructor(
     readonly replica: Replica,
@@ -52,6 +53,7 @@ export class Provider {
   ) {
     this.host = new URL(opts.publicUrl).host;
     this.inbox = new InboxPolicy(replica, (a) => this.isRegistered(a), { ...DEFAULT_INBOX_LIMITS, ...opts.inbox });
+    this.handles = new HandleDirectory(replica, this.host, { ...DEFAULT_HANDLE_POLICY, ...opts.handles });
   }
 
   static async open(opts: ProviderOptions): Promise<Provider> {
@@ -105,6 +107,7 @@ export class Provider {
       this.opts.logger.info({ event: 'register', account: toId(r.account.account) }, 'account registered');
     }
     await this.replica.addCard(r.card);
+    await this.handles.review(r.account.account);
     return (await this.store.getAccount(r.account.account))!;
   }
 
@@ -116,15 +119,14 @@ export class Provider {
     const handle = `${name}@${this.host}`;
     if (!r.account.handles.includes(handle)) reject('invalid-argument', `the account's identity log does not claim ${handle}`);
     await this.replica.addCard(r.card);
-    if (!(await this.store.claimHandle(name, r.account.account))) reject('forbidden-role', `${handle} is already taken`);
+    await this.handles.claim(name, r.account.account);
     this.opts.logger.info({ event: 'handle', handle, account: toId(r.account.account) }, 'handle claimed');
     return handle;
   }
 
   /** The directory entry for a handle: the account and its whole signed log, which must list the handle. */
   async lookupHandle(name: string): Promise<{ handle: string; account: string; card: string } | undefined> {
-    if (!HANDLE_NAME.test(name)) return undefined;
-    const account = await this.store.handle(name);
+    const account = await this.handles.lookup(name);
     const card = account && (await this.store.getCard(account));
     if (!account || !card) return undefined;
     return { handle: `${name}@${this.host}`, account: toId(account), card: Buffer.from(card).toString('base64') };

@@ -10,9 +10,10 @@ import { installNativeCrypto } from '@freehold/node';
 import { Connection, DEFAULT_LIMITS, type ConnectionLimits } from './connection.js';
 import { httpHandler } from './http.js';
 import { DEFAULT_WEB_ROOT } from './static.js';
-import { createMetrics } from './metrics.js';
+import { createMetrics, serveMetrics } from './metrics.js';
 import { Provider } from './provider.js';
 import type { InboxLimits } from './inbox.js';
+import { normalizeOrigin, originCheck, refuseUpgrade } from './origin.js';
 
 export interface ServeOptions {
   port: number;
@@ -31,10 +32,20 @@ export interface ServeOptions {
   limits?: Partial<ConnectionLimits>;
   /** The built web app to serve at / (default: apps/microblog/dist). */
   webRoot?: string;
+  /** Browser origins, besides this provider's own, whose pages may open sync sessions (`*`: any). */
+  allowOrigins?: string[];
+  /** `HOST:PORT` of a separate listener for GET /metrics; without it no metrics are served. */
+  metrics?: string;
+  /** Most handles one account may hold here (default 3). */
+  maxHandles?: number;
+  /** How long a dropped handle stays reserved before anyone may claim it (default 30 days). */
+  handleGraceMs?: number;
 }
 
 export interface RunningServer {
   url: string;
+  /** Where GET /metrics is served, with the `metrics` option. */
+  metricsUrl?: string;
   provider: Provider;
   close(): Promise<void>;
 }
@@ -56,6 +67,8 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
   installNativeCrypto();
   const logger = opts.logger ?? pino({ base: { service: 'freehold' } });
   const metrics = createMetrics();
+  const allowOrigins = (opts.allowOrigins ?? []).map(normalizeOrigin);
+  const metricsServer = opts.metrics ? await serveMetrics(opts.metrics, metrics) : undefined;
   const store = await openStore(opts);
   const http: Server = createServer();
   await new Promise<void>((resolve, reject) => {
@@ -64,9 +77,26 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
   });
   const port = (http.address() as AddressInfo).port;
   const publicUrl = (opts.publicUrl ?? `http://localhost:${port}`).replace(/\/$/, '');
-  const provider = await Provider.open({ store, publicUrl, defaultQuota: opts.quota, logger, metrics, inbox: opts.inbox, graphCache: opts.graphCache });
-  http.on('request', httpHandler(provider, metrics, opts.webRoot ?? DEFAULT_WEB_ROOT));
-  const wss = new WebSocketServer({ server: http, path: '/v1/sync', maxPayload: MAX_FRAME, perMessageDeflate: false });
+  const provider = await Provider.open({
+    store,
+    publicUrl,
+    defaultQuota: opts.quota,
+    logger,
+    metrics,
+    inbox: opts.inbox,
+    graphCache: opts.graphCache,
+    handles: { maxHandles: opts.maxHandles, graceMs: opts.handleGraceMs },
+  });
+  http.on('request', httpHandler(provider, opts.webRoot ?? DEFAULT_WEB_ROOT));
+  const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME, perMessageDeflate: false });
+  const allowsOrigin = originCheck(publicUrl, allowOrigins);
+  http.on('upgrade', (req, socket, head) => {
+    if ((req.url ?? '').split('?')[0] !== '/v1/sync') return refuseUpgrade(socket, 404, 'not-found', 'sync sessions are at /v1/sync');
+    if (!allowsOrigin(req)) {
+      return refuseUpgrade(socket, 403, 'unauthenticated', `pages from ${req.headers.origin!.slice(0, 200)} may not open sessions here (see --allow-origin)`);
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
+  });
   const connections = new Set<Connection>();
   const limits = { ...DEFAULT_LIMITS, ...opts.limits };
   wss.on('connection', (ws, req) => {
@@ -79,12 +109,15 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
     for (const c of connections) c.heartbeat(idleMs);
   }, opts.heartbeatMs ?? 30_000);
   beat.unref();
-  logger.info({ event: 'start', url: publicUrl, port, store: opts.db ? 'postgres' : 'sqlite' }, `freehold provider listening on ${publicUrl}`);
+  const metricsUrl = metricsServer?.url;
+  logger.info({ event: 'start', url: publicUrl, port, metrics: metricsUrl, store: opts.db ? 'postgres' : 'sqlite' }, `freehold provider listening on ${publicUrl}`);
   return {
     url: publicUrl,
+    metricsUrl,
     provider,
     async close() {
       clearInterval(beat);
+      await metricsServer?.close();
       for (const ws of wss.clients) ws.terminate();
       await new Promise<void>((r) => wss.close(() => r()));
       await new Promise<void>((r) => http.close(() => r()));

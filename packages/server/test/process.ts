@@ -4,19 +4,21 @@ import { fileURLToPath } from 'node:url';
 const BIN = fileURLToPath(new URL('../../cli/bin/freehold.cjs', import.meta.url));
 
 /** A real `freehold serve` in its own process, so it can be killed like a crashed server. */
-export async function spawnServer(args: string[]): Promise<{ url: string; child: ChildProcess; stop(signal?: NodeJS.Signals): Promise<void> }> {
+export async function spawnServer(
+  args: string[],
+): Promise<{ url: string; metricsUrl?: string; child: ChildProcess; stop(signal?: NodeJS.Signals): Promise<void> }> {
   const child = spawn(process.execPath, [BIN, 'serve', '--host', '127.0.0.1', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const url = await new Promise<string>((resolve, reject) => {
+  const { url, metrics } = await new Promise<{ url: string; metrics?: string }>((resolve, reject) => {
     let buf = '';
     const timer = setTimeout(() => reject(new Error(`server did not start: ${buf}`)), 15_000);
     child.stdout!.on('data', (d: Buffer) => {
       buf += d.toString();
       for (const line of buf.split('\n')) {
         try {
-          const j = JSON.parse(line) as { event?: string; url?: string };
+          const j = JSON.parse(line) as { event?: string; url?: string; metrics?: string };
           if (j.event === 'start' && j.url) {
             clearTimeout(timer);
-            resolve(j.url);
+            resolve({ url: j.url, metrics: j.metrics });
           }
         } catch {
           // partial line
@@ -29,6 +31,7 @@ export async function spawnServer(args: string[]): Promise<{ url: string; child:
   const exited = new Promise<void>((r) => child.on('exit', () => r()));
   return {
     url,
+    metricsUrl: metrics,
     child,
     async stop(signal: NodeJS.Signals = 'SIGTERM') {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);

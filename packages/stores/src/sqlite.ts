@@ -1,6 +1,16 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import Database from 'better-sqlite3';
-import { reject, type AccountRow, type Charge, type EntryKey, type EntryRow, type Store } from '@freehold/core';
+import {
+  reject,
+  type AccountRow,
+  type Charge,
+  type EntryKey,
+  type EntryRow,
+  type HandleClaim,
+  type HandleRow,
+  type HandleRules,
+  type Store,
+} from '@freehold/core';
 import { quotaMessage } from './quota.js';
 
 const SCHEMA = `
@@ -22,7 +32,8 @@ CREATE UNIQUE INDEX IF NOT EXISTS entries_device_seq ON entries (device, seq);
 CREATE TABLE IF NOT EXISTS cards (account BLOB PRIMARY KEY, card BLOB NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS accounts (account BLOB PRIMARY KEY, quota INTEGER NOT NULL, used INTEGER NOT NULL, created INTEGER NOT NULL) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS handles (name TEXT PRIMARY KEY, account BLOB NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS handles (name TEXT PRIMARY KEY, account BLOB NOT NULL, dropped INTEGER) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS handles_account ON handles (account);
 `;
 
 /** A row as better-sqlite3 returns it: Buffers where the store speaks Uint8Array. */
@@ -52,6 +63,8 @@ export class SqliteStore implements Store {
     this.db.pragma('wal_autocheckpoint = 4000');
     this.db.exec(SCHEMA);
     const db = this.db;
+    // Stores made before dropped handles were released lack the column.
+    if (!(db.pragma('table_info(handles)') as { name: string }[]).some((c) => c.name === 'dropped')) db.exec('ALTER TABLE handles ADD COLUMN dropped INTEGER');
     this.stmts = {
       insert: db.prepare('INSERT INTO entries (id, space, doc, kind, device, seq, time, bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING'),
       get: db.prepare('SELECT bytes FROM entries WHERE id = ?').pluck(),
@@ -76,8 +89,12 @@ export class SqliteStore implements Store {
       getAccount: db.prepare('SELECT * FROM accounts WHERE account = ?'),
       accounts: db.prepare('SELECT * FROM accounts ORDER BY account'),
       charge: db.prepare('UPDATE accounts SET used = used + ? WHERE account = ?'),
-      claim: db.prepare('INSERT INTO handles (name, account) VALUES (?, ?) ON CONFLICT (name) DO NOTHING'),
-      handle: db.prepare('SELECT account FROM handles WHERE name = ?').pluck(),
+      claim: db.prepare('INSERT INTO handles (name, account) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET account = excluded.account, dropped = NULL'),
+      handle: db.prepare('SELECT name, account, dropped FROM handles WHERE name = ?'),
+      handlesOf: db.prepare('SELECT name, account, dropped FROM handles WHERE account = ? ORDER BY name'),
+      heldBy: db.prepare('SELECT COUNT(*) FROM handles WHERE account = ? AND name <> ? AND (dropped IS NULL OR dropped > ?)').pluck(),
+      drop: db.prepare('UPDATE handles SET dropped = COALESCE(dropped, ?) WHERE name = ? AND account = ?'),
+      undrop: db.prepare('UPDATE handles SET dropped = NULL WHERE name = ? AND account = ?'),
     };
   }
 
@@ -172,15 +189,35 @@ export class SqliteStore implements Store {
     return (this.stmts.accounts.all() as AccountRow[]).map((r) => ({ ...r, account: bytes(r.account)! }));
   }
 
-  async claimHandle(name: string, account: Uint8Array): Promise<boolean> {
+  private claimOne(name: string, account: Uint8Array, rules: HandleRules): HandleClaim {
+    const held = this.stmts.handle.get(name) as SqlHandle | undefined;
+    const mine = held !== undefined && Buffer.from(account).equals(held.account);
+    if (held && !mine && !(held.dropped !== null && held.dropped <= rules.releasedBefore)) return 'taken';
+    if (!mine && (this.stmts.heldBy.get(account, name, rules.releasedBefore) as number) >= rules.max) return 'over-limit';
     this.stmts.claim.run(name, account);
-    await this.durable();
-    const held = bytes(this.stmts.handle.get(name) as Uint8Array);
-    return Buffer.compare(Buffer.from(held!), Buffer.from(account)) === 0;
+    return 'claimed';
   }
 
-  async handle(name: string): Promise<Uint8Array | undefined> {
-    return bytes(this.stmts.handle.get(name) as Uint8Array | undefined);
+  async claimHandle(name: string, account: Uint8Array, rules: HandleRules): Promise<HandleClaim> {
+    // IMMEDIATE: the count and the insert must see the same directory even with another process on the file.
+    const result = this.db.transaction(() => this.claimOne(name, account, rules)).immediate();
+    await this.durable();
+    return result;
+  }
+
+  async handle(name: string): Promise<HandleRow | undefined> {
+    const h = this.stmts.handle.get(name) as SqlHandle | undefined;
+    return h && handleRow(h);
+  }
+
+  async handlesOf(account: Uint8Array): Promise<HandleRow[]> {
+    return (this.stmts.handlesOf.all(account) as SqlHandle[]).map(handleRow);
+  }
+
+  async markHandleDropped(name: string, account: Uint8Array, at: number | null): Promise<void> {
+    if (at === null) this.stmts.undrop.run(name, account);
+    else this.stmts.drop.run(at, name, account);
+    await this.durable();
   }
 
   async getEntries(ids: Uint8Array[]): Promise<(Uint8Array | undefined)[]> {
@@ -275,6 +312,9 @@ export class SqliteStore implements Store {
 function bytes(b: Uint8Array | undefined): Uint8Array | undefined {
   return b === undefined ? undefined : new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 }
+
+type SqlHandle = { name: string; account: Buffer; dropped: number | null };
+const handleRow = (h: SqlHandle): HandleRow => ({ name: h.name, account: bytes(h.account)!, ...(h.dropped === null ? {} : { dropped: h.dropped }) });
 
 function row(r: Row): EntryRow {
   return { id: bytes(r.id)!, space: bytes(r.space)!, doc: bytes(r.doc)!, kind: r.kind, device: bytes(r.device)!, seq: r.seq, time: r.time, bytes: bytes(r.bytes)! };

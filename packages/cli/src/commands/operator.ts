@@ -8,13 +8,33 @@ const storeOptions = { data: { type: 'string' }, db: { type: 'string' } } as con
 export const operatorCommands: Command[] = [
   {
     name: 'serve',
-    usage: 'serve [--port 8787] [--data DIR] [--db postgres://…] [--public-url URL] [--quota SIZE] [--web DIR]',
-    summary: 'Run a cloud peer: WebSocket sync, accounts and quotas, handles, inboxes; SQLite in DIR (default ./data) or PostgreSQL with --db.',
-    options: { port: { type: 'string' }, ...storeOptions, 'public-url': { type: 'string' }, quota: { type: 'string' }, host: { type: 'string' }, web: { type: 'string' } },
+    usage:
+      'serve [--port 8787] [--data DIR] [--db postgres://…] [--public-url URL] [--quota SIZE] [--web DIR] [--allow-origin URL]… ' +
+      '[--metrics HOST:PORT] [--max-handles 3] [--handle-grace DAYS]',
+    summary:
+      'Run a cloud peer: WebSocket sync, accounts and quotas, handles, inboxes; SQLite in DIR (default ./data) or PostgreSQL with --db. ' +
+      '--allow-origin (repeatable, * for any) lets pages from other sites open sessions; --metrics serves GET /metrics on a listener of ' +
+      'its own (off by default); --max-handles caps handles per account; --handle-grace is how long a dropped handle stays reserved (default 30).',
+    options: {
+      port: { type: 'string' },
+      ...storeOptions,
+      'public-url': { type: 'string' },
+      quota: { type: 'string' },
+      host: { type: 'string' },
+      web: { type: 'string' },
+      'allow-origin': { type: 'string', multiple: true },
+      metrics: { type: 'string' },
+      'max-handles': { type: 'string' },
+      'handle-grace': { type: 'string' },
+    },
     args: [0, 0],
     async run(ctx) {
       const port = Number(ctx.values.port ?? 8787);
       if (!Number.isInteger(port) || port < 0 || port > 65535) reject('invalid-argument', `--port ${String(ctx.values.port)} is not a port number`);
+      const maxHandles = Number(ctx.values['max-handles'] ?? 3);
+      if (!Number.isInteger(maxHandles) || maxHandles < 0) reject('invalid-argument', `--max-handles ${String(ctx.values['max-handles'])} is not a whole number`);
+      const graceDays = Number(ctx.values['handle-grace'] ?? 30);
+      if (!(graceDays >= 0 && graceDays <= 3650)) reject('invalid-argument', `--handle-grace ${String(ctx.values['handle-grace'])} is not a number of days (0-3650)`);
       const server = await serve({
         port,
         host: ctx.values.host as string | undefined,
@@ -23,6 +43,10 @@ export const operatorCommands: Command[] = [
         publicUrl: ctx.values['public-url'] as string | undefined,
         quota: parseSize((ctx.values.quota as string | undefined) ?? '1GiB'),
         webRoot: ctx.values.web ? resolve(ctx.values.web as string) : undefined,
+        allowOrigins: ctx.values['allow-origin'] as string[] | undefined,
+        metrics: ctx.values.metrics as string | undefined,
+        maxHandles,
+        handleGraceMs: graceDays * 24 * 3600_000,
       });
       await new Promise<void>((resolve) => {
         const stop = () => {
