@@ -4,9 +4,10 @@ import type { Provider } from './provider.js';
 import type { Metrics } from './metrics.js';
 import { publicProfile } from './public-web.js';
 import { serveStatic } from './static.js';
-import { PairingMailbox } from './pairing.js';
-
-const MAX_BODY = 1 << 20;
+import type { PairingLimits } from './pairing.js';
+import { pairingRoutes } from './pairing-http.js';
+import { RetryLater } from './rate-limit.js';
+import { json, readBody as body } from './respond.js';
 
 const STATUS: Record<string, number> = {
   'invalid-argument': 400,
@@ -17,6 +18,10 @@ const STATUS: Record<string, number> = {
   'not-hosted': 403,
   'forbidden-role': 409,
   'too-large': 413,
+  'not-found': 404,
+  duplicate: 409,
+  'rate-limited': 429,
+  unavailable: 503,
 };
 
 function html(res: ServerResponse, status: number, body: string, headers: Record<string, string> = {}): void {
@@ -27,23 +32,6 @@ function html(res: ServerResponse, status: number, body: string, headers: Record
 const notFoundPage = (name: string) =>
   `<!doctype html><meta charset="utf-8"><title>Not found</title><p style="font:16px system-ui;margin:3rem">No one is @${name.replace(/[^a-z0-9_-]/gi, '')} on this provider.</p>`;
 
-function json(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
-  res.end(text);
-}
-
-async function body(req: IncomingMessage): Promise<Uint8Array> {
-  const chunks: Buffer[] = [];
-  let n = 0;
-  for await (const c of req) {
-    n += (c as Buffer).length;
-    if (n > MAX_BODY) throw new FreeholdError('too-large', `request body over ${MAX_BODY} bytes`);
-    chunks.push(c as Buffer);
-  }
-  return new Uint8Array(Buffer.concat(chunks));
-}
-
 const LANDING = (host: string) => `<!doctype html><meta charset="utf-8"><title>Freehold provider ${host}</title>
 <style>body{font:16px/1.5 system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem;color:#222}code{background:#f3f3f3;padding:.1em .3em}</style>
 <h1>Freehold provider</h1>
@@ -53,8 +41,8 @@ accounts registered here; it cannot read their private spaces.</p>
 <p><a href="/healthz">health</a> · <a href="/metrics">metrics</a></p>`;
 
 /** Plain HTTP: health, metrics, the handle directory and signed account requests. */
-export function httpHandler(provider: Provider, metrics: Metrics, webRoot: string) {
-  const pairing = new PairingMailbox();
+export function httpHandler(provider: Provider, metrics: Metrics, webRoot: string, pairingLimits: PairingLimits) {
+  const pairing = pairingRoutes(provider, pairingLimits);
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     try {
@@ -68,8 +56,7 @@ export function httpHandler(provider: Provider, metrics: Metrics, webRoot: strin
         const found = await provider.lookupHandle(decodeURIComponent(handle[1]!));
         return found ? json(res, 200, found) : json(res, 404, { error: 'not-found', message: `no handle ${handle[1]} here` });
       }
-      const pair = /^\/v1\/pair\/([0-9a-f]{64})\/(request|answer)$/.exec(url.pathname);
-      if (pair && (req.method === 'GET' || req.method === 'PUT')) return await pairing.handle(req, res, pair[1]!, pair[2]!);
+      if (/^\/v1\/pair(\/|$)/.test(url.pathname)) return await pairing(req, res, url.pathname);
       const card = /^\/v1\/accounts\/([1-9A-HJ-NP-Za-km-z]{40,50})\/card$/.exec(url.pathname);
       if (req.method === 'GET' && card) {
         // Identity logs are public and self-certifying; a recovering device starts from one.
@@ -100,7 +87,10 @@ export function httpHandler(provider: Provider, metrics: Metrics, webRoot: strin
       }
       return json(res, 404, { error: 'not-found', message: `nothing at ${url.pathname}` });
     } catch (e) {
-      if (e instanceof FreeholdError) return json(res, STATUS[e.reason] ?? 400, { error: e.reason, message: e.message });
+      if (e instanceof FreeholdError) {
+        const retry: Record<string, string> = e instanceof RetryLater ? { 'retry-after': String(Math.ceil(e.retryAfterMs / 1000)) } : {};
+        return json(res, STATUS[e.reason] ?? 400, { error: e.reason, message: e.message }, retry);
+      }
       provider.opts.logger.error({ err: e }, 'http request failed');
       return json(res, 500, { error: 'internal', message: 'internal error' });
     }

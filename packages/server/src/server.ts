@@ -12,6 +12,7 @@ import { httpHandler } from './http.js';
 import { DEFAULT_WEB_ROOT } from './static.js';
 import { createMetrics } from './metrics.js';
 import { Provider } from './provider.js';
+import { DEFAULT_PAIRING_LIMITS, type PairingLimits } from './pairing.js';
 
 export interface ServeOptions {
   port: number;
@@ -29,6 +30,8 @@ export interface ServeOptions {
   limits?: Partial<ConnectionLimits>;
   /** The built web app to serve at / (default: apps/microblog/dist). */
   webRoot?: string;
+  /** Bounds of the device-linking mailbox (docs/OPERATING.md). */
+  pairing?: Partial<PairingLimits>;
 }
 
 export interface RunningServer {
@@ -63,7 +66,7 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
   const port = (http.address() as AddressInfo).port;
   const publicUrl = (opts.publicUrl ?? `http://localhost:${port}`).replace(/\/$/, '');
   const provider = await Provider.open({ store, publicUrl, defaultQuota: opts.quota, logger, metrics, appendsPerMinute: opts.appendsPerMinute });
-  http.on('request', httpHandler(provider, metrics, opts.webRoot ?? DEFAULT_WEB_ROOT));
+  http.on('request', httpHandler(provider, metrics, opts.webRoot ?? DEFAULT_WEB_ROOT, { ...DEFAULT_PAIRING_LIMITS, ...opts.pairing }));
   const wss = new WebSocketServer({ server: http, path: '/v1/sync', maxPayload: MAX_FRAME, perMessageDeflate: false });
   const connections = new Set<Connection>();
   const limits = { ...DEFAULT_LIMITS, ...opts.limits };
