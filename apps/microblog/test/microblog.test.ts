@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { build } from 'vite';
 import type { Browser, BrowserContext, BrowserContextOptions, Page } from 'playwright-core';
 import jsonld from 'jsonld';
+import { decodeCard, fromBase64, liveDevices } from '@freehold/core';
 import { launchChromium } from '../../../test-support/browser.js';
 import { spawnServer } from '../../../packages/server/test/process.js';
 
@@ -230,18 +231,38 @@ describe('the microblog in Chromium, with a CLI user on the same network', () =>
     await fresh.screenshot({ path: join(SHOTS, 'profile.png') });
   }, 180_000);
 
-  it('links a new browser to Alice with a one-time code shown on her device', async () => {
-    await alice.goto(`${url}/#/me`);
-    await alice.getByRole('button', { name: 'Link a new device' }).click();
-    const code = (await alice.locator('.code').textContent())!;
-    expect(code).toMatch(/^[0-9A-Z]{4}-[0-9A-Z]{4}$/);
-    const linked = await newPage(browser);
-    await linked.goto(url);
-    await linked.getByRole('button', { name: 'Link to my account on another device' }).click();
-    await linked.getByLabel('Linking code').fill(code);
-    await linked.getByRole('button', { name: 'Link this browser' }).click();
+  it('links a new browser to Alice once she confirms that both screens show the same words', async () => {
+    const devices = async () => {
+      const entry = (await (await fetch(`${url}/.well-known/freehold/handles/alice`)).json()) as { card: string };
+      return liveDevices(decodeCard(fromBase64(entry.card))).length;
+    };
+    const start = async (): Promise<{ code: string; page: Page }> => {
+      await alice.goto(`${url}/#/me`);
+      await alice.getByRole('button', { name: 'Link a new device' }).click();
+      const code = (await alice.locator('.code').textContent())!;
+      expect(code).toMatch(/^[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{5}$/);
+      const page = await newPage(browser);
+      await page.goto(url);
+      await page.getByRole('button', { name: 'Link to my account on another device' }).click();
+      await page.getByLabel('Linking code').fill(code.toLowerCase());
+      await page.getByRole('button', { name: 'Link this browser' }).click();
+      return { code, page };
+    };
+    const words = async (page: Page) => {
+      const shown = page.locator('.fingerprint');
+      await shown.waitFor({ timeout: 30_000 });
+      return (await shown.textContent())!;
+    };
+    const before = await devices();
+
+    const { code, page: linked } = await start();
+    const onNew = await words(linked);
+    expect(onNew).toMatch(/^[a-z]+ [a-z]+ [a-z]+ [a-z]+$/);
+    expect(await words(alice)).toBe(onNew);
+    await alice.getByRole('button', { name: 'They match: link it' }).click();
     await seen(linked, 'Hello from Alice, whose keys never leave her browser', 60_000);
     await alice.getByText(/^Linked “/).waitFor({ timeout: 30_000 });
+    expect(await devices()).toBe(before + 1);
     // A used code cannot be used again.
     const again = await newPage(browser, {});
     await again.goto(url);
@@ -249,7 +270,15 @@ describe('the microblog in Chromium, with a CLI user on the same network', () =>
     await again.getByLabel('Linking code').fill(code);
     await again.getByRole('button', { name: 'Link this browser' }).click();
     await again.getByRole('alert').getByText('already used').waitFor({ timeout: 20_000 });
-  }, 120_000);
+
+    // When the person says the words differ, nothing is added and the new browser is told.
+    const { page: refused } = await start();
+    expect(await words(alice)).toBe(await words(refused));
+    await alice.getByRole('button', { name: 'They differ' }).click();
+    await alice.getByText(/^Not linked/).waitFor({ timeout: 10_000 });
+    await refused.getByRole('alert').getByText('not confirmed').waitFor({ timeout: 20_000 });
+    expect(await devices()).toBe(before + 1);
+  }, 180_000);
 
   it('keeps two tabs of the same account consistent', async () => {
     const tab2 = await bob.context().newPage();

@@ -1,6 +1,7 @@
 import { decodeCard, encodeCard, FreeholdError, fromBase64, fromId, isRejectReason, reject, signRequest, toId, type Device, type IdentityState } from '@freehold/core';
 
-async function post(url: string, body: Uint8Array): Promise<unknown> {
+/** POSTs a signed request; a refusal becomes the FreeholdError the provider named. */
+export async function post(url: string, body: Uint8Array): Promise<unknown> {
   let res: Response;
   try {
     res = await fetch(url, { method: 'POST', body: body.slice().buffer as ArrayBuffer, headers: { 'content-type': 'application/cbor' } });

@@ -1,3 +1,3 @@
 export { ProviderLink, syncUrl, type WebSocketFactory, type WebSocketLike } from './link.js';
 export { claimHandle, fetchCard, handleUrl, hostOf, register, resolveHandle } from './http.js';
-export { awaitLinkRequest, newPairingCode, requestLink, type LinkRequest } from './pairing.js';
+export { CODE_LENGTH, linkFingerprint, newPairingCode, offerLink, parsePairingCode, requestLink, type LinkOffer, type LinkRequest, type PendingLink } from './pairing.js';

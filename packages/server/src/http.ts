@@ -3,10 +3,11 @@ import { FreeholdError, fromId, reject, toBase64 } from '@freehold/core';
 import type { Provider } from './provider.js';
 import { publicProfile } from './public-web.js';
 import { decodeSegment, serveStatic } from './static.js';
-import { PairingMailbox } from './pairing.js';
 import { pageCsp, secure } from './headers.js';
-
-const MAX_BODY = 1 << 20;
+import type { PairingLimits } from './pairing.js';
+import { pairingRoutes } from './pairing-http.js';
+import { RetryLater } from './rate-limit.js';
+import { json, readBody as body } from './respond.js';
 
 const STATUS: Record<string, number> = {
   'invalid-argument': 400,
@@ -18,6 +19,10 @@ const STATUS: Record<string, number> = {
   'quota-exceeded': 403,
   'forbidden-role': 409,
   'too-large': 413,
+  'not-found': 404,
+  duplicate: 409,
+  'rate-limited': 429,
+  unavailable: 503,
 };
 
 /** A page the provider renders: its one inline stylesheet is the only thing its CSP lets it use. */
@@ -42,12 +47,6 @@ const notFoundPage = (name: string): Page => ({
   html: `<!doctype html><meta charset="utf-8"><title>Not found</title><style>${NOT_FOUND_STYLE}</style><p>No one is @${name.replace(/[^a-z0-9_-]/gi, '')} on this provider.</p>`,
 });
 
-function json(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
-  res.end(text);
-}
-
 /** The request target as a URL; Node hands over whatever the client sent, absolute forms included. */
 function parseUrl(target: string | undefined): URL {
   try {
@@ -55,17 +54,6 @@ function parseUrl(target: string | undefined): URL {
   } catch {
     return reject('malformed', 'the request target is not a URL');
   }
-}
-
-async function body(req: IncomingMessage): Promise<Uint8Array> {
-  const chunks: Buffer[] = [];
-  let n = 0;
-  for await (const c of req) {
-    n += (c as Buffer).length;
-    if (n > MAX_BODY) throw new FreeholdError('too-large', `request body over ${MAX_BODY} bytes`);
-    chunks.push(c as Buffer);
-  }
-  return new Uint8Array(Buffer.concat(chunks));
 }
 
 const LANDING_STYLE = 'body{font:16px/1.5 system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem;color:#222}code{background:#f3f3f3;padding:.1em .3em}';
@@ -80,9 +68,9 @@ accounts registered here; it cannot read their private spaces.</p>
 <p><a href="/healthz">health</a></p>`,
 });
 
-/** Plain HTTP: health, the handle directory, signed account requests, public profiles and the web app. */
-export function httpHandler(provider: Provider, webRoot: string) {
-  const pairing = new PairingMailbox();
+/** Plain HTTP: health, the handle directory, signed account requests, device linking, public profiles and the web app. */
+export function httpHandler(provider: Provider, webRoot: string, pairingLimits: PairingLimits) {
+  const pairing = pairingRoutes(provider, pairingLimits);
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     secure(res);
     try {
@@ -93,8 +81,7 @@ export function httpHandler(provider: Provider, webRoot: string) {
         const found = await provider.lookupHandle(decodeSegment(handle[1]!));
         return found ? json(res, 200, found) : json(res, 404, { error: 'not-found', message: `no handle ${handle[1]} here` });
       }
-      const pair = /^\/v1\/pair\/([0-9a-f]{64})\/(request|answer)$/.exec(url.pathname);
-      if (pair && (req.method === 'GET' || req.method === 'PUT')) return await pairing.handle(req, res, pair[1]!, pair[2]!);
+      if (/^\/v1\/pair(\/|$)/.test(url.pathname)) return await pairing(req, res, url.pathname);
       const card = /^\/v1\/accounts\/([1-9A-HJ-NP-Za-km-z]{40,50})\/card$/.exec(url.pathname);
       if (req.method === 'GET' && card) {
         // Identity logs are public and self-certifying; a recovering device starts from one.
@@ -122,7 +109,10 @@ export function httpHandler(provider: Provider, webRoot: string) {
       if (req.method === 'GET' && url.pathname === '/') return html(res, 200, landing(provider.host));
       return json(res, 404, { error: 'not-found', message: `nothing at ${url.pathname.slice(0, 200)}` });
     } catch (e) {
-      if (e instanceof FreeholdError) return json(res, STATUS[e.reason] ?? 400, { error: e.reason, message: e.message });
+      if (e instanceof FreeholdError) {
+        const retry: Record<string, string> = e instanceof RetryLater ? { 'retry-after': String(Math.ceil(e.retryAfterMs / 1000)) } : {};
+        return json(res, STATUS[e.reason] ?? 400, { error: e.reason, message: e.message }, retry);
+      }
       provider.opts.logger.error({ err: e }, 'http request failed');
       return json(res, 500, { error: 'internal', message: 'internal error' });
     }

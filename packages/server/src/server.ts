@@ -14,6 +14,7 @@ import { createMetrics, serveMetrics } from './metrics.js';
 import { Provider } from './provider.js';
 import type { InboxLimits } from './inbox.js';
 import { normalizeOrigin, originCheck, refuseUpgrade } from './origin.js';
+import { DEFAULT_PAIRING_LIMITS, type PairingLimits } from './pairing.js';
 
 export interface ServeOptions {
   port: number;
@@ -40,6 +41,8 @@ export interface ServeOptions {
   maxHandles?: number;
   /** How long a dropped handle stays reserved before anyone may claim it (default 30 days). */
   handleGraceMs?: number;
+  /** Bounds of the device-linking mailbox (docs/OPERATING.md). */
+  pairing?: Partial<PairingLimits>;
 }
 
 export interface RunningServer {
@@ -87,7 +90,7 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
     graphCache: opts.graphCache,
     handles: { maxHandles: opts.maxHandles, graceMs: opts.handleGraceMs },
   });
-  http.on('request', httpHandler(provider, opts.webRoot ?? DEFAULT_WEB_ROOT));
+  http.on('request', httpHandler(provider, opts.webRoot ?? DEFAULT_WEB_ROOT, { ...DEFAULT_PAIRING_LIMITS, ...opts.pairing }));
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME, perMessageDeflate: false });
   const allowsOrigin = originCheck(publicUrl, allowOrigins);
   http.on('upgrade', (req, socket, head) => {
