@@ -4,7 +4,7 @@ import type { Duplex } from 'node:stream';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeCard, derive, Device, encode, encodeCard, liveDevices, randomBytes, seal, signRequest, toHex, utf8, type Device as DeviceT } from '@freehold/core';
+import { decodeCard, derive, Device, encode, encodeCard, liveDevices, newDeviceKeys, possessionProof, randomBytes, seal, signRequest, toHex, utf8, type Device as DeviceT } from '@freehold/core';
 import { SqliteStore } from '@freehold/stores';
 import { CODE_LENGTH, fetchCard, linkFingerprint, newPairingCode, offerLink, parsePairingCode, requestLink } from '@freehold/client';
 import type { RunningServer } from '@freehold/server';
@@ -330,7 +330,9 @@ describe('a provider that knows the code and substitutes the new device', () => 
     const erin = await signedIn(proxy.url, 'erin');
     const before = liveDevices(erin.identity()).length;
     const offer = await offerLink(proxy.url, erin);
-    const evil = { sign: randomBytes(32), box: randomBytes(32), name: 'phone' };
+    // The substitute is a well-formed request, its keys' possession proof included: only the words differ.
+    const keys = newDeviceKeys();
+    const evil = { sign: keys.sign.publicKey, box: keys.box.publicKey, name: 'phone', proof: possessionProof(erin.account, keys) };
     proxy.swap.set(mailboxId(offer.code), seal(slotKey(offer.code, 'request'), encode(evil)));
     const pending = await requestLink(proxy.url, offer.code, 'phone');
     const req = await offer.request();
