@@ -26,6 +26,23 @@ export async function claimHandle(provider: string, device: Device, name: string
   return ((await post(`${provider}/v1/handles`, req)) as { handle: string }).handle;
 }
 
+/**
+ * An inbox owner's settings at one provider: `cap` bounds what senders the provider does not host may leave
+ * (bytes), `purge` deletes what others left so far. Answers the cap in force and how many entries went.
+ */
+export async function inboxSettings(
+  provider: string,
+  device: Device,
+  space: Uint8Array,
+  change: { cap?: number; purge?: boolean },
+): Promise<{ cap: number; purged: number }> {
+  const payload: Record<string, unknown> = { space };
+  if (change.cap !== undefined) payload.cap = change.cap;
+  if (change.purge) payload.purge = true;
+  const req = signRequest('inbox', hostOf(provider), payload, encodeCard(device.identity()), device.keys.sign, Date.now());
+  return (await post(`${provider}/v1/inbox`, req)) as { cap: number; purged: number };
+}
+
 /** Local hosts speak plain HTTP; everything else HTTPS. */
 export function handleUrl(handle: string): { name: string; host: string; url: string } {
   const m = /^([a-z0-9][a-z0-9_-]{0,31})@([a-z0-9.-]+|\[[0-9a-f:]+\])(:\d+)?$/i.exec(handle.trim());

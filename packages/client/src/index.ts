@@ -1,3 +1,3 @@
 export { ProviderLink, syncUrl, type WebSocketFactory, type WebSocketLike } from './link.js';
-export { claimHandle, fetchCard, handleUrl, hostOf, register, resolveHandle } from './http.js';
+export { claimHandle, fetchCard, handleUrl, hostOf, inboxSettings, register, resolveHandle } from './http.js';
 export { CODE_LENGTH, linkFingerprint, newPairingCode, offerLink, parsePairingCode, requestLink, type LinkOffer, type LinkRequest, type PendingLink } from './pairing.js';

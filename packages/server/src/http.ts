@@ -104,6 +104,7 @@ export function httpHandler(provider: Provider, webRoot: string, pairingLimits: 
         const a = await provider.register(await body(req));
         return json(res, 200, { account: Buffer.from(a.account).toString('hex'), quota: a.quota, used: a.used });
       }
+      if (req.method === 'POST' && url.pathname === '/v1/inbox') return json(res, 200, await provider.inboxSettings(await body(req)));
       if (req.method === 'POST' && url.pathname === '/v1/handles') return json(res, 200, { handle: await provider.claimHandle(await body(req)) });
       if (req.method === 'GET' && (await serveStatic(webRoot, url.pathname, res))) return;
       if (req.method === 'GET' && url.pathname === '/') return html(res, 200, landing(provider.host));

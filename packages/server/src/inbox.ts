@@ -67,12 +67,12 @@ export class InboxPolicy {
    */
   async admit(e: Entry, author: Uint8Array, from: IngestSource | undefined): Promise<'sender' | 'inbox'> {
     const now = Date.now();
+    const held = await this.usage(e.space);
+    if (e.time <= held.purgedBefore) reject('purged', 'the inbox’s owner cleared the messages from before this one');
     if (!this.perSender.take(toHex(author), now)) reject('rate-limited', 'too many messages to inboxes from this account; try again in a minute');
     if (this.isHosted(author)) return 'sender';
     if (from && !this.perSource.take(from.source, now)) reject('rate-limited', 'too many messages to inboxes from this address; try again in a minute');
     if (!this.perInbox.take(toHex(e.space), now)) reject('rate-limited', 'this inbox is taking no more messages from other providers’ accounts for a minute');
-    const held = await this.usage(e.space);
-    if (e.time <= held.purgedBefore) reject('purged', 'the inbox’s owner cleared the messages from before this one');
     if (held.bytes + e.bytes.length > held.cap) reject('quota-exceeded', 'this inbox is full: its owner has to make room before it takes more messages');
     held.bytes += e.bytes.length;
     return 'inbox';

@@ -1,4 +1,6 @@
 import {
+  asBytes,
+  asUint,
   canRead,
   Kind,
   reject,
@@ -109,6 +111,22 @@ export class Provider {
     await this.replica.addCard(r.card);
     await this.handles.review(r.account.account);
     return (await this.store.getAccount(r.account.account))!;
+  }
+
+  /**
+   * An inbox owner's settings: the cap on what senders this provider does not host may leave (`cap`, bytes),
+   * and `purge`, which deletes what non-members left so far and refuses it if a replica offers it again.
+   */
+  async inboxSettings(request: Uint8Array): Promise<{ cap: number; purged: number }> {
+    const r = verifyRequest(request, 'inbox', this.host, Date.now());
+    const space = asBytes(r.payload.space, 'space', 32);
+    const graph = await this.replica.graph(space);
+    if (!graph.created || !graph.openAppend) reject('not-found', `no inbox ${toId(space)} here`);
+    if (graph.current().roles.get(toHex(r.account.account)) !== 'admin') reject('forbidden-role', 'only the inbox’s owner may change it');
+    const cap = r.payload.cap === undefined ? await this.inbox.cap(space) : await this.inbox.setCap(space, asUint(r.payload.cap, 'cap'));
+    const purged = r.payload.purge === true ? await this.inbox.purge(space, Date.now()) : 0;
+    this.opts.logger.info({ event: 'inbox', account: toId(r.account.account), space: toId(space), cap, purged }, 'inbox settings');
+    return { cap, purged };
   }
 
   async claimHandle(request: Uint8Array): Promise<string> {
