@@ -2,6 +2,7 @@ import {
   asBytes,
   asUint,
   canRead,
+  definedOnly,
   Kind,
   reject,
   Replica,
@@ -54,8 +55,8 @@ export class Provider {
     private readonly registered: Set<string>,
   ) {
     this.host = new URL(opts.publicUrl).host;
-    this.inbox = new InboxPolicy(replica, (a) => this.isRegistered(a), { ...DEFAULT_INBOX_LIMITS, ...opts.inbox });
-    this.handles = new HandleDirectory(replica, this.host, { ...DEFAULT_HANDLE_POLICY, ...opts.handles });
+    this.inbox = new InboxPolicy(replica, (a) => this.isRegistered(a), { ...DEFAULT_INBOX_LIMITS, ...definedOnly(opts.inbox ?? {}) });
+    this.handles = new HandleDirectory(replica, this.host, { ...DEFAULT_HANDLE_POLICY, ...definedOnly(opts.handles ?? {}) });
   }
 
   static async open(opts: ProviderOptions): Promise<Provider> {

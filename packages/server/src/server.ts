@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { mkdirSync } from 'node:fs';
 import { WebSocketServer } from 'ws';
 import { pino, type Logger } from 'pino';
-import { MAX_FRAME, type Store } from '@freehold/core';
+import { definedOnly, MAX_FRAME, type Store } from '@freehold/core';
 import { PostgresStore, SqliteStore } from '@freehold/stores';
 import { installNativeCrypto } from '@freehold/node';
 import { Connection, DEFAULT_LIMITS, type ConnectionLimits } from './connection.js';
@@ -90,7 +90,7 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
     graphCache: opts.graphCache,
     handles: { maxHandles: opts.maxHandles, graceMs: opts.handleGraceMs },
   });
-  http.on('request', httpHandler(provider, opts.webRoot ?? DEFAULT_WEB_ROOT, { ...DEFAULT_PAIRING_LIMITS, ...opts.pairing }));
+  http.on('request', httpHandler(provider, opts.webRoot ?? DEFAULT_WEB_ROOT, { ...DEFAULT_PAIRING_LIMITS, ...definedOnly(opts.pairing ?? {}) }));
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME, perMessageDeflate: false });
   const allowsOrigin = originCheck(publicUrl, allowOrigins);
   http.on('upgrade', (req, socket, head) => {
@@ -101,7 +101,7 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
     wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
   });
   const connections = new Set<Connection>();
-  const limits = { ...DEFAULT_LIMITS, ...opts.limits };
+  const limits = { ...DEFAULT_LIMITS, ...definedOnly(opts.limits ?? {}) };
   wss.on('connection', (ws, req) => {
     const c = new Connection(ws, provider, logger, metrics, limits, req.socket.remoteAddress);
     connections.add(c);
