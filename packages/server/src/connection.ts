@@ -198,8 +198,14 @@ export class Connection implements Subscriber {
       account: new Uint8Array(0),
       peer: this.account,
       ingest: (batch) => this.provider.ingest(batch, { source: this.source }),
-      // A peer this provider does not host sees only what it asks for (and may see).
-      offerable: async (peer) => (peer && this.provider.isRegistered(peer) ? this.provider.store.spaces() : []),
+      // A peer this provider does not host sees only what it asks for (and may see). Looking through every
+      // space for a hosted peer is work its session pays for (its next frame waits).
+      offerable: async (peer) => {
+        if (!peer || !this.provider.isRegistered(peer)) return [];
+        const all = await this.provider.store.spaces();
+        this.budget.spend(this.tier(), all.length);
+        return all;
+      },
       onStored: (entries) => {
         this.stats.entriesIn += entries.length;
         this.metrics.entriesIn.inc(entries.length);

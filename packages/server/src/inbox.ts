@@ -1,6 +1,6 @@
 import { LRUCache } from 'lru-cache';
 import { Kind, reject, toHex, type Entry, type Replica, type SpaceGraph } from '@freehold/core';
-import { RateLimiter } from './rate.js';
+import { RateLimiter } from './rate-limit.js';
 
 export interface InboxLimits {
   /** Appends a sender who is not a member may make to inboxes here, per minute (per sender). */
@@ -69,10 +69,10 @@ export class InboxPolicy {
     const now = Date.now();
     const held = await this.usage(e.space);
     if (e.time <= held.purgedBefore) reject('purged', 'the inbox’s owner cleared the messages from before this one');
-    if (!this.perSender.take(toHex(author), now)) reject('rate-limited', 'too many messages to inboxes from this account; try again in a minute');
+    if (this.perSender.take(toHex(author), now) > 0) reject('rate-limited', 'too many messages to inboxes from this account; try again in a minute');
     if (this.isHosted(author)) return 'sender';
-    if (from && !this.perSource.take(from.source, now)) reject('rate-limited', 'too many messages to inboxes from this address; try again in a minute');
-    if (!this.perInbox.take(toHex(e.space), now)) reject('rate-limited', 'this inbox is taking no more messages from other providers’ accounts for a minute');
+    if (from && this.perSource.take(from.source, now) > 0) reject('rate-limited', 'too many messages to inboxes from this address; try again in a minute');
+    if (this.perInbox.take(toHex(e.space), now) > 0) reject('rate-limited', 'this inbox is taking no more messages from other providers’ accounts for a minute');
     if (held.bytes + e.bytes.length > held.cap) reject('quota-exceeded', 'this inbox is full: its owner has to make room before it takes more messages');
     held.bytes += e.bytes.length;
     return 'inbox';

@@ -15,6 +15,7 @@ import { Provider } from './provider.js';
 import type { InboxLimits } from './inbox.js';
 import { normalizeOrigin, originCheck, refuseUpgrade } from './origin.js';
 import { DEFAULT_PAIRING_LIMITS, type PairingLimits } from './pairing.js';
+import { clientNetwork } from './rate-limit.js';
 
 export interface ServeOptions {
   port: number;
@@ -103,7 +104,7 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
   const connections = new Set<Connection>();
   const limits = { ...DEFAULT_LIMITS, ...definedOnly(opts.limits ?? {}) };
   wss.on('connection', (ws, req) => {
-    const c = new Connection(ws, provider, logger, metrics, limits, req.socket.remoteAddress);
+    const c = new Connection(ws, provider, logger, metrics, limits, clientNetwork(req.socket.remoteAddress));
     connections.add(c);
     ws.on('close', () => connections.delete(c));
   });
