@@ -1,5 +1,5 @@
-import { useMemo, useRef, useState, type FormEvent } from 'react';
-import { hostOf } from '@freehold/client';
+import { useEffect, useMemo, useRef, useState, type FormEvent } from 'react';
+import { hostOf, providerInfo } from '@freehold/client';
 import { PROVIDER, Session } from './session.js';
 import { LinkForm, LinkWait } from './Linking.js';
 
@@ -18,7 +18,11 @@ export function Onboarding({ onReady }: { onReady: (s: Session) => void }) {
   const [error, setError] = useState<string>();
   const [busy, setBusy] = useState(false);
   const linking = useRef<AbortController>(undefined);
-  const host = hostOf(PROVIDER);
+  // Handles are name@the provider's canonical host, which may differ from the name this page was opened at.
+  const [host, setHost] = useState(hostOf(PROVIDER));
+  useEffect(() => {
+    providerInfo(PROVIDER).then((info) => setHost(info.host), () => {});
+  }, []);
 
   const run = async (f: () => Promise<void>) => {
     setBusy(true);

@@ -15,7 +15,7 @@ import { IndexedDbStore } from '@freehold/stores/indexeddb';
 import {
   claimHandle,
   fetchCard,
-  hostOf,
+  providerInfo,
   offerLink,
   ProviderLink,
   register,
@@ -278,9 +278,11 @@ export class Session {
         const store = await IndexedDbStore.open(STORE);
         const device = await Device.open(store, acct.device, acct.state.account);
         await device.replica.commitIdentity(acct.state);
-        await device.setProviders([PROVIDER]);
+        // The log names the provider by its canonical URL, whichever of its names this page was opened at.
+        const home = await providerInfo(PROVIDER);
+        await device.setProviders([home.url]);
         await register(PROVIDER, device);
-        const full = `${handle}@${hostOf(PROVIDER)}`;
+        const full = `${handle}@${home.host}`;
         await device.setHandles([full]);
         await claimHandle(PROVIDER, device, handle).catch(async (e) => {
           await device.setHandles([]);

@@ -296,6 +296,19 @@ describe('the microblog in Chromium, with a CLI user on the same network', () =>
     await tab2.close();
   }, 120_000);
 
+  it('works the same when opened at 127.0.0.1 instead of localhost: the handle and the log name the canonical host', async () => {
+    const page = await newPage(browser);
+    const alias = url.replace('//localhost:', '//127.0.0.1:');
+    expect(alias).not.toBe(url);
+    await signUp(page, alias, 'Ivy', 'ivy');
+    await post(page, 'Posted from 127.0.0.1');
+    const entry = (await (await fetch(`${url}/.well-known/freehold/handles/ivy`)).json()) as { card: string };
+    const state = decodeCard(fromBase64(entry.card));
+    expect(state.providers).toEqual([url]);
+    expect(state.handles).toEqual([`ivy@${host}`]);
+    await page.context().close();
+  }, 90_000);
+
   it('serves the public profile as HTML without JavaScript and as ActivityStreams JSON-LD', async () => {
     const html = await (await fetch(`${url}/@alice`)).text();
     expect(html).toContain('Hello from Alice');

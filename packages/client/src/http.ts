@@ -1,4 +1,5 @@
 import { decodeCard, encodeCard, FreeholdError, fromBase64, fromId, isRejectReason, reject, signRequest, toId, type Device, type IdentityState } from '@freehold/core';
+import { providerInfo } from './provider-info.js';
 
 /** POSTs a signed request; a refusal becomes the FreeholdError the provider named. */
 export async function post(url: string, body: Uint8Array): Promise<unknown> {
@@ -15,15 +16,19 @@ export async function post(url: string, body: Uint8Array): Promise<unknown> {
 
 export const hostOf = (provider: string): string => new URL(provider).host;
 
-/** Registers this account with a provider; the caller has already listed the provider in the identity log. */
+/** A request signed by this device for the provider at `provider`, bound to the provider's canonical name. */
+export async function signedFor(provider: string, kind: string, payload: Record<string, unknown>, device: Device): Promise<Uint8Array> {
+  const { host } = await providerInfo(provider);
+  return signRequest(kind, host, payload, encodeCard(device.identity()), device.keys.sign, Date.now());
+}
+
+/** Registers this account with a provider; the caller has already listed the provider's canonical URL in the log. */
 export async function register(provider: string, device: Device): Promise<{ quota: number; used: number }> {
-  const req = signRequest('register', hostOf(provider), {}, encodeCard(device.identity()), device.keys.sign, Date.now());
-  return (await post(`${provider}/v1/accounts`, req)) as { quota: number; used: number };
+  return (await post(`${provider}/v1/accounts`, await signedFor(provider, 'register', {}, device))) as { quota: number; used: number };
 }
 
 export async function claimHandle(provider: string, device: Device, name: string): Promise<string> {
-  const req = signRequest('claim-handle', hostOf(provider), { name }, encodeCard(device.identity()), device.keys.sign, Date.now());
-  return ((await post(`${provider}/v1/handles`, req)) as { handle: string }).handle;
+  return ((await post(`${provider}/v1/handles`, await signedFor(provider, 'claim-handle', { name }, device))) as { handle: string }).handle;
 }
 
 /**
@@ -39,8 +44,7 @@ export async function inboxSettings(
   const payload: Record<string, unknown> = { space };
   if (change.cap !== undefined) payload.cap = change.cap;
   if (change.purge) payload.purge = true;
-  const req = signRequest('inbox', hostOf(provider), payload, encodeCard(device.identity()), device.keys.sign, Date.now());
-  return (await post(`${provider}/v1/inbox`, req)) as { cap: number; purged: number };
+  return (await post(`${provider}/v1/inbox`, await signedFor(provider, 'inbox', payload, device))) as { cap: number; purged: number };
 }
 
 /** Local hosts speak plain HTTP; everything else HTTPS. */

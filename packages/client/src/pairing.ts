@@ -6,7 +6,6 @@ import {
   decode,
   derive,
   encode,
-  encodeCard,
   FreeholdError,
   fromHex,
   isRejectReason,
@@ -16,14 +15,13 @@ import {
   randomBytes,
   reject,
   seal,
-  signRequest,
   toHex,
   utf8,
   type Device,
   type DeviceKeys,
 } from '@freehold/core';
 import { wordlist } from '@scure/bip39/wordlists/english.js';
-import { hostOf, post } from './http.js';
+import { post, signedFor } from './http.js';
 
 /**
  * Linking a new device to an account, confirmed by the person who holds both devices.
@@ -169,7 +167,7 @@ export async function offerLink(provider: string, device: Device): Promise<LinkO
   const code = newPairingCode();
   const k = keysOf(code);
   const payload = { id: fromHex(k.id), offer: seal(k.offer, encode({ account: device.account })) };
-  await post(`${provider}/v1/pair`, signRequest('pair', hostOf(provider), payload, encodeCard(device.identity()), device.keys.sign, Date.now()));
+  await post(`${provider}/v1/pair`, await signedFor(provider, 'pair', payload, device));
   return {
     code,
     async request(signal) {

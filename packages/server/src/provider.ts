@@ -18,6 +18,7 @@ import {
 import type { Logger } from 'pino';
 import type { Metrics } from './metrics.js';
 import { DEFAULT_INBOX_LIMITS, InboxPolicy, type InboxLimits, type IngestSource } from './inbox.js';
+import { providerDocument, providerKey, type ProviderDocument } from './provider-identity.js';
 import { DEFAULT_HANDLE_POLICY, HANDLE_NAME, HandleDirectory, type HandlePolicy } from './handles.js';
 
 export interface ProviderOptions {
@@ -53,6 +54,8 @@ export class Provider {
     readonly replica: Replica,
     readonly opts: ProviderOptions,
     private readonly registered: Set<string>,
+    /** Who this provider is: its canonical URL, key, protocol and limits (the well-known document). */
+    readonly document: ProviderDocument,
   ) {
     this.host = new URL(opts.publicUrl).host;
     this.inbox = new InboxPolicy(replica, (a) => this.isRegistered(a), { ...DEFAULT_INBOX_LIMITS, ...definedOnly(opts.inbox ?? {}) });
@@ -63,7 +66,7 @@ export class Provider {
     const registered = new Set((await opts.store.accounts()).map((a) => toHex(a.account)));
     // Identity logs of accounts not hosted here stay in memory until something stored here needs them.
     const replica = await Replica.open(opts.store, { keepLog: (a) => registered.has(toHex(a)), graphCache: opts.graphCache });
-    return new Provider(replica, opts, registered);
+    return new Provider(replica, opts, registered, providerDocument(opts.publicUrl, await providerKey(opts.store)));
   }
 
   /** Validates and stores a batch from a session, under this provider's hosting rules. */
