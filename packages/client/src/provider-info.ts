@@ -34,10 +34,11 @@ async function load(base: string): Promise<ProviderInfo> {
 /**
  * What the provider reached at `base` says it is, fetched once per base URL. A provider may be reached under
  * several names (localhost and 127.0.0.1, say); clients sign for, and list in identity logs, the canonical one.
+ * `fresh` fetches it again (a provider that lost its data comes back with a new key).
  */
-export function providerInfo(base: string): Promise<ProviderInfo> {
+export function providerInfo(base: string, opts: { fresh?: boolean } = {}): Promise<ProviderInfo> {
   const key = base.replace(/\/$/, '');
-  let info = known.get(key);
+  let info = opts.fresh ? undefined : known.get(key);
   if (!info) {
     known.set(key, (info = load(key)));
     info.catch(() => known.get(key) === info && known.delete(key));

@@ -56,7 +56,9 @@ export interface ReplicaOptions {
    * keeps only those of accounts it hosts, the rest stay in a bounded memory cache until an entry or a
    * membership operation it stores names them. By default every log is kept.
    */
-  keepLog?: (account: Uint8Array) => boolean;
+  keepLog?: (log: IdentityState) => boolean;
+  /** Called once an identity log is stored (a provider hosts accounts whose logs list it). */
+  onLogStored?: (log: IdentityState) => Promise<void>;
   /** Membership graphs held in memory (each reloads from the store when it is needed again). */
   graphCache?: number;
 }
@@ -123,7 +125,7 @@ export class Replica {
     const held = this.contact(incoming.account);
     const chosen = held ? chooseLog(held, incoming) : incoming;
     const kept = this.accounts.isKept(toHex(chosen.account));
-    const keep = kept || (this.opts.keepLog?.(chosen.account) ?? true);
+    const keep = kept || (this.opts.keepLog?.(chosen) ?? true);
     // A log held in memory only is stored once it is worth keeping, even if it did not change.
     if (held && chosen === held && (kept || !keep)) return false;
     if (keep) await this.commitIdentity(chosen);
@@ -138,6 +140,7 @@ export class Replica {
   async commitIdentity(state: IdentityState): Promise<void> {
     await this.store.putCard(state.account, encodeCard(state));
     this.accounts.set(state, true);
+    await this.opts.onLogStored?.(state);
     for (const d of state.devices.values()) {
       if (!d.revoked || !this.owns(state, d.device)) continue;
       const late = await this.store.deviceEntries(null, d.device, d.revoked.cut);

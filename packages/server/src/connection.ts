@@ -2,20 +2,21 @@ import { randomBytes } from 'node:crypto';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { WebSocket, RawData } from 'ws';
 import {
+  challengeMessage,
   decodeEntry,
+  equal,
   decodeFrame,
   deviceOf,
   encodeFrame,
   FreeholdError,
-  signedId,
   SyncSession,
   toId,
-  utf8,
   verify,
   type Entry,
   type Frame,
 } from '@freehold/core';
 import type { Logger } from 'pino';
+import { providerInfo, type ProviderInfo } from '@freehold/client';
 import type { Provider, Subscriber } from './provider.js';
 import type { Metrics } from './metrics.js';
 import { WorkBudget, frameCost, type BudgetTier } from './budget.js';
@@ -41,8 +42,6 @@ export const DEFAULT_LIMITS: ConnectionLimits = {
   work: { anonymous: 1000, authenticated: 5000, hosted: 20_000 },
 };
 
-/** What a device signs to prove it holds its key for this session. */
-export const challengeMessage = (nonce: Uint8Array, server: string): Uint8Array => signedId('session', nonce, utf8(server));
 
 /**
  * One WebSocket session. Frames are handled strictly in order, one at a time: a reply (and an ack) goes out only
@@ -50,6 +49,8 @@ export const challengeMessage = (nonce: Uint8Array, server: string): Uint8Array 
  */
 export class Connection implements Subscriber {
   account: Uint8Array | null = null;
+  /** Set when another provider authenticated this session with its key: its canonical URL. */
+  peer: string | undefined;
   private readonly nonce = randomBytes(32);
   private session: SyncSession | undefined;
   private readonly queue: RawData[] = [];
@@ -140,6 +141,7 @@ export class Connection implements Subscriber {
   }
 
   private tier(): BudgetTier {
+    if (this.peer) return 'hosted';
     if (!this.account) return 'anonymous';
     return this.provider.isRegistered(this.account) ? 'hosted' : 'authenticated';
   }
@@ -170,6 +172,8 @@ export class Connection implements Subscriber {
       switch (f[0]) {
         case 'auth':
           return await this.auth(f[1], f[2], f[3]);
+        case 'peer':
+          return await this.peerAuth(f[1], f[2], f[3]);
         case 'sub':
           return await this.subscribe(f[1]);
         case 'hello':
@@ -197,10 +201,17 @@ export class Connection implements Subscriber {
     this.session ??= new SyncSession(this.provider.replica, {
       account: new Uint8Array(0),
       peer: this.account,
-      ingest: (batch) => this.provider.ingest(batch, { source: this.source }),
+      ingest: (batch) => this.provider.ingest(batch, { source: this.peer ? `provider:${this.peer}` : this.source }),
+      // A peer provider sees the spaces it is also home to.
+      ...(this.peer ? { offer: async (space: Uint8Array) => ((await this.provider.homedAt(space, this.peer!)) ? 'all' : false) as 'all' | false } : {}),
       // A peer this provider does not host sees only what it asks for (and may see). Looking through every
       // space for a hosted peer is work its session pays for (its next frame waits).
       offerable: async (peer) => {
+        if (this.peer) {
+          const homed = await this.provider.spacesHomedAt(this.peer);
+          this.budget.spend(this.tier(), homed.length);
+          return homed;
+        }
         if (!peer || !this.provider.isRegistered(peer)) return [];
         const all = await this.provider.store.spaces();
         this.budget.spend(this.tier(), all.length);
@@ -209,7 +220,7 @@ export class Connection implements Subscriber {
       onStored: (entries) => {
         this.stats.entriesIn += entries.length;
         this.metrics.entriesIn.inc(entries.length);
-        void this.provider.fanout(entries, this);
+        void this.provider.fanout(entries, { subscriber: this, peer: this.peer });
       },
       onRejected: (entry, reason, message) => {
         this.stats.rejected++;
@@ -238,6 +249,25 @@ export class Connection implements Subscriber {
     this.send(['authed', this.account]);
   }
 
+  /**
+   * Another provider authenticating with its key, which the provider's own well-known document must name.
+   * Checking that means fetching the document, so attempts are rate limited per network and only a signature
+   * over this session's challenge gets that far. A peer then sees only the spaces it is home to as well.
+   */
+  private async peerAuth(url: string, key: Uint8Array, signature: Uint8Array): Promise<void> {
+    if (this.session || this.account || this.peer) return this.fail('invalid-argument', 'authenticate once, before syncing');
+    if (!/^https?:\/\/[^/]+$/.test(url)) return this.fail('invalid-argument', 'a provider names itself by its base URL');
+    if (!verify(signature, challengeMessage(this.nonce, this.provider.host), key)) return this.fail('unauthenticated', 'the challenge signature does not verify');
+    if (!this.provider.peering.admit(this.source)) return this.fail('rate-limited', 'too many provider sessions from this network; try again in a minute');
+    const named = (info: ProviderInfo | undefined) => info !== undefined && info.url === url && equal(info.key, key);
+    let info = await providerInfo(url).catch(() => undefined);
+    if (!named(info)) info = await providerInfo(url, { fresh: true }).catch(() => undefined);
+    if (!named(info)) return this.fail('unauthenticated', `${url.slice(0, 200)} does not name that key as its own`);
+    this.peer = url;
+    this.log.info({ event: 'peer-auth', peer: url }, 'peer provider authenticated');
+    this.send(['authed', this.provider.publicKey]);
+  }
+
   private async subscribe(spaces: Uint8Array[]): Promise<void> {
     const ok: Uint8Array[] = [];
     const refused: string[] = [];
@@ -249,7 +279,7 @@ export class Connection implements Subscriber {
       } else if (this.subscriptions.size >= max) {
         this.send(['error', 'too-large', `a session may subscribe to ${max} spaces${this.account ? '' : ' (authenticate for more)'}`]);
         break;
-      } else if (await this.provider.canSubscribe(space, this.account)) {
+      } else if (await this.provider.canSubscribe(space, this)) {
         this.provider.subscribe(space, this);
         this.subscriptions.add(key);
         ok.push(space);

@@ -75,7 +75,9 @@ export function httpHandler(provider: Provider, webRoot: string, pairingLimits: 
     secure(res);
     try {
       const url = parseUrl(req.url);
-      if (req.method === 'GET' && url.pathname === '/healthz') return json(res, 200, { ok: true, entries: await provider.store.countEntries() });
+      if (req.method === 'GET' && url.pathname === '/healthz') {
+        return json(res, 200, { ok: true, entries: await provider.store.countEntries(), peers: provider.peering.status() });
+      }
       // Any name this provider is reached by answers with its canonical one, which clients then sign for.
       if (req.method === 'GET' && url.pathname === '/.well-known/freehold/provider') return json(res, 200, provider.document);
       const handle = /^\/\.well-known\/freehold\/handles\/([^/]+)$/.exec(url.pathname);

@@ -12,6 +12,8 @@ import {
   type AccountRow,
   type Charge,
   type Entry,
+  type IdentityState,
+  type SigningKey,
   type SpaceGraph,
   type Store,
 } from '@freehold/core';
@@ -19,6 +21,7 @@ import type { Logger } from 'pino';
 import type { Metrics } from './metrics.js';
 import { DEFAULT_INBOX_LIMITS, InboxPolicy, type InboxLimits, type IngestSource } from './inbox.js';
 import { providerDocument, providerKey, type ProviderDocument } from './provider-identity.js';
+import { Peering } from './peering.js';
 import { DEFAULT_HANDLE_POLICY, HANDLE_NAME, HandleDirectory, type HandlePolicy } from './handles.js';
 
 export interface ProviderOptions {
@@ -37,6 +40,8 @@ export interface ProviderOptions {
 /** Receives the entries of spaces a session subscribed to. */
 export interface Subscriber {
   readonly account: Uint8Array | null;
+  /** The peer provider's canonical URL, for a session another provider opened. */
+  readonly peer?: string;
   push(space: Uint8Array, entries: Entry[]): void;
 }
 
@@ -49,6 +54,9 @@ export class Provider {
   private readonly subscribers = new Map<string, Set<Subscriber>>();
   readonly inbox: InboxPolicy;
   private readonly handles: HandleDirectory;
+  readonly peering: Peering;
+  /** The provider's Ed25519 key, named in its well-known document. */
+  readonly publicKey: Uint8Array;
 
   private constructor(
     readonly replica: Replica,
@@ -56,17 +64,56 @@ export class Provider {
     private readonly registered: Set<string>,
     /** Who this provider is: its canonical URL, key, protocol and limits (the well-known document). */
     readonly document: ProviderDocument,
+    key: SigningKey,
   ) {
     this.host = new URL(opts.publicUrl).host;
     this.inbox = new InboxPolicy(replica, (a) => this.isRegistered(a), { ...DEFAULT_INBOX_LIMITS, ...definedOnly(opts.inbox ?? {}) });
     this.handles = new HandleDirectory(replica, this.host, { ...DEFAULT_HANDLE_POLICY, ...definedOnly(opts.handles ?? {}) });
+    this.peering = new Peering(this, key, opts.logger);
+    this.publicKey = key.publicKey;
   }
 
   static async open(opts: ProviderOptions): Promise<Provider> {
     const registered = new Set((await opts.store.accounts()).map((a) => toHex(a.account)));
-    // Identity logs of accounts not hosted here stay in memory until something stored here needs them.
-    const replica = await Replica.open(opts.store, { keepLog: (a) => registered.has(toHex(a)), graphCache: opts.graphCache });
-    return new Provider(replica, opts, registered, providerDocument(opts.publicUrl, await providerKey(opts.store)));
+    let provider: Provider | undefined;
+    const replica = await Replica.open(opts.store, {
+      // Identity logs of accounts not hosted here stay in memory until something stored here needs them.
+      keepLog: (log) => registered.has(toHex(log.account)) || log.providers.includes(opts.publicUrl),
+      onLogStored: async (log) => provider?.logStored(log),
+      graphCache: opts.graphCache,
+    });
+    const key = await providerKey(opts.store);
+    provider = new Provider(replica, opts, registered, providerDocument(opts.publicUrl, key), key);
+    return provider;
+  }
+
+  /**
+   * An account whose signed log lists this provider is hosted here: listing it is the same consent as the
+   * registration request, and it lets a provider that lost its data, or was added while the account's devices
+   * are offline, take the account's data from its peers. A hosted account's providers are this one's peers.
+   */
+  private async logStored(log: IdentityState): Promise<void> {
+    const k = toHex(log.account);
+    if (log.providers.includes(this.opts.publicUrl) && !this.registered.has(k)) {
+      await this.store.putAccount({ account: log.account, quota: this.opts.defaultQuota, used: 0, created: Date.now() });
+      this.registered.add(k);
+      this.opts.logger.info({ event: 'register', account: toId(log.account), by: 'identity-log' }, 'account hosted: its log lists this provider');
+    }
+    if (this.registered.has(k)) this.peering.refresh();
+  }
+
+  /** Whether a space's creator lists this provider URL as one of its homes. */
+  async homedAt(space: Uint8Array, url: string): Promise<boolean> {
+    const graph = await this.replica.graph(space);
+    const creator = graph.creatorAccount;
+    return creator !== undefined && (this.replica.contact(creator)?.providers.includes(url) ?? false);
+  }
+
+  /** The spaces held here that a peer provider is also home to. */
+  async spacesHomedAt(url: string): Promise<Uint8Array[]> {
+    const out: Uint8Array[] = [];
+    for (const space of await this.store.spaces()) if (await this.homedAt(space, url)) out.push(space);
+    return out;
   }
 
   /** Validates and stores a batch from a session, under this provider's hosting rules. */
@@ -154,10 +201,11 @@ export class Provider {
     return { handle: `${name}@${this.host}`, account: toId(account), card: Buffer.from(card).toString('base64') };
   }
 
-  async canSubscribe(space: Uint8Array, account: Uint8Array | null): Promise<boolean> {
+  async canSubscribe(space: Uint8Array, who: { account: Uint8Array | null; peer?: string }): Promise<boolean> {
     const graph = await this.replica.graph(space);
     if (!graph.created) return false;
-    return graph.isPublic || (account !== null && canRead(graph.current().roles.get(toHex(account))));
+    if (who.peer) return this.homedAt(space, who.peer);
+    return graph.isPublic || (who.account !== null && canRead(graph.current().roles.get(toHex(who.account))));
   }
 
   subscribe(space: Uint8Array, s: Subscriber): void {
@@ -174,8 +222,12 @@ export class Provider {
     }
   }
 
-  /** Live push: a hint that saves a reconciliation, never the only way an entry arrives. */
-  async fanout(entries: Entry[], from: Subscriber): Promise<void> {
+  /**
+   * Live push to subscribed sessions and to peer providers home to the spaces: a hint that saves a
+   * reconciliation, never the only way an entry arrives. `from` is where the entries came from (not echoed).
+   */
+  async fanout(entries: Entry[], from: { subscriber?: Subscriber; peer?: string }): Promise<void> {
+    this.peering.push(entries, from.peer);
     const bySpace = new Map<string, Entry[]>();
     for (const e of entries) {
       const k = toHex(e.space);
@@ -187,7 +239,7 @@ export class Provider {
       const set = this.subscribers.get(k);
       if (!set) continue;
       for (const s of set) {
-        if (s === from || !(await this.canSubscribe(list[0]!.space, s.account))) continue;
+        if (s === from.subscriber || !(await this.canSubscribe(list[0]!.space, s))) continue;
         s.push(list[0]!.space, list);
       }
     }

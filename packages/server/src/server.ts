@@ -115,12 +115,15 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
   beat.unref();
   const metricsUrl = metricsServer?.url;
   logger.info({ event: 'start', url: publicUrl, port, metrics: metricsUrl, store: opts.db ? 'postgres' : 'sqlite' }, `freehold provider listening on ${publicUrl}`);
+  // Links to the other providers of the accounts hosted here: reconcile now, then push as entries arrive.
+  provider.peering.refresh();
   return {
     url: publicUrl,
     metricsUrl,
     provider,
     async close() {
       clearInterval(beat);
+      provider.peering.stop();
       await metricsServer?.close();
       for (const ws of wss.clients) ws.terminate();
       await new Promise<void>((r) => wss.close(() => r()));

@@ -1,4 +1,5 @@
-import { fromHex, toHex } from '../bytes.js';
+import { fromHex, toHex, utf8 } from '../bytes.js';
+import { signedId } from '../signed.js';
 import { asArray, asBytes, asString, asUint, decode, encode } from '../codec.js';
 import { isRejectReason, reject, type RejectReason } from '../errors.js';
 import { decodeEntry, Kind, MAX_ENTRY, type Entry } from '../entry.js';
@@ -14,8 +15,11 @@ import { canRead } from '../space/ops.js';
  * conversation itself, the second what a network session adds around it.
  */
 export type Frame =
-  /** Account (empty for a provider), the spaces it holds or wants, and its own identity log (or none). */
-  | ['hello', Uint8Array, Uint8Array[], Uint8Array[]]
+  /**
+   * Account (empty for a provider), the spaces it holds or wants, its own identity log (or none), and the
+   * protocol version it speaks (absent means 1).
+   */
+  | ['hello', Uint8Array, Uint8Array[], Uint8Array[], number?]
   /**
    * Identity logs the peer needs to check what follows: the members of the spaces shown to it, and the authors
    * and named members of the entries about to be sent. Each log is sent once per session.
@@ -32,12 +36,23 @@ export type Frame =
   | ['challenge', Uint8Array, string]
   /** Signs the challenge with a device key; the card proves the device belongs to the account. */
   | ['auth', Uint8Array, Uint8Array, Uint8Array]
+  /** The reply to `auth` (the account) or to `peer` (the answering provider's key). */
   | ['authed', Uint8Array]
+  /**
+   * A provider authenticating to another: its canonical URL, its key (which its well-known document must name)
+   * and its signature over the challenge.
+   */
+  | ['peer', string, Uint8Array, Uint8Array]
   | ['sub', Uint8Array[]]
   | ['subbed', Uint8Array[]]
   | ['error', string, string];
 
 export const PROTOCOL = 'freehold-sync/1';
+/** What a device (or a provider, with its key) signs to prove it holds its key in this session with `server`. */
+export const challengeMessage = (nonce: Uint8Array, server: string): Uint8Array => signedId('session', nonce, utf8(server));
+
+/** The protocol version this code speaks; a hello naming a newer one is answered with `unsupported-version`. */
+export const PROTOCOL_VERSION = 1;
 export const MAX_FRAME = 8 << 20;
 /** Bounds on what one frame may ask of its receiver. */
 export const FRAME_LIMITS = { entries: 256, ids: 4096, spaces: 4096, cards: 256, recMessage: 256 << 10 } as const;
@@ -50,7 +65,7 @@ export function encodeFrame(f: Frame): Uint8Array {
 
 export function decodeFrame(bytes: Uint8Array): Frame {
   if (bytes.length > MAX_FRAME) reject('too-large', `frame of ${bytes.length} bytes exceeds ${MAX_FRAME}`);
-  const a = asArray(decode(bytes, 'frame'), 'frame', 4);
+  const a = asArray(decode(bytes, 'frame'), 'frame', 5);
   const t = asString(a[0], 'frame type', 16);
   const list = (v: unknown, f: string, max: number, len?: number) => asArray(v, f, max).map((x, i) => asBytes(x, `${f}[${i}]`, len));
   const blobs = (v: unknown, f: string, max: number, maxBytes: number) =>
@@ -75,6 +90,8 @@ export function decodeFrame(bytes: Uint8Array): Frame {
       return ['auth', asBytes(a[1], 'auth.card'), asBytes(a[2], 'auth.device', 32), asBytes(a[3], 'auth.signature', 64)];
     case 'authed':
       return ['authed', asBytes(a[1], 'authed.account', 32)];
+    case 'peer':
+      return ['peer', asString(a[1], 'peer.url', 512), asBytes(a[2], 'peer.key', 32), asBytes(a[3], 'peer.signature', 64)];
     case 'sub':
     case 'subbed':
       return [t, list(a[1], `${t}.spaces`, FRAME_LIMITS.spaces, 32)];
@@ -86,6 +103,7 @@ export function decodeFrame(bytes: Uint8Array): Frame {
         asBytes(a[1], 'hello.account'),
         list(a[2], 'hello.spaces', FRAME_LIMITS.spaces, 32),
         blobs(a[3], 'hello.cards', 1, MAX_CARD_BYTES),
+        a[4] === undefined ? 1 : n(a[4], 'hello.version'),
       ];
     case 'cards':
       return ['cards', blobs(a[1], 'cards', FRAME_LIMITS.cards, MAX_CARD_BYTES)];
@@ -217,7 +235,7 @@ export class SyncSession {
    */
   private async hello(spaces: Uint8Array[]): Promise<Frame[]> {
     const own = this.opts.account.length === 32 ? this.cardsOf([this.opts.account]) : [];
-    const frames: Frame[] = [['hello', this.opts.account, spaces, own]];
+    const frames: Frame[] = [['hello', this.opts.account, spaces, own, PROTOCOL_VERSION]];
     if (this.leader) return frames;
     const members: Uint8Array[] = [];
     for (const space of spaces) {
@@ -306,6 +324,9 @@ export class SyncSession {
   private async handle(f: Frame): Promise<Frame[]> {
     switch (f[0]) {
       case 'hello': {
+        if ((f[4] ?? 1) > PROTOCOL_VERSION) {
+          reject('unsupported-version', `the peer speaks freehold-sync/${f[4]}; this side speaks freehold-sync/${PROTOCOL_VERSION} only`);
+        }
         this.peer = this.opts.peer !== undefined ? this.opts.peer : f[1].length === 32 ? f[1] : null;
         await this.addCards(f[3]);
         if (!this.leader) return this.hello(await this.offered(this.peer, f[2]));
