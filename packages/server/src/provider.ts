@@ -75,16 +75,17 @@ export class Provider {
 
   static async open(opts: ProviderOptions): Promise<Provider> {
     const registered = new Set((await opts.store.accounts()).map((a) => toHex(a.account)));
-    let provider: Provider | undefined;
+    // The replica calls back into the provider it is opened for.
+    const late: { provider?: Provider } = {};
     const replica = await Replica.open(opts.store, {
       // Identity logs of accounts not hosted here stay in memory until something stored here needs them.
       keepLog: (log) => registered.has(toHex(log.account)) || log.providers.includes(opts.publicUrl),
-      onLogStored: async (log) => provider?.logStored(log),
+      onLogStored: async (log) => late.provider?.logStored(log),
       graphCache: opts.graphCache,
     });
     const key = await providerKey(opts.store);
-    provider = new Provider(replica, opts, registered, providerDocument(opts.publicUrl, key), key);
-    return provider;
+    late.provider = new Provider(replica, opts, registered, providerDocument(opts.publicUrl, key), key);
+    return late.provider;
   }
 
   /**
