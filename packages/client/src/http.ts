@@ -80,10 +80,26 @@ export async function resolveHandle(handle: string): Promise<IdentityState> {
 
 /** An account's identity log as a provider holds it (verified here from its genesis). */
 export async function fetchCard(provider: string, account: Uint8Array): Promise<Uint8Array | undefined> {
-  const res = await fetch(`${provider}/v1/accounts/${toId(account)}/card`).catch(() => reject('unavailable', `cannot reach ${provider}`));
+  const res = await fetch(`${provider}/.well-known/freehold/accounts/${toId(account)}`).catch(() => reject('unavailable', `cannot reach ${provider}`));
   if (res.status === 404) return undefined;
   if (!res.ok) reject('unavailable', `${new URL(provider).host} answered ${res.status}`);
   const card = fromBase64(((await res.json()) as { card: string }).card, 'card');
   decodeCard(card);
   return card;
+}
+
+/**
+ * Refreshes what this replica knows of an account from the first of `providers` that holds its log (its own
+ * providers, or this account's, which mirror logs of the accounts they deal with): the newest signed log is the
+ * only record of where an account lives, so a client asks again whenever a provider of it does not answer.
+ * Returns whether any provider had the log; unreachable ones are skipped.
+ */
+export async function refreshLog(device: Device, account: Uint8Array, providers: Iterable<string>): Promise<boolean> {
+  for (const url of new Set(providers)) {
+    const card = await fetchCard(url, account).catch(() => undefined);
+    if (!card) continue;
+    await device.replica.addCard(card);
+    return true;
+  }
+  return false;
 }

@@ -105,6 +105,11 @@ export class Replica {
     return this.accounts.get(typeof account === 'string' ? account : toHex(account));
   }
 
+  /** An account's newest log if this replica stores it (not one it only holds in memory for a while). */
+  storedLog(account: Uint8Array): IdentityState | undefined {
+    return this.accounts.isKept(toHex(account)) ? this.contact(account) : undefined;
+  }
+
   /** Identity logs this replica stores (not those it only holds in memory for a while). */
   contacts(): IterableIterator<IdentityState> {
     return this.accounts.keptStates();

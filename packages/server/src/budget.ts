@@ -21,6 +21,10 @@ export function frameCost(f: Frame, size: number): number {
       return 1 + bytes + 4 * f[2].length + 16 * f[3].length;
     case 'sub':
       return 1 + bytes + 4 * f[1].length;
+    case 'mirror':
+      return 1 + bytes + 4 * f[1].length + 16 * f[3].length;
+    case 'peer':
+      return 32 + bytes;
     case 'want':
       return 1 + bytes + f[1].length;
     case 'auth':

@@ -174,6 +174,13 @@ export class Connection implements Subscriber {
           return await this.auth(f[1], f[2], f[3]);
         case 'peer':
           return await this.peerAuth(f[1], f[2], f[3]);
+        case 'mirror':
+          if (!this.account) return this.fail('unauthenticated', 'authenticate before asking for mirrors');
+          return await this.provider.mirror(
+            this.account,
+            f[1].map((space, i) => ({ space, owner: f[2][i]! })),
+            f[3],
+          );
         case 'sub':
           return await this.subscribe(f[1]);
         case 'hello':
@@ -202,8 +209,14 @@ export class Connection implements Subscriber {
       account: new Uint8Array(0),
       peer: this.account,
       ingest: (batch) => this.provider.ingest(batch, { source: this.peer ? `provider:${this.peer}` : this.source }),
-      // A peer provider sees the spaces it is also home to.
-      ...(this.peer ? { offer: async (space: Uint8Array) => ((await this.provider.homedAt(space, this.peer!)) ? 'all' : false) as 'all' | false } : {}),
+      // A peer provider sees what it is home to or mirrors for its accounts (see Provider.peerView); of an inbox,
+      // what its own accounts appended.
+      ...(this.peer
+        ? {
+            offer: (space: Uint8Array) => this.provider.peerView(space, this.peer!),
+            ownedByPeer: (account: Uint8Array) => this.provider.replica.contact(account)?.providers.includes(this.peer!) ?? false,
+          }
+        : {}),
       // A peer this provider does not host sees only what it asks for (and may see). Looking through every
       // space for a hosted peer is work its session pays for (its next frame waits).
       offerable: async (peer) => {

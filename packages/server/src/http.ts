@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { FreeholdError, fromId, reject, toBase64 } from '@freehold/core';
+import { encodeCard, FreeholdError, fromId, reject, toBase64 } from '@freehold/core';
 import type { Provider } from './provider.js';
 import { publicProfile } from './public-web.js';
 import { decodeSegment, serveStatic } from './static.js';
@@ -86,11 +86,13 @@ export function httpHandler(provider: Provider, webRoot: string, pairingLimits: 
         return found ? json(res, 200, found) : json(res, 404, { error: 'not-found', message: `no handle ${handle[1]} here` });
       }
       if (/^\/v1\/pair(\/|$)/.test(url.pathname)) return await pairing(req, res, url.pathname);
-      const card = /^\/v1\/accounts\/([1-9A-HJ-NP-Za-km-z]{40,50})\/card$/.exec(url.pathname);
-      if (req.method === 'GET' && card) {
-        // Identity logs are public and self-certifying; a recovering device starts from one.
-        const bytes = await provider.store.getCard(fromId(card[1]!, 'account'));
-        return bytes ? json(res, 200, { card: toBase64(bytes) }) : json(res, 404, { error: 'not-found', message: 'no such account here' });
+      const account = /^\/\.well-known\/freehold\/accounts\/([1-9A-HJ-NP-Za-km-z]{40,50})$/.exec(url.pathname);
+      if (req.method === 'GET' && account) {
+        // Identity logs are public and self-certifying: the newest one held tells where an account lives now,
+        // and a recovering device starts from it.
+        const log = provider.replica.storedLog(fromId(account[1]!, 'account'));
+        if (!log) return json(res, 404, { error: 'not-found', message: 'no identity log of that account here' });
+        return json(res, 200, { account: account[1], providers: log.providers, card: toBase64(encodeCard(log)) });
       }
       const profile = /^\/@([a-z0-9][a-z0-9_-]{0,31})$/i.exec(url.pathname);
       if (req.method === 'GET' && profile) {

@@ -1,6 +1,7 @@
 import WebSocket from 'ws';
 import {
   challengeMessage,
+  decodeEntry,
   decodeFrame,
   encodeFrame,
   FreeholdError,
@@ -68,11 +69,14 @@ class SocketChannel implements Channel {
 export class PeerLink {
   state: PeerState = 'connecting';
   private failures = 0;
-  private channel: SocketChannel | undefined;
+  private channel: (Channel & { ws: WebSocket }) | undefined;
   private session: SyncSession | undefined;
   private timer: NodeJS.Timeout | undefined;
   private wake: (() => void) | undefined;
   private stopped = false;
+  private kicked = false;
+  /** Per entries frame sent in this session, in order: the entries in mirrored spaces it carried. */
+  private awaitingAck: Uint8Array[][] = [];
   lastError: string | undefined;
 
   constructor(
@@ -84,6 +88,14 @@ export class PeerLink {
 
   start(): void {
     void this.run();
+  }
+
+  /** Reconciles again now (new spaces to share): the session is closed and opened again without waiting. */
+  resync(): void {
+    if (this.state === 'up') {
+      this.kicked = true;
+      this.channel?.ws.close(1000, 'resync');
+    } else this.wake?.();
   }
 
   stop(): void {
@@ -100,12 +112,40 @@ export class PeerLink {
     const session = this.session;
     if (this.state !== 'up' || !channel || !session) return;
     const mine: Entry[] = [];
-    for (const e of entries) if (await this.provider.homedAt(e.space, this.url)) mine.push(e);
+    for (const e of entries) if (await this.provider.sharedWith(e.space, this.url)) mine.push(e);
     if (!mine.length) return;
     try {
       for (const f of session.entryFrames(mine)) channel.send(encodeFrame(f));
     } catch {
       // The session is closing; the next reconciliation carries these.
+    }
+  }
+
+  /** Notes which entries in mirrored spaces an outgoing entries frame carries (the outbox's deliveries). */
+  private track(frame: Uint8Array): void {
+    const f = decodeFrame(frame);
+    if (f[0] !== 'entries') return;
+    const outgoing: Uint8Array[] = [];
+    for (const bytes of f[1]) {
+      const e = decodeEntry(bytes);
+      outgoing.push(this.provider.mirrors.get(e.space) ? e.id : new Uint8Array(0));
+    }
+    this.awaitingAck.push(outgoing);
+  }
+
+  /** The peer acknowledged the oldest unacknowledged entries frame: record what it took and what it refused. */
+  private async acked(rejected: [number, string, string][]): Promise<void> {
+    const ids = this.awaitingAck.shift() ?? [];
+    const refused = new Map(rejected.map(([i, reason, message]) => [i, { reason, message }]));
+    for (let i = 0; i < ids.length; i++) {
+      if (!ids[i]!.length) continue;
+      const r = refused.get(i);
+      // Waiting for a dependency is not a refusal: the next reconciliation sends it again.
+      if (r?.reason === 'missing-dependency') continue;
+      await this.provider.mirrors.setDelivery(
+        ids[i]!,
+        r && r.reason !== 'duplicate' ? { state: 'failed', reason: r.reason, message: r.message, to: this.url } : { state: 'delivered', at: Date.now(), to: this.url },
+      );
     }
   }
 
@@ -123,6 +163,10 @@ export class PeerLink {
       this.session = undefined;
       if (this.stopped) return;
       this.state = 'down';
+      if (this.kicked) {
+        this.kicked = false;
+        continue;
+      }
       const wait = Math.min(PEER_BACKOFF.maxMs, PEER_BACKOFF.firstMs * 2 ** Math.max(0, this.failures - 1));
       await new Promise<void>((r) => {
         this.wake = r;
@@ -134,7 +178,17 @@ export class PeerLink {
   private async connectAndServe(): Promise<void> {
     this.state = 'connecting';
     const ws = new WebSocket(syncUrl(this.url), { maxPayload: 8 << 20, perMessageDeflate: false, handshakeTimeout: 10_000 });
-    const channel = new SocketChannel(ws);
+    const socket = new SocketChannel(ws);
+    this.awaitingAck = [];
+    // Every frame goes out through here, so acks (answered in order) can be matched to the entries they cover.
+    const channel: Channel & { ws: WebSocket } = {
+      ws,
+      send: (b) => {
+        this.track(b);
+        socket.send(b);
+      },
+      next: () => socket.next(),
+    };
     await new Promise<void>((resolve, reject) => {
       ws.once('open', () => resolve());
       ws.once('error', (e) => reject(new FreeholdError('unavailable', `cannot reach ${this.url}: ${e.message}`)));
@@ -149,7 +203,8 @@ export class PeerLink {
     const session = new SyncSession(this.provider.replica, {
       account: new Uint8Array(0),
       peer: null,
-      offer: async (space) => ((await this.provider.homedAt(space, this.url)) ? 'all' : false),
+      offer: async (space) => ((await this.provider.sharedWith(space, this.url)) ? 'all' : false),
+      onAck: (_stored, rejected) => void this.acked(rejected),
       offerable: () => this.provider.spacesHomedAt(this.url),
       interest: await this.provider.spacesHomedAt(this.url),
       ingest: (batch) => this.provider.ingest(batch, { source: `provider:${this.url}` }),

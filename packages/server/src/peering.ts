@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { PeerLink, type PeerState } from './peer-link.js';
 import { RateLimiter } from './rate-limit.js';
 import type { Provider } from './provider.js';
+import type { Mirror } from './mirrors.js';
 
 /** Peer providers this one links to at most (each is listed by some account it hosts). */
 export const MAX_PEERS = 256;
@@ -28,20 +29,26 @@ export class Peering {
     private readonly log: Logger,
   ) {}
 
-  /** The providers some account hosted here also lists. */
+  /** The providers some account hosted here also lists, and those of the accounts whose spaces are mirrored. */
   wanted(): Set<string> {
     const out = new Set<string>();
-    for (const log of this.provider.replica.contacts()) {
-      if (!this.provider.isRegistered(log.account)) continue;
-      for (const url of log.providers) if (url !== this.provider.document.url && /^https?:\/\/[^/]+$/.test(url)) out.add(url);
-    }
+    const add = (providers: string[]) => {
+      for (const url of providers) if (url !== this.provider.document.url && /^https?:\/\/[^/]+$/.test(url)) out.add(url);
+    };
+    for (const log of this.provider.replica.contacts()) if (this.provider.isRegistered(log.account)) add(log.providers);
+    for (const m of this.provider.mirrors.all()) add(this.provider.replica.contact(m.owner)?.providers ?? []);
     return out;
   }
 
-  /** Starts links to new peers and stops those no hosted account lists any more. */
-  refresh(): void {
+  /**
+   * Starts links to new peers and stops those nothing here needs any more; links to the providers of newly
+   * mirrored spaces reconcile again at once so the mirrors fill.
+   */
+  refresh(newMirrors: Mirror[] = []): void {
     if (this.stopped) return;
     const want = this.wanted();
+    const kick = new Set(newMirrors.flatMap((m) => this.provider.replica.contact(m.owner)?.providers ?? []));
+    for (const url of kick) this.links.get(url)?.resync();
     for (const [url, link] of this.links) {
       if (!want.has(url)) {
         link.stop();

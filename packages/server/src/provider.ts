@@ -22,6 +22,7 @@ import type { Metrics } from './metrics.js';
 import { DEFAULT_INBOX_LIMITS, InboxPolicy, type InboxLimits, type IngestSource } from './inbox.js';
 import { providerDocument, providerKey, type ProviderDocument } from './provider-identity.js';
 import { Peering } from './peering.js';
+import { Mirrors, type Delivery, type Mirror } from './mirrors.js';
 import { DEFAULT_HANDLE_POLICY, HANDLE_NAME, HandleDirectory, type HandlePolicy } from './handles.js';
 
 export interface ProviderOptions {
@@ -65,6 +66,7 @@ export class Provider {
     /** Who this provider is: its canonical URL, key, protocol and limits (the well-known document). */
     readonly document: ProviderDocument,
     key: SigningKey,
+    readonly mirrors: Mirrors,
   ) {
     this.host = new URL(opts.publicUrl).host;
     this.inbox = new InboxPolicy(replica, (a) => this.isRegistered(a), { ...DEFAULT_INBOX_LIMITS, ...definedOnly(opts.inbox ?? {}) });
@@ -84,7 +86,7 @@ export class Provider {
       graphCache: opts.graphCache,
     });
     const key = await providerKey(opts.store);
-    late.provider = new Provider(replica, opts, registered, providerDocument(opts.publicUrl, key), key);
+    late.provider = new Provider(replica, opts, registered, providerDocument(opts.publicUrl, key), key, await Mirrors.open(opts.store));
     return late.provider;
   }
 
@@ -110,11 +112,70 @@ export class Provider {
     return creator !== undefined && (this.replica.contact(creator)?.providers.includes(url) ?? false);
   }
 
-  /** The spaces held here that a peer provider is also home to. */
+  /** Whether a mirrored space's owner lives (also) at this provider URL. */
+  mirroredFrom(space: Uint8Array, url: string): boolean {
+    const m = this.mirrors.get(space);
+    return m !== undefined && (this.replica.contact(m.owner)?.providers.includes(url) ?? false);
+  }
+
+  /** What this provider exchanges with a peer: spaces both are home to, and mirrors of the peer's accounts. */
+  async sharedWith(space: Uint8Array, url: string): Promise<boolean> {
+    return this.mirroredFrom(space, url) || this.homedAt(space, url);
+  }
+
+  /** The spaces held here that a peer provider is also home to, and those mirrored from it. */
   async spacesHomedAt(url: string): Promise<Uint8Array[]> {
-    const out: Uint8Array[] = [];
-    for (const space of await this.store.spaces()) if (await this.homedAt(space, url)) out.push(space);
-    return out;
+    const out = new Map<string, Uint8Array>();
+    for (const space of await this.store.spaces()) if (await this.homedAt(space, url)) out.set(toHex(space), space);
+    for (const m of this.mirrors.all()) if (this.mirroredFrom(m.space, url)) out.set(toHex(m.space), m.space);
+    return [...out.values()];
+  }
+
+  /**
+   * What a peer provider may see of a space held here: everything of a space it is also home to, of a public
+   * space, and of a private one that one of its accounts may read (it mirrors it for them); of an inbox, the
+   * membership log and what its own accounts appended (to deliver their messages without reading others').
+   */
+  async peerView(space: Uint8Array, url: string): Promise<'all' | 'own' | false> {
+    if (await this.homedAt(space, url)) return 'all';
+    const graph = await this.replica.graph(space);
+    if (!graph.created) return false;
+    if (graph.isPublic) return 'all';
+    for (const [account, role] of graph.current().roles) {
+      if (canRead(role) && this.replica.contact(account)?.providers.includes(url)) return 'all';
+    }
+    return graph.openAppend ? 'own' : false;
+  }
+
+  /**
+   * A hosted account asks for spaces of other accounts to be mirrored here (with those accounts' logs, which
+   * name their providers): this provider then keeps them in sync with the owners' providers.
+   */
+  async mirror(account: Uint8Array, list: Mirror[], cards: Uint8Array[]): Promise<void> {
+    if (!this.isRegistered(account)) reject('not-hosted', `mirrors are for accounts hosted here (\`freehold provider add ${this.opts.publicUrl}\`)`);
+    for (const card of cards) await this.replica.addCard(card).catch(() => false);
+    const owned = list.filter((m) => !this.isRegistered(m.owner) && this.replica.contact(m.owner) !== undefined);
+    const added = await this.mirrors.add(owned);
+    if (!added.length) return;
+    // The owners' logs are kept: they say where the mirrored spaces live.
+    for (const m of added) {
+      const log = this.replica.contact(m.owner)!;
+      if (!this.replica.storedLog(m.owner)) await this.replica.commitIdentity(log);
+    }
+    this.opts.logger.info({ event: 'mirror', account: toId(account), spaces: added.length }, 'mirroring spaces');
+    this.peering.refresh(added);
+  }
+
+  /** Where the entries an account wrote into others' spaces through this provider stand, newest first. */
+  async outbox(account: Uint8Array, limit = 200): Promise<{ entry: Uint8Array; space: Uint8Array; time: number; delivery: Delivery }[]> {
+    const log = this.replica.contact(account);
+    const out: { entry: Uint8Array; space: Uint8Array; time: number; delivery: Delivery }[] = [];
+    for (const d of log?.devices.values() ?? []) {
+      for (const row of await this.store.deviceEntries(null, d.device, 0)) {
+        if (this.mirrors.get(row.space)) out.push({ entry: row.id, space: row.space, time: row.time, delivery: await this.mirrors.delivery(row.id) });
+      }
+    }
+    return out.sort((a, b) => b.time - a.time).slice(0, limit);
   }
 
   /** Validates and stores a batch from a session, under this provider's hosting rules. */
@@ -135,7 +196,7 @@ export class Provider {
    * keep. A non-member's append to an inbox goes through the inbox policy (rate limits, stranger allowance).
    * Synchronous except for such appends (see HostPolicy).
    */
-  private charge(e: Entry, graph: SpaceGraph, from: IngestSource | undefined): Charge | Promise<Charge> {
+  private charge(e: Entry, graph: SpaceGraph, from: IngestSource | undefined): Charge | undefined | Promise<Charge> {
     const author = this.replica.authorOf(e.device)!.account.account;
     const member = graph.nodes.size > 0 && graph.current().roles.has(toHex(author));
     const bytes = e.bytes.length;
@@ -144,6 +205,8 @@ export class Provider {
       return this.inbox.admit(e, author, from).then((payer) => ({ account: payer === 'sender' ? author : creator, bytes }));
     }
     if (this.isRegistered(author)) return { account: author, bytes };
+    // A copy kept for this provider's users is nobody's to pay for.
+    if (this.mirrors.get(e.space)) return undefined;
     const creator = graph.creatorAccount;
     if (creator && this.isRegistered(creator)) return { account: creator, bytes };
     return reject('not-hosted', `account ${toId(author)} is not registered with ${this.host} (run \`freehold provider add ${this.opts.publicUrl}\`)`);

@@ -39,7 +39,7 @@ describe('a stranger cannot take over or revoke someone else’s device', () => 
     const attacker = new ForgedLog().addForeignDevice(alice.identity(), alice.id, true).revoke(alice.id, 0);
     await deliver(attacker);
     for (const id of written) expect(await server.provider.store.hasEntry(id)).toBe(true);
-    const card = await fetch(`${server.url}/v1/accounts/${toId(attacker.account)}/card`);
+    const card = await fetch(`${server.url}/.well-known/freehold/accounts/${toId(attacker.account)}`);
     expect(card.status).toBe(404);
     // Alice still signs in as herself, and her sync is clean.
     const link = await ProviderLink.connect(server.url, alice, WS);
@@ -55,7 +55,7 @@ describe('a stranger cannot take over or revoke someone else’s device', () => 
     expect(toId(link.account!)).toBe(toId(alice.account));
     link.close();
     // And the provider serves her real log.
-    const res = (await (await fetch(`${server.url}/v1/accounts/${toId(alice.account)}/card`)).json()) as { card: string };
+    const res = (await (await fetch(`${server.url}/.well-known/freehold/accounts/${toId(alice.account)}`)).json()) as { card: string };
     expect(res.card).toBe(Buffer.from(encodeCard(alice.identity())).toString('base64'));
   });
 

@@ -100,7 +100,7 @@ describe('cheap frames cannot exhaust the provider or stall other users', () => 
       await session.barrier(1);
       session.close();
     }
-    for (const a of flooded.slice(0, 5)) expect((await fetch(`${server.url}/v1/accounts/${toId(a)}/card`)).status).toBe(404);
+    for (const a of flooded.slice(0, 5)) expect((await fetch(`${server.url}/.well-known/freehold/accounts/${toId(a)}`)).status).toBe(404);
     expect(await helloBytes()).toBe(empty);
     // Registered accounts do not make it grow either: a hello carries the logs of what it shows, not all of them.
     for (let i = 0; i < 20; i++) await join_(await newDevice(tmp.dir, `user${i}`), server.url);

@@ -134,7 +134,7 @@ describe('static files, headers, WebSocket origins and metrics on a real `freeho
       ['/nothing/here', 404],
       ['/%E0%A4%A', 400],
       ['/.well-known/freehold/handles/nobody', 404],
-      ['/v1/accounts/1111111111111111111111111111111111111111/card', 400],
+      ['/.well-known/freehold/accounts/1111111111111111111111111111111111111111', 400],
       ['/@nobody', 404],
     ];
     for (const [path, status] of cases) {

@@ -1,5 +1,5 @@
 import { encodeCard, fromId, reject, toId, type Device, type SyncStats } from '@freehold/core';
-import { claimHandle, hostOf, ProviderLink, providerInfo, register, resolveHandle } from '@freehold/client';
+import { claimHandle, hostOf, ProviderLink, providerInfo, refreshLog, register, resolveHandle } from '@freehold/client';
 import { WS } from '../ws.js';
 import { formatSize } from '@freehold/server';
 import { ready, type Command } from '../command.js';
@@ -57,9 +57,18 @@ export async function syncProvider(device: Device, url: string, out: (s: string)
   }
 }
 
-/** Resolves an account argument: an account id, or name@host looked up and verified (its card is kept). */
+/**
+ * Resolves an account argument: an account id (its log fetched from this account's providers if the replica
+ * does not have it yet), or name@host looked up and verified. The log is kept either way.
+ */
 export async function accountRef(p: Profile, ref: string): Promise<Uint8Array> {
-  if (!ref.includes('@')) return fromId(ref, 'account');
+  if (!ref.includes('@')) {
+    const account = fromId(ref, 'account');
+    if (!p.device.replica.contact(account) && !(await refreshLog(p.device, account, p.device.identity().providers))) {
+      reject('not-found', `no contact card for ${ref}, and none of your providers knows that account (\`freehold contact add FILE\`)`);
+    }
+    return account;
+  }
   const state = await resolveHandle(ref);
   await p.device.replica.addCard(encodeCard(state));
   return state.account;

@@ -43,6 +43,11 @@ export type Frame =
    * and its signature over the challenge.
    */
   | ['peer', string, Uint8Array, Uint8Array]
+  /**
+   * A client asks its provider to mirror spaces of other accounts (the ones it follows or writes to): the
+   * spaces, the account that owns each (same order), and those accounts' identity logs, which say where they live.
+   */
+  | ['mirror', Uint8Array[], Uint8Array[], Uint8Array[]]
   | ['sub', Uint8Array[]]
   | ['subbed', Uint8Array[]]
   | ['error', string, string];
@@ -92,6 +97,12 @@ export function decodeFrame(bytes: Uint8Array): Frame {
       return ['authed', asBytes(a[1], 'authed.account', 32)];
     case 'peer':
       return ['peer', asString(a[1], 'peer.url', 512), asBytes(a[2], 'peer.key', 32), asBytes(a[3], 'peer.signature', 64)];
+    case 'mirror': {
+      const spaces = list(a[1], 'mirror.spaces', FRAME_LIMITS.spaces, 32);
+      const owners = list(a[2], 'mirror.owners', FRAME_LIMITS.spaces, 32);
+      if (owners.length !== spaces.length) reject('malformed', 'mirror: one owner per space');
+      return ['mirror', spaces, owners, blobs(a[3], 'mirror.cards', FRAME_LIMITS.cards, MAX_CARD_BYTES)];
+    }
     case 'sub':
     case 'subbed':
       return [t, list(a[1], `${t}.spaces`, FRAME_LIMITS.spaces, 32)];
@@ -158,6 +169,13 @@ export interface SessionOptions {
   offerable?: (peer: Uint8Array | null) => Promise<Uint8Array[]>;
   /** Validates and stores received entries; a provider adds quotas and hosting rules here. */
   ingest?: (entries: Uint8Array[]) => Promise<IngestResult[]>;
+  /**
+   * Whether an account's entries count as the peer's own (`own` visibility); by default, whether it is the
+   * peer's account. A provider peering with another counts every account that lists that provider.
+   */
+  ownedByPeer?: (account: Uint8Array) => boolean;
+  /** Called with the ids of each entries frame this side sends; acks come back in the same order. */
+  onSent?: (ids: Uint8Array[]) => void;
   /** Called with entries this side stored from the peer (a provider fans them out to subscribers). */
   onStored?: (entries: Entry[]) => void;
   /** Called for each entry refused (other than duplicates and those waiting for a dependency). */
@@ -215,8 +233,11 @@ export class SyncSession {
     const v = this.shows(space);
     if (v === 'all') return true;
     if (v === false) return false;
-    const author = this.replica.authorOf(device);
-    return kind === Kind.membership || (author !== undefined && this.peer != null && toHex(author.account.account) === toHex(this.peer));
+    if (kind === Kind.membership) return true;
+    const author = this.replica.authorOf(device)?.account.account;
+    if (author === undefined) return false;
+    if (this.opts.ownedByPeer) return this.opts.ownedByPeer(author);
+    return this.peer != null && toHex(author) === toHex(this.peer);
   }
 
   private out(frames: Frame[]): Uint8Array[] {
