@@ -5,6 +5,7 @@ import { decodeEntry, Kind, type Entry } from '../entry.js';
 import type { IngestResult, Replica } from '../replica.js';
 import { Reconciler } from './reconcile.js';
 import { canRead } from '../space/ops.js';
+import { inDependencyOrder } from '../space/topo.js';
 
 /**
  * Frames are CBOR arrays tagged by their first element; every frame is validated before it is acted on. The
@@ -273,10 +274,11 @@ export class SyncSession {
       const e = decodeEntry(b);
       if (this.visible(e.space, e.kind, e.device)) found.push(e);
     }
-    // Membership first, so the receiver can check what follows in the same batch.
-    found.sort((a, b) => a.kind - b.kind);
+    // Membership first and in dependency order, so the receiver can check each op and what follows it at once.
+    const membership = inDependencyOrder(found.filter((e) => e.kind === Kind.membership));
+    const ordered = [...membership, ...found.filter((e) => e.kind !== Kind.membership).sort((a, b) => a.kind - b.kind)];
     const frames: Frame[] = [];
-    for (let i = 0; i < found.length; i += ENTRIES_PER_FRAME) frames.push(['entries', found.slice(i, i + ENTRIES_PER_FRAME).map((e) => e.bytes)]);
+    for (let i = 0; i < ordered.length; i += ENTRIES_PER_FRAME) frames.push(['entries', ordered.slice(i, i + ENTRIES_PER_FRAME).map((e) => e.bytes)]);
     return frames;
   }
 
@@ -334,7 +336,7 @@ export async function defaultOffer(replica: Replica, space: Uint8Array, peer: Ui
   const role = peerHex === undefined ? undefined : graph.current().roles.get(peerHex);
   if (canRead(role) || (graph.isPublic && asked)) return 'all';
   if (peerHex === undefined || graph.isPublic) return false;
-  const former = asked && graph.current().order.some((n) => n.op.account !== undefined && toHex(n.op.account) === peerHex);
+  const former = asked && graph.named(peerHex);
   return role === 'appender' || (graph.openAppend && asked) || former ? 'own' : false;
 }
 
