@@ -96,7 +96,7 @@ function membershipRate(chain: ReturnType<typeof membershipChain>): number {
   const graph = new SpaceGraph(chain.space);
   const t = performance.now();
   for (const { entry, op } of chain.log) {
-    graph.add(entry, op, chain.admin);
+    graph.add(entry.id, op, chain.admin);
     graph.current();
   }
   return chain.log.length / ((performance.now() - t) / 1000);

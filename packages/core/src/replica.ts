@@ -133,12 +133,12 @@ export class Replica {
     const g = new SpaceGraph(space);
     const rows = await this.store.spaceEntries(space, Kind.membership);
     const ops = rows.map((r) => {
-      const e = decodeEntry(r.bytes);
-      return { e, op: readMembershipOp(e.payload) };
+      const { id, device, payload } = decodeEntry(r.bytes);
+      return { id, author: this.authorOf(device)?.account.account ?? device, op: readMembershipOp(payload) };
     });
     // Stored ops were valid when stored; replay them in dependency order.
-    for (const { e, op } of dependencyOrder(ops, (o) => toHex(o.e.id), (o) => o.op.deps.map(toHex))) {
-      if (op.deps.every((d) => g.nodes.has(toHex(d)))) g.add(e, op, this.authorOf(e.device)?.account.account ?? e.device);
+    for (const { id, author, op } of dependencyOrder(ops, (o) => toHex(o.id), (o) => o.op.deps.map(toHex))) {
+      if (op.deps.every((d) => g.nodes.has(toHex(d)))) g.add(id, op, author);
     }
     return g;
   }
@@ -232,7 +232,7 @@ export class Replica {
       const op = readMembershipOp(e.payload);
       const isAdmin = (r: Role | undefined) => r === 'admin';
       let charge: Charge | undefined;
-      graph.add(e, op, author.account.account, (node) => {
+      graph.add(e.id, op, author.account.account, (node) => {
         if (op.t !== 'create' && graph.isCut(accountHex, e.device, e.seq, node, isAdmin)) {
           reject('removed-member', 'the author was demoted before this operation');
         }

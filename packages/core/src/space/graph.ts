@@ -1,16 +1,16 @@
 import { Map as PersistentMap } from 'immutable';
 import { equal, toHex } from '../bytes.js';
 import { reject } from '../errors.js';
-import type { Entry } from '../entry.js';
 import { canRead, canWrite, spaceIdOf, type MembershipOp, type Role, type Seal } from './ops.js';
-import { after, inPast, lastNaming, later, skipFor, type OpNode } from './past.js';
+import { after, inPast, lastNaming, lastNamingBelow, later, skipFor, type Memo, type OpNode } from './past.js';
 
 export type { OpNode } from './past.js';
 
 type Building = { -readonly [K in keyof OpNode]: OpNode[K] };
 
-/** Answers kept for the past of ops with several dependencies; an attacker's queries cannot grow it further. */
-const MEMO_LIMIT = 1 << 14;
+/** Answers kept about the past of ops with several dependencies: a few per op held, so memory stays O(n). */
+const MEMO_PER_OP = 4;
+const MEMO_MIN = 4096;
 
 const EMPTY_RUN = PersistentMap<string, OpNode>();
 
@@ -45,7 +45,9 @@ export class SpaceGraph {
   /** The state after every op held: per account, the op that named it last, and the role that op left. */
   private readonly deciders = new Map<string, OpNode>();
   private readonly roles = new Map<string, Role>();
-  private readonly memo = new Map<string, OpNode | null>();
+  /** Per question (an account's role, or whether an op is in the past), answers per op with several dependencies. */
+  private readonly memo = new Map<string, Map<OpNode, OpNode | boolean | null>>();
+  private memoSize = 0;
   private readonly grants = new Map<string, (Seal & { epoch: Uint8Array })[]>();
   private readonly carriers = new Map<string, { epoch: string; box: Uint8Array }[]>();
 
@@ -69,9 +71,12 @@ export class SpaceGraph {
     return this.last;
   }
 
-  /** Checks a membership op against its causal past and adds it, or throws the typed reason it is invalid. */
-  add(entry: Entry, op: MembershipOp, author: Uint8Array, guard?: (node: OpNode) => void): OpNode {
-    const id = toHex(entry.id);
+  /**
+   * Checks a membership op (the entry with id `entryId`, signed by a device of `author`) against its causal past
+   * and adds it, or throws the typed reason it is invalid.
+   */
+  add(entryId: Uint8Array, op: MembershipOp, author: Uint8Array, guard?: (node: OpNode) => void): OpNode {
+    const id = toHex(entryId);
     const existing = this.nodes.get(id);
     if (existing) return existing;
     const authorHex = toHex(author);
@@ -85,7 +90,7 @@ export class SpaceGraph {
     const deps = [...new Set(op.deps.map(toHex))].map(
       (d) => this.nodes.get(d) ?? reject('missing-dependency', `membership op depends on unknown op ${d.slice(0, 12)}`),
     );
-    const node = this.node(id, entry.id, op, authorHex, deps);
+    const node = this.node(id, entryId, op, authorHex, deps);
     const isPublic = op.t === 'create' ? op.public! : this.isPublic;
     if (op.t !== 'create' && roleSetBy(this.lastBefore(node, authorHex)) !== 'admin') {
       reject('forbidden-role', 'only an admin may change the membership of a space');
@@ -144,7 +149,7 @@ export class SpaceGraph {
       named.floor = Math.min(named.floor, node.depth);
       if (op.account) {
         const prev = named.ops.at(-1);
-        node.settled = !prev || (prev.settled && inPast(prev, node));
+        node.settled = !prev || (prev.settled && this.inPast(prev, node));
         named.ops.push(node);
       }
       const decider = this.deciders.get(names);
@@ -165,23 +170,44 @@ export class SpaceGraph {
     return list;
   }
 
+  /**
+   * Memoised answers to one question, kept while the memo holds fewer than a few answers per op: past that, the
+   * questions asked longest ago are forgotten. Keys are tagged, as an op may name any 32 bytes as an account.
+   */
+  private memoFor<T extends OpNode | boolean>(key: string): Memo<T> {
+    const answers = this.memo.get(key) ?? new Map<OpNode, OpNode | boolean | null>();
+    this.memo.delete(key);
+    this.memo.set(key, answers);
+    return {
+      get: (m) => answers.get(m) as T | null | undefined,
+      set: (m, answer) => {
+        answers.set(m, answer);
+        this.memoSize++;
+        const limit = Math.max(MEMO_MIN, MEMO_PER_OP * this.nodes.size);
+        for (const [k, held] of this.memo) {
+          if (this.memoSize <= limit || held === answers) break;
+          this.memo.delete(k);
+          this.memoSize -= held.size;
+        }
+      },
+    };
+  }
+
+  private inPast(d: OpNode, b: OpNode): boolean {
+    return inPast(d, b, this.memoFor<boolean>(`p${d.id}`));
+  }
+
   /** The op that decides `account`'s role in `n`'s causal past, `n` included. */
   private lastIn(n: OpNode, account: string): OpNode | undefined {
-    return n.run.get(account) ?? (n.bottom ? this.lastBefore(n.bottom, account) : undefined);
+    const named = this.naming.get(account);
+    return named && lastNaming(account, n, named.floor, this.memoFor<OpNode>(`r${account}`));
   }
 
   /** The op that decides `account`'s role in `n`'s causal past, `n` left out. */
   private lastBefore(n: OpNode, account: string): OpNode | undefined {
     if (n.parent) return this.lastIn(n.parent, account);
     const named = this.naming.get(account);
-    if (!n.deps.length || !named) return undefined;
-    const key = n.id + account;
-    const known = this.memo.get(key);
-    if (known !== undefined) return known ?? undefined;
-    const found = lastNaming(account, n.deps, named.floor, (b) => this.memo.get(b.id + account));
-    if (this.memo.size >= MEMO_LIMIT) this.memo.delete(this.memo.keys().next().value!);
-    this.memo.set(key, found ?? null);
-    return found;
+    return named && n.deps.length ? lastNamingBelow(account, n, named.floor, this.memoFor<OpNode>(`r${account}`)) : undefined;
   }
 
   /** An account's role after an op (its causal past folded), without an inbox's open append right. */
@@ -230,7 +256,7 @@ export class SpaceGraph {
     for (let i = ops.length - 1; i >= 0; i--) {
       const n = ops[i]!;
       const demotes = n.op.t === 'remove' || !stillAllowed(n.op.role);
-      if (n.arrival <= basis.arrival && (n.settled || demotes) && inPast(n, basis)) {
+      if (n.arrival <= basis.arrival && (n.settled || demotes) && this.inPast(n, basis)) {
         if (n.settled) break;
         continue;
       }

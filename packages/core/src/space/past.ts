@@ -55,100 +55,76 @@ export function skipFor(parent: OpNode): OpNode {
   return s?.skip && parent.depth - s.depth === s.depth - s.skip.depth ? s.skip : parent;
 }
 
+/** Answers kept for ops with several dependencies, so each is worked out once per question. */
+export interface Memo<T> {
+  get(merge: OpNode): T | null | undefined;
+  set(merge: OpNode, answer: T | null): void;
+}
+
 /**
- * Whether `d` is `b` or in its causal past. Runs are crossed in O(log n); only ops with several dependencies make
- * the walk branch, and nothing below `d`'s depth is visited.
+ * A question about the causal past of `merge`, an op with several dependencies, answered from its dependencies:
+ * `inRun(x)` answers for x's run or is undefined to look below it, `skip(x)` says nothing in x's past matters,
+ * `join` combines, and `settled` says an answer cannot change any more. Walks the ops with several dependencies
+ * below, depth first without recursion, and memoises the answer for each, so that later questions anywhere above
+ * them stop there.
  */
-export function inPast(d: OpNode, b: OpNode): boolean {
+function below<T>(
+  merge: OpNode,
+  inRun: (x: OpNode) => T | undefined,
+  skip: (x: OpNode) => boolean,
+  join: (a: T | undefined, b: T | undefined) => T | undefined,
+  settled: (a: T | undefined) => boolean,
+  memo: Memo<T>,
+): T | undefined {
+  const known = memo.get(merge);
+  if (known !== undefined) return known ?? undefined;
+  const stack: { m: OpNode; next: number; answer: T | undefined }[] = [{ m: merge, next: 0, answer: undefined }];
+  for (;;) {
+    const top = stack.at(-1)!;
+    const d = settled(top.answer) ? undefined : top.m.deps[top.next++];
+    if (!d) {
+      stack.pop();
+      memo.set(top.m, top.answer ?? null);
+      const parent = stack.at(-1);
+      if (!parent) return top.answer;
+      parent.answer = join(parent.answer, top.answer);
+      continue;
+    }
+    if (skip(d)) continue;
+    const here = inRun(d);
+    if (here !== undefined || !d.bottom) {
+      top.answer = join(top.answer, here);
+      continue;
+    }
+    const seen = memo.get(d.bottom);
+    if (seen !== undefined) top.answer = join(top.answer, seen ?? undefined);
+    else stack.push({ m: d.bottom, next: 0, answer: undefined });
+  }
+}
+
+/**
+ * Whether `d` is `b` or in its causal past. Runs are crossed in O(log n) by skip pointers; below them, each op
+ * with several dependencies is looked at once and remembered.
+ */
+export function inPast(d: OpNode, b: OpNode, memo: Memo<boolean>): boolean {
   if (d.depth > b.depth) return false;
-  const stack = [b];
-  const seen = new Set<OpNode>();
-  while (stack.length) {
-    const x = stack.pop()!;
-    if (d.depth >= runFloor(x)) {
-      if (levelAncestor(x, d.depth) === d) return true;
-      continue;
-    }
-    const bottom = x.bottom!;
-    if (seen.has(bottom)) continue;
-    seen.add(bottom);
-    for (const p of bottom.deps) if (p.depth >= d.depth) stack.push(p);
-  }
-  return false;
+  const inRun = (x: OpNode): boolean | undefined => (d.depth >= runFloor(x) ? levelAncestor(x, d.depth) === d : undefined);
+  const found = (a: boolean | undefined) => a === true;
+  return inRun(b) ?? found(below(b.bottom!, inRun, (x) => x.depth < d.depth, (p, q) => p || q, found, memo));
 }
 
-/** A max-heap of ops in fold order. */
-class Latest {
-  private readonly items: OpNode[] = [];
-
-  get size(): number {
-    return this.items.length;
-  }
-
-  push(n: OpNode): void {
-    const a = this.items;
-    let i = a.push(n) - 1;
-    while (i > 0) {
-      const up = (i - 1) >> 1;
-      if (!after(a[i]!, a[up]!)) break;
-      [a[i], a[up]] = [a[up]!, a[i]!];
-      i = up;
-    }
-  }
-
-  pop(): OpNode {
-    const a = this.items;
-    const top = a[0]!;
-    const last = a.pop()!;
-    if (a.length) {
-      a[0] = last;
-      for (let i = 0; ; ) {
-        const l = 2 * i + 1;
-        const r = l + 1;
-        let m = i;
-        if (l < a.length && after(a[l]!, a[m]!)) m = l;
-        if (r < a.length && after(a[r]!, a[m]!)) m = r;
-        if (m === i) break;
-        [a[i], a[m]] = [a[m]!, a[i]!];
-        i = m;
-      }
-    }
-    return top;
-  }
-}
+const never = () => false;
 
 /**
- * The last op in fold order, among `starts` and their causal past, that names `account` (sets or removes its
- * role, or creates the space for it): the op that decides its role there. Searches newest first and stops as
- * soon as nothing older can win; `floor` is the lowest depth at which the account is named at all.
- * `below(bottom)` answers for the past of an op with several dependencies when that is already known.
+ * The last op in fold order in `n`'s causal past (`n` included) that names `account`: the op that decides its
+ * role there. `floor` is the lowest depth at which any op names the account: nothing below it is looked at.
  */
-export function lastNaming(
-  account: string,
-  starts: readonly OpNode[],
-  floor: number,
-  below: (bottom: OpNode) => OpNode | null | undefined,
-): OpNode | undefined {
-  let best: OpNode | undefined;
-  const heap = new Latest();
-  const seen = new Set<OpNode>();
-  for (const s of starts) heap.push(s);
-  while (heap.size) {
-    const x = heap.pop();
-    if ((best && after(best, x)) || x.depth < floor) break;
-    if (seen.has(x)) continue;
-    seen.add(x);
-    const named = x.run.get(account);
-    if (named) {
-      best = later(best, named);
-      continue;
-    }
-    const bottom = x.bottom;
-    if (!bottom || (bottom !== x && seen.has(bottom))) continue;
-    seen.add(bottom);
-    const known = below(bottom);
-    if (known === undefined) for (const p of bottom.deps) heap.push(p);
-    else best = later(best, known ?? undefined);
-  }
-  return best;
+export function lastNaming(account: string, n: OpNode, floor: number, memo: Memo<OpNode>): OpNode | undefined {
+  return n.run.get(account) ?? (n.bottom ? lastNamingBelow(account, n.bottom, floor, memo) : undefined);
+}
+
+/** The same for the past of an op with several dependencies, the op itself left out. */
+export function lastNamingBelow(account: string, merge: OpNode, floor: number, memo: Memo<OpNode>): OpNode | undefined {
+  if (merge.depth <= floor) return undefined;
+  return below(merge, (x) => x.run.get(account), (x) => x.depth < floor, later, never, memo);
 }
