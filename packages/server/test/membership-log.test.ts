@@ -94,7 +94,7 @@ describe('long membership logs', () => {
 
     // Mallory's live traffic: frames of 20 ops appended to her logs while Alice keeps syncing.
     const link = await ProviderLink.connect(server.url, mallory, WS);
-    const alongside = async (logs: ReturnType<typeof membershipLog>[]): Promise<number> => {
+    const alongside = async (logs: ReturnType<typeof membershipLog>[]): Promise<number[]> => {
       let frames = 0;
       let stop = false;
       const traffic = (async () => {
@@ -104,13 +104,14 @@ describe('long membership logs', () => {
           expect(decodeFrame(await link.next())).toEqual(['ack', 20, []]);
         }
       })();
-      const times = await syncTimes(alice, server.url, 11, () => frames >= 40);
+      const times = await syncTimes(alice, server.url, 7, () => frames >= 20);
       stop = true;
       await traffic;
-      return median(times);
+      return times;
     };
-    // Normal latency: the same traffic into short logs.
-    const normal = await alongside([membershipLog(mallory.account, sign, 'chain'), membershipLog(mallory.account, sign, 'braid')]);
+    // Normal latency: that traffic into short logs.
+    const short = [membershipLog(mallory.account, sign, 'chain'), membershipLog(mallory.account, sign, 'braid')];
+    const normal = await alongside(short);
     const rssBefore = rssMiB(server.child.pid!);
 
     // Then whole logs at once, over a normal sync: four times the ops should take about four times as long.
@@ -128,34 +129,42 @@ describe('long membership logs', () => {
     const braid = membershipLog(mallory.account, sign, 'braid');
     const pushed = { small: await push(membershipLog(mallory.account, sign, 'chain'), 1_000), chain: await push(chain, 4_000), braid: await push(braid, 5_000) };
     const rssAfter = rssMiB(server.child.pid!);
-    // The same traffic, now appended to the 4,000- and 5,000-op logs.
-    const attacked = await alongside([chain, braid]);
+    // The same traffic into the 4,000- and 5,000-op logs, in turns with more into the short ones, so that the
+    // load of a busy machine falls on both alike.
+    const attacked: number[] = [];
+    for (let round = 0; round < 3; round++) {
+      attacked.push(...(await alongside([chain, braid])));
+      normal.push(...(await alongside(short)));
+    }
     link.close();
+    const idleAgain = median(await syncTimes(alice, server.url, 11));
     console.log(
       `membership logs pushed: 1k chain ${pushed.small.toFixed(0)} ms, 4k chain ${pushed.chain.toFixed(0)} ms, ` +
         `5k braid ${pushed.braid.toFixed(0)} ms; provider RSS ${rssBefore.toFixed(0)} -> ${rssAfter.toFixed(0)} MiB; ` +
-        `Alice's sync median ${idle.toFixed(1)} ms idle, ${normal.toFixed(1)} ms beside live ops into short logs, ` +
-        `${attacked.toFixed(1)} ms beside the same into the long ones`,
+        `Alice's sync median ${idle.toFixed(1)} ms idle, ${median(normal).toFixed(1)} ms beside live ops into short logs, ` +
+        `${median(attacked).toFixed(1)} ms beside the same into the long ones`,
     );
     // Linear: four times the ops in about four times the time (a quadratic graph: sixteen, and gigabytes).
     expect(pushed.chain / pushed.small).toBeLessThan(7);
     expect(rssAfter - rssBefore).toBeLessThan(150);
-    expect(attacked).toBeLessThan(2 * normal);
+    expect(median(attacked)).toBeLessThan(2 * median(normal));
 
     // After a restart the provider rebuilds every graph from its store; the first session pays for that once.
     await server.stop();
     server = await spawnServer(['--port', String(port), '--data', data]);
     const rssFresh = rssMiB(server.child.pid!);
     const first = await syncTime(alice, server.url);
-    await syncTimes(alice, server.url, 3);
-    const after = median(await syncTimes(alice, server.url, 11));
+    // A fresh process still compiles its hot code and collects what loading left behind.
+    await syncTimes(alice, server.url, 10);
+    const after = median(await syncTimes(alice, server.url, 15));
     const rssLoaded = rssMiB(server.child.pid!);
     console.log(
-      `after restart: first sync ${first.toFixed(0)} ms (loads every graph), then median ${after.toFixed(1)} ms; ` +
+      `after restart: first sync ${first.toFixed(0)} ms (loads every graph), then median ${after.toFixed(1)} ms ` +
+        `(${idleAgain.toFixed(1)} ms just before); ` +
         `provider RSS ${rssFresh.toFixed(0)} -> ${rssLoaded.toFixed(0)} MiB`,
     );
     expect(first).toBeLessThan(5_000);
-    expect(after).toBeLessThan(2 * idle);
+    expect(after).toBeLessThan(2 * idleAgain);
     expect(rssLoaded - rssFresh).toBeLessThan(150);
 
     // The provider still serves the whole logs: a newcomer who asks for the spaces gets every op.

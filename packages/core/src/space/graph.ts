@@ -2,7 +2,7 @@ import { Map as PersistentMap } from 'immutable';
 import { equal, toHex } from '../bytes.js';
 import { reject } from '../errors.js';
 import { canRead, canWrite, spaceIdOf, type MembershipOp, type Role, type Seal } from './ops.js';
-import { after, inPast, lastNaming, lastNamingBelow, later, skipFor, type Memo, type OpNode } from './past.js';
+import { after, inPast, lastNamingBelow, later, skipFor, type Memo, type OpNode } from './past.js';
 
 export type { OpNode } from './past.js';
 
@@ -27,8 +27,8 @@ const roleSetBy = (n: OpNode | undefined): Role | undefined =>
  * same operations computes the same state by folding them in (depth, id) order.
  *
  * A fold is last-writer-wins per account, so the state anywhere is "which op named each account last". That is
- * kept incrementally (see past.ts): adding an op costs O(log n) along a run of single-dependency ops, and the
- * past of a merge is searched newest first, never copied.
+ * kept incrementally (see past.ts): adding an op costs O(log n) along a run of single-dependency ops, and a
+ * question about the past below a merge is answered once from its dependencies and memoised; nothing is copied.
  */
 export class SpaceGraph {
   readonly nodes = new Map<string, OpNode>();
@@ -194,13 +194,12 @@ export class SpaceGraph {
   }
 
   private inPast(d: OpNode, b: OpNode): boolean {
-    return inPast(d, b, this.memoFor<boolean>(`p${d.id}`));
+    return inPast(d, b, () => this.memoFor<boolean>(`p${d.id}`));
   }
 
   /** The op that decides `account`'s role in `n`'s causal past, `n` included. */
   private lastIn(n: OpNode, account: string): OpNode | undefined {
-    const named = this.naming.get(account);
-    return named && lastNaming(account, n, named.floor, this.memoFor<OpNode>(`r${account}`));
+    return n.run.get(account) ?? (n.bottom ? this.lastBefore(n.bottom, account) : undefined);
   }
 
   /** The op that decides `account`'s role in `n`'s causal past, `n` left out. */

@@ -104,26 +104,22 @@ function below<T>(
 
 /**
  * Whether `d` is `b` or in its causal past. Runs are crossed in O(log n) by skip pointers; below them, each op
- * with several dependencies is looked at once and remembered.
+ * with several dependencies is looked at once and remembered in `memo()`.
  */
-export function inPast(d: OpNode, b: OpNode, memo: Memo<boolean>): boolean {
+export function inPast(d: OpNode, b: OpNode, memo: () => Memo<boolean>): boolean {
   if (d.depth > b.depth) return false;
   const inRun = (x: OpNode): boolean | undefined => (d.depth >= runFloor(x) ? levelAncestor(x, d.depth) === d : undefined);
   const found = (a: boolean | undefined) => a === true;
-  return inRun(b) ?? found(below(b.bottom!, inRun, (x) => x.depth < d.depth, (p, q) => p || q, found, memo));
+  return inRun(b) ?? found(below(b.bottom!, inRun, (x) => x.depth < d.depth, (p, q) => p || q, found, memo()));
 }
 
 const never = () => false;
 
 /**
- * The last op in fold order in `n`'s causal past (`n` included) that names `account`: the op that decides its
- * role there. `floor` is the lowest depth at which any op names the account: nothing below it is looked at.
+ * The last op in fold order, in the causal past of `merge` (an op with several dependencies, itself left out),
+ * that names `account`: with the ops of the runs above, the op that decides the account's role. `floor` is the
+ * lowest depth at which any op names the account: nothing below it is looked at.
  */
-export function lastNaming(account: string, n: OpNode, floor: number, memo: Memo<OpNode>): OpNode | undefined {
-  return n.run.get(account) ?? (n.bottom ? lastNamingBelow(account, n.bottom, floor, memo) : undefined);
-}
-
-/** The same for the past of an op with several dependencies, the op itself left out. */
 export function lastNamingBelow(account: string, merge: OpNode, floor: number, memo: Memo<OpNode>): OpNode | undefined {
   if (merge.depth <= floor) return undefined;
   return below(merge, (x) => x.run.get(account), (x) => x.depth < floor, later, never, memo);
