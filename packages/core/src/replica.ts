@@ -4,9 +4,9 @@ import { reject, FreeholdError, type RejectReason } from './errors.js';
 import { decodeEntry, Kind, readEntries, type Entry } from './entry.js';
 import { chooseLog, decodeCard, deviceOf, encodeCard, type IdentityState } from './identity/state.js';
 import { AccountIndex } from './identity/account-index.js';
-import { readMembershipOp } from './space/ops.js';
 import { SpaceGraph, type OpNode } from './space/graph.js';
-import { canAppend, canWrite, type Role } from './space/ops.js';
+import { canAppend, canWrite, readMembershipOp, type Role } from './space/ops.js';
+import { dependencyOrder, membershipDeps } from './space/topo.js';
 import type { Charge, EntryRow, Store } from './store.js';
 
 /** Entries dated further ahead than this are refused until their time comes (the author's clock is wrong). */
@@ -191,17 +191,13 @@ export class Replica {
   private async loadGraph(space: Uint8Array): Promise<SpaceGraph> {
     const g = new SpaceGraph(space);
     const rows = await this.store.spaceEntries(space, Kind.membership);
+    const ops = rows.map((r) => {
+      const { id, device, payload } = decodeEntry(r.bytes);
+      return { id, author: this.authorOf(device)?.account.account ?? device, op: readMembershipOp(payload) };
+    });
     // Stored ops were valid when stored; replay them in dependency order.
-    let pending = rows.map((r) => decodeEntry(r.bytes));
-    while (pending.length) {
-      const next: Entry[] = [];
-      for (const e of pending) {
-        const op = readMembershipOp(e.payload);
-        if (op.deps.every((d) => g.nodes.has(toHex(d)))) g.add(e, op, this.authorOf(e.device)?.account.account ?? e.device);
-        else next.push(e);
-      }
-      if (next.length === pending.length) break;
-      pending = next;
+    for (const { id, author, op } of dependencyOrder(ops, (o) => toHex(o.id), (o) => o.op.deps.map(toHex))) {
+      if (op.deps.every((d) => g.nodes.has(toHex(d)))) g.add(id, op, author);
     }
     return g;
   }
@@ -257,17 +253,9 @@ export class Replica {
         return { id: toHex(e.id), ...failure(err) };
       }
     };
-    let membership = parsed.filter((p) => p.e.kind === Kind.membership);
-    for (;;) {
-      const retry: typeof membership = [];
-      for (const p of membership) {
-        const r = await tryOne(p.e, p.i);
-        if (r.reason === 'missing-dependency') retry.push(p);
-        results[p.i] = r;
-      }
-      if (retry.length === 0 || retry.length === membership.length) break;
-      membership = retry;
-    }
+    // Dependencies first, so one pass adds a log that arrived in any order.
+    const membership = parsed.filter((p) => p.e.kind === Kind.membership);
+    for (const p of dependencyOrder(membership, (m) => toHex(m.e.id), (m) => membershipDeps(m.e))) results[p.i] = await tryOne(p.e, p.i);
     for (const p of parsed) if (p.e.kind !== Kind.membership) results[p.i] = await tryOne(p.e, p.i);
     if (accepted.length) {
       try {
@@ -320,7 +308,7 @@ export class Replica {
       const op = readMembershipOp(e.payload);
       const isAdmin = (r: Role | undefined) => r === 'admin';
       let charge: Charge | undefined | Promise<Charge | undefined>;
-      graph.add(e, op, author.account.account, (node) => {
+      graph.add(e.id, op, author.account.account, (node) => {
         if (op.t !== 'create' && graph.isCut(accountHex, e.device, e.seq, node, isAdmin)) {
           reject('removed-member', 'the author was demoted before this operation');
         }
@@ -351,7 +339,9 @@ export class Replica {
     const drop: Uint8Array[] = [];
     for (const d of account.devices.values()) {
       if (!this.owns(account, d.device)) continue;
-      for (const row of await this.store.deviceEntries(e.space, d.device, 0)) {
+      // Entries up to the cut stay; any other demotion that cut them was applied when it arrived.
+      const cut = op.cuts?.find(([device]) => equal(device, d.device))?.[1] ?? 0;
+      for (const row of await this.store.deviceEntries(e.space, d.device, cut)) {
         if (row.kind === Kind.membership) continue;
         const entry = decodeEntry(row.bytes);
         const basis = graph.nodes.get(toHex(entry.basis));

@@ -40,7 +40,7 @@ async function expectRejected(victim: Device, bytes: Uint8Array, reason: string)
 }
 
 async function basisOf(d: Device, space: Uint8Array) {
-  return (await d.replica.graph(space)).current().order.at(-1)!.entry.id;
+  return (await d.replica.graph(space)).latest!.entryId;
 }
 
 async function setup(): Promise<{ alice: User; bob: User; mallory: User; space: Uint8Array; good: Entry }> {

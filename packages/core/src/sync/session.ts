@@ -8,6 +8,7 @@ import { readMembershipOp } from '../space/ops.js';
 import type { IngestResult, Replica } from '../replica.js';
 import { Reconciler } from './reconcile.js';
 import { canRead } from '../space/ops.js';
+import { inDependencyOrder } from '../space/topo.js';
 
 /**
  * Frames are CBOR arrays tagged by their first element; every frame is validated before it is acted on. The
@@ -399,9 +400,9 @@ export class SyncSession {
       const e = decodeEntry(b);
       if (this.visible(e.space, e.kind, e.device)) found.push(e);
     }
-    // Membership first, so the receiver can check what follows in the same batch.
-    found.sort((a, b) => a.kind - b.kind);
-    return this.entryFrames(found);
+    // Membership first and in dependency order, so the receiver can check each op and what follows it at once.
+    const membership = inDependencyOrder(found.filter((e) => e.kind === Kind.membership));
+    return this.entryFrames([...membership, ...found.filter((e) => e.kind !== Kind.membership).sort((a, b) => a.kind - b.kind)]);
   }
 
   private async addCards(cards: Uint8Array[]): Promise<void> {
@@ -468,7 +469,7 @@ export async function defaultOffer(replica: Replica, space: Uint8Array, peer: Ui
   const role = peerHex === undefined ? undefined : graph.current().roles.get(peerHex);
   if (canRead(role) || (graph.isPublic && asked)) return 'all';
   if (peerHex === undefined || graph.isPublic) return false;
-  const former = asked && graph.current().order.some((n) => n.op.account !== undefined && toHex(n.op.account) === peerHex);
+  const former = asked && graph.named(peerHex);
   return role === 'appender' || (graph.openAppend && asked) || former ? 'own' : false;
 }
 
