@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache';
 import type { Frame } from '@freehold/core';
 
 /** Who a session is, as far as its share of the provider goes. */
@@ -29,6 +30,9 @@ export function frameCost(f: Frame, size: number): number {
       return 1 + bytes + f[1].length;
     case 'auth':
       return 32 + bytes;
+    case 'rec':
+      // Reconciliation messages are parsed range by range: about 40 ms a MiB of worst-case input here.
+      return 1 + Math.floor(size / 256);
     default:
       return 1 + bytes;
   }
@@ -55,5 +59,24 @@ export class WorkBudget {
     this.at = now;
     this.tokens -= units;
     return this.tokens >= 0 ? 0 : Math.ceil((-this.tokens / rate) * 1000);
+  }
+}
+
+/**
+ * Work budgets shared by every anonymous session from one network (an IPv4 address or IPv6 /64), so opening
+ * more connections does not buy more: anonymous sessions from one network together get this many units a second.
+ */
+export class NetworkBudgets {
+  private readonly budgets: LRUCache<string, WorkBudget>;
+
+  constructor(private readonly perSecond: number) {
+    this.budgets = new LRUCache({ max: 100_000 });
+  }
+
+  /** Milliseconds an anonymous frame from this network must wait (and takes its units). */
+  spend(network: string, units: number): number {
+    let b = this.budgets.get(network);
+    if (!b) this.budgets.set(network, (b = new WorkBudget({ anonymous: this.perSecond, authenticated: this.perSecond, hosted: this.perSecond })));
+    return b.spend('anonymous', units);
   }
 }

@@ -26,6 +26,8 @@ export interface ConnectionLimits {
   maxBuffered: number;
   /** Frames queued for processing before the socket stops reading (TCP pushes back on the client). */
   maxQueued: number;
+  /** Frames queued past which a session is closed: it sends without waiting for answers. */
+  maxInFlight: number;
   /** Bad frames tolerated before the connection is closed. */
   maxErrors: number;
   /** Spaces one session may subscribe to: anonymous, and authenticated. */
@@ -37,8 +39,9 @@ export interface ConnectionLimits {
 export const DEFAULT_LIMITS: ConnectionLimits = {
   maxBuffered: 8 << 20,
   maxQueued: 32,
+  maxInFlight: 1024,
   maxErrors: 32,
-  maxSubscriptions: { anonymous: 64, authenticated: 1024 },
+  maxSubscriptions: { anonymous: 64, authenticated: 16_384 },
   work: { anonymous: 1000, authenticated: 5000, hosted: 20_000 },
 };
 
@@ -59,6 +62,7 @@ export class Connection implements Subscriber {
   private alive = true;
   lastSeen = Date.now();
   private readonly subscriptions = new Set<string>();
+  private overrun = false;
   private readonly budget: WorkBudget;
   private readonly stats = { frames: 0, entriesIn: 0, entriesOut: 0, bytesIn: 0, bytesOut: 0, rejected: 0 };
   private readonly opened = Date.now();
@@ -111,7 +115,18 @@ export class Connection implements Subscriber {
   }
 
   private enqueue(data: RawData): void {
+    if (this.overrun) return;
     this.queue.push(data);
+    // Pausing stops the next read, not the frames already read: a flood of tiny frames arrives thousands to a
+    // read. A session that keeps that many unanswered is not waiting for answers, so it is closed.
+    if (this.queue.length > this.limits.maxInFlight) {
+      this.overrun = true;
+      this.queue.length = 0;
+      this.metrics.rejections.inc({ reason: 'too-large' });
+      // Dropped at once: a closing handshake would mean reading (and parsing) everything queued behind it.
+      this.log.warn({ event: 'overrun', account: this.account && toId(this.account) }, 'closing a session that sends without waiting');
+      return void this.ws.terminate();
+    }
     if (this.queue.length >= this.limits.maxQueued) this.ws.pause();
     if (!this.busy) void this.drain();
   }
@@ -127,7 +142,12 @@ export class Connection implements Subscriber {
       const bytes = toBytes(this.queue.shift()!);
       const f = this.decode(bytes);
       if (f) {
-        const wait = this.budget.spend(this.tier(), frameCost(f, bytes.length));
+        const tier = this.tier();
+        const cost = frameCost(f, bytes.length);
+        const own = this.budget.spend(tier, cost);
+        // Anonymous sessions of one network share a budget too, but signing in is not queued behind them.
+        const shared = tier === 'anonymous' && f[0] !== 'auth' && f[0] !== 'peer';
+        const wait = shared ? Math.max(own, this.provider.anonymousBudgets.spend(this.source, cost)) : own;
         if (wait > 0) {
           this.ws.pause();
           await new Promise((r) => setTimeout(r, wait));

@@ -22,6 +22,7 @@ import type { Metrics } from './metrics.js';
 import { DEFAULT_INBOX_LIMITS, InboxPolicy, type InboxLimits, type IngestSource } from './inbox.js';
 import { providerDocument, providerKey, type ProviderDocument } from './provider-identity.js';
 import { Peering } from './peering.js';
+import { NetworkBudgets } from './budget.js';
 import { Mirrors, type Delivery, type Mirror } from './mirrors.js';
 import { DEFAULT_HANDLE_POLICY, HANDLE_NAME, HandleDirectory, type HandlePolicy } from './handles.js';
 
@@ -33,6 +34,8 @@ export interface ProviderOptions {
   inbox?: Partial<InboxLimits>;
   /** Membership graphs held in memory. */
   graphCache?: number;
+  /** Work units a second that all anonymous sessions from one network share (default 2,000). */
+  anonymousWorkPerNetwork?: number;
   handles?: Partial<HandlePolicy>;
   logger: Logger;
   metrics: Metrics;
@@ -56,6 +59,8 @@ export class Provider {
   readonly inbox: InboxPolicy;
   private readonly handles: HandleDirectory;
   readonly peering: Peering;
+  /** What anonymous sessions from one network may spend together (see NetworkBudgets). */
+  readonly anonymousBudgets: NetworkBudgets;
   /** The provider's Ed25519 key, named in its well-known document. */
   readonly publicKey: Uint8Array;
 
@@ -72,6 +77,7 @@ export class Provider {
     this.inbox = new InboxPolicy(replica, (a) => this.isRegistered(a), { ...DEFAULT_INBOX_LIMITS, ...definedOnly(opts.inbox ?? {}) });
     this.handles = new HandleDirectory(replica, this.host, { ...DEFAULT_HANDLE_POLICY, ...definedOnly(opts.handles ?? {}) });
     this.peering = new Peering(this, key, opts.logger);
+    this.anonymousBudgets = new NetworkBudgets(opts.anonymousWorkPerNetwork ?? 2000);
     this.publicKey = key.publicKey;
   }
 

@@ -61,7 +61,7 @@ export const challengeMessage = (nonce: Uint8Array, server: string): Uint8Array 
 export const PROTOCOL_VERSION = 1;
 export const MAX_FRAME = 8 << 20;
 /** Bounds on what one frame may ask of its receiver. */
-export const FRAME_LIMITS = { entries: 256, ids: 4096, spaces: 4096, cards: 256, recMessage: 256 << 10 } as const;
+export const FRAME_LIMITS = { entries: 256, ids: 4096, spaces: 16_384, cards: 256, recMessage: 1 << 20 } as const;
 const ENTRIES_PER_FRAME = FRAME_LIMITS.entries;
 const CARDS_PER_FRAME = 32;
 
@@ -367,7 +367,7 @@ export class SyncSession {
         frames.push(...(await this.entriesFrames(step.have)));
         if (step.need.length) {
           this.stats.entriesWanted += step.need.length;
-          frames.push(['want', step.need]);
+          for (let i = 0; i < step.need.length; i += FRAME_LIMITS.ids) frames.push(['want', step.need.slice(i, i + FRAME_LIMITS.ids)]);
         }
         return frames;
       }
