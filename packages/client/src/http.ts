@@ -103,3 +103,15 @@ export async function refreshLog(device: Device, account: Uint8Array, providers:
   }
   return false;
 }
+
+export interface OutboxItem {
+  entry: string;
+  space: string;
+  time: number;
+  delivery: { state: 'pending' } | { state: 'delivered'; at: number; to: string } | { state: 'failed'; reason: string; message: string; to: string };
+}
+
+/** What this account wrote into other accounts' spaces through a provider, and whether it has reached them. */
+export async function outbox(provider: string, device: Device): Promise<OutboxItem[]> {
+  return ((await post(`${provider}/v1/outbox`, await signedFor(provider, 'outbox', {}, device))) as { items: OutboxItem[] }).items;
+}

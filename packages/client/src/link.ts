@@ -9,6 +9,7 @@ import {
   reject,
   sign,
   SyncSession,
+  toHex,
   type Channel,
   type Device,
   type Frame,
@@ -123,6 +124,27 @@ export class ProviderLink implements Channel {
     const session = new SyncSession(device.replica, { account: device.account, peer: null, offer: async () => 'all', ...opts });
     const { roundTrips } = await lead(session, this);
     return { stats: session.stats, roundTrips, session };
+  }
+
+  /**
+   * Asks the provider to mirror other accounts' spaces for this account (what it follows and writes to), with
+   * the owners' identity logs, which name their providers. Resolves once the provider has taken the request;
+   * the mirrors then fill from the owners' providers in the background.
+   */
+  async mirror(device: Device, mirrors: { space: Uint8Array; owner: Uint8Array }[]): Promise<void> {
+    const owners = new Map(mirrors.map((m) => [toHex(m.owner), m.owner]));
+    const cards = [...owners.values()].flatMap((o) => {
+      const log = device.replica.contact(o);
+      return log ? [encodeCard(log)] : [];
+    });
+    this.send(encodeFrame(['mirror', mirrors.map((m) => m.space), mirrors.map((m) => m.owner), cards]));
+    const n = Date.now();
+    this.send(encodeFrame(['sync', n]));
+    for (;;) {
+      const f = decodeFrame(await this.next());
+      if (f[0] === 'error') throw new FreeholdError(isRejectReason(f[1]) ? f[1] : 'unavailable', `${this.url}: ${f[2]}`);
+      if (f[0] === 'synced' && f[1] === n) return;
+    }
   }
 
   async subscribe(spaces: Uint8Array[]): Promise<{ subscribed: Uint8Array[]; refused: string[] }> {

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { encodeCard, FreeholdError, fromId, reject, toBase64 } from '@freehold/core';
+import { encodeCard, FreeholdError, fromId, reject, toBase64, toHex, toId, verifyRequest } from '@freehold/core';
 import type { Provider } from './provider.js';
 import { publicProfile } from './public-web.js';
 import { decodeSegment, serveStatic } from './static.js';
@@ -109,6 +109,11 @@ export function httpHandler(provider: Provider, webRoot: string, pairingLimits: 
       if (req.method === 'POST' && url.pathname === '/v1/accounts') {
         const a = await provider.register(await body(req));
         return json(res, 200, { account: Buffer.from(a.account).toString('hex'), quota: a.quota, used: a.used });
+      }
+      if (req.method === 'POST' && url.pathname === '/v1/outbox') {
+        const r = verifyRequest(await body(req), 'outbox', provider.host, Date.now());
+        const items = (await provider.outbox(r.account.account)).map((i) => ({ entry: toHex(i.entry), space: toId(i.space), time: i.time, delivery: i.delivery }));
+        return json(res, 200, { items });
       }
       if (req.method === 'POST' && url.pathname === '/v1/inbox') return json(res, 200, await provider.inboxSettings(await body(req)));
       if (req.method === 'POST' && url.pathname === '/v1/handles') return json(res, 200, { handle: await provider.claimHandle(await body(req)) });

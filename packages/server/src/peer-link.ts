@@ -4,6 +4,7 @@ import {
   decodeEntry,
   decodeFrame,
   encodeFrame,
+  FRAME_LIMITS,
   FreeholdError,
   lead,
   sign,
@@ -219,6 +220,9 @@ export class PeerLink {
     this.failures = 0;
     this.lastError = undefined;
     this.log.info({ event: 'peer-up', peer: this.url, ms: Date.now() - started, ...session.stats }, 'peer provider reconciled');
+    // The peer pushes what it stores in the spaces mirrored from it (it has no link of its own to here).
+    const mirrored = this.provider.mirrors.all().filter((m) => this.provider.mirroredFrom(m.space, this.url)).map((m) => m.space);
+    for (let i = 0; i < mirrored.length; i += FRAME_LIMITS.spaces) channel.send(encodeFrame(['sub', mirrored.slice(i, i + FRAME_LIMITS.spaces)]));
     // Then answer what the peer sends (acknowledgements of pushes, errors) until the session ends.
     for (;;) {
       const bytes = await channel.next();

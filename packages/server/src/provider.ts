@@ -274,7 +274,8 @@ export class Provider {
   async canSubscribe(space: Uint8Array, who: { account: Uint8Array | null; peer?: string }): Promise<boolean> {
     const graph = await this.replica.graph(space);
     if (!graph.created) return false;
-    if (who.peer) return this.homedAt(space, who.peer);
+    // A peer provider gets live pushes of what it may see whole (an inbox's 'own' view is not pushed).
+    if (who.peer) return (await this.peerView(space, who.peer)) === 'all';
     return graph.isPublic || (who.account !== null && canRead(graph.current().roles.get(toHex(who.account))));
   }
 

@@ -2,9 +2,10 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { installNativeCrypto } from '@freehold/node';
-import { register } from '@freehold/client';
+import { outbox, ProviderLink, register } from '@freehold/client';
+import { decodeEntry, encodeCard, Kind, type Device } from '@freehold/core';
 import { freePort } from '../../../test-support/net.js';
-import { newDevice, put, syncWith, tempDir, until } from './helpers.js';
+import { get, newDevice, put, syncWith, tempDir, until, WS } from './helpers.js';
 import { spawnServer } from './process.js';
 
 installNativeCrypto();
@@ -65,6 +66,66 @@ describe('providers home to the same account replicate it among themselves', () 
       await until(async () => (await entriesAt(p1.url)) === (await entriesAt(p2.url)), 15_000);
       const peers = ((await (await fetch(`${p1.url}/healthz`)).json()) as { peers: { url: string; state: string }[] }).peers;
       expect(peers).toEqual([{ url: p2.url, state: 'up' }]);
+    } finally {
+      for (const s of servers) await s.stop();
+    }
+  });
+
+  it('a client talks only to its own provider: it reads and writes to others through mirrors, and sees delivery', async () => {
+    const servers: Server[] = [];
+    try {
+      const p1 = await spawnServer(['--port', '0', '--data', join(tmp.dir, 'home')]);
+      servers.push(p1);
+      const p3 = await spawnServer(['--port', '0', '--data', join(tmp.dir, 'bobs')]);
+      servers.push(p3);
+      const homeAt = async (d: Device, url: string) => {
+        await d.setProviders([url]);
+        await register(url, d);
+      };
+      const alice = await newDevice(tmp.dir, 'alice2');
+      await homeAt(alice, p1.url);
+      const board = await alice.createSpace(true);
+      const inbox = await alice.createSpace(false, { inbox: true });
+      await put(alice, board, 'hello', { text: 'from Alice' });
+      await syncWith(alice, p1.url);
+
+      // Bob knows Alice's log (from her handle or card) but only ever connects to P3.
+      const bob = await newDevice(tmp.dir, 'bob2');
+      await homeAt(bob, p3.url);
+      await bob.replica.addCard(encodeCard(alice.identity()));
+      const link = await ProviderLink.connect(p3.url, bob, WS);
+      await link.mirror(bob, [
+        { space: board, owner: alice.account },
+        { space: inbox, owner: alice.account },
+      ]);
+      link.close();
+      // The mirrors fill from P1; Bob reads Alice's board through P3.
+      await until(async () => {
+        await syncWith(bob, p3.url, [board, inbox]);
+        return (await bob.replica.graph(inbox)).created && (await get(bob, board, 'hello').catch(() => ({}) as Record<string, unknown>)).text === 'from Alice';
+      }, 20_000);
+      // A message to Alice goes to P3 only, and reaches her at P1.
+      const msg = await bob.write(inbox, Kind.append, new Uint8Array(16), new TextEncoder().encode('hi Alice, via my provider'));
+      expect((await syncWith(bob, p3.url)).rejected).toEqual([]);
+      await until(async () => {
+        await syncWith(alice, p1.url);
+        return alice.store.hasEntry(msg.id);
+      }, 20_000);
+      const got = decodeEntry((await alice.store.getEntries([msg.id]))[0]!);
+      expect(new TextDecoder().decode(await alice.decrypt(got))).toBe('hi Alice, via my provider');
+      // Bob's provider tells him it was delivered, and to whom.
+      const items = await until(async () => {
+        const list = await outbox(p3.url, bob);
+        return list.find((i) => i.delivery.state === 'delivered') ? list : undefined;
+      }, 10_000);
+      expect(items.find((i) => i.entry === Buffer.from(msg.id).toString('hex'))?.delivery).toMatchObject({ state: 'delivered', to: p1.url });
+      // Alice's later post reaches Bob's mirror live, with no client of Bob's involved.
+      await put(alice, board, 'later', { text: 'second post' });
+      await syncWith(alice, p1.url);
+      await until(async () => {
+        await syncWith(bob, p3.url, [board]);
+        return (await get(bob, board, 'later').catch(() => ({}) as Record<string, unknown>)).text === 'second post';
+      }, 10_000);
     } finally {
       for (const s of servers) await s.stop();
     }
