@@ -67,6 +67,10 @@ describe('freehold CLI with a provider', () => {
     const res = (await (await fetch(`${url}/.well-known/freehold/accounts/${carolAccount}`)).json()) as { providers: string[] };
     expect(res.providers).toEqual([url]);
 
+    // Everyone here is on one provider: nothing goes to another one.
+    expect(ok(['outbox'], 'alice')).toBe('nothing sent to other providers yet');
+    expect(JSON.parse(ok(['outbox', '--json'], 'alice'))).toEqual([]);
+
     const space = ok(['space', 'create', 'plans'], 'alice');
     ok(['doc', 'put', 'plans', 'trip', '--json', '{"where":"alps"}'], 'alice');
     ok(['space', 'add', 'plans', `bob@${host}`, '--role', 'writer'], 'alice');

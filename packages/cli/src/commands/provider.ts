@@ -1,5 +1,5 @@
 import { encodeCard, fromId, reject, toId, type Device, type SyncStats } from '@freehold/core';
-import { claimHandle, hostOf, ProviderLink, providerInfo, refreshLog, register, resolveHandle } from '@freehold/client';
+import { claimHandle, hostOf, outbox, ProviderLink, providerInfo, refreshLog, register, resolveHandle, type OutboxItem } from '@freehold/client';
 import { WS } from '../ws.js';
 import { formatSize } from '@freehold/server';
 import { ready, type Command } from '../command.js';
@@ -90,6 +90,32 @@ export const providerCommands: Command[] = [
       const acct = await register(url, p.device);
       ctx.out(`registered with ${url} (quota ${formatSize(acct.quota)}, ${formatSize(acct.used)} used)`);
       await syncProvider(p.device, url, ctx.out);
+    },
+  },
+  {
+    name: 'outbox',
+    usage: 'outbox [--json]',
+    summary: 'What you wrote into other people\u2019s spaces (messages, replies, likes) and whether their providers have it: pending, delivered or failed.',
+    options: { json: { type: 'boolean' } },
+    args: [0, 0],
+    async run(ctx) {
+      const p = await ready(ctx);
+      const rows: (OutboxItem & { provider: string })[] = [];
+      for (const url of p.device.identity().providers) {
+        try {
+          for (const item of await outbox(url, p.device)) rows.push({ provider: url, ...item });
+        } catch (e) {
+          ctx.err(`${hostOf(url)}: ${(e as Error).message} (skipped)`);
+        }
+      }
+      rows.sort((a, b) => b.time - a.time);
+      if (ctx.values.json) return ctx.json(rows);
+      if (!rows.length) return ctx.out('nothing sent to other providers yet');
+      for (const r of rows) {
+        const d = r.delivery;
+        const state = d.state === 'delivered' ? `delivered to ${hostOf(d.to)}` : d.state === 'failed' ? `failed at ${hostOf(d.to)}: ${d.message} [${d.reason}]` : 'pending';
+        ctx.out(`${new Date(r.time).toLocaleString('en')}  ${r.entry.slice(0, 12)}  ${state}`);
+      }
     },
   },
   {
