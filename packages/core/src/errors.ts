@@ -30,6 +30,7 @@ export const REJECT_REASONS = [
   'not-hosted',
   'unauthenticated',
   'unavailable',
+  'damaged',
 ] as const;
 
 export type RejectReason = (typeof REJECT_REASONS)[number];

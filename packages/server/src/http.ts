@@ -52,13 +52,25 @@ accounts registered here; it cannot read their private spaces.</p>
 <p>Register from the command line: <code>freehold provider add http://${host}</code></p>
 <p><a href="/healthz">health</a> · <a href="/metrics">metrics</a></p>`;
 
+/** 503 once the store has found its files damaged (until a restart checks them), else the entry count. */
+async function health(res: ServerResponse, provider: Provider, fault: () => string | undefined): Promise<void> {
+  let entries: number | undefined;
+  try {
+    entries = await provider.store.countEntries();
+  } catch (e) {
+    if (!fault()) throw e;
+  }
+  const problem = fault();
+  return problem ? json(res, 503, { ok: false, error: 'damaged', message: problem }) : json(res, 200, { ok: true, entries });
+}
+
 /** Plain HTTP: health, metrics, the handle directory and signed account requests. */
-export function httpHandler(provider: Provider, metrics: Metrics, webRoot: string) {
+export function httpHandler(provider: Provider, metrics: Metrics, webRoot: string, storageFault: () => string | undefined) {
   const pairing = new PairingMailbox();
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     try {
-      if (req.method === 'GET' && url.pathname === '/healthz') return json(res, 200, { ok: true, entries: await provider.store.countEntries() });
+      if (req.method === 'GET' && url.pathname === '/healthz') return await health(res, provider, storageFault);
       if (req.method === 'GET' && url.pathname === '/metrics') {
         res.writeHead(200, { 'content-type': metrics.registry.contentType });
         return void res.end(await metrics.registry.metrics());

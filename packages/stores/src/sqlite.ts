@@ -1,7 +1,10 @@
+import { closeSync, existsSync, fsyncSync, openSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import Database from 'better-sqlite3';
 import { reject, type AccountRow, type Charge, type EntryKey, type EntryRow, type Store } from '@freehold/core';
 import { quotaMessage } from './quota.js';
+import { checkStore, isDamage, type IntegrityOptions, type IntegrityReport } from './sqlite-check.js';
+import { CommitRecord, type Ledger } from './sqlite-record.js';
 
 const SCHEMA = `
 -- A rowid table: rows append in arrival order and only the small id index takes random inserts (ids are hashes).
@@ -23,7 +26,20 @@ CREATE TABLE IF NOT EXISTS cards (account BLOB PRIMARY KEY, card BLOB NOT NULL) 
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS accounts (account BLOB PRIMARY KEY, quota INTEGER NOT NULL, used INTEGER NOT NULL, created INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS handles (name TEXT PRIMARY KEY, account BLOB NOT NULL) WITHOUT ROWID;
+-- Counters every write transaction bumps: the commit record (FILE.commit) keeps what was last acknowledged of them.
+CREATE TABLE IF NOT EXISTS ledger (one INTEGER PRIMARY KEY CHECK (one = 1), store BLOB NOT NULL, writes INTEGER NOT NULL, entries INTEGER NOT NULL);
+INSERT INTO ledger VALUES (1, randomblob(16), 0, 0) ON CONFLICT DO NOTHING;
 `;
+
+export interface SqliteOptions {
+  /**
+   * Check the files before opening (see sqlite-check.ts) and keep the commit record, so that acknowledged writes
+   * cannot vanish unnoticed. For providers: what they acknowledge, clients drop from their own to-do.
+   */
+  integrity?: IntegrityOptions;
+  /** Told once when a read, write or fsync finds the files damaged while the store runs. */
+  onFault?: (problem: string) => void;
+}
 
 /** A row as better-sqlite3 returns it: Buffers where the store speaks Uint8Array. */
 type Row = { [K in keyof EntryRow]: EntryRow[K] extends Uint8Array ? Buffer : EntryRow[K] };
@@ -42,8 +58,16 @@ export class SqliteStore implements Store {
   private wal: Promise<FileHandle> | undefined;
   private syncing: Promise<void> | undefined;
   private nextSync: Promise<void> | undefined;
+  private readonly record: CommitRecord | undefined;
+  private faulted = false;
+  /** What the check at open found (with `integrity`). */
+  readonly integrity: IntegrityReport | undefined;
 
-  constructor(private readonly path: string) {
+  constructor(
+    private readonly path: string,
+    private readonly opts: SqliteOptions = {},
+  ) {
+    this.integrity = opts.integrity && checkStore(path, opts.integrity);
     this.db = new Database(path);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
@@ -52,7 +76,10 @@ export class SqliteStore implements Store {
     this.db.pragma('wal_autocheckpoint = 4000');
     this.db.exec(SCHEMA);
     const db = this.db;
-    this.stmts = {
+    this.stmts = this.watched({
+      ledger: db.prepare('SELECT store, writes, entries FROM ledger'),
+      wrote: db.prepare('UPDATE ledger SET writes = writes + 1'),
+      inserted: db.prepare('UPDATE ledger SET entries = entries + ?'),
       insert: db.prepare('INSERT INTO entries (id, space, doc, kind, device, seq, time, bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING'),
       get: db.prepare('SELECT bytes FROM entries WHERE id = ?').pluck(),
       bySeq: db.prepare('SELECT id FROM entries WHERE device = ? AND seq = ?').pluck(),
@@ -77,7 +104,66 @@ export class SqliteStore implements Store {
       charge: db.prepare('UPDATE accounts SET used = used + ? WHERE account = ?'),
       claim: db.prepare('INSERT INTO handles (name, account) VALUES (?, ?) ON CONFLICT (name) DO NOTHING'),
       handle: db.prepare('SELECT account FROM handles WHERE name = ?').pluck(),
-    };
+    });
+    if (this.integrity) this.record = this.openRecord(this.integrity.baseline);
+  }
+
+  private openRecord(baseline: boolean): CommitRecord {
+    if (!baseline) return CommitRecord.open(`${this.path}.commit`);
+    // A baseline must not lead the disk: whatever the files hold now (a crash may have left commits that were never
+    // synced) is made durable first.
+    for (const file of [this.path, `${this.path}-wal`].filter((f) => existsSync(f))) {
+      const fd = openSync(file, 'r');
+      try {
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+    }
+    return CommitRecord.open(`${this.path}.commit`, this.ledger());
+  }
+
+  /** Statements whose errors are checked for damage on their way out, so it is reported the first time it is hit. */
+  private watched<T extends Record<string, object>>(stmts: T): T {
+    const watch = <S extends object>(s: S): S =>
+      new Proxy(s, {
+        get: (target, key) => {
+          const v = Reflect.get(target, key, target) as unknown;
+          if (typeof v !== 'function') return v;
+          return (...args: unknown[]) => {
+            try {
+              return (v as (...a: unknown[]) => unknown).apply(target, args);
+            } catch (e) {
+              if (isDamage(e)) this.fault(`${this.path}: ${(e as Error).message}`);
+              throw e;
+            }
+          };
+        },
+      });
+    return Object.fromEntries(Object.entries(stmts).map(([k, s]) => [k, watch(s)])) as T;
+  }
+
+  private fault(problem: string): void {
+    if (this.faulted) return;
+    this.faulted = true;
+    this.opts.onFault?.(problem);
+  }
+
+  private ledger(): Ledger {
+    return this.stmts.ledger.get() as Ledger;
+  }
+
+  /** One write transaction, counted in the ledger so that the commit record can tell whether it survived. */
+  private write(f: () => void): void {
+    try {
+      this.db.transaction(() => {
+        f();
+        this.stmts.wrote.run();
+      })();
+    } catch (e) {
+      if (isDamage(e)) this.fault(`${this.path}: ${(e as Error).message}`);
+      throw e;
+    }
   }
 
   private readonly insertOne = (rows: EntryRow[], charges: Charge[]) =>
@@ -88,7 +174,9 @@ export class SqliteStore implements Store {
         if (a.used + c.bytes > a.quota) reject('quota-exceeded', quotaMessage(a, c.bytes));
         this.stmts.charge.run(c.bytes, c.account);
       }
-      for (const r of rows) this.stmts.insert.run(r.id, r.space, r.doc, r.kind, r.device, r.seq, r.time, r.bytes);
+      let n = 0;
+      for (const r of rows) n += this.stmts.insert.run(r.id, r.space, r.doc, r.kind, r.device, r.seq, r.time, r.bytes).changes;
+      if (n) this.stmts.inserted.run(n);
     })();
 
   private queued: { rows: EntryRow[]; charges: Charge[]; done: (err?: unknown) => void }[] = [];
@@ -110,15 +198,15 @@ export class SqliteStore implements Store {
     this.queued = [];
     const errors = new Map<number, unknown>();
     try {
-      this.db.transaction(() => {
+      this.write(() =>
         batch.forEach((call, i) => {
           try {
             this.insertOne(call.rows, call.charges);
           } catch (e) {
             errors.set(i, e);
           }
-        });
-      })();
+        }),
+      );
     } catch (e) {
       for (const call of batch) call.done(e);
       return;
@@ -148,9 +236,18 @@ export class SqliteStore implements Store {
   }
 
   private async fsyncWal(): Promise<void> {
-    // The log file keeps its inode for the life of the connection (checkpoints rewrite it in place).
-    this.wal ??= open(`${this.path}-wal`, 'r');
-    await (await this.wal).sync();
+    // Everything committed so far is in the log; the fsync below makes it durable.
+    const covered = this.record && this.ledger();
+    try {
+      // The log file keeps its inode for the life of the connection (checkpoints rewrite it in place).
+      this.wal ??= open(`${this.path}-wal`, 'r');
+      await (await this.wal).sync();
+    } catch (e) {
+      this.fault(`${this.path}-wal: fsync failed: ${(e as Error).message}`);
+      throw e;
+    }
+    // Before any waiter hears that its write is durable: so the record may lag the disk but never lead it.
+    if (covered) this.record!.write(covered);
   }
 
   private account(account: Uint8Array): AccountRow | undefined {
@@ -159,7 +256,7 @@ export class SqliteStore implements Store {
   }
 
   async putAccount(row: AccountRow): Promise<void> {
-    this.stmts.putAccount.run(row.account, row.quota, row.used, row.created);
+    this.write(() => this.stmts.putAccount.run(row.account, row.quota, row.used, row.created));
     await this.durable();
   }
 
@@ -172,7 +269,7 @@ export class SqliteStore implements Store {
   }
 
   async claimHandle(name: string, account: Uint8Array): Promise<boolean> {
-    this.stmts.claim.run(name, account);
+    this.write(() => this.stmts.claim.run(name, account));
     await this.durable();
     const held = bytes(this.stmts.handle.get(name) as Uint8Array);
     return Buffer.compare(Buffer.from(held!), Buffer.from(account)) === 0;
@@ -199,9 +296,9 @@ export class SqliteStore implements Store {
   }
 
   async deleteEntries(ids: Uint8Array[]): Promise<void> {
-    this.db.transaction(() => {
+    this.write(() => {
       for (const id of ids) this.stmts.del.run(id);
-    })();
+    });
     await this.durable();
   }
 
@@ -240,7 +337,7 @@ export class SqliteStore implements Store {
   }
 
   async putCard(account: Uint8Array, card: Uint8Array): Promise<void> {
-    this.stmts.putCard.run(account, card);
+    this.write(() => this.stmts.putCard.run(account, card));
     await this.durable();
   }
 
@@ -257,7 +354,7 @@ export class SqliteStore implements Store {
   }
 
   async setMeta(key: string, value: Uint8Array): Promise<void> {
-    this.stmts.setMeta.run(key, value);
+    this.write(() => this.stmts.setMeta.run(key, value));
     await this.durable();
   }
 
@@ -266,6 +363,7 @@ export class SqliteStore implements Store {
     await (this.nextSync ?? this.syncing)?.catch(() => {});
     await (await this.wal?.catch(() => undefined))?.close();
     this.db.close();
+    await this.record?.close();
   }
 }
 

@@ -8,9 +8,22 @@ const storeOptions = { data: { type: 'string' }, db: { type: 'string' } } as con
 export const operatorCommands: Command[] = [
   {
     name: 'serve',
-    usage: 'serve [--port 8787] [--data DIR] [--db postgres://…] [--public-url URL] [--quota SIZE] [--web DIR]',
-    summary: 'Run a cloud peer: WebSocket sync, accounts and quotas, handles, inboxes; SQLite in DIR (default ./data) or PostgreSQL with --db.',
-    options: { port: { type: 'string' }, ...storeOptions, 'public-url': { type: 'string' }, quota: { type: 'string' }, host: { type: 'string' }, web: { type: 'string' } },
+    usage:
+      'serve [--port 8787] [--data DIR] [--db postgres://…] [--public-url URL] [--quota SIZE] [--web DIR] [--skip-integrity-check] [--accept-data-loss]',
+    summary:
+      'Run a cloud peer: WebSocket sync, accounts and quotas, handles, inboxes; SQLite in DIR (default ./data) or PostgreSQL with --db. ' +
+      'SQLite is checked at start and a damaged store is refused: --skip-integrity-check skips the full-file check, ' +
+      '--accept-data-loss starts anyway from what the files hold (see docs/OPERATING.md).',
+    options: {
+      port: { type: 'string' },
+      ...storeOptions,
+      'public-url': { type: 'string' },
+      quota: { type: 'string' },
+      host: { type: 'string' },
+      web: { type: 'string' },
+      'skip-integrity-check': { type: 'boolean' },
+      'accept-data-loss': { type: 'boolean' },
+    },
     args: [0, 0],
     async run(ctx) {
       const port = Number(ctx.values.port ?? 8787);
@@ -23,6 +36,8 @@ export const operatorCommands: Command[] = [
         publicUrl: ctx.values['public-url'] as string | undefined,
         quota: parseSize((ctx.values.quota as string | undefined) ?? '1GiB'),
         webRoot: ctx.values.web ? resolve(ctx.values.web as string) : undefined,
+        skipIntegrityCheck: ctx.values['skip-integrity-check'] === true,
+        acceptDataLoss: ctx.values['accept-data-loss'] === true,
       });
       await new Promise<void>((resolve) => {
         const stop = () => {
