@@ -28,17 +28,17 @@ export const isDamage = (e: unknown): boolean => /^SQLITE_(CORRUPT|NOTADB|IOERR)
 const count = (n: number, one: string, many: string) => `${n.toLocaleString('en')} ${n === 1 ? one : many}`;
 
 /** The database as SQLite will see it, read without changing anything: the log is neither replayed into it nor removed. */
-function readDatabase(path: string, quickCheck: boolean): { ledger?: Ledger; damage: string[] } {
+function readDatabase(path: string, quickCheck: boolean): { ledger?: Ledger; damage?: string } {
   let db: Database.Database | undefined;
   try {
     db = new Database(path, { readonly: true, fileMustExist: true });
-    const damage = quickCheck ? (db.prepare('PRAGMA quick_check(20)').pluck().all() as string[]).filter((r) => r !== 'ok') : [];
+    const found = quickCheck ? (db.prepare('PRAGMA quick_check(20)').pluck().all() as string[]).filter((r) => r !== 'ok') : [];
+    if (found.length) return { damage: `quick_check finds ${found.join('; ')}` };
     const hasLedger = db.prepare("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'ledger'").get() !== undefined;
-    const ledger = hasLedger ? (db.prepare('SELECT store, writes, entries FROM ledger').get() as Ledger | undefined) : undefined;
-    return { ledger, damage };
+    return { ledger: hasLedger ? (db.prepare('SELECT store, writes, entries FROM ledger').get() as Ledger) : undefined };
   } catch (e) {
     if (!isDamage(e)) throw e;
-    return { damage: [(e as Error).message] };
+    return { damage: `reading it fails with "${(e as Error).message}"` };
   } finally {
     db?.close();
   }
@@ -47,7 +47,8 @@ function readDatabase(path: string, quickCheck: boolean): { ledger?: Ledger; dam
 function describeWal(path: string, wal: WalState): string {
   if (wal.size === undefined) return `the write-ahead log ${path} is missing`;
   if (wal.dropped.length) return `the write-ahead log ${path}: ${wal.dropped.join('; ')}`;
-  return `the write-ahead log ${path} looks whole, so the loss is in the database file or the log was replaced`;
+  const frames = count(wal.kept, 'frame', 'frames');
+  return `the write-ahead log ${path} (${frames}) shows no damage: it was cut at a frame boundary or replaced, or the database file lost pages`;
 }
 
 /** Why the database cannot hold everything the record says was acknowledged; undefined if it can. */
@@ -78,8 +79,8 @@ export function checkStore(path: string, opts: IntegrityOptions): IntegrityRepor
   const t = performance.now();
   const record = CommitRecord.read(`${path}.commit`);
   const wal = inspectWal(`${path}-wal`);
-  const held = existsSync(path) ? readDatabase(path, opts.quickCheck) : { ledger: undefined, damage: [] };
-  if (held.damage.length) reject('damaged', `${path} is damaged: ${held.damage.join('; ')}`);
+  const held = existsSync(path) ? readDatabase(path, opts.quickCheck) : {};
+  if (held.damage) reject('damaged', `${path} is damaged: ${held.damage}`);
   const loss = lost(path, record, held.ledger, wal);
   if (loss && !opts.acceptDataLoss) reject('damaged', loss);
   return {

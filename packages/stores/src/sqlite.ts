@@ -34,7 +34,7 @@ INSERT INTO ledger VALUES (1, randomblob(16), 0, 0) ON CONFLICT DO NOTHING;
 export interface SqliteOptions {
   /**
    * Check the files before opening (see sqlite-check.ts) and keep the commit record, so that acknowledged writes
-   * cannot vanish unnoticed. For providers: what they acknowledge, clients drop from their own to-do.
+   * cannot vanish unnoticed: for providers, whose acknowledgement tells a client it may stop resending.
    */
   integrity?: IntegrityOptions;
   /** Told once when a read, write or fsync finds the files damaged while the store runs. */
@@ -134,13 +134,17 @@ export class SqliteStore implements Store {
             try {
               return (v as (...a: unknown[]) => unknown).apply(target, args);
             } catch (e) {
-              if (isDamage(e)) this.fault(`${this.path}: ${(e as Error).message}`);
+              this.noteDamage(e);
               throw e;
             }
           };
         },
       });
     return Object.fromEntries(Object.entries(stmts).map(([k, s]) => [k, watch(s)])) as T;
+  }
+
+  private noteDamage(e: unknown): void {
+    if (isDamage(e)) this.fault(`${this.path}: ${(e as Error).message}`);
   }
 
   private fault(problem: string): void {
@@ -161,7 +165,7 @@ export class SqliteStore implements Store {
         this.stmts.wrote.run();
       })();
     } catch (e) {
-      if (isDamage(e)) this.fault(`${this.path}: ${(e as Error).message}`);
+      this.noteDamage(e);
       throw e;
     }
   }
