@@ -149,7 +149,7 @@ describe('damaged storage is refused at start, never served silently', () => {
     overwrite(db, Math.floor(pages / 2) * size, randomBytes(size));
     const refused = await refusedStart(['--port', '0', '--data', dir]);
     expect(refused.code).not.toBe(0);
-    expect(refused.stderr).toContain(`${db} is damaged`);
+    expect(refused.stderr).toContain(`${db} is damaged: quick_check finds`);
   });
 
   it('a page damaged while the server runs fails /healthz with 503 and a log line once a read hits it', async () => {

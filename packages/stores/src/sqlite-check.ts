@@ -32,8 +32,8 @@ function readDatabase(path: string, quickCheck: boolean): { ledger?: Ledger; dam
   let db: Database.Database | undefined;
   try {
     db = new Database(path, { readonly: true, fileMustExist: true });
-    const found = quickCheck ? (db.prepare('PRAGMA quick_check(20)').pluck().all() as string[]).filter((r) => r !== 'ok') : [];
-    if (found.length) return { damage: `quick_check finds ${found.join('; ')}` };
+    const found = quickCheck ? quickCheckOf(db) : undefined;
+    if (found) return { damage: found };
     const hasLedger = db.prepare("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'ledger'").get() !== undefined;
     return { ledger: hasLedger ? (db.prepare('SELECT store, writes, entries FROM ledger').get() as Ledger) : undefined };
   } catch (e) {
@@ -44,11 +44,25 @@ function readDatabase(path: string, quickCheck: boolean): { ledger?: Ledger; dam
   }
 }
 
+/** What `PRAGMA quick_check` finds, in words, or undefined if nothing; the pages it names come before any error. */
+function quickCheckOf(db: Database.Database): string | undefined {
+  const found: string[] = [];
+  try {
+    for (const row of db.prepare('PRAGMA quick_check(20)').pluck().iterate() as Iterable<string>) {
+      if (row !== 'ok') found.push(row.replace(/\*\*\* in database main \*\*\*\s*/, '').replace(/\s+/g, ' '));
+    }
+  } catch (e) {
+    if (!isDamage(e)) throw e;
+    found.push(`then it fails with "${(e as Error).message}"`);
+  }
+  return found.length ? `quick_check finds ${found.join('; ')}` : undefined;
+}
+
 function describeWal(path: string, wal: WalState): string {
   if (wal.size === undefined) return `the write-ahead log ${path} is missing`;
   if (wal.dropped.length) return `the write-ahead log ${path}: ${wal.dropped.join('; ')}`;
   const frames = count(wal.kept, 'frame', 'frames');
-  return `the write-ahead log ${path} (${frames}) shows no damage: it was cut at a frame boundary or replaced, or the database file lost pages`;
+  return `the write-ahead log ${path} shows no damage (${frames}): it was cut at a frame boundary, or it or the database was replaced`;
 }
 
 /** Why the database cannot hold everything the record says was acknowledged; undefined if it can. */
