@@ -10,17 +10,24 @@ import {
   encodeUpdate,
   createAccount,
   createEntry,
+  definedOnly,
   Device,
+  encode,
   encodeCard,
   Kind,
+  newSigningKey,
   openDoc,
+  randomBytes,
   Replica,
   seal,
+  SpaceGraph,
+  spaceIdOf,
   SyncSession,
   syncPair,
   NONCE,
   TAG,
   type Entry,
+  type MembershipOp,
   type Store,
 } from '@freehold/core';
 import { MemoryStore, SqliteStore } from '@freehold/stores';
@@ -42,7 +49,7 @@ async function newDevice(store: Store = sqlite()): Promise<Device> {
 /** Signed, encrypted entries as a writer produces them (without storing), continuing the device's chain. */
 async function makeEntries(d: Device, space: Uint8Array, count: number, size = 200): Promise<Entry[]> {
   const graph = await d.replica.graph(space);
-  const basis = graph.current().order.at(-1)!;
+  const basis = graph.latest!;
   const key = contentKey(d.epochSecret(graph, basis.epoch!));
   let seq = (await d.store.maxSeq(d.id)) + 1;
   let prev = (await d.store.idBySeq(d.id, seq - 1))!;
@@ -54,7 +61,7 @@ async function makeEntries(d: Device, space: Uint8Array, count: number, size = 2
   const out: Entry[] = [];
   for (let i = 0; i < count; i++) {
     const e = createEntry(
-      { kind: Kind.update, space, doc: new Uint8Array(16), device: d.id, seq: seq++, prev, basis: basis.entry.id, time: Date.now() },
+      { kind: Kind.update, space, doc: new Uint8Array(16), device: d.id, seq: seq++, prev, basis: basis.entryId, time: Date.now() },
       d.keys.sign,
       plaintext.length + NONCE + TAG,
       (header) => seal(key, plaintext, header),
@@ -63,6 +70,36 @@ async function makeEntries(d: Device, space: Uint8Array, count: number, size = 2
     out.push(e);
   }
   return out;
+}
+
+/** A public space's membership log: one op after another, each naming a new member (a long follower list). */
+function membershipChain(count: number) {
+  const admin = randomBytes(32);
+  const nonce = randomBytes(16);
+  const space = spaceIdOf(admin, nonce, true);
+  const key = newSigningKey();
+  const log: { entry: Entry; op: MembershipOp }[] = [];
+  let prev: Uint8Array = new Uint8Array(0);
+  for (let i = 0; i < count; i++) {
+    const op: MembershipOp = i ? { t: 'set-role', deps: [prev], account: randomBytes(32), role: 'reader' } : { t: 'create', deps: [], creator: admin, nonce, public: true };
+    const payload = encode(definedOnly(op));
+    const h = { kind: Kind.membership, space, doc: new Uint8Array(0), device: key.publicKey, seq: i + 1, prev, basis: new Uint8Array(0), time: Date.now() };
+    const entry = createEntry(h, key, payload.length, () => payload);
+    prev = entry.id;
+    log.push({ entry, op });
+  }
+  return { space, admin, log };
+}
+
+/** Membership ops checked and added per second, and the state read after each as a provider does. */
+function membershipRate(chain: ReturnType<typeof membershipChain>): number {
+  const graph = new SpaceGraph(chain.space);
+  const t = performance.now();
+  for (const { entry, op } of chain.log) {
+    graph.add(entry.id, op, chain.admin);
+    graph.current();
+  }
+  return chain.log.length / ((performance.now() - t) / 1000);
 }
 
 export async function coreBench(): Promise<Row[]> {
@@ -107,6 +144,12 @@ export async function coreBench(): Promise<Row[]> {
   rows.push({ name: 'entries validated + stored (provider, SQLite)', value: providerRate, unit: '/s', baselineName: 'native Ed25519 verify', baseline: verifyRate, target: '≥ 0.70' });
   const keyedRate = await measure(() => ingestRate(true));
   rows.push({ name: 'entries validated + decrypted + stored (member)', value: keyedRate, unit: '/s', baselineName: 'native Ed25519 verify', baseline: verifyRate });
+
+  // Membership state is incremental: an op costs the same in a 10k-op log as in a 1k-op one.
+  const [short, long] = [membershipChain(1_000), membershipChain(10_000)];
+  const shortRate = await measure(() => membershipRate(short));
+  const longRate = await measure(() => membershipRate(long));
+  rows.push({ name: 'membership ops added, 10k-op log', value: longRate, unit: '/s', baselineName: 'same, 1k-op log', baseline: shortRate, target: '≥ 0.70' });
 
   const sqliteRate = await measure(async () => {
     const db = new Database(join(dir, `raw${n++}.db`));

@@ -18,6 +18,7 @@ import {
   newDeviceKeys,
   openDoc,
   type Entry,
+  possessionProof,
 } from '@freehold/core';
 import { MemoryStore, PostgresStore } from '@freehold/stores';
 import { installNativeCrypto } from '@freehold/node';
@@ -288,7 +289,7 @@ async function coldSync(docs = 10_000): Promise<{ ms: number; entries: number }>
     upload.close();
     // The new device: added by the owner, starting from an empty replica.
     const keys = newDeviceKeys();
-    addDevice(owner.identity(), owner.keys.sign, owner.currentAccountSecret(), { sign: keys.sign.publicKey, box: keys.box.publicKey, name: 'new' }, Date.now());
+    addDevice(owner.identity(), owner.keys.sign, owner.currentAccountSecret(), { sign: keys.sign.publicKey, box: keys.box.publicKey, name: 'new', proof: possessionProof(owner.account, keys) }, Date.now());
     await owner.replica.commitIdentity(owner.identity());
     const push = await ProviderLink.connect(server.url, owner, WS);
     await push.sync(owner);

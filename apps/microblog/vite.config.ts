@@ -4,7 +4,11 @@ import react from '@vitejs/plugin-react';
 // Workspace packages are bundled from their TypeScript sources (the "source" export condition).
 export default defineConfig({
   plugins: [react()],
-  resolve: { conditions: ['source', 'browser', 'module', 'import', 'default'] },
+  resolve: {
+    conditions: ['source', 'browser', 'module', 'import', 'default'],
+    // The provider's Content-Security-Policy has no 'unsafe-eval': cbor-x's build without generated code.
+    alias: [{ find: /^cbor-x$/, replacement: 'cbor-x/index-no-eval' }],
+  },
   build: {
     outDir: 'dist',
     emptyOutDir: true,

@@ -1,8 +1,9 @@
-import { useMemo, useState, type FormEvent } from 'react';
-import { hostOf } from '@freehold/client';
+import { useEffect, useMemo, useRef, useState, type FormEvent } from 'react';
+import { hostOf, providerInfo } from '@freehold/client';
 import { PROVIDER, Session } from './session.js';
+import { LinkForm, LinkWait } from './Linking.js';
 
-type Step = { t: 'welcome' } | { t: 'create' } | { t: 'phrase'; name: string; handle: string; draft: ReturnType<typeof Session.draft> } | { t: 'recover' } | { t: 'link' };
+type Step = { t: 'welcome' } | { t: 'create' } | { t: 'phrase'; name: string; handle: string; draft: ReturnType<typeof Session.draft> } | { t: 'recover' } | { t: 'link' } | { t: 'linking'; fingerprint: string };
 
 /** Three positions of the phrase the user must type back, so nobody skips writing it down. */
 function pickPositions(): number[] {
@@ -16,7 +17,12 @@ export function Onboarding({ onReady }: { onReady: (s: Session) => void }) {
   const [step, setStep] = useState<Step>({ t: 'welcome' });
   const [error, setError] = useState<string>();
   const [busy, setBusy] = useState(false);
-  const host = hostOf(PROVIDER);
+  const linking = useRef<AbortController>(undefined);
+  // Handles are name@the provider's canonical host, which may differ from the name this page was opened at.
+  const [host, setHost] = useState(hostOf(PROVIDER));
+  useEffect(() => {
+    providerInfo(PROVIDER).then((info) => setHost(info.host), () => {});
+  }, []);
 
   const run = async (f: () => Promise<void>) => {
     setBusy(true);
@@ -27,6 +33,19 @@ export function Onboarding({ onReady }: { onReady: (s: Session) => void }) {
       setError((e as Error).message);
     } finally {
       setBusy(false);
+    }
+  };
+
+  const link = async (code: string) => {
+    const ctl = new AbortController();
+    linking.current = ctl;
+    const pending = await Session.requestLink(code);
+    setStep({ t: 'linking', fingerprint: pending.fingerprint });
+    try {
+      onReady(await Session.joinLinked(pending, ctl.signal));
+    } catch (e) {
+      setStep({ t: ctl.signal.aborted ? 'welcome' : 'link' });
+      if (!ctl.signal.aborted) throw e;
     }
   };
 
@@ -57,7 +76,8 @@ export function Onboarding({ onReady }: { onReady: (s: Session) => void }) {
         />
       )}
       {step.t === 'phrase' && <ConfirmPhrase step={step} busy={busy} onConfirmed={() => run(async () => onReady(await step.draft.finish(step.handle)))} />}
-      {step.t === 'link' && <LinkForm busy={busy} onBack={() => setStep({ t: 'welcome' })} onSubmit={(code) => run(async () => onReady(await Session.link(code, new AbortController().signal)))} />}
+      {step.t === 'link' && <LinkForm busy={busy} onBack={() => setStep({ t: 'welcome' })} onSubmit={(code) => run(async () => link(code))} />}
+      {step.t === 'linking' && <LinkWait fingerprint={step.fingerprint} onCancel={() => linking.current?.abort()} />}
       {step.t === 'recover' && (
         <RecoverForm busy={busy} onBack={() => setStep({ t: 'welcome' })} onSubmit={(phrase, name) => run(async () => onReady(await Session.recover(phrase, name)))} />
       )}
@@ -178,33 +198,6 @@ function RecoverForm({ busy, onBack, onSubmit }: { busy: boolean; onBack: () => 
         </button>
         <button className="primary" disabled={count !== 24 || busy}>
           {busy ? 'Recovering…' : 'Recover account'}
-        </button>
-      </div>
-    </form>
-  );
-}
-
-function LinkForm({ busy, onBack, onSubmit }: { busy: boolean; onBack: () => void; onSubmit: (code: string) => void }) {
-  const [code, setCode] = useState('');
-  return (
-    <form
-      className="card"
-      onSubmit={(e) => {
-        e.preventDefault();
-        onSubmit(code);
-      }}
-    >
-      <label>
-        Linking code
-        <input value={code} onChange={(e) => setCode(e.target.value.toUpperCase())} placeholder="K7QP-3XMA" autoFocus autoComplete="off" />
-      </label>
-      <p className="muted small">On a device where you are signed in, open Profile → Link a new device, and type the code it shows.</p>
-      <div className="row">
-        <button type="button" onClick={onBack}>
-          Back
-        </button>
-        <button className="primary" disabled={code.replace(/[^0-9A-Z]/g, '').length !== 8 || busy}>
-          {busy ? 'Waiting for the other device…' : 'Link this browser'}
         </button>
       </div>
     </form>

@@ -1,10 +1,10 @@
 import { useState } from 'react';
 import { toId } from '@freehold/core';
-import { newPairingCode } from '@freehold/client';
 import { refToString } from '@freehold/microblog';
 import type { Session } from './session.js';
 import { timeAgo, useLoad } from './hooks.js';
 import { Avatar, PostCard } from './Home.js';
+import { LinkDevice } from './Linking.js';
 
 /** Scales an image down to a square avatar (JPEG), so the profile document stays small. */
 async function avatarFrom(file: File): Promise<Uint8Array> {
@@ -207,40 +207,6 @@ export function FollowersPage({ session }: { session: Session }) {
           ))}
         </ul>
       )}
-    </div>
-  );
-}
-
-function LinkDevice({ session }: { session: Session }) {
-  const [code, setCode] = useState<string>();
-  const [status, setStatus] = useState<{ ok: boolean; text: string }>();
-  const start = () => {
-    const c = newPairingCode();
-    const ctl = new AbortController();
-    setCode(c);
-    setStatus(undefined);
-    session.linkDevice(c, ctl.signal).then(
-      (name) => {
-        setCode(undefined);
-        setStatus({ ok: true, text: `Linked “${name}”. It now reads everything this account can.` });
-      },
-      (e: Error) => {
-        setCode(undefined);
-        setStatus({ ok: false, text: e.message });
-      },
-    );
-  };
-  return (
-    <div className="card link-device">
-      <h2>Devices</h2>
-      {code ? (
-        <p>
-          On the new device choose “Link to my account on another device” and type <strong className="code">{code}</strong>. Waiting…
-        </p>
-      ) : (
-        <button onClick={start}>Link a new device</button>
-      )}
-      {status && <p className={status.ok ? 'ok' : 'error'}>{status.text}</p>}
     </div>
   );
 }

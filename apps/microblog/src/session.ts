@@ -12,7 +12,20 @@ import {
   type IdentityState,
 } from '@freehold/core';
 import { IndexedDbStore } from '@freehold/stores/indexeddb';
-import { awaitLinkRequest, claimHandle, fetchCard, hostOf, ProviderLink, register, requestLink, resolveHandle, type WebSocketFactory } from '@freehold/client';
+import {
+  claimHandle,
+  fetchCard,
+  providerInfo,
+  offerLink,
+  ProviderLink,
+  register,
+  requestLink,
+  resolveHandle,
+  type LinkOffer,
+  type LinkRequest,
+  type PendingLink,
+  type WebSocketFactory,
+} from '@freehold/client';
 import { Microblog, spacesOf } from '@freehold/microblog';
 import { forgetIdentity, loadIdentity, saveIdentity, type StoredIdentity } from './keys.js';
 
@@ -212,21 +225,29 @@ export class Session {
     }
   }
 
-  /** On this device: show `code`, wait for the new device, add it to the account and tell it so. */
-  async linkDevice(code: string, signal: AbortSignal): Promise<string> {
-    const req = await awaitLinkRequest(PROVIDER, code, signal);
+  /** On this device: a new linking code, open at the provider, for the new device to type. */
+  offerLink(): Promise<LinkOffer> {
+    return offerLink(PROVIDER, this.device);
+  }
+
+  /** Adds a device whose fingerprint the person confirmed, then tells it that it is in. */
+  async addLinked(req: LinkRequest): Promise<void> {
     // Extend the newest identity log (another device may have just changed it), not a stale copy.
     await this.pushPull([]);
     await this.write(async () => this.device.addDevice(req.device));
     await this.pushPull([]);
-    await req.answer(this.device.account);
-    return req.device.name;
+    await req.accept();
   }
 
-  /** On the new device: offer keys under the code shown on the other device; this browser joins that account. */
-  static async link(code: string, signal: AbortSignal): Promise<Session> {
-    const { account, keys } = await requestLink(PROVIDER, code, `${navigator.platform || 'browser'} (linked)`, signal);
-    const id: StoredIdentity = { account, keys, name: 'linked' };
+  /** On the new device: offers keys under the code shown on the other device; shows the fingerprint next. */
+  static requestLink(code: string): Promise<PendingLink> {
+    return requestLink(PROVIDER, code, `${navigator.platform || 'browser'} (linked)`);
+  }
+
+  /** Once the other device has added this one: this browser joins that account. */
+  static async joinLinked(link: PendingLink, signal: AbortSignal): Promise<Session> {
+    await link.accepted(signal);
+    const id: StoredIdentity = { account: link.account, keys: link.keys, name: 'linked' };
     await saveIdentity(id);
     return Session.start(id);
   }
@@ -257,9 +278,11 @@ export class Session {
         const store = await IndexedDbStore.open(STORE);
         const device = await Device.open(store, acct.device, acct.state.account);
         await device.replica.commitIdentity(acct.state);
-        await device.setProviders([PROVIDER]);
+        // The log names the provider by its canonical URL, whichever of its names this page was opened at.
+        const home = await providerInfo(PROVIDER);
+        await device.setProviders([home.url]);
         await register(PROVIDER, device);
-        const full = `${handle}@${hostOf(PROVIDER)}`;
+        const full = `${handle}@${home.host}`;
         await device.setHandles([full]);
         await claimHandle(PROVIDER, device, handle).catch(async (e) => {
           await device.setHandles([]);

@@ -6,8 +6,9 @@ import { fileURLToPath } from 'node:url';
 import { freePort } from '../../../test-support/net.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { build } from 'vite';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser, BrowserContext, BrowserContextOptions, Page } from 'playwright-core';
 import jsonld from 'jsonld';
+import { decodeCard, fromBase64, liveDevices } from '@freehold/core';
 import { launchChromium } from '../../../test-support/browser.js';
 import { spawnServer } from '../../../packages/server/test/process.js';
 
@@ -22,6 +23,27 @@ function cli(home: string, args: string[]): string {
   const r = spawnSync(process.execPath, [BIN, ...args, '--home', join(tmp, home)], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`freehold ${args.join(' ')}: ${r.stderr}`);
   return r.stdout.trim();
+}
+
+/** Every Content-Security-Policy violation any page of the run reports, as a DOM event or a console error. */
+const violations: string[] = [];
+
+async function watchCsp(context: BrowserContext, into: string[] = violations): Promise<void> {
+  await context.exposeBinding('__cspViolation', (_source, v: string) => void into.push(v));
+  await context.addInitScript(() =>
+    document.addEventListener('securitypolicyviolation', (e) =>
+      (window as unknown as { __cspViolation(v: string): void }).__cspViolation(`${e.violatedDirective} ${e.blockedURI} at ${e.sourceFile}:${e.lineNumber}`),
+    ),
+  );
+  context.on('console', (m) => {
+    if (/Content Security Policy/i.test(m.text())) into.push(`console: ${m.text()}`);
+  });
+}
+
+async function newPage(browser: Browser, options: BrowserContextOptions = { viewport: { width: 1100, height: 820 } }): Promise<Page> {
+  const context = await browser.newContext(options);
+  await watchCsp(context);
+  return context.newPage();
 }
 
 async function signUp(page: Page, url: string, name: string, handle: string): Promise<string> {
@@ -88,8 +110,8 @@ describe('the microblog in Chromium, with a CLI user on the same network', () =>
     url = server.url;
     host = new URL(url).host;
     browser = await launchChromium();
-    alice = await (await browser.newContext({ viewport: { width: 1100, height: 820 } })).newPage();
-    bob = await (await browser.newContext({ viewport: { width: 1100, height: 820 } })).newPage();
+    alice = await newPage(browser);
+    bob = await newPage(browser);
   }, 120_000);
 
   afterAll(async () => {
@@ -197,7 +219,7 @@ describe('the microblog in Chromium, with a CLI user on the same network', () =>
   }, 180_000);
 
   it('recovers Alice from her phrase in a fresh browser with all her data', async () => {
-    const fresh = await (await browser.newContext({ viewport: { width: 1100, height: 820 } })).newPage();
+    const fresh = await newPage(browser);
     await fresh.goto(url);
     await fresh.getByRole('button', { name: 'I have a recovery phrase' }).click();
     await fresh.getByLabel('Recovery phrase').fill(alicePhrase);
@@ -209,26 +231,54 @@ describe('the microblog in Chromium, with a CLI user on the same network', () =>
     await fresh.screenshot({ path: join(SHOTS, 'profile.png') });
   }, 180_000);
 
-  it('links a new browser to Alice with a one-time code shown on her device', async () => {
-    await alice.goto(`${url}/#/me`);
-    await alice.getByRole('button', { name: 'Link a new device' }).click();
-    const code = (await alice.locator('.code').textContent())!;
-    expect(code).toMatch(/^[0-9A-Z]{4}-[0-9A-Z]{4}$/);
-    const linked = await (await browser.newContext({ viewport: { width: 1100, height: 820 } })).newPage();
-    await linked.goto(url);
-    await linked.getByRole('button', { name: 'Link to my account on another device' }).click();
-    await linked.getByLabel('Linking code').fill(code);
-    await linked.getByRole('button', { name: 'Link this browser' }).click();
+  it('links a new browser to Alice once she confirms that both screens show the same words', async () => {
+    const devices = async () => {
+      const entry = (await (await fetch(`${url}/.well-known/freehold/handles/alice`)).json()) as { card: string };
+      return liveDevices(decodeCard(fromBase64(entry.card))).length;
+    };
+    const start = async (): Promise<{ code: string; page: Page }> => {
+      await alice.goto(`${url}/#/me`);
+      await alice.getByRole('button', { name: 'Link a new device' }).click();
+      const code = (await alice.locator('.code').textContent())!;
+      expect(code).toMatch(/^[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{5}$/);
+      const page = await newPage(browser);
+      await page.goto(url);
+      await page.getByRole('button', { name: 'Link to my account on another device' }).click();
+      await page.getByLabel('Linking code').fill(code.toLowerCase());
+      await page.getByRole('button', { name: 'Link this browser' }).click();
+      return { code, page };
+    };
+    const words = async (page: Page) => {
+      const shown = page.locator('.fingerprint');
+      await shown.waitFor({ timeout: 30_000 });
+      return (await shown.textContent())!;
+    };
+    const before = await devices();
+
+    const { code, page: linked } = await start();
+    const onNew = await words(linked);
+    expect(onNew).toMatch(/^[a-z]+ [a-z]+ [a-z]+ [a-z]+$/);
+    expect(await words(alice)).toBe(onNew);
+    await alice.getByRole('button', { name: 'They match: link it' }).click();
     await seen(linked, 'Hello from Alice, whose keys never leave her browser', 60_000);
     await alice.getByText(/^Linked “/).waitFor({ timeout: 30_000 });
+    expect(await devices()).toBe(before + 1);
     // A used code cannot be used again.
-    const again = await (await browser.newContext()).newPage();
+    const again = await newPage(browser, {});
     await again.goto(url);
     await again.getByRole('button', { name: 'Link to my account on another device' }).click();
     await again.getByLabel('Linking code').fill(code);
     await again.getByRole('button', { name: 'Link this browser' }).click();
     await again.getByRole('alert').getByText('already used').waitFor({ timeout: 20_000 });
-  }, 120_000);
+
+    // When the person says the words differ, nothing is added and the new browser is told.
+    const { page: refused } = await start();
+    expect(await words(alice)).toBe(await words(refused));
+    await alice.getByRole('button', { name: 'They differ' }).click();
+    await alice.getByText(/^Not linked/).waitFor({ timeout: 10_000 });
+    await refused.getByRole('alert').getByText('not confirmed').waitFor({ timeout: 20_000 });
+    expect(await devices()).toBe(before + 1);
+  }, 180_000);
 
   it('keeps two tabs of the same account consistent', async () => {
     const tab2 = await bob.context().newPage();
@@ -245,6 +295,19 @@ describe('the microblog in Chromium, with a CLI user on the same network', () =>
     await seen(alice, 'Written in the second tab', 30_000);
     await tab2.close();
   }, 120_000);
+
+  it('works the same when opened at 127.0.0.1 instead of localhost: the handle and the log name the canonical host', async () => {
+    const page = await newPage(browser);
+    const alias = url.replace('//localhost:', '//127.0.0.1:');
+    expect(alias).not.toBe(url);
+    await signUp(page, alias, 'Ivy', 'ivy');
+    await post(page, 'Posted from 127.0.0.1');
+    const entry = (await (await fetch(`${url}/.well-known/freehold/handles/ivy`)).json()) as { card: string };
+    const state = decodeCard(fromBase64(entry.card));
+    expect(state.providers).toEqual([url]);
+    expect(state.handles).toEqual([`ivy@${host}`]);
+    await page.context().close();
+  }, 90_000);
 
   it('serves the public profile as HTML without JavaScript and as ActivityStreams JSON-LD', async () => {
     const html = await (await fetch(`${url}/@alice`)).text();
@@ -264,9 +327,30 @@ describe('the microblog in Chromium, with a CLI user on the same network', () =>
     const texts = items.map((n) => (n[`${AS}content`] as { '@value': string }[])[0]!['@value']);
     expect(texts).toContain('Hello from Alice, whose keys never leave her browser');
     expect(texts.some((t) => t.startsWith('For friends only'))).toBe(false);
-    const noJs = await (await browser.newContext({ javaScriptEnabled: false })).newPage();
+    const noJs = await newPage(browser, { javaScriptEnabled: false });
     await noJs.goto(`${url}/@alice`);
     await noJs.getByText('Hello from Alice').first().waitFor();
     await noJs.screenshot({ path: join(SHOTS, 'public-profile.png') });
+    // Under its script-free CSP the page's own stylesheet still applies.
+    const page = await newPage(browser);
+    const served = await page.goto(`${url}/@alice`);
+    expect(served!.headers()['content-security-policy']).toMatch(/^default-src 'none'.*style-src 'sha256-/);
+    expect(await page.evaluate(() => getComputedStyle(document.body).backgroundColor)).toBe('rgb(247, 248, 250)');
+  }, 60_000);
+
+  it('runs every page of the app and the public profile without a Content-Security-Policy violation', async () => {
+    const res = await fetch(url);
+    expect(res.headers.get('content-security-policy')).toMatch(/script-src 'self'/);
+    expect(res.headers.get('x-frame-options')).toBe('DENY');
+    expect(violations).toEqual([]);
+    // The watcher does catch a violation: an inline script injected into the app is refused and reported.
+    const control: string[] = [];
+    const context = await browser.newContext();
+    await watchCsp(context, control);
+    const page = await context.newPage();
+    await page.goto(url);
+    await page.evaluate(() => document.body.append(Object.assign(document.createElement('script'), { textContent: 'window.ran = 1' })));
+    await expect.poll(() => control.length).toBeGreaterThan(0);
+    expect(await page.evaluate(() => (window as unknown as { ran?: number }).ran)).toBeUndefined();
   }, 60_000);
 });

@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import WebSocket from 'ws';
-import { addDevice, decodeFrame, Device, encodeCard, encodeFrame, newDeviceKeys, openDoc, Replica, SyncSession, type DocHandle } from '@freehold/core';
+import { addDevice, decodeFrame, Device, encodeCard, encodeFrame, newDeviceKeys, openDoc, possessionProof, Replica, SyncSession, type DocHandle } from '@freehold/core';
 import { MemoryStore, PostgresStore } from '@freehold/stores';
 import { installNativeCrypto } from '@freehold/node';
 import { ProviderLink, type WebSocketFactory } from '@freehold/client';
@@ -90,7 +90,7 @@ export function freehold(store: 'sqlite' | 'postgres'): System {
         await h.flush();
       }
       const reader = newDeviceKeys();
-      addDevice(owner.identity(), owner.keys.sign, owner.currentAccountSecret(), { sign: reader.sign.publicKey, box: reader.box.publicKey, name: 'reader' }, Date.now());
+      addDevice(owner.identity(), owner.keys.sign, owner.currentAccountSecret(), { sign: reader.sign.publicKey, box: reader.box.publicKey, name: 'reader', proof: possessionProof(owner.account, reader) }, Date.now());
       await owner.replica.commitIdentity(owner.identity());
       const link = await ProviderLink.connect(server.url, owner, WS);
       await link.sync(owner);

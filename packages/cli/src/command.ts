@@ -6,7 +6,7 @@ type Options = NonNullable<ParseArgsConfig['options']>;
 
 export interface Context {
   home: string;
-  values: Record<string, string | boolean | undefined>;
+  values: Record<string, string | string[] | boolean | undefined>;
   args: string[];
   /** Opens this profile; closed by the runner after the command. */
   profile(): Promise<Profile>;

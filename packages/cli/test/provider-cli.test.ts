@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { randomBytes, toId } from '@freehold/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const BIN = fileURLToPath(new URL('../bin/freehold.cjs', import.meta.url));
@@ -44,14 +45,27 @@ describe('freehold CLI with a provider', () => {
     ok(['init', '--name', 'bob'], 'bob');
     expect(fh(['provider', 'add', 'http://127.0.0.1:1'], 'alice').err).toMatch(/cannot reach a Freehold provider/);
     expect(ok(['provider', 'add', url], 'alice')).toMatch(/registered with .*quota 195\.3 KiB/);
-    ok(['provider', 'add', url], 'bob');
+    // Bob knows the provider by another of its names: his log lists the canonical one.
+    ok(['provider', 'add', url.replace('//localhost:', '//127.0.0.1:')], 'bob');
     expect(JSON.parse(ok(['provider', 'list', '--json'], 'alice'))).toEqual([url]);
+    expect(JSON.parse(ok(['provider', 'list', '--json'], 'bob'))).toEqual([url]);
     expect(ok(['handle', 'claim', 'alice'], 'alice')).toBe(`alice@${host}`);
     expect(ok(['handle', 'claim', 'bob'], 'bob')).toBe(`bob@${host}`);
     expect(fh(['handle', 'claim', 'alice'], 'bob').err).toMatch(/already taken/);
     const bobAccount = JSON.parse(ok(['whoami', '--json'], 'bob')).account;
     expect(JSON.parse(ok(['resolve', `bob@${host}`, '--json'])).account).toBe(bobAccount);
     expect(fh(['resolve', `carol@${host}`]).err).toMatch(/does not exist/);
+
+    // By account id, with no contact card: the provider knows Carol's log, so Alice's client fetches it.
+    ok(['init', '--name', 'carol'], 'carol');
+    ok(['provider', 'add', url], 'carol');
+    const carolAccount = JSON.parse(ok(['whoami', '--json'], 'carol')).account;
+    ok(['space', 'create', 'shared-by-id'], 'alice');
+    expect(ok(['space', 'add', 'shared-by-id', carolAccount, '--role', 'reader'], 'alice')).toMatch(/is now reader/);
+    const stranger = toId(randomBytes(32));
+    expect(fh(['space', 'add', 'shared-by-id', stranger, '--role', 'reader'], 'alice').err).toMatch(/none of your providers knows/);
+    const res = (await (await fetch(`${url}/.well-known/freehold/accounts/${carolAccount}`)).json()) as { providers: string[] };
+    expect(res.providers).toEqual([url]);
 
     const space = ok(['space', 'create', 'plans'], 'alice');
     ok(['doc', 'put', 'plans', 'trip', '--json', '{"where":"alps"}'], 'alice');

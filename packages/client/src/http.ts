@@ -1,6 +1,8 @@
 import { decodeCard, encodeCard, FreeholdError, fromBase64, fromId, isRejectReason, reject, signRequest, toId, type Device, type IdentityState } from '@freehold/core';
+import { providerInfo } from './provider-info.js';
 
-async function post(url: string, body: Uint8Array): Promise<unknown> {
+/** POSTs a signed request; a refusal becomes the FreeholdError the provider named. */
+export async function post(url: string, body: Uint8Array): Promise<unknown> {
   let res: Response;
   try {
     res = await fetch(url, { method: 'POST', body: body.slice().buffer as ArrayBuffer, headers: { 'content-type': 'application/cbor' } });
@@ -14,15 +16,35 @@ async function post(url: string, body: Uint8Array): Promise<unknown> {
 
 export const hostOf = (provider: string): string => new URL(provider).host;
 
-/** Registers this account with a provider; the caller has already listed the provider in the identity log. */
+/** A request signed by this device for the provider at `provider`, bound to the provider's canonical name. */
+export async function signedFor(provider: string, kind: string, payload: Record<string, unknown>, device: Device): Promise<Uint8Array> {
+  const { host } = await providerInfo(provider);
+  return signRequest(kind, host, payload, encodeCard(device.identity()), device.keys.sign, Date.now());
+}
+
+/** Registers this account with a provider; the caller has already listed the provider's canonical URL in the log. */
 export async function register(provider: string, device: Device): Promise<{ quota: number; used: number }> {
-  const req = signRequest('register', hostOf(provider), {}, encodeCard(device.identity()), device.keys.sign, Date.now());
-  return (await post(`${provider}/v1/accounts`, req)) as { quota: number; used: number };
+  return (await post(`${provider}/v1/accounts`, await signedFor(provider, 'register', {}, device))) as { quota: number; used: number };
 }
 
 export async function claimHandle(provider: string, device: Device, name: string): Promise<string> {
-  const req = signRequest('claim-handle', hostOf(provider), { name }, encodeCard(device.identity()), device.keys.sign, Date.now());
-  return ((await post(`${provider}/v1/handles`, req)) as { handle: string }).handle;
+  return ((await post(`${provider}/v1/handles`, await signedFor(provider, 'claim-handle', { name }, device))) as { handle: string }).handle;
+}
+
+/**
+ * An inbox owner's settings at one provider: `cap` bounds what senders the provider does not host may leave
+ * (bytes), `purge` deletes what others left so far. Answers the cap in force and how many entries went.
+ */
+export async function inboxSettings(
+  provider: string,
+  device: Device,
+  space: Uint8Array,
+  change: { cap?: number; purge?: boolean },
+): Promise<{ cap: number; purged: number }> {
+  const payload: Record<string, unknown> = { space };
+  if (change.cap !== undefined) payload.cap = change.cap;
+  if (change.purge) payload.purge = true;
+  return (await post(`${provider}/v1/inbox`, await signedFor(provider, 'inbox', payload, device))) as { cap: number; purged: number };
 }
 
 /** Local hosts speak plain HTTP; everything else HTTPS. */
@@ -58,10 +80,26 @@ export async function resolveHandle(handle: string): Promise<IdentityState> {
 
 /** An account's identity log as a provider holds it (verified here from its genesis). */
 export async function fetchCard(provider: string, account: Uint8Array): Promise<Uint8Array | undefined> {
-  const res = await fetch(`${provider}/v1/accounts/${toId(account)}/card`).catch(() => reject('unavailable', `cannot reach ${provider}`));
+  const res = await fetch(`${provider}/.well-known/freehold/accounts/${toId(account)}`).catch(() => reject('unavailable', `cannot reach ${provider}`));
   if (res.status === 404) return undefined;
   if (!res.ok) reject('unavailable', `${new URL(provider).host} answered ${res.status}`);
   const card = fromBase64(((await res.json()) as { card: string }).card, 'card');
   decodeCard(card);
   return card;
+}
+
+/**
+ * Refreshes what this replica knows of an account from the first of `providers` that holds its log (its own
+ * providers, or this account's, which mirror logs of the accounts they deal with): the newest signed log is the
+ * only record of where an account lives, so a client asks again whenever a provider of it does not answer.
+ * Returns whether any provider had the log; unreachable ones are skipped.
+ */
+export async function refreshLog(device: Device, account: Uint8Array, providers: Iterable<string>): Promise<boolean> {
+  for (const url of new Set(providers)) {
+    const card = await fetchCard(url, account).catch(() => undefined);
+    if (!card) continue;
+    await device.replica.addCard(card);
+    return true;
+  }
+  return false;
 }

@@ -1,4 +1,5 @@
 import {
+  challengeMessage,
   decodeFrame,
   encodeCard,
   encodeFrame,
@@ -7,9 +8,7 @@ import {
   lead,
   reject,
   sign,
-  signedId,
   SyncSession,
-  utf8,
   type Channel,
   type Device,
   type Frame,
@@ -96,7 +95,7 @@ export class ProviderLink implements Channel {
     const challenge = decodeFrame(await link.next());
     if (challenge[0] !== 'challenge') reject('malformed', 'provider did not open with a challenge');
     if (device) {
-      const sig = sign(signedId('session', challenge[1], utf8(challenge[2])), device.keys.sign.seed);
+      const sig = sign(challengeMessage(challenge[1], challenge[2]), device.keys.sign.seed);
       link.send(encodeFrame(['auth', encodeCard(device.identity()), device.id, sig]));
       const answer = decodeFrame(await link.next());
       if (answer[0] === 'error') throw new FreeholdError(isRejectReason(answer[1]) ? answer[1] : 'unauthenticated', `${provider}: ${answer[2]}`);

@@ -59,7 +59,8 @@ export function asString(v: unknown, field: string, maxLen = 1024): string {
 }
 
 export function asArray(v: unknown, field: string, maxLen = 100_000): unknown[] {
-  if (!Array.isArray(v) || v.length > maxLen) return reject('malformed', `${field}: expected an array`);
+  if (!Array.isArray(v)) return reject('malformed', `${field}: expected an array`);
+  if (v.length > maxLen) return reject('too-large', `${field}: ${v.length} items, at most ${maxLen} allowed`);
   return v;
 }
 

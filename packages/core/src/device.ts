@@ -3,7 +3,7 @@ import { asArray, asBytes, asUint, decode, definedOnly, encode } from './codec.j
 import { FreeholdError, reject } from './errors.js';
 import { boxKeyFromSecret, open, openSealed, randomBytes, seal, sealTo, SEAL_OVERHEAD, NONCE, TAG } from './crypto/suite.js';
 import { createEntry, Kind, type Entry } from './entry.js';
-import { addDevice, openAccountKeys, revokeDevice, rotateRecovery, setHandles, setProviders, type DeviceKeys } from './identity/account.js';
+import { addDevice, openAccountKeys, revokeDevice, rotateRecovery, setHandles, setProviders, type DeviceKeys, type NewDevice } from './identity/account.js';
 import { accountKey, liveDevices, type IdentityState } from './identity/state.js';
 import { checkContent } from './doc-payload.js';
 import { Replica } from './replica.js';
@@ -66,7 +66,10 @@ export class Device {
     return this.secrets().get(toHex(accountKey(this.identity()).publicKey)) ?? reject('no-key', 'the current account key is not sealed to this device');
   }
 
-  /** The secret of an epoch: sealed to this account directly, granted later, or unlocked from a newer epoch. */
+  /**
+   * The secret of an epoch: sealed to this account directly, granted later, or unlocked from a newer epoch. Walks
+   * towards newer epochs until one opens, then back down the chain, so a long chain of rotations costs one pass.
+   */
   epochSecret(graph: SpaceGraph, epoch: string): Uint8Array {
     const cached = this.epochSecrets.get(epoch);
     if (cached) return cached;
@@ -75,24 +78,27 @@ export class Device {
       const acct = equal(s.account, me) ? this.secrets().get(toHex(s.to)) : undefined;
       return acct ? openSealed(boxKeyFromSecret(acct), s.box, EPOCH_SEAL) : undefined;
     };
-    let secret: Uint8Array | undefined;
-    const node = graph.nodes.get(epoch);
-    for (const s of node?.op.epoch?.seals ?? []) secret ??= tryOpen(s);
-    for (const n of graph.nodes.values()) {
-      if (secret) break;
-      for (const g of n.op.grants ?? []) if (toHex(g.epoch) === epoch) secret ??= tryOpen(g);
-      for (const p of n.op.epoch?.prev ?? []) {
-        if (secret || toHex(p.epoch) !== epoch) continue;
-        try {
-          secret = openChained(this.epochSecret(graph, n.id), p.box);
-        } catch (e) {
-          if (!(e instanceof FreeholdError && e.reason === 'no-key')) throw e;
+    const direct = (e: string): Uint8Array | undefined => {
+      let secret = this.epochSecrets.get(e);
+      for (const s of graph.nodes.get(e)?.op.epoch?.seals ?? []) secret ??= tryOpen(s);
+      for (const g of graph.grantsOf(e)) secret ??= tryOpen(g);
+      return secret;
+    };
+    // Each epoch reached, with the older one it unlocks and the box that does it.
+    const unlocks = new Map<string, { older: string; box: Uint8Array } | null>([[epoch, null]]);
+    for (const e of unlocks.keys()) {
+      let secret = direct(e);
+      if (secret) {
+        for (let at = e, step = unlocks.get(at); step; at = step.older, step = unlocks.get(at)) {
+          this.epochSecrets.set(at, secret);
+          secret = openChained(secret, step.box);
         }
+        this.epochSecrets.set(epoch, secret);
+        return secret;
       }
+      for (const c of graph.carriersOf(e)) if (!unlocks.has(c.epoch)) unlocks.set(c.epoch, { older: e, box: c.box });
     }
-    if (!secret) return reject('no-key', 'this account holds no key for that epoch of the space');
-    this.epochSecrets.set(epoch, secret);
-    return secret;
+    return reject('no-key', 'this account holds no key for that epoch of the space');
   }
 
   private contentKeyOf(graph: SpaceGraph, epoch: string): Uint8Array {
@@ -139,7 +145,7 @@ export class Device {
     const graph = await this.replica.graph(space);
     if (!graph.created) reject('not-found', 'this space is not in the replica');
     if (graph.isPublic) return publicDocId(space, name);
-    return privateDocId(namesKey(this.epochSecret(graph, graph.current().order[0]!.id)), name);
+    return privateDocId(namesKey(this.epochSecret(graph, graph.root!.id)), name);
   }
 
   private async nextSeq(): Promise<{ seq: number; prev: Uint8Array }> {
@@ -178,12 +184,12 @@ export class Device {
   async write(space: Uint8Array, kind: Kind, doc: Uint8Array, plaintext: Uint8Array): Promise<Entry> {
     const graph = await this.replica.graph(space);
     if (!graph.created) reject('not-found', 'this space is not in the replica');
-    const basis = graph.current().order.at(-1)!;
-    const role = basis.roles.get(toHex(this.account));
+    const basis = graph.latest!;
+    const role = graph.roleAfter(basis, toHex(this.account));
     if (kind !== Kind.append && !canWrite(role)) {
       reject(role ? 'forbidden-role' : 'not-member', role ? `a ${role} may not write in this space` : 'this account is not a member of this space');
     }
-    const h = { kind, space, doc, basis: basis.entry.id };
+    const h = { kind, space, doc, basis: basis.entryId };
     if (graph.isPublic) return this.sign(h, plaintext.length, () => plaintext);
     if (kind === Kind.append) {
       // Appenders (inbox senders) cannot read the space: they seal to the epoch's public box key instead.
@@ -296,7 +302,8 @@ export class Device {
     return rotated;
   }
 
-  async addDevice(device: { sign: Uint8Array; box: Uint8Array; name: string }): Promise<void> {
+  /** Adds a device that proved it holds its key for this account (see possessionProof). */
+  async addDevice(device: NewDevice): Promise<void> {
     const me = this.identity();
     addDevice(me, this.keys.sign, this.currentAccountSecret(), device, this.replica.now());
     await this.replica.commitIdentity(me);

@@ -28,6 +28,8 @@ export const REJECT_REASONS = [
   'quota-exceeded',
   'rate-limited',
   'not-hosted',
+  /** An inbox's owner cleared what strangers left before this message. */
+  'purged',
   'unauthenticated',
   'unavailable',
   'damaged',

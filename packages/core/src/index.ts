@@ -6,6 +6,7 @@ export * from './crypto/phrase.js';
 export * from './signed.js';
 export * from './identity/records.js';
 export * from './identity/state.js';
+export * from './identity/account-index.js';
 export * from './identity/account.js';
 export * from './space/ops.js';
 export * from './space/graph.js';

@@ -1,10 +1,12 @@
-import { toHex } from './bytes.js';
+import { LRUCache } from 'lru-cache';
+import { equal, toHex } from './bytes.js';
 import { reject, FreeholdError, type RejectReason } from './errors.js';
 import { decodeEntry, Kind, readEntries, type Entry } from './entry.js';
 import { chooseLog, decodeCard, deviceOf, encodeCard, type IdentityState } from './identity/state.js';
-import { readMembershipOp } from './space/ops.js';
+import { AccountIndex } from './identity/account-index.js';
 import { SpaceGraph, type OpNode } from './space/graph.js';
-import { canAppend, canWrite, type Role } from './space/ops.js';
+import { canAppend, canWrite, readMembershipOp, type Role } from './space/ops.js';
+import { dependencyOrder, membershipDeps } from './space/topo.js';
 import type { Charge, EntryRow, Store } from './store.js';
 
 /** Entries dated further ahead than this are refused until their time comes (the author's clock is wrong). */
@@ -32,9 +34,10 @@ export type ContentCheck = (entry: Entry, basis: OpNode, graph: SpaceGraph) => v
 
 /**
  * A provider's hosting rule, run on entries that are otherwise valid: which account pays for the entry, or a
- * thrown FreeholdError (not hosted here, rate limited) that refuses it.
+ * FreeholdError (not hosted here, rate limited) that refuses it. For membership operations it must answer
+ * synchronously (it runs before the operation enters the space's graph); for content it may be async.
  */
-export type HostPolicy = (entry: Entry, graph: SpaceGraph) => Charge | undefined;
+export type HostPolicy = (entry: Entry, graph: SpaceGraph) => Charge | undefined | Promise<Charge | undefined>;
 
 const rowOf = (e: Entry): EntryRow => ({
   id: e.id,
@@ -47,47 +50,74 @@ const rowOf = (e: Entry): EntryRow => ({
   bytes: e.bytes,
 });
 
+export interface ReplicaOptions {
+  /**
+   * Whether to store the identity log of an account that is not (yet) needed by anything stored: a provider
+   * keeps only those of accounts it hosts, the rest stay in a bounded memory cache until an entry or a
+   * membership operation it stores names them. By default every log is kept.
+   */
+  keepLog?: (log: IdentityState) => boolean;
+  /** Called once an identity log is stored (a provider hosts accounts whose logs list it). */
+  onLogStored?: (log: IdentityState) => Promise<void>;
+  /** Membership graphs held in memory (each reloads from the store when it is needed again). */
+  graphCache?: number;
+}
+
+export interface IngestOptions {
+  /** The provider's hosting rule for this batch (who pays, rate limits); clients have none. */
+  host?: HostPolicy;
+}
+
 /**
  * The validating core of every replica, client or provider alike: identity logs of known accounts, the
  * membership graph of each space, and the rule that an entry is stored only after it is completely valid.
  */
 export class Replica {
-  readonly contacts = new Map<string, IdentityState>();
-  private readonly devices = new Map<string, IdentityState>();
-  private readonly graphs = new Map<string, Promise<SpaceGraph>>();
+  private readonly accounts = new AccountIndex();
+  private readonly graphs: LRUCache<string, Promise<SpaceGraph>>;
   contentCheck: ContentCheck | undefined;
-  hostPolicy: HostPolicy | undefined;
   now: () => number = () => Date.now();
 
-  private constructor(readonly store: Store) {}
+  private constructor(
+    readonly store: Store,
+    private readonly opts: ReplicaOptions,
+  ) {
+    this.graphs = new LRUCache({ max: opts.graphCache ?? 10_000 });
+  }
 
-  static async open(store: Store): Promise<Replica> {
-    const r = new Replica(store);
-    // Cards in the store were verified when they were stored.
-    for (const { card } of await store.cards()) r.indexAccount(decodeCard(card, true));
+  static async open(store: Store, opts: ReplicaOptions = {}): Promise<Replica> {
+    const r = new Replica(store, opts);
+    await r.refresh();
     return r;
   }
 
   /**
-   * Forgets what was derived from the store and reloads contact cards: for when another process (a second
+   * Forgets what was derived from the store and reloads identity logs: for when another process (a second
    * browser tab of the same device) wrote to the same store.
    */
   async refresh(): Promise<void> {
     this.graphs.clear();
-    for (const { card } of await this.store.cards()) this.indexAccount(decodeCard(card, true));
-  }
-
-  private indexAccount(s: IdentityState): void {
-    this.contacts.set(toHex(s.account), s);
-    for (const d of s.devices.values()) this.devices.set(toHex(d.device), s);
+    // Logs in the store were verified when they were stored.
+    for (const { card } of await this.store.cards()) this.accounts.set(decodeCard(card, true), true);
   }
 
   contact(account: Uint8Array | string): IdentityState | undefined {
-    return this.contacts.get(typeof account === 'string' ? account : toHex(account));
+    return this.accounts.get(typeof account === 'string' ? account : toHex(account));
   }
 
+  /** An account's newest log if this replica stores it (not one it only holds in memory for a while). */
+  storedLog(account: Uint8Array): IdentityState | undefined {
+    return this.accounts.isKept(toHex(account)) ? this.contact(account) : undefined;
+  }
+
+  /** Identity logs this replica stores (not those it only holds in memory for a while). */
+  contacts(): IterableIterator<IdentityState> {
+    return this.accounts.keptStates();
+  }
+
+  /** The account that owns a device key: the first that proved it (see AccountIndex). */
   authorOf(device: Uint8Array): Author | undefined {
-    const account = this.devices.get(toHex(device));
+    const account = this.accounts.owner(device);
     return account ? { account, device } : undefined;
   }
 
@@ -99,32 +129,61 @@ export class Replica {
     const incoming = decodeCard(card);
     const held = this.contact(incoming.account);
     const chosen = held ? chooseLog(held, incoming) : incoming;
-    if (held && chosen === held) return false;
-    await this.commitIdentity(chosen);
+    const kept = this.accounts.isKept(toHex(chosen.account));
+    const keep = kept || (this.opts.keepLog?.(chosen) ?? true);
+    // A log held in memory only is stored once it is worth keeping, even if it did not change.
+    if (held && chosen === held && (kept || !keep)) return false;
+    if (keep) await this.commitIdentity(chosen);
+    else this.accounts.set(chosen, false);
     return true;
   }
 
-  /** Stores an account's (grown) identity log and drops entries its revoked devices signed after their cut. */
+  /**
+   * Stores an account's (grown) identity log and drops what its revoked devices signed after their cut. Only
+   * devices this account owns count: no log can touch entries of a key it did not prove it holds.
+   */
   async commitIdentity(state: IdentityState): Promise<void> {
     await this.store.putCard(state.account, encodeCard(state));
-    this.indexAccount(state);
+    this.accounts.set(state, true);
+    await this.opts.onLogStored?.(state);
     for (const d of state.devices.values()) {
-      if (!d.revoked) continue;
-      for (const space of await this.store.spaces()) {
-        const late = await this.store.deviceEntries(space, d.device, d.revoked.cut);
-        if (late.length) await this.store.deleteEntries(late.map((r) => r.id));
-      }
+      if (!d.revoked || !this.owns(state, d.device)) continue;
+      const late = await this.store.deviceEntries(null, d.device, d.revoked.cut);
+      if (late.length) await this.store.deleteEntries(late.map((r) => r.id));
     }
   }
 
-  /** The membership graph of a space, loaded once; concurrent callers share one load. */
+  private owns(state: IdentityState, device: Uint8Array): boolean {
+    const owner = this.authorOf(device);
+    return owner !== undefined && equal(owner.account.account, state.account);
+  }
+
+  /** Stores the logs of accounts that something about to be stored needs (its author, a member it names). */
+  private async keepLogs(entries: Entry[]): Promise<void> {
+    const needed = new Map<string, IdentityState>();
+    const need = (s: IdentityState | undefined) => s && !this.accounts.isKept(toHex(s.account)) && needed.set(toHex(s.account), s);
+    for (const e of entries) {
+      need(this.authorOf(e.device)?.account);
+      if (e.kind === Kind.membership) {
+        const op = readMembershipOp(e.payload);
+        need(this.contact(op.account ?? op.creator ?? new Uint8Array(0)));
+      }
+    }
+    for (const s of needed.values()) await this.commitIdentity(s);
+  }
+
+  /**
+   * The membership graph of a space, loaded once and kept in a bounded cache; concurrent callers share one
+   * load. A space this replica holds nothing of is not cached, so asking about unknown spaces costs no memory.
+   */
   graph(space: Uint8Array): Promise<SpaceGraph> {
     const key = toHex(space);
     let g = this.graphs.get(key);
     if (!g) {
       const loading = this.loadGraph(space);
       this.graphs.set(key, (g = loading));
-      loading.catch(() => this.graphs.get(key) === loading && this.graphs.delete(key));
+      const forget = () => this.graphs.get(key) === loading && this.graphs.delete(key);
+      loading.then((graph) => !graph.created && forget(), forget);
     }
     return g;
   }
@@ -132,17 +191,13 @@ export class Replica {
   private async loadGraph(space: Uint8Array): Promise<SpaceGraph> {
     const g = new SpaceGraph(space);
     const rows = await this.store.spaceEntries(space, Kind.membership);
+    const ops = rows.map((r) => {
+      const { id, device, payload } = decodeEntry(r.bytes);
+      return { id, author: this.authorOf(device)?.account.account ?? device, op: readMembershipOp(payload) };
+    });
     // Stored ops were valid when stored; replay them in dependency order.
-    let pending = rows.map((r) => decodeEntry(r.bytes));
-    while (pending.length) {
-      const next: Entry[] = [];
-      for (const e of pending) {
-        const op = readMembershipOp(e.payload);
-        if (op.deps.every((d) => g.nodes.has(toHex(d)))) g.add(e, op, this.authorOf(e.device)?.account.account ?? e.device);
-        else next.push(e);
-      }
-      if (next.length === pending.length) break;
-      pending = next;
+    for (const { id, author, op } of dependencyOrder(ops, (o) => toHex(o.id), (o) => o.op.deps.map(toHex))) {
+      if (op.deps.every((d) => g.nodes.has(toHex(d)))) g.add(id, op, author);
     }
     return g;
   }
@@ -156,29 +211,37 @@ export class Replica {
    * Validates and stores a batch. Membership ops go first (retrying those whose dependencies arrive later in the
    * same batch), then content. Each entry gets a result; a rejected entry changes nothing.
    */
-  async ingest(batch: Uint8Array[]): Promise<IngestResult[]> {
+  async ingest(batch: Uint8Array[], opts: IngestOptions = {}): Promise<IngestResult[]> {
     const results: IngestResult[] = new Array(batch.length);
     const parsed: { i: number; e: Entry }[] = [];
     (await readEntries(batch)).forEach((r, i) => {
       if ('entry' in r) parsed.push({ i, e: r.entry });
       else results[i] = failure(r.error);
     });
-    return this.ingestVerified(parsed, results);
+    return this.ingestVerified(parsed, results, opts);
   }
 
   /** Like ingest for one entry this replica's device just signed (so not verified again): a rejection is thrown. */
   async ingestOwn(e: Entry): Promise<void> {
-    const [r] = await this.ingestVerified([{ i: 0, e }], new Array(1));
+    const [r] = await this.ingestVerified([{ i: 0, e }], new Array(1), {});
     if (!r!.ok) throw new FreeholdError(r!.reason!, r!.message!);
   }
 
-  private async ingestVerified(parsed: { i: number; e: Entry }[], results: IngestResult[]): Promise<IngestResult[]> {
+  private async ingestVerified(parsed: { i: number; e: Entry }[], results: IngestResult[], opts: IngestOptions): Promise<IngestResult[]> {
     const seen = new Map<string, Uint8Array>();
     const accepted: { i: number; e: Entry }[] = [];
     const charges = new Map<string, Charge>();
+    // One graph per space for the whole batch, even for a space the cache would not keep (one created here).
+    const used = new Map<string, Promise<SpaceGraph>>();
+    const graphOf = (space: Uint8Array) => {
+      const k = toHex(space);
+      let g = used.get(k);
+      if (!g) used.set(k, (g = this.graph(space)));
+      return g;
+    };
     const tryOne = async (e: Entry, i: number): Promise<IngestResult> => {
       try {
-        const charge = await this.validate(e, seen);
+        const charge = await this.validate(e, seen, graphOf, opts.host);
         if (charge) {
           const k = toHex(charge.account);
           charges.set(k, { account: charge.account, bytes: (charges.get(k)?.bytes ?? 0) + charge.bytes });
@@ -190,20 +253,13 @@ export class Replica {
         return { id: toHex(e.id), ...failure(err) };
       }
     };
-    let membership = parsed.filter((p) => p.e.kind === Kind.membership);
-    for (;;) {
-      const retry: typeof membership = [];
-      for (const p of membership) {
-        const r = await tryOne(p.e, p.i);
-        if (r.reason === 'missing-dependency') retry.push(p);
-        results[p.i] = r;
-      }
-      if (retry.length === 0 || retry.length === membership.length) break;
-      membership = retry;
-    }
+    // Dependencies first, so one pass adds a log that arrived in any order.
+    const membership = parsed.filter((p) => p.e.kind === Kind.membership);
+    for (const p of dependencyOrder(membership, (m) => toHex(m.e.id), (m) => membershipDeps(m.e))) results[p.i] = await tryOne(p.e, p.i);
     for (const p of parsed) if (p.e.kind !== Kind.membership) results[p.i] = await tryOne(p.e, p.i);
     if (accepted.length) {
       try {
+        await this.keepLogs(accepted.map((a) => a.e));
         await this.store.putEntries(
           accepted.map((a) => rowOf(a.e)),
           [...charges.values()],
@@ -215,13 +271,21 @@ export class Replica {
         for (const a of accepted) results[a.i] = { id: toHex(a.e.id), ...failure(err) };
         return results;
       }
+      // A graph that took in this batch's ops but is no longer the cached one (evicted, or replaced by a
+      // concurrent load) may lack another batch's ops: drop the cached one so the next use reads the store.
+      for (const [k, g] of used) if (this.graphs.peek(k) !== g) this.graphs.delete(k);
     }
     for (const { e } of accepted) if (e.kind === Kind.membership) await this.evictAfterDemotion(e);
     return results;
   }
 
   /** Throws the reason an entry is invalid; returns what hosting it costs (on a provider). */
-  private async validate(e: Entry, seen: Map<string, Uint8Array>): Promise<Charge | undefined> {
+  private async validate(
+    e: Entry,
+    seen: Map<string, Uint8Array>,
+    graphOf: (space: Uint8Array) => Promise<SpaceGraph>,
+    host: HostPolicy | undefined,
+  ): Promise<Charge | undefined> {
     if (e.time > this.now() + MAX_CLOCK_SKEW_MS) reject('clock-skew', 'entry is dated in the future');
     const deviceHex = toHex(e.device);
     const held = seen.get(`${deviceHex}:${e.seq}`) ?? (await this.store.idBySeq(e.device, e.seq));
@@ -238,18 +302,18 @@ export class Replica {
     const info = deviceOf(author.account, e.device)!;
     if (info.revoked && e.seq > info.revoked.cut) reject('revoked-device', 'entry was signed by a revoked device after its revocation');
     const accountHex = toHex(author.account.account);
-    const graph = await this.graph(e.space);
+    const graph = await graphOf(e.space);
 
     if (e.kind === Kind.membership) {
       const op = readMembershipOp(e.payload);
       const isAdmin = (r: Role | undefined) => r === 'admin';
-      let charge: Charge | undefined;
-      graph.add(e, op, author.account.account, (node) => {
+      let charge: Charge | undefined | Promise<Charge | undefined>;
+      graph.add(e.id, op, author.account.account, (node) => {
         if (op.t !== 'create' && graph.isCut(accountHex, e.device, e.seq, node, isAdmin)) {
           reject('removed-member', 'the author was demoted before this operation');
         }
         // Last, so a refused op never enters the graph.
-        charge = this.hostPolicy?.(e, graph);
+        charge = host?.(e, graph);
       });
       return charge;
     }
@@ -262,7 +326,7 @@ export class Replica {
     if (!allowed(role)) reject('forbidden-role', `a ${role} may not write ${e.kind === Kind.append ? 'to' : 'in'} this space`);
     if (graph.isCut(accountHex, e.device, e.seq, basis, allowed)) reject('removed-member', 'the author lost write access before this entry');
     this.contentCheck?.(e, basis, graph);
-    return this.hostPolicy?.(e, graph);
+    return await host?.(e, graph);
   }
 
   /** A demotion removes what the demoted account's devices wrote after their cut (it may have arrived first). */
@@ -274,7 +338,10 @@ export class Replica {
     const graph = await this.graph(e.space);
     const drop: Uint8Array[] = [];
     for (const d of account.devices.values()) {
-      for (const row of await this.store.deviceEntries(e.space, d.device, 0)) {
+      if (!this.owns(account, d.device)) continue;
+      // Entries up to the cut stay; any other demotion that cut them was applied when it arrived.
+      const cut = op.cuts?.find(([device]) => equal(device, d.device))?.[1] ?? 0;
+      for (const row of await this.store.deviceEntries(e.space, d.device, cut)) {
         if (row.kind === Kind.membership) continue;
         const entry = decodeEntry(row.bytes);
         const basis = graph.nodes.get(toHex(entry.basis));

@@ -24,6 +24,24 @@ export interface Charge {
   bytes: number;
 }
 
+/** A name in a provider's handle directory and the account holding it. */
+export interface HandleRow {
+  name: string;
+  account: Uint8Array;
+  /** When the provider first saw the holder's identity log no longer claim the name (ms); absent while it does. */
+  dropped?: number;
+}
+
+/** What a provider's directory allows one claim: a cap per account, and when dropped names become free. */
+export interface HandleRules {
+  /** Most names one account may hold, counting names it dropped until they are released. */
+  max: number;
+  /** Names dropped at or before this time are released: anyone may claim them. */
+  releasedBefore: number;
+}
+
+export type HandleClaim = 'claimed' | 'taken' | 'over-limit';
+
 /** Reconciliation orders a space's entries by (time, id). */
 export interface EntryKey {
   time: number;
@@ -55,7 +73,8 @@ export interface Store {
   docEntries(space: Uint8Array, doc: Uint8Array): Promise<EntryRow[]>;
   /** The newest entries across these spaces dated before `before`, newest first: what a timeline reads first. */
   recentEntries(spaces: Uint8Array[], limit: number, before?: number): Promise<EntryRow[]>;
-  deviceEntries(space: Uint8Array, device: Uint8Array, afterSeq: number): Promise<EntryRow[]>;
+  /** What a device signed after a sequence number, in one space or (null) in every space, in (time, id) order. */
+  deviceEntries(space: Uint8Array | null, device: Uint8Array, afterSeq: number): Promise<EntryRow[]>;
   spaces(): Promise<Uint8Array[]>;
   countEntries(): Promise<number>;
 
@@ -69,9 +88,19 @@ export interface Store {
   getAccount(account: Uint8Array): Promise<AccountRow | undefined>;
   accounts(): Promise<AccountRow[]>;
 
-  /** A provider's handle directory: false if the name belongs to another account. */
-  claimHandle(name: string, account: Uint8Array): Promise<boolean>;
-  handle(name: string): Promise<Uint8Array | undefined>;
+  /**
+   * A provider's handle directory. Claiming is atomic: the name goes to the account if it is free, already the
+   * account's (re-claiming clears a drop), or released under the rules; otherwise it is `taken`. An account that
+   * already holds `max` other names (released ones not counted) gets `over-limit`.
+   */
+  claimHandle(name: string, account: Uint8Array, rules: HandleRules): Promise<HandleClaim>;
+  handle(name: string): Promise<HandleRow | undefined>;
+  handlesOf(account: Uint8Array): Promise<HandleRow[]>;
+  /**
+   * Records when the holder's log stopped claiming the name (an earlier record is kept), or with null that it
+   * claims it again. Does nothing unless `account` holds the name.
+   */
+  markHandleDropped(name: string, account: Uint8Array, at: number | null): Promise<void>;
 
   /** Small local state (e.g. the device's entry counter). */
   getMeta(key: string): Promise<Uint8Array | undefined>;

@@ -12,6 +12,7 @@ import {
   readEntry,
   secretToPhrase,
   toHex,
+  possessionProof,
 } from '@freehold/core';
 import { MemoryStore } from '@freehold/stores';
 import { get, introduce, newUser, put, sync } from './helpers.js';
@@ -54,7 +55,7 @@ describe('read access follows membership, devices and recovery', () => {
     await sync(bob.device, alice.device);
 
     const keys = newDeviceKeys();
-    await alice.device.addDevice({ sign: keys.sign.publicKey, box: keys.box.publicKey, name: 'phone' });
+    await alice.device.addDevice({ sign: keys.sign.publicKey, box: keys.box.publicKey, name: 'phone', proof: possessionProof(alice.device.account, keys) });
     const store = new MemoryStore();
     await store.putCard(alice.device.account, encodeCard(alice.device.identity()));
     const phone = await Device.open(store, keys, alice.device.account);
@@ -67,7 +68,7 @@ describe('read access follows membership, devices and recovery', () => {
     const alice = await newUser('alice');
     const space = await alice.device.createSpace(false);
     const keys = newDeviceKeys();
-    await alice.device.addDevice({ sign: keys.sign.publicKey, box: keys.box.publicKey, name: 'stolen phone' });
+    await alice.device.addDevice({ sign: keys.sign.publicKey, box: keys.box.publicKey, name: 'stolen phone', proof: possessionProof(alice.device.account, keys) });
     const store = new MemoryStore();
     await store.putCard(alice.device.account, encodeCard(alice.device.identity()));
     const phone = await Device.open(store, keys, alice.device.account);

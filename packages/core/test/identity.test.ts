@@ -19,6 +19,7 @@ import {
   secretToPhrase,
   phraseToSecret,
   accountOfRecovery,
+  possessionProof,
 } from '@freehold/core';
 
 const now = () => Date.now();
@@ -31,7 +32,7 @@ describe('identity log', () => {
     expect(toHex(accountOfRecovery(recoveryKeys(phraseToSecret(secretToPhrase(acct.recoverySecret)))))).toBe(toHex(state.account));
     expect(liveDevices(state).map((d) => d.name)).toEqual(['laptop']);
     const phone = newDeviceKeys();
-    addDevice(state, acct.device.sign, acct.accountSecret, { sign: phone.sign.publicKey, box: phone.box.publicKey, name: 'phone' }, now());
+    addDevice(state, acct.device.sign, acct.accountSecret, { sign: phone.sign.publicKey, box: phone.box.publicKey, name: 'phone', proof: possessionProof(acct.state.account, phone) }, now());
     const { accountSecret } = revokeDevice(state, acct.device.sign, acct.accountSecret, phone.sign.publicKey, 0, now());
     const again = verifyLog(logBytes(state));
     expect(toHex(again.account)).toBe(toHex(acct.state.account));
@@ -56,7 +57,7 @@ describe('identity log', () => {
     expect(() => verifyLog([records[0]!, logBytes(other.state)[1]!])).toThrow(/another account|link/);
     const stranger = newDeviceKeys();
     const copy = verifyLog(records);
-    expect(() => addDevice(copy, stranger.sign, acct.accountSecret, { sign: stranger.sign.publicKey, box: stranger.box.publicKey, name: 'x' }, now())).toThrow(
+    expect(() => addDevice(copy, stranger.sign, acct.accountSecret, { sign: stranger.sign.publicKey, box: stranger.box.publicKey, name: 'x', proof: possessionProof(acct.state.account, stranger) }, now())).toThrow(
       /live device|recovery claim/,
     );
     expect(() => decodeCard(encode(['nonsense']))).toThrow();
@@ -76,14 +77,14 @@ describe('identity log', () => {
   it('forks resolve the same way everywhere, and a revoked device cannot fork its way back', () => {
     const acct = createAccount('laptop', now());
     const phone = newDeviceKeys();
-    addDevice(acct.state, acct.device.sign, acct.accountSecret, { sign: phone.sign.publicKey, box: phone.box.publicKey, name: 'phone' }, now());
+    addDevice(acct.state, acct.device.sign, acct.accountSecret, { sign: phone.sign.publicKey, box: phone.box.publicKey, name: 'phone', proof: possessionProof(acct.state.account, phone) }, now());
     const base = logBytes(acct.state);
     const honest = verifyLog(base);
     revokeDevice(honest, acct.device.sign, acct.accountSecret, phone.sign.publicKey, 0, now());
     // The phone, about to be revoked, signs a competing record at the same position.
     const rogue = verifyLog(base);
     const tablet = newDeviceKeys();
-    addDevice(rogue, phone.sign, acct.accountSecret, { sign: tablet.sign.publicKey, box: tablet.box.publicKey, name: 'tablet' }, now());
+    addDevice(rogue, phone.sign, acct.accountSecret, { sign: tablet.sign.publicKey, box: tablet.box.publicKey, name: 'tablet', proof: possessionProof(acct.state.account, tablet) }, now());
     expect(chooseLog(honest, rogue)).toBe(honest);
     expect(chooseLog(rogue, honest)).toBe(honest);
     // Two honest concurrent additions: both sides pick the same one.
@@ -91,8 +92,8 @@ describe('identity log', () => {
     const b = verifyLog(base);
     const d1 = newDeviceKeys();
     const d2 = newDeviceKeys();
-    addDevice(a, acct.device.sign, acct.accountSecret, { sign: d1.sign.publicKey, box: d1.box.publicKey, name: 'd1' }, now());
-    addDevice(b, phone.sign, acct.accountSecret, { sign: d2.sign.publicKey, box: d2.box.publicKey, name: 'd2' }, now());
+    addDevice(a, acct.device.sign, acct.accountSecret, { sign: d1.sign.publicKey, box: d1.box.publicKey, name: 'd1', proof: possessionProof(acct.state.account, d1) }, now());
+    addDevice(b, phone.sign, acct.accountSecret, { sign: d2.sign.publicKey, box: d2.box.publicKey, name: 'd2', proof: possessionProof(acct.state.account, d2) }, now());
     expect(toHex(chooseLog(a, b).head)).toBe(toHex(chooseLog(b, a).head));
     // A longer log that extends the other wins.
     expect(chooseLog(verifyLog(base), honest)).toBe(honest);

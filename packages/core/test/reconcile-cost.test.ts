@@ -43,7 +43,7 @@ describe('reconciliation cost at 100k entries', () => {
     installNativeCrypto();
     author = (await newUser('poster', new SqliteStore(join(root, 'author.db')))).device;
     space = await author.createSpace(true);
-    basis = (await author.replica.graph(space)).current().order[0]!.entry.id;
+    basis = (await author.replica.graph(space)).root!.entryId;
     const create = (await author.store.spaceEntries(space))[0]!;
     t0 = Date.now() - N;
     const bulk = entries(author, space, basis, 2, create.id, N - 1, (i) => t0 + Math.floor(i / 3));

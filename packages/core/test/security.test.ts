@@ -12,6 +12,7 @@ import {
   type Entry,
   type Header,
   type SigningKey,
+  possessionProof,
 } from '@freehold/core';
 import { MemoryStore } from '@freehold/stores';
 import { introduce, newUser, put, sync, type User } from './helpers.js';
@@ -39,7 +40,7 @@ async function expectRejected(victim: Device, bytes: Uint8Array, reason: string)
 }
 
 async function basisOf(d: Device, space: Uint8Array) {
-  return (await d.replica.graph(space)).current().order.at(-1)!.entry.id;
+  return (await d.replica.graph(space)).latest!.entryId;
 }
 
 async function setup(): Promise<{ alice: User; bob: User; mallory: User; space: Uint8Array; good: Entry }> {
@@ -141,7 +142,7 @@ describe('security matrix: every bad entry is rejected with its reason and the s
   it('write by a revoked device after its revocation', async () => {
     const { alice, space } = await setup();
     const keys2 = newDeviceKeys();
-    await alice.device.addDevice({ sign: keys2.sign.publicKey, box: keys2.box.publicKey, name: 'phone' });
+    await alice.device.addDevice({ sign: keys2.sign.publicKey, box: keys2.box.publicKey, name: 'phone', proof: possessionProof(alice.device.account, keys2) });
     const store2 = new MemoryStore();
     await store2.putCard(alice.device.account, encodeCard(alice.device.identity()));
     const phone = await Device.open(store2, keys2, alice.device.account);

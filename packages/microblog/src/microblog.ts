@@ -300,6 +300,21 @@ export class Microblog {
   }
 
   /**
+   * Deletes from this replica what others left in this account's inbox up to `before` (what it absorbed into
+   * posts, like counts and replies, stays); the providers purge their copies on request. Returns how many went.
+   */
+  async purgeInbox(before: number): Promise<number> {
+    if (!(await this.has(this.spaces.inbox))) return 0;
+    const drop: Uint8Array[] = [];
+    for (const row of await this.device.store.spaceEntries(this.spaces.inbox, Kind.append)) {
+      const signer = this.device.replica.authorOf(row.device);
+      if (row.time <= before && (!signer || toId(signer.account.account) !== this.me)) drop.push(row.id);
+    }
+    if (drop.length) await this.device.store.deleteEntries(drop);
+    return drop.length;
+  }
+
+  /**
    * Folds notifications into this account's own documents: like counts and reply lists on its posts, so every
    * reader sees them. Idempotent; run after each sync.
    */

@@ -1,21 +1,25 @@
 import { randomBytes } from 'node:crypto';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { WebSocket, RawData } from 'ws';
 import {
+  challengeMessage,
   decodeEntry,
+  equal,
   decodeFrame,
   deviceOf,
   encodeFrame,
   FreeholdError,
-  signedId,
   SyncSession,
   toId,
-  utf8,
   verify,
+  type Entry,
   type Frame,
 } from '@freehold/core';
 import type { Logger } from 'pino';
+import { providerInfo, type ProviderInfo } from '@freehold/client';
 import type { Provider, Subscriber } from './provider.js';
 import type { Metrics } from './metrics.js';
+import { WorkBudget, frameCost, type BudgetTier } from './budget.js';
 
 export interface ConnectionLimits {
   /** A session whose outgoing buffer passes this is too slow to keep: it is closed and will reconcile on return. */
@@ -24,12 +28,20 @@ export interface ConnectionLimits {
   maxQueued: number;
   /** Bad frames tolerated before the connection is closed. */
   maxErrors: number;
+  /** Spaces one session may subscribe to: anonymous, and authenticated. */
+  maxSubscriptions: { anonymous: number; authenticated: number };
+  /** Work units (about one per id, entry or log a frame carries) a session may spend per second, by tier. */
+  work: Record<BudgetTier, number>;
 }
 
-export const DEFAULT_LIMITS: ConnectionLimits = { maxBuffered: 8 << 20, maxQueued: 32, maxErrors: 32 };
+export const DEFAULT_LIMITS: ConnectionLimits = {
+  maxBuffered: 8 << 20,
+  maxQueued: 32,
+  maxErrors: 32,
+  maxSubscriptions: { anonymous: 64, authenticated: 1024 },
+  work: { anonymous: 1000, authenticated: 5000, hosted: 20_000 },
+};
 
-/** What a device signs to prove it holds its key for this session. */
-export const challengeMessage = (nonce: Uint8Array, server: string): Uint8Array => signedId('session', nonce, utf8(server));
 
 /**
  * One WebSocket session. Frames are handled strictly in order, one at a time: a reply (and an ack) goes out only
@@ -37,6 +49,8 @@ export const challengeMessage = (nonce: Uint8Array, server: string): Uint8Array 
  */
 export class Connection implements Subscriber {
   account: Uint8Array | null = null;
+  /** Set when another provider authenticated this session with its key: its canonical URL. */
+  peer: string | undefined;
   private readonly nonce = randomBytes(32);
   private session: SyncSession | undefined;
   private readonly queue: RawData[] = [];
@@ -44,7 +58,8 @@ export class Connection implements Subscriber {
   private errors = 0;
   private alive = true;
   lastSeen = Date.now();
-  private subscribed = 0;
+  private readonly subscriptions = new Set<string>();
+  private readonly budget: WorkBudget;
   private readonly stats = { frames: 0, entriesIn: 0, entriesOut: 0, bytesIn: 0, bytesOut: 0, rejected: 0 };
   private readonly opened = Date.now();
 
@@ -54,7 +69,9 @@ export class Connection implements Subscriber {
     private readonly log: Logger,
     private readonly metrics: Metrics,
     private readonly limits: ConnectionLimits = DEFAULT_LIMITS,
+    private readonly source = 'unknown',
   ) {
+    this.budget = new WorkBudget(limits.work);
     metrics.connections.inc();
     ws.on('message', (data) => this.enqueue(data));
     // A pong proves the peer is there, not that it is using the session: idleness counts frames only.
@@ -69,7 +86,7 @@ export class Connection implements Subscriber {
   /** Heartbeat: a session that did not answer the previous ping is gone. */
   heartbeat(idleMs: number): void {
     if (!this.alive) return void this.ws.terminate();
-    if (this.subscribed === 0 && Date.now() - this.lastSeen > idleMs) return void this.ws.close(1000, 'idle');
+    if (this.subscriptions.size === 0 && Date.now() - this.lastSeen > idleMs) return void this.ws.close(1000, 'idle');
     this.alive = false;
     this.ws.ping();
   }
@@ -82,14 +99,15 @@ export class Connection implements Subscriber {
     this.ws.send(bytes);
   }
 
-  push(_space: Uint8Array, entries: Uint8Array[]): void {
+  push(_space: Uint8Array, entries: Entry[]): void {
     if (this.ws.bufferedAmount > this.limits.maxBuffered) {
       this.log.warn({ event: 'slow-consumer', account: this.account && toId(this.account) }, 'closing a session that cannot keep up');
       return void this.ws.close(1013, 'too slow: reconnect and reconcile');
     }
     this.stats.entriesOut += entries.length;
     this.metrics.entriesOut.inc(entries.length);
-    this.send(['entries', entries]);
+    // With the identity logs of authors this session has not been sent yet.
+    for (const f of this.sync().entryFrames(entries)) this.send(f);
   }
 
   private enqueue(data: RawData): void {
@@ -98,14 +116,34 @@ export class Connection implements Subscriber {
     if (!this.busy) void this.drain();
   }
 
+  /**
+   * Handles queued frames in order. Each frame is paid for from the session's work budget first (a session
+   * over budget waits, and its socket stops being read meanwhile), and the loop yields to the event loop after
+   * each frame, so sessions take turns instead of one busy session holding the process.
+   */
   private async drain(): Promise<void> {
     this.busy = true;
     while (this.queue.length) {
-      const data = this.queue.shift()!;
+      const bytes = toBytes(this.queue.shift()!);
+      const f = this.decode(bytes);
+      if (f) {
+        const wait = this.budget.spend(this.tier(), frameCost(f, bytes.length));
+        if (wait > 0) {
+          this.ws.pause();
+          await new Promise((r) => setTimeout(r, wait));
+        }
+      }
       if (this.queue.length < this.limits.maxQueued / 2) this.ws.resume();
-      await this.handle(toBytes(data));
+      if (f) await this.handle(f, bytes.length);
+      await nextTurn();
     }
     this.busy = false;
+  }
+
+  private tier(): BudgetTier {
+    if (this.peer) return 'hosted';
+    if (!this.account) return 'anonymous';
+    return this.provider.isRegistered(this.account) ? 'hosted' : 'authenticated';
   }
 
   private fail(reason: string, message: string): void {
@@ -115,31 +153,44 @@ export class Connection implements Subscriber {
     if (this.errors >= this.limits.maxErrors) this.ws.close(1008, 'too many bad frames');
   }
 
-  private async handle(bytes: Uint8Array): Promise<void> {
+  private decode(bytes: Uint8Array): Frame | undefined {
     this.lastSeen = Date.now();
     this.stats.frames++;
     this.stats.bytesIn += bytes.length;
     this.metrics.bytesIn.inc(bytes.length);
-    let f: Frame;
     try {
-      f = decodeFrame(bytes);
+      return decodeFrame(bytes);
     } catch (e) {
-      return this.fail(e instanceof FreeholdError ? e.reason : 'malformed', e instanceof Error ? e.message : 'bad frame');
+      this.fail(e instanceof FreeholdError ? e.reason : 'malformed', e instanceof Error ? e.message : 'bad frame');
+      return undefined;
     }
+  }
+
+  private async handle(f: Frame, size: number): Promise<void> {
     const timer = this.metrics.syncLatency.startTimer({ frame: f[0] });
     try {
       switch (f[0]) {
         case 'auth':
           return await this.auth(f[1], f[2], f[3]);
+        case 'peer':
+          return await this.peerAuth(f[1], f[2], f[3]);
+        case 'mirror':
+          if (!this.account) return this.fail('unauthenticated', 'authenticate before asking for mirrors');
+          return await this.provider.mirror(
+            this.account,
+            f[1].map((space, i) => ({ space, owner: f[2][i]! })),
+            f[3],
+          );
         case 'sub':
           return await this.subscribe(f[1]);
         case 'hello':
+        case 'cards':
         case 'rec':
         case 'entries':
         case 'want':
         case 'ack':
         case 'sync':
-          for (const out of await this.sync().receive(bytes)) this.send(out);
+          for (const out of await this.sync().receiveFrame(f, size)) this.send(out);
           return;
         default:
           return this.fail('malformed', `a client does not send ${f[0]} frames`);
@@ -157,10 +208,32 @@ export class Connection implements Subscriber {
     this.session ??= new SyncSession(this.provider.replica, {
       account: new Uint8Array(0),
       peer: this.account,
+      ingest: (batch) => this.provider.ingest(batch, { source: this.peer ? `provider:${this.peer}` : this.source }),
+      // A peer provider sees what it is home to or mirrors for its accounts (see Provider.peerView); of an inbox,
+      // what its own accounts appended.
+      ...(this.peer
+        ? {
+            offer: (space: Uint8Array) => this.provider.peerView(space, this.peer!),
+            ownedByPeer: (account: Uint8Array) => this.provider.replica.contact(account)?.providers.includes(this.peer!) ?? false,
+          }
+        : {}),
+      // A peer this provider does not host sees only what it asks for (and may see). Looking through every
+      // space for a hosted peer is work its session pays for (its next frame waits).
+      offerable: async (peer) => {
+        if (this.peer) {
+          const homed = await this.provider.spacesHomedAt(this.peer);
+          this.budget.spend(this.tier(), homed.length);
+          return homed;
+        }
+        if (!peer || !this.provider.isRegistered(peer)) return [];
+        const all = await this.provider.store.spaces();
+        this.budget.spend(this.tier(), all.length);
+        return all;
+      },
       onStored: (entries) => {
         this.stats.entriesIn += entries.length;
         this.metrics.entriesIn.inc(entries.length);
-        void this.provider.fanout(entries, this);
+        void this.provider.fanout(entries, { subscriber: this, peer: this.peer });
       },
       onRejected: (entry, reason, message) => {
         this.stats.rejected++;
@@ -189,17 +262,49 @@ export class Connection implements Subscriber {
     this.send(['authed', this.account]);
   }
 
+  /**
+   * Another provider authenticating with its key, which the provider's own well-known document must name.
+   * Checking that means fetching the document, so attempts are rate limited per network and only a signature
+   * over this session's challenge gets that far. A peer then sees only the spaces it is home to as well.
+   */
+  private async peerAuth(url: string, key: Uint8Array, signature: Uint8Array): Promise<void> {
+    if (this.session || this.account || this.peer) return this.fail('invalid-argument', 'authenticate once, before syncing');
+    if (!/^https?:\/\/[^/]+$/.test(url)) return this.fail('invalid-argument', 'a provider names itself by its base URL');
+    if (!verify(signature, challengeMessage(this.nonce, this.provider.host), key)) return this.fail('unauthenticated', 'the challenge signature does not verify');
+    if (!this.provider.peering.admit(this.source)) return this.fail('rate-limited', 'too many provider sessions from this network; try again in a minute');
+    const named = (info: ProviderInfo | undefined) => info !== undefined && info.url === url && equal(info.key, key);
+    let info = await providerInfo(url).catch(() => undefined);
+    if (!named(info)) info = await providerInfo(url, { fresh: true }).catch(() => undefined);
+    if (!named(info)) return this.fail('unauthenticated', `${url.slice(0, 200)} does not name that key as its own`);
+    this.peer = url;
+    this.log.info({ event: 'peer-auth', peer: url }, 'peer provider authenticated');
+    this.send(['authed', this.provider.publicKey]);
+  }
+
   private async subscribe(spaces: Uint8Array[]): Promise<void> {
     const ok: Uint8Array[] = [];
+    const refused: string[] = [];
+    const max = this.account ? this.limits.maxSubscriptions.authenticated : this.limits.maxSubscriptions.anonymous;
     for (const space of spaces) {
-      if (await this.provider.canSubscribe(space, this.account)) {
+      const key = toId(space);
+      if (this.subscriptions.has(key)) {
+        ok.push(space);
+      } else if (this.subscriptions.size >= max) {
+        this.send(['error', 'too-large', `a session may subscribe to ${max} spaces${this.account ? '' : ' (authenticate for more)'}`]);
+        break;
+      } else if (await this.provider.canSubscribe(space, this)) {
         this.provider.subscribe(space, this);
+        this.subscriptions.add(key);
         ok.push(space);
       } else {
-        this.fail(this.account ? 'forbidden-role' : 'unauthenticated', `space ${toId(space)} is not readable by this session${this.account ? '' : ' (authenticate first)'}`);
+        refused.push(key);
       }
     }
-    this.subscribed += ok.length;
+    // One answer for what was refused: a space one may not read is not a malformed frame.
+    if (refused.length) {
+      const which = refused.length === 1 ? `space ${refused[0]} is` : `${refused.length} spaces (${refused[0]}, …) are`;
+      this.send(['error', this.account ? 'forbidden-role' : 'unauthenticated', `${which} not readable by this session${this.account ? '' : ' (authenticate first)'}`]);
+    }
     this.send(['subbed', ok]);
   }
 

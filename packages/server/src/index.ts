@@ -1,3 +1,3 @@
 export { serve, openStore, type ServeOptions, type RunningServer } from './server.js';
-export { challengeMessage } from './connection.js';
 export { parseSize, formatSize } from './size.js';
+export { DEFAULT_PAIRING_LIMITS, type PairingLimits } from './pairing.js';

@@ -1,4 +1,8 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { reject } from '@freehold/core';
+import { secure } from './headers.js';
 
 /** One registry per provider, so several providers in one process (tests, benchmarks) do not collide. */
 export function createMetrics() {
@@ -23,3 +27,38 @@ export function createMetrics() {
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
+
+/** `HOST:PORT` (IPv6 in brackets) → where to listen. */
+export function parseListen(address: string): { host: string; port: number } {
+  const m = /^(\[[0-9a-f:.]+\]|[^\s:[\]]+):(\d{1,5})$/i.exec(address);
+  const port = Number(m?.[2]);
+  if (!m || port > 65535) return reject('invalid-argument', `--metrics ${address} is not HOST:PORT (e.g. 127.0.0.1:9464)`);
+  return { host: m[1]!.replace(/^\[|\]$/g, ''), port };
+}
+
+/**
+ * Prometheus metrics on a listener of their own, e.g. on loopback or an internal interface: the counters tell who
+ * is busy when, which is no business of the public.
+ */
+export async function serveMetrics(address: string, metrics: Metrics): Promise<{ url: string; close(): Promise<void> }> {
+  const { host, port } = parseListen(address);
+  const server = createServer((req, res) => {
+    secure(res);
+    if (req.method !== 'GET' || (req.url ?? '').split('?')[0] !== '/metrics') {
+      return void res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'not-found', message: 'only GET /metrics here' }));
+    }
+    metrics.registry.metrics().then(
+      (text) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text),
+      () => res.writeHead(500).end(),
+    );
+  });
+  await new Promise<void>((resolve, fail) => {
+    server.once('error', fail);
+    server.listen(port, host, () => resolve());
+  });
+  const bound = (server.address() as AddressInfo).port;
+  return {
+    url: `http://${host.includes(':') ? `[${host}]` : host}:${bound}/metrics`,
+    close: () => new Promise((r) => server.close(() => r())),
+  };
+}

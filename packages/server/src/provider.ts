@@ -1,5 +1,8 @@
 import {
+  asBytes,
+  asUint,
   canRead,
+  definedOnly,
   Kind,
   reject,
   Replica,
@@ -9,39 +12,28 @@ import {
   type AccountRow,
   type Charge,
   type Entry,
+  type IdentityState,
+  type SigningKey,
   type SpaceGraph,
   type Store,
 } from '@freehold/core';
 import type { Logger } from 'pino';
 import type { Metrics } from './metrics.js';
-
-export const HANDLE_NAME = /^[a-z0-9][a-z0-9_-]{0,31}$/;
-
-/** Token bucket per sender: appends to other people's inboxes are cheap to send, so they are metered. */
-class RateLimiter {
-  private readonly buckets = new Map<string, { tokens: number; at: number }>();
-  constructor(
-    private readonly perMinute: number,
-    private readonly burst: number,
-  ) {}
-  take(key: string, now: number): boolean {
-    const b = this.buckets.get(key) ?? { tokens: this.burst, at: now };
-    b.tokens = Math.min(this.burst, b.tokens + ((now - b.at) / 60_000) * this.perMinute);
-    b.at = now;
-    if (this.buckets.size > 100_000) this.buckets.clear();
-    this.buckets.set(key, b);
-    if (b.tokens < 1) return false;
-    b.tokens -= 1;
-    return true;
-  }
-}
+import { DEFAULT_INBOX_LIMITS, InboxPolicy, type InboxLimits, type IngestSource } from './inbox.js';
+import { providerDocument, providerKey, type ProviderDocument } from './provider-identity.js';
+import { Peering } from './peering.js';
+import { Mirrors, type Delivery, type Mirror } from './mirrors.js';
+import { DEFAULT_HANDLE_POLICY, HANDLE_NAME, HandleDirectory, type HandlePolicy } from './handles.js';
 
 export interface ProviderOptions {
   store: Store;
   /** Base URL people reach this provider at; its host names handles (name@host). */
   publicUrl: string;
   defaultQuota: number;
-  appendsPerMinute?: number;
+  inbox?: Partial<InboxLimits>;
+  /** Membership graphs held in memory. */
+  graphCache?: number;
+  handles?: Partial<HandlePolicy>;
   logger: Logger;
   metrics: Metrics;
 }
@@ -49,7 +41,9 @@ export interface ProviderOptions {
 /** Receives the entries of spaces a session subscribed to. */
 export interface Subscriber {
   readonly account: Uint8Array | null;
-  push(space: Uint8Array, entries: Uint8Array[]): void;
+  /** The peer provider's canonical URL, for a session another provider opened. */
+  readonly peer?: string;
+  push(space: Uint8Array, entries: Entry[]): void;
 }
 
 /**
@@ -58,23 +52,135 @@ export interface Subscriber {
  */
 export class Provider {
   readonly host: string;
-  private readonly registered = new Set<string>();
   private readonly subscribers = new Map<string, Set<Subscriber>>();
-  private readonly appends: RateLimiter;
+  readonly inbox: InboxPolicy;
+  private readonly handles: HandleDirectory;
+  readonly peering: Peering;
+  /** The provider's Ed25519 key, named in its well-known document. */
+  readonly publicKey: Uint8Array;
 
   private constructor(
     readonly replica: Replica,
     readonly opts: ProviderOptions,
+    private readonly registered: Set<string>,
+    /** Who this provider is: its canonical URL, key, protocol and limits (the well-known document). */
+    readonly document: ProviderDocument,
+    key: SigningKey,
+    readonly mirrors: Mirrors,
   ) {
     this.host = new URL(opts.publicUrl).host;
-    this.appends = new RateLimiter(opts.appendsPerMinute ?? 120, Math.max(10, (opts.appendsPerMinute ?? 120) / 2));
-    replica.hostPolicy = (e, graph) => this.charge(e, graph);
+    this.inbox = new InboxPolicy(replica, (a) => this.isRegistered(a), { ...DEFAULT_INBOX_LIMITS, ...definedOnly(opts.inbox ?? {}) });
+    this.handles = new HandleDirectory(replica, this.host, { ...DEFAULT_HANDLE_POLICY, ...definedOnly(opts.handles ?? {}) });
+    this.peering = new Peering(this, key, opts.logger);
+    this.publicKey = key.publicKey;
   }
 
   static async open(opts: ProviderOptions): Promise<Provider> {
-    const p = new Provider(await Replica.open(opts.store), opts);
-    for (const a of await opts.store.accounts()) p.registered.add(toHex(a.account));
-    return p;
+    const registered = new Set((await opts.store.accounts()).map((a) => toHex(a.account)));
+    // The replica calls back into the provider it is opened for.
+    const late: { provider?: Provider } = {};
+    const replica = await Replica.open(opts.store, {
+      // Identity logs of accounts not hosted here stay in memory until something stored here needs them.
+      keepLog: (log) => registered.has(toHex(log.account)) || log.providers.includes(opts.publicUrl),
+      onLogStored: async (log) => late.provider?.logStored(log),
+      graphCache: opts.graphCache,
+    });
+    const key = await providerKey(opts.store);
+    late.provider = new Provider(replica, opts, registered, providerDocument(opts.publicUrl, key), key, await Mirrors.open(opts.store));
+    return late.provider;
+  }
+
+  /**
+   * An account whose signed log lists this provider is hosted here: listing it is the same consent as the
+   * registration request, and it lets a provider that lost its data, or was added while the account's devices
+   * are offline, take the account's data from its peers. A hosted account's providers are this one's peers.
+   */
+  private async logStored(log: IdentityState): Promise<void> {
+    const k = toHex(log.account);
+    if (log.providers.includes(this.opts.publicUrl) && !this.registered.has(k)) {
+      await this.store.putAccount({ account: log.account, quota: this.opts.defaultQuota, used: 0, created: Date.now() });
+      this.registered.add(k);
+      this.opts.logger.info({ event: 'register', account: toId(log.account), by: 'identity-log' }, 'account hosted: its log lists this provider');
+    }
+    if (this.registered.has(k)) this.peering.refresh();
+  }
+
+  /** Whether a space's creator lists this provider URL as one of its homes. */
+  async homedAt(space: Uint8Array, url: string): Promise<boolean> {
+    const graph = await this.replica.graph(space);
+    const creator = graph.creatorAccount;
+    return creator !== undefined && (this.replica.contact(creator)?.providers.includes(url) ?? false);
+  }
+
+  /** Whether a mirrored space's owner lives (also) at this provider URL. */
+  mirroredFrom(space: Uint8Array, url: string): boolean {
+    const m = this.mirrors.get(space);
+    return m !== undefined && (this.replica.contact(m.owner)?.providers.includes(url) ?? false);
+  }
+
+  /** What this provider exchanges with a peer: spaces both are home to, and mirrors of the peer's accounts. */
+  async sharedWith(space: Uint8Array, url: string): Promise<boolean> {
+    return this.mirroredFrom(space, url) || this.homedAt(space, url);
+  }
+
+  /** The spaces held here that a peer provider is also home to, and those mirrored from it. */
+  async spacesHomedAt(url: string): Promise<Uint8Array[]> {
+    const out = new Map<string, Uint8Array>();
+    for (const space of await this.store.spaces()) if (await this.homedAt(space, url)) out.set(toHex(space), space);
+    for (const m of this.mirrors.all()) if (this.mirroredFrom(m.space, url)) out.set(toHex(m.space), m.space);
+    return [...out.values()];
+  }
+
+  /**
+   * What a peer provider may see of a space held here: everything of a space it is also home to, of a public
+   * space, and of a private one that one of its accounts may read (it mirrors it for them); of an inbox, the
+   * membership log and what its own accounts appended (to deliver their messages without reading others').
+   */
+  async peerView(space: Uint8Array, url: string): Promise<'all' | 'own' | false> {
+    if (await this.homedAt(space, url)) return 'all';
+    const graph = await this.replica.graph(space);
+    if (!graph.created) return false;
+    if (graph.isPublic) return 'all';
+    for (const [account, role] of graph.current().roles) {
+      if (canRead(role) && this.replica.contact(account)?.providers.includes(url)) return 'all';
+    }
+    return graph.openAppend ? 'own' : false;
+  }
+
+  /**
+   * A hosted account asks for spaces of other accounts to be mirrored here (with those accounts' logs, which
+   * name their providers): this provider then keeps them in sync with the owners' providers.
+   */
+  async mirror(account: Uint8Array, list: Mirror[], cards: Uint8Array[]): Promise<void> {
+    if (!this.isRegistered(account)) reject('not-hosted', `mirrors are for accounts hosted here (\`freehold provider add ${this.opts.publicUrl}\`)`);
+    for (const card of cards) await this.replica.addCard(card).catch(() => false);
+    const owned = list.filter((m) => !this.isRegistered(m.owner) && this.replica.contact(m.owner) !== undefined);
+    const added = await this.mirrors.add(owned);
+    if (!added.length) return;
+    // The owners' logs are kept: they say where the mirrored spaces live.
+    for (const m of added) {
+      const log = this.replica.contact(m.owner)!;
+      if (!this.replica.storedLog(m.owner)) await this.replica.commitIdentity(log);
+    }
+    this.opts.logger.info({ event: 'mirror', account: toId(account), spaces: added.length }, 'mirroring spaces');
+    this.peering.refresh(added);
+  }
+
+  /** Where the entries an account wrote into others' spaces through this provider stand, newest first. */
+  async outbox(account: Uint8Array, limit = 200): Promise<{ entry: Uint8Array; space: Uint8Array; time: number; delivery: Delivery }[]> {
+    const log = this.replica.contact(account);
+    const out: { entry: Uint8Array; space: Uint8Array; time: number; delivery: Delivery }[] = [];
+    for (const d of log?.devices.values() ?? []) {
+      for (const row of await this.store.deviceEntries(null, d.device, 0)) {
+        if (this.mirrors.get(row.space)) out.push({ entry: row.id, space: row.space, time: row.time, delivery: await this.mirrors.delivery(row.id) });
+      }
+    }
+    return out.sort((a, b) => b.time - a.time).slice(0, limit);
+  }
+
+  /** Validates and stores a batch from a session, under this provider's hosting rules. */
+  ingest(batch: Uint8Array[], from?: IngestSource) {
+    return this.replica.ingest(batch, { host: (e, graph) => this.charge(e, graph, from) });
   }
 
   get store(): Store {
@@ -85,15 +191,22 @@ export class Provider {
     return this.registered.has(toHex(account));
   }
 
-  /** Who pays for an entry: its author if hosted here, else the space's creator; otherwise it is not ours to keep. */
-  private charge(e: Entry, graph: SpaceGraph): Charge {
+  /**
+   * Who pays for an entry: its author if hosted here, else the space's creator; otherwise it is not ours to
+   * keep. A non-member's append to an inbox goes through the inbox policy (rate limits, stranger allowance).
+   * Synchronous except for such appends (see HostPolicy).
+   */
+  private charge(e: Entry, graph: SpaceGraph, from: IngestSource | undefined): Charge | undefined | Promise<Charge> {
     const author = this.replica.authorOf(e.device)!.account.account;
     const member = graph.nodes.size > 0 && graph.current().roles.has(toHex(author));
-    if (e.kind === Kind.append && !member && !this.appends.take(toHex(author), Date.now())) {
-      reject('rate-limited', 'too many messages to inboxes from this account; try again in a minute');
-    }
     const bytes = e.bytes.length;
+    if (e.kind === Kind.append && !member) {
+      const creator = graph.creatorAccount!;
+      return this.inbox.admit(e, author, from).then((payer) => ({ account: payer === 'sender' ? author : creator, bytes }));
+    }
     if (this.isRegistered(author)) return { account: author, bytes };
+    // A copy kept for this provider's users is nobody's to pay for.
+    if (this.mirrors.get(e.space)) return undefined;
     const creator = graph.creatorAccount;
     if (creator && this.isRegistered(creator)) return { account: creator, bytes };
     return reject('not-hosted', `account ${toId(author)} is not registered with ${this.host} (run \`freehold provider add ${this.opts.publicUrl}\`)`);
@@ -104,14 +217,31 @@ export class Provider {
     if (!r.account.providers.includes(this.opts.publicUrl)) {
       reject('invalid-argument', `the account's identity log does not list ${this.opts.publicUrl} as a provider`);
     }
-    await this.replica.addCard(r.card);
     const held = await this.store.getAccount(r.account.account);
     if (!held) {
       await this.store.putAccount({ account: r.account.account, quota: this.opts.defaultQuota, used: 0, created: Date.now() });
       this.registered.add(toHex(r.account.account));
       this.opts.logger.info({ event: 'register', account: toId(r.account.account) }, 'account registered');
     }
+    await this.replica.addCard(r.card);
+    await this.handles.review(r.account.account);
     return (await this.store.getAccount(r.account.account))!;
+  }
+
+  /**
+   * An inbox owner's settings: the cap on what senders this provider does not host may leave (`cap`, bytes),
+   * and `purge`, which deletes what non-members left so far and refuses it if a replica offers it again.
+   */
+  async inboxSettings(request: Uint8Array): Promise<{ cap: number; purged: number }> {
+    const r = verifyRequest(request, 'inbox', this.host, Date.now());
+    const space = asBytes(r.payload.space, 'space', 32);
+    const graph = await this.replica.graph(space);
+    if (!graph.created || !graph.openAppend) reject('not-found', `no inbox ${toId(space)} here`);
+    if (graph.current().roles.get(toHex(r.account.account)) !== 'admin') reject('forbidden-role', 'only the inbox’s owner may change it');
+    const cap = r.payload.cap === undefined ? await this.inbox.cap(space) : await this.inbox.setCap(space, asUint(r.payload.cap, 'cap'));
+    const purged = r.payload.purge === true ? await this.inbox.purge(space, Date.now()) : 0;
+    this.opts.logger.info({ event: 'inbox', account: toId(r.account.account), space: toId(space), cap, purged }, 'inbox settings');
+    return { cap, purged };
   }
 
   async claimHandle(request: Uint8Array): Promise<string> {
@@ -122,24 +252,24 @@ export class Provider {
     const handle = `${name}@${this.host}`;
     if (!r.account.handles.includes(handle)) reject('invalid-argument', `the account's identity log does not claim ${handle}`);
     await this.replica.addCard(r.card);
-    if (!(await this.store.claimHandle(name, r.account.account))) reject('forbidden-role', `${handle} is already taken`);
+    await this.handles.claim(name, r.account.account);
     this.opts.logger.info({ event: 'handle', handle, account: toId(r.account.account) }, 'handle claimed');
     return handle;
   }
 
   /** The directory entry for a handle: the account and its whole signed log, which must list the handle. */
   async lookupHandle(name: string): Promise<{ handle: string; account: string; card: string } | undefined> {
-    if (!HANDLE_NAME.test(name)) return undefined;
-    const account = await this.store.handle(name);
+    const account = await this.handles.lookup(name);
     const card = account && (await this.store.getCard(account));
     if (!account || !card) return undefined;
     return { handle: `${name}@${this.host}`, account: toId(account), card: Buffer.from(card).toString('base64') };
   }
 
-  async canSubscribe(space: Uint8Array, account: Uint8Array | null): Promise<boolean> {
+  async canSubscribe(space: Uint8Array, who: { account: Uint8Array | null; peer?: string }): Promise<boolean> {
     const graph = await this.replica.graph(space);
     if (!graph.created) return false;
-    return graph.isPublic || (account !== null && canRead(graph.current().roles.get(toHex(account))));
+    if (who.peer) return this.homedAt(space, who.peer);
+    return graph.isPublic || (who.account !== null && canRead(graph.current().roles.get(toHex(who.account))));
   }
 
   subscribe(space: Uint8Array, s: Subscriber): void {
@@ -156,8 +286,12 @@ export class Provider {
     }
   }
 
-  /** Live push: a hint that saves a reconciliation, never the only way an entry arrives. */
-  async fanout(entries: Entry[], from: Subscriber): Promise<void> {
+  /**
+   * Live push to subscribed sessions and to peer providers home to the spaces: a hint that saves a
+   * reconciliation, never the only way an entry arrives. `from` is where the entries came from (not echoed).
+   */
+  async fanout(entries: Entry[], from: { subscriber?: Subscriber; peer?: string }): Promise<void> {
+    this.peering.push(entries, from.peer);
     const bySpace = new Map<string, Entry[]>();
     for (const e of entries) {
       const k = toHex(e.space);
@@ -169,8 +303,8 @@ export class Provider {
       const set = this.subscribers.get(k);
       if (!set) continue;
       for (const s of set) {
-        if (s === from || !(await this.canSubscribe(list[0]!.space, s.account))) continue;
-        s.push(list[0]!.space, list.map((e) => e.bytes));
+        if (s === from.subscriber || !(await this.canSubscribe(list[0]!.space, s))) continue;
+        s.push(list[0]!.space, list);
       }
     }
   }

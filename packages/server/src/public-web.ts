@@ -1,4 +1,4 @@
-import { listPublicDocs, readPublicDoc, toBase64, toId } from '@freehold/core';
+import { fromId, listPublicDocs, readPublicDoc, toBase64 } from '@freehold/core';
 import { JSONLD_CONTEXT, Post, Profile, spacesOf } from '@freehold/microblog';
 import type { Provider } from './provider.js';
 
@@ -7,7 +7,17 @@ const escape = (s: string): string => s.replace(/[&<>"']/g, (c) => `&#${c.charCo
 export interface PublicPage {
   json: Record<string, unknown>;
   html: string;
+  style: string;
 }
+
+const STYLE = `
+body{font:16px/1.5 system-ui,-apple-system,sans-serif;max-width:40rem;margin:0 auto;padding:1.5rem 1rem;color:#1d2433;background:#f7f8fa}
+header{display:flex;gap:1rem;align-items:center;margin-bottom:1.5rem}
+header img,.ph{width:72px;height:72px;border-radius:50%;object-fit:cover;background:#dfe4ee;flex:none}
+h1{margin:0;font-size:1.4rem}.handle{color:#5b6478}.bio{margin:.25rem 0 0}
+article{background:#fff;border:1px solid #e3e7ef;border-radius:12px;padding:.9rem 1rem;margin:.6rem 0;white-space:pre-wrap;word-wrap:break-word}
+time{display:block;color:#5b6478;font-size:.85rem;margin-top:.4rem}footer{color:#5b6478;font-size:.85rem;margin-top:2rem}
+`;
 
 /**
  * A public profile as the provider can read it without any key: the account's public space. Rendered as HTML
@@ -15,9 +25,9 @@ export interface PublicPage {
  */
 export async function publicProfile(provider: Provider, name: string): Promise<PublicPage | undefined> {
   const entry = await provider.lookupHandle(name);
-  const accountId = entry && (await provider.store.handle(name));
-  if (!entry || !accountId) return undefined;
-  const account = toId(accountId);
+  if (!entry) return undefined;
+  const account = entry.account;
+  const accountId = fromId(account, 'account');
   const space = spacesOf(accountId).public;
   const profile = Profile.safeParse(await readPublicDoc(provider.replica, space, 'profile'));
   const posts: { id: string; post: Post }[] = [];
@@ -55,14 +65,7 @@ export async function publicProfile(provider: Provider, name: string): Promise<P
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${escape(display)} (@${escape(entry.handle)})</title>
 <script type="application/ld+json">${ld}</script>
-<style>
-body{font:16px/1.5 system-ui,-apple-system,sans-serif;max-width:40rem;margin:0 auto;padding:1.5rem 1rem;color:#1d2433;background:#f7f8fa}
-header{display:flex;gap:1rem;align-items:center;margin-bottom:1.5rem}
-header img,.ph{width:72px;height:72px;border-radius:50%;object-fit:cover;background:#dfe4ee;flex:none}
-h1{margin:0;font-size:1.4rem}.handle{color:#5b6478}.bio{margin:.25rem 0 0}
-article{background:#fff;border:1px solid #e3e7ef;border-radius:12px;padding:.9rem 1rem;margin:.6rem 0;white-space:pre-wrap;word-wrap:break-word}
-time{display:block;color:#5b6478;font-size:.85rem;margin-top:.4rem}footer{color:#5b6478;font-size:.85rem;margin-top:2rem}
-</style></head>
+<style>${STYLE}</style></head>
 <body>
 <header>${icon ? `<img src="${icon}" alt="">` : '<div class="ph"></div>'}<div><h1>${escape(display)}</h1><div class="handle">@${escape(entry.handle)}</div>${bio ? `<p class="bio">${escape(bio)}</p>` : ''}</div></header>
 <main>
@@ -70,5 +73,5 @@ ${notes.length ? notes.map((n) => `<article id="${escape(n.id.split('/').pop()!)
 </main>
 <footer>Account ${escape(account)} · served by ${escape(provider.host)}, which holds it as signed entries it cannot alter.</footer>
 </body></html>`;
-  return { json, html };
+  return { json, html, style: STYLE };
 }

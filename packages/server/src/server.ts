@@ -4,14 +4,18 @@ import { join } from 'node:path';
 import { mkdirSync } from 'node:fs';
 import { WebSocketServer } from 'ws';
 import { pino, type Logger } from 'pino';
-import { isFreeholdError, MAX_FRAME, reject, type Store } from '@freehold/core';
+import { definedOnly, isFreeholdError, MAX_FRAME, reject, type Store } from '@freehold/core';
 import { PostgresStore, SqliteStore } from '@freehold/stores';
 import { installNativeCrypto } from '@freehold/node';
 import { Connection, DEFAULT_LIMITS, type ConnectionLimits } from './connection.js';
 import { httpHandler } from './http.js';
 import { DEFAULT_WEB_ROOT } from './static.js';
-import { createMetrics } from './metrics.js';
+import { createMetrics, serveMetrics } from './metrics.js';
 import { Provider } from './provider.js';
+import type { InboxLimits } from './inbox.js';
+import { normalizeOrigin, originCheck, refuseUpgrade } from './origin.js';
+import { DEFAULT_PAIRING_LIMITS, type PairingLimits } from './pairing.js';
+import { clientNetwork } from './rate-limit.js';
 
 export interface ServeOptions {
   port: number;
@@ -25,10 +29,21 @@ export interface ServeOptions {
   logger?: Logger;
   heartbeatMs?: number;
   idleMs?: number;
-  appendsPerMinute?: number;
+  inbox?: Partial<InboxLimits>;
+  graphCache?: number;
   limits?: Partial<ConnectionLimits>;
   /** The built web app to serve at / (default: apps/microblog/dist). */
   webRoot?: string;
+  /** Browser origins, besides this provider's own, whose pages may open sync sessions (`*`: any). */
+  allowOrigins?: string[];
+  /** `HOST:PORT` of a separate listener for GET /metrics; without it no metrics are served. */
+  metrics?: string;
+  /** Most handles one account may hold here (default 3). */
+  maxHandles?: number;
+  /** How long a dropped handle stays reserved before anyone may claim it (default 30 days). */
+  handleGraceMs?: number;
+  /** Bounds of the device-linking mailbox (docs/OPERATING.md). */
+  pairing?: Partial<PairingLimits>;
   /** SQLite: skip `PRAGMA quick_check` at start (it reads the whole file). */
   skipIntegrityCheck?: boolean;
   /** SQLite: start even though acknowledged writes are missing, making what is there the new baseline. */
@@ -37,6 +52,8 @@ export interface ServeOptions {
 
 export interface RunningServer {
   url: string;
+  /** Where GET /metrics is served, with the `metrics` option. */
+  metricsUrl?: string;
   provider: Provider;
   close(): Promise<void>;
 }
@@ -55,7 +72,7 @@ export interface StoreOptions {
 const RECOVERY =
   'Refusing to open it, so that nothing is lost silently. To recover, restore the data folder from a backup (or salvage the ' +
   'database with `sqlite3 provider.db .recover`), then start once with --accept-data-loss to go on without what is missing; ' +
-  'devices send what they still hold when they next sync. See docs/OPERATING.md, "Storage integrity and recovery".';
+  'devices and peer providers send what they still hold when they next sync. See docs/OPERATING.md, "Storage integrity and recovery".';
 
 /**
  * SQLite in a folder, checked before it opens (see @freehold/stores sqlite-check.ts), or PostgreSQL (`?schema=NAME`
@@ -98,8 +115,10 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
   installNativeCrypto();
   const logger = opts.logger ?? pino({ base: { service: 'freehold' } });
   const metrics = createMetrics();
+  const allowOrigins = (opts.allowOrigins ?? []).map(normalizeOrigin);
   let fault: string | undefined;
   const store = await openStore({ ...opts, logger, onFault: (problem) => (fault = problem) });
+  const metricsServer = opts.metrics ? await serveMetrics(opts.metrics, metrics) : undefined;
   const http: Server = createServer();
   await new Promise<void>((resolve, reject) => {
     http.once('error', reject);
@@ -107,13 +126,31 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
   });
   const port = (http.address() as AddressInfo).port;
   const publicUrl = (opts.publicUrl ?? `http://localhost:${port}`).replace(/\/$/, '');
-  const provider = await Provider.open({ store, publicUrl, defaultQuota: opts.quota, logger, metrics, appendsPerMinute: opts.appendsPerMinute });
-  http.on('request', httpHandler(provider, metrics, opts.webRoot ?? DEFAULT_WEB_ROOT, () => fault));
-  const wss = new WebSocketServer({ server: http, path: '/v1/sync', maxPayload: MAX_FRAME, perMessageDeflate: false });
+  const provider = await Provider.open({
+    store,
+    publicUrl,
+    defaultQuota: opts.quota,
+    logger,
+    metrics,
+    inbox: opts.inbox,
+    graphCache: opts.graphCache,
+    handles: { maxHandles: opts.maxHandles, graceMs: opts.handleGraceMs },
+  });
+  const pairing = { ...DEFAULT_PAIRING_LIMITS, ...definedOnly(opts.pairing ?? {}) };
+  http.on('request', httpHandler(provider, opts.webRoot ?? DEFAULT_WEB_ROOT, pairing, () => fault));
+  const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME, perMessageDeflate: false });
+  const allowsOrigin = originCheck(publicUrl, allowOrigins);
+  http.on('upgrade', (req, socket, head) => {
+    if ((req.url ?? '').split('?')[0] !== '/v1/sync') return refuseUpgrade(socket, 404, 'not-found', 'sync sessions are at /v1/sync');
+    if (!allowsOrigin(req)) {
+      return refuseUpgrade(socket, 403, 'unauthenticated', `pages from ${req.headers.origin!.slice(0, 200)} may not open sessions here (see --allow-origin)`);
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
+  });
   const connections = new Set<Connection>();
-  const limits = { ...DEFAULT_LIMITS, ...opts.limits };
-  wss.on('connection', (ws) => {
-    const c = new Connection(ws, provider, logger, metrics, limits);
+  const limits = { ...DEFAULT_LIMITS, ...definedOnly(opts.limits ?? {}) };
+  wss.on('connection', (ws, req) => {
+    const c = new Connection(ws, provider, logger, metrics, limits, clientNetwork(req.socket.remoteAddress));
     connections.add(c);
     ws.on('close', () => connections.delete(c));
   });
@@ -122,12 +159,18 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
     for (const c of connections) c.heartbeat(idleMs);
   }, opts.heartbeatMs ?? 30_000);
   beat.unref();
-  logger.info({ event: 'start', url: publicUrl, port, store: opts.db ? 'postgres' : 'sqlite' }, `freehold provider listening on ${publicUrl}`);
+  const metricsUrl = metricsServer?.url;
+  logger.info({ event: 'start', url: publicUrl, port, metrics: metricsUrl, store: opts.db ? 'postgres' : 'sqlite' }, `freehold provider listening on ${publicUrl}`);
+  // Links to the other providers of the accounts hosted here: reconcile now, then push as entries arrive.
+  provider.peering.refresh();
   return {
     url: publicUrl,
+    metricsUrl,
     provider,
     async close() {
       clearInterval(beat);
+      provider.peering.stop();
+      await metricsServer?.close();
       for (const ws of wss.clients) ws.terminate();
       await new Promise<void>((r) => wss.close(() => r()));
       await new Promise<void>((r) => http.close(() => r()));

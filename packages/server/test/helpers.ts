@@ -29,7 +29,7 @@ export async function newDevice(dir: string, name: string): Promise<Device> {
 
 /** Signed entries in a public space, continuing the device's chain (fast: no encryption). */
 export async function blobEntries(d: Device, space: Uint8Array, count: number): Promise<Entry[]> {
-  const basis = (await d.replica.graph(space)).current().order.at(-1)!.entry.id;
+  const basis = (await d.replica.graph(space)).latest!.entryId;
   let seq = (await d.store.maxSeq(d.id)) + 1;
   let prev = (await d.store.idBySeq(d.id, seq - 1))!;
   const out: Entry[] = [];

@@ -8,19 +8,19 @@ const launch = (args: string[]) => spawn(process.execPath, [BIN, 'serve', '--hos
 /** A real `freehold serve` in its own process, so it can be killed like a crashed server. */
 export async function spawnServer(
   args: string[],
-): Promise<{ url: string; child: ChildProcess; output(): string; stop(signal?: NodeJS.Signals): Promise<void> }> {
+): Promise<{ url: string; metricsUrl?: string; child: ChildProcess; output(): string; stop(signal?: NodeJS.Signals): Promise<void> }> {
   const child = launch(args);
   let buf = '';
-  const url = await new Promise<string>((resolve, reject) => {
+  const { url, metrics } = await new Promise<{ url: string; metrics?: string }>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`server did not start: ${buf}`)), 15_000);
     child.stdout!.on('data', (d: Buffer) => {
       buf += d.toString();
       for (const line of buf.split('\n')) {
         try {
-          const j = JSON.parse(line) as { event?: string; url?: string };
+          const j = JSON.parse(line) as { event?: string; url?: string; metrics?: string };
           if (j.event === 'start' && j.url) {
             clearTimeout(timer);
-            resolve(j.url);
+            resolve({ url: j.url, metrics: j.metrics });
           }
         } catch {
           // partial line
@@ -33,6 +33,7 @@ export async function spawnServer(
   const exited = new Promise<void>((r) => child.on('exit', () => r()));
   return {
     url,
+    metricsUrl: metrics,
     child,
     output: () => buf,
     async stop(signal: NodeJS.Signals = 'SIGTERM') {

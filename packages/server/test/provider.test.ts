@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeEntry, encodeCard, Kind, toHex } from '@freehold/core';
 import { claimHandle, resolveHandle, register } from '@freehold/client';
@@ -10,7 +12,7 @@ afterAll(() => tmp.cleanup());
 describe('accounts, quotas, handles and inboxes', () => {
   let server: RunningServer;
   beforeAll(async () => {
-    server = await startServer({ data: tempDir('srv').dir, quota: 40_000, appendsPerMinute: 20 });
+    server = await startServer({ data: tempDir('srv').dir, quota: 40_000, inbox: { appendsPerMinute: 20 } });
   });
   afterAll(() => server.close());
 
@@ -58,9 +60,18 @@ describe('accounts, quotas, handles and inboxes', () => {
     await expect(claimHandle(server.url, mallory, 'mal')).rejects.toThrow(/does not claim mal@/);
     await expect(resolveHandle(`nobody@${host}`)).rejects.toMatchObject({ reason: 'not-found' });
     await expect(resolveHandle('not a handle')).rejects.toMatchObject({ reason: 'invalid-argument' });
-    // The operator points "mal" at Bob's account behind his back: Bob's log never claimed it.
-    await server.provider.store.claimHandle('mal', bob.account);
-    await expect(resolveHandle(`mal@${host}`)).rejects.toThrow(/does not claim mal@/);
+    // The operator points "mal" at Bob's account behind his back: Bob's log never claimed it, so it is not answered.
+    await server.provider.store.claimHandle('mal', bob.account, { max: 10, releasedBefore: 0 });
+    await expect(resolveHandle(`mal@${host}`)).rejects.toMatchObject({ reason: 'not-found' });
+    // A provider that answers it anyway, with Bob's real directory entry, is caught by the client.
+    const entry = await (await fetch(`${server.url}/.well-known/freehold/handles/bob`)).text();
+    const liar = createServer((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(entry));
+    await new Promise<void>((r) => liar.listen(0, '127.0.0.1', r));
+    try {
+      await expect(resolveHandle(`mal@127.0.0.1:${(liar.address() as AddressInfo).port}`)).rejects.toThrow(/does not claim mal@/);
+    } finally {
+      await new Promise((r) => liar.close(r));
+    }
   });
 
   it('anyone authenticated may append to an inbox (rate limited); only the owner reads it', async () => {

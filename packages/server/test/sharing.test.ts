@@ -47,7 +47,7 @@ describe.each([
     expect(await get(bob, space, 'notes')).toEqual({ title: 'shared' });
     await expect(put(bob, space, 'notes', { by: 'bob' })).rejects.toMatchObject({ reason: 'forbidden-role' });
     const graph = await bob.replica.graph(space);
-    const basis = graph.current().order.at(-1)!.entry.id;
+    const basis = graph.latest!.entryId;
     const seq = (await bob.store.maxSeq(bob.id)) + 1;
     const prev = seq > 1 ? (await bob.store.idBySeq(bob.id, seq - 1))! : new Uint8Array(0);
     const payload = randomBytes(60);

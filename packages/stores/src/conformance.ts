@@ -92,6 +92,8 @@ export function storeConformance(name: string, makeFactory: () => Promise<StoreF
       expect(hexes((await s.docEntries(SPACE_A, new Uint8Array(16).fill(9))).map((r) => r.id))).toEqual([toHex(id32(2))]);
       const dev = await s.deviceEntries(SPACE_A, DEV, 2);
       expect(dev.map((r) => r.seq).sort()).toEqual([3, 5]);
+      const everywhere = await s.deviceEntries(null, DEV, 2);
+      expect(everywhere.map((r) => r.seq).sort()).toEqual([3, 4, 5]);
       const full = (await s.spaceEntries(SPACE_A))[0]!;
       expect(full.space).toBeInstanceOf(Uint8Array);
       expect(full.doc.length).toBe(16);
@@ -190,13 +192,58 @@ export function storeConformance(name: string, makeFactory: () => Promise<StoreF
       expect(await s.getAccount(id32(502))).toBeUndefined();
     });
 
+    const open_ = { max: 3, releasedBefore: 0 };
+    const names = (rows: { name: string }[]) => rows.map((h) => h.name);
+
     it('gives a handle to the first account that claims it', async () => {
       const s = await fresh();
-      expect(await s.claimHandle('alice', id32(1))).toBe(true);
-      expect(await s.claimHandle('alice', id32(1))).toBe(true);
-      expect(await s.claimHandle('alice', id32(2))).toBe(false);
-      expect(toHex((await s.handle('alice'))!)).toBe(toHex(id32(1)));
+      expect(await s.claimHandle('alice', id32(1), open_)).toBe('claimed');
+      expect(await s.claimHandle('alice', id32(1), open_)).toBe('claimed');
+      expect(await s.claimHandle('alice', id32(2), open_)).toBe('taken');
+      const held = (await s.handle('alice'))!;
+      expect([held.name, toHex(held.account), held.dropped]).toEqual(['alice', toHex(id32(1)), undefined]);
       expect(await s.handle('bob')).toBeUndefined();
+    });
+
+    it('caps the names one account holds, counting dropped names until they are released', async () => {
+      const s = await fresh();
+      for (const n of ['a-1', 'a_2', 'a3']) expect(await s.claimHandle(n, id32(1), open_)).toBe('claimed');
+      expect(await s.claimHandle('a4', id32(1), open_)).toBe('over-limit');
+      expect(await s.handle('a4')).toBeUndefined();
+      // A name the account already holds is not a new one.
+      expect(await s.claimHandle('a3', id32(1), open_)).toBe('claimed');
+      expect(await s.claimHandle('b1', id32(2), { max: 1, releasedBefore: 0 })).toBe('claimed');
+      expect(await s.claimHandle('b2', id32(2), { max: 1, releasedBefore: 0 })).toBe('over-limit');
+      await s.markHandleDropped('a3', id32(1), 100);
+      expect(await s.claimHandle('a4', id32(1), { max: 3, releasedBefore: 99 })).toBe('over-limit');
+      expect(await s.claimHandle('a4', id32(1), { max: 3, releasedBefore: 100 })).toBe('claimed');
+      expect(names(await s.handlesOf(id32(1)))).toEqual(['a-1', 'a3', 'a4', 'a_2']);
+      expect(names(await s.handlesOf(id32(3)))).toEqual([]);
+    });
+
+    it('releases a dropped name to another account only after the grace period', async () => {
+      const s = await fresh();
+      await s.claimHandle('alice', id32(1), open_);
+      // Only the holder's drop counts, and the first time seen is kept.
+      await s.markHandleDropped('alice', id32(2), 50);
+      expect((await s.handle('alice'))!.dropped).toBeUndefined();
+      await s.markHandleDropped('alice', id32(1), 100);
+      await s.markHandleDropped('alice', id32(1), 200);
+      expect((await s.handle('alice'))!.dropped).toBe(100);
+      expect(await s.claimHandle('alice', id32(2), { max: 3, releasedBefore: 99 })).toBe('taken');
+      // Claimed again by its log: no longer dropped.
+      await s.markHandleDropped('alice', id32(1), null);
+      expect((await s.handle('alice'))!.dropped).toBeUndefined();
+      expect(await s.claimHandle('alice', id32(2), { max: 3, releasedBefore: 1000 })).toBe('taken');
+      await s.markHandleDropped('alice', id32(1), 300);
+      expect(await s.claimHandle('alice', id32(2), { max: 3, releasedBefore: 300 })).toBe('claimed');
+      const now = (await s.handle('alice'))!;
+      expect([toHex(now.account), now.dropped]).toEqual([toHex(id32(2)), undefined]);
+      expect(names(await s.handlesOf(id32(1)))).toEqual([]);
+      // The holder re-claiming its own dropped name clears the drop.
+      await s.markHandleDropped('alice', id32(2), 400);
+      expect(await s.claimHandle('alice', id32(2), { max: 3, releasedBefore: 0 })).toBe('claimed');
+      expect((await s.handle('alice'))!.dropped).toBeUndefined();
     });
 
     it('keeps everything it acknowledged across a reopen', async () => {
@@ -204,12 +251,15 @@ export function storeConformance(name: string, makeFactory: () => Promise<StoreF
       await s.putEntries([row(1), row(2)]);
       await s.putCard(id32(1), b(1));
       await s.setMeta('seq', b(2));
+      await s.claimHandle('alice', id32(1), open_);
+      await s.markHandleDropped('alice', id32(1), 123);
       await s.close();
       open = open.filter((x) => x !== s);
       const again = await reopen();
       expect(await again.countEntries()).toBe(2);
       expect([...(await again.getCard(id32(1)))!]).toEqual([1]);
       expect([...(await again.getMeta('seq'))!]).toEqual([2]);
+      expect((await again.handle('alice'))!.dropped).toBe(123);
     });
   });
 }

@@ -1,8 +1,21 @@
 import { openDB, type IDBPDatabase, type IDBPIndex } from 'idb';
-import { compare, reject, toHex, type AccountRow, type Charge, type EntryKey, type EntryRow, type Store } from '@freehold/core';
+import {
+  compare,
+  reject,
+  toHex,
+  type AccountRow,
+  type Charge,
+  type EntryKey,
+  type EntryRow,
+  type HandleClaim,
+  type HandleRow,
+  type HandleRules,
+  type Store,
+} from '@freehold/core';
+import { handleCounts } from './handles.js';
 import { quotaMessage } from './quota.js';
 
-const VERSION = 2;
+const VERSION = 3;
 type Row = EntryRow;
 
 /** Lowest and highest keys for the trailing parts of a compound index range. */
@@ -76,6 +89,7 @@ export class IndexedDbStore implements Store {
           const spaces = db.createObjectStore('spaces');
           for (const space of await distinctSpaces(tx.objectStore('entries').index('space_key') as unknown as SpaceIndex)) await spaces.put(true, key(space));
         }
+        if (oldVersion < 3) tx.objectStore('handles').createIndex('account', 'account');
       },
     });
     return new IndexedDbStore(db);
@@ -204,8 +218,12 @@ export class IndexedDbStore implements Store {
     }
   }
 
-  async deviceEntries(space: Uint8Array, device: Uint8Array, afterSeq: number): Promise<EntryRow[]> {
-    const rows = (await this.db.getAllFromIndex('entries', 'device_space', IDBKeyRange.bound([key(device), key(space), afterSeq], [key(device), key(space), Infinity], true))) as Row[];
+  async deviceEntries(space: Uint8Array | null, device: Uint8Array, afterSeq: number): Promise<EntryRow[]> {
+    const rows = (
+      space
+        ? await this.db.getAllFromIndex('entries', 'device_space', IDBKeyRange.bound([key(device), key(space), afterSeq], [key(device), key(space), Infinity], true))
+        : await this.db.getAllFromIndex('entries', 'device_seq', IDBKeyRange.bound([key(device), afterSeq], [key(device), Infinity], true))
+    ) as Row[];
     return rows.map(row).sort((a, b) => a.time - b.time || compare(a.id, b.id));
   }
 
@@ -246,17 +264,40 @@ export class IndexedDbStore implements Store {
     return ((await this.db.getAll('accounts')) as AccountRow[]).map((a) => ({ ...a, account: u8(a.account) }));
   }
 
-  async claimHandle(name: string, account: Uint8Array): Promise<boolean> {
+  async claimHandle(name: string, account: Uint8Array, rules: HandleRules): Promise<HandleClaim> {
     const tx = this.db.transaction('handles', 'readwrite');
-    const held = (await tx.store.get(name)) as { account: Uint8Array } | undefined;
-    if (!held) await tx.store.put({ name, account: account.slice() });
+    const held = (await tx.store.get(name)) as HandleRow | undefined;
+    const mine = held !== undefined && compare(u8(held.account), account) === 0;
+    let result: HandleClaim = 'claimed';
+    if (held && !mine && !(held.dropped !== undefined && held.dropped <= rules.releasedBefore)) result = 'taken';
+    else if (!mine) {
+      const others = ((await tx.store.index('account').getAll(key(account))) as HandleRow[]).filter((h) => h.name !== name && handleCounts(h, rules));
+      if (others.length >= rules.max) result = 'over-limit';
+    }
+    if (result === 'claimed') await tx.store.put({ name, account: account.slice() });
     await tx.done;
-    return !held || toHex(u8(held.account)) === toHex(account);
+    return result;
   }
 
-  async handle(name: string): Promise<Uint8Array | undefined> {
-    const r = (await this.db.get('handles', name)) as { account: Uint8Array } | undefined;
-    return r ? u8(r.account) : undefined;
+  async handle(name: string): Promise<HandleRow | undefined> {
+    const h = (await this.db.get('handles', name)) as HandleRow | undefined;
+    return h && { ...h, account: u8(h.account) };
+  }
+
+  async handlesOf(account: Uint8Array): Promise<HandleRow[]> {
+    return ((await this.db.getAllFromIndex('handles', 'account', key(account))) as HandleRow[])
+      .map((h) => ({ ...h, account: u8(h.account) }))
+      .sort((x, y) => (x.name < y.name ? -1 : 1));
+  }
+
+  async markHandleDropped(name: string, account: Uint8Array, at: number | null): Promise<void> {
+    const tx = this.db.transaction('handles', 'readwrite');
+    const h = (await tx.store.get(name)) as HandleRow | undefined;
+    if (h && compare(u8(h.account), account) === 0 && (at === null ? h.dropped !== undefined : h.dropped === undefined)) {
+      const { dropped: _, ...kept } = h;
+      await tx.store.put(at === null ? kept : { ...h, dropped: at });
+    }
+    await tx.done;
   }
 
   async getMeta(name: string): Promise<Uint8Array | undefined> {

@@ -1,5 +1,18 @@
 import { quotaMessage } from './quota.js';
-import { compare, reject, toHex, type AccountRow, type Charge, type EntryKey, type EntryRow, type Store } from '@freehold/core';
+import {
+  compare,
+  reject,
+  toHex,
+  type AccountRow,
+  type Charge,
+  type EntryKey,
+  type EntryRow,
+  type HandleClaim,
+  type HandleRow,
+  type HandleRules,
+  type Store,
+} from '@freehold/core';
+import { handleCounts } from './handles.js';
 
 const byKey = (a: EntryRow, b: EntryRow): number => a.time - b.time || compare(a.id, b.id);
 
@@ -10,7 +23,7 @@ export class MemoryStore implements Store {
   private readonly cardsByAccount = new Map<string, { account: Uint8Array; card: Uint8Array }>();
   private readonly meta = new Map<string, Uint8Array>();
   private readonly accountRows = new Map<string, AccountRow>();
-  private readonly handles = new Map<string, Uint8Array>();
+  private readonly handles = new Map<string, HandleRow>();
 
   async putEntries(rows: EntryRow[], charges: Charge[] = []): Promise<void> {
     for (const c of charges) {
@@ -46,15 +59,33 @@ export class MemoryStore implements Store {
     return [...this.accountRows.values()].map((a) => ({ ...a })).sort((a, b) => compare(a.account, b.account));
   }
 
-  async claimHandle(name: string, account: Uint8Array): Promise<boolean> {
+  async claimHandle(name: string, account: Uint8Array, rules: HandleRules): Promise<HandleClaim> {
     const held = this.handles.get(name);
-    if (held && toHex(held) !== toHex(account)) return false;
-    this.handles.set(name, account);
-    return true;
+    const mine = held !== undefined && toHex(held.account) === toHex(account);
+    if (held && !mine && !(held.dropped !== undefined && held.dropped <= rules.releasedBefore)) return 'taken';
+    if (!mine) {
+      const others = (await this.handlesOf(account)).filter((h) => h.name !== name && handleCounts(h, rules));
+      if (others.length >= rules.max) return 'over-limit';
+    }
+    this.handles.set(name, { name, account: account.slice() });
+    return 'claimed';
   }
 
-  async handle(name: string): Promise<Uint8Array | undefined> {
-    return this.handles.get(name);
+  async handle(name: string): Promise<HandleRow | undefined> {
+    const h = this.handles.get(name);
+    return h && { ...h };
+  }
+
+  async handlesOf(account: Uint8Array): Promise<HandleRow[]> {
+    const a = toHex(account);
+    return [...this.handles.values()].filter((h) => toHex(h.account) === a).map((h) => ({ ...h })).sort((x, y) => (x.name < y.name ? -1 : 1));
+  }
+
+  async markHandleDropped(name: string, account: Uint8Array, at: number | null): Promise<void> {
+    const h = this.handles.get(name);
+    if (!h || toHex(h.account) !== toHex(account)) return;
+    if (at === null) delete h.dropped;
+    else h.dropped ??= at;
   }
 
   async getEntries(ids: Uint8Array[]): Promise<(Uint8Array | undefined)[]> {
@@ -112,10 +143,10 @@ export class MemoryStore implements Store {
       .slice(0, limit);
   }
 
-  async deviceEntries(space: Uint8Array, device: Uint8Array, afterSeq: number): Promise<EntryRow[]> {
-    const s = toHex(space);
+  async deviceEntries(space: Uint8Array | null, device: Uint8Array, afterSeq: number): Promise<EntryRow[]> {
+    const s = space && toHex(space);
     const d = toHex(device);
-    return this.select((r) => toHex(r.space) === s && toHex(r.device) === d && r.seq > afterSeq);
+    return this.select((r) => (s === null || toHex(r.space) === s) && toHex(r.device) === d && r.seq > afterSeq);
   }
 
   async spaces(): Promise<Uint8Array[]> {

@@ -1,5 +1,15 @@
 import pg from 'pg';
-import { reject, type AccountRow, type Charge, type EntryKey, type EntryRow, type Store } from '@freehold/core';
+import {
+  reject,
+  type AccountRow,
+  type Charge,
+  type EntryKey,
+  type EntryRow,
+  type HandleClaim,
+  type HandleRow,
+  type HandleRules,
+  type Store,
+} from '@freehold/core';
 import { quotaMessage } from './quota.js';
 
 const SCHEMA = `
@@ -20,6 +30,8 @@ CREATE TABLE IF NOT EXISTS cards (account BYTEA PRIMARY KEY, card BYTEA NOT NULL
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BYTEA NOT NULL);
 CREATE TABLE IF NOT EXISTS accounts (account BYTEA PRIMARY KEY, quota BIGINT NOT NULL, used BIGINT NOT NULL, created BIGINT NOT NULL);
 CREATE TABLE IF NOT EXISTS handles (name TEXT PRIMARY KEY, account BYTEA NOT NULL);
+ALTER TABLE handles ADD COLUMN IF NOT EXISTS dropped BIGINT;
+CREATE INDEX IF NOT EXISTS handles_account ON handles (account);
 `;
 
 // BIGINT columns hold times, sequence numbers and byte counts, all well inside Number's safe range.
@@ -41,6 +53,11 @@ interface Row {
   bytes: Buffer;
 }
 const row = (r: Row): EntryRow => ({ id: bytes(r.id), space: bytes(r.space), doc: bytes(r.doc), kind: r.kind, device: bytes(r.device), seq: r.seq, time: r.time, bytes: bytes(r.bytes) });
+const handleRow = (h: { name: string; account: Buffer; dropped: number | null }): HandleRow => ({
+  name: h.name,
+  account: bytes(h.account),
+  ...(h.dropped === null ? {} : { dropped: h.dropped }),
+});
 const account = (r: { account: Buffer; quota: number; used: number; created: number }): AccountRow => ({ ...r, account: bytes(r.account) });
 
 /**
@@ -146,8 +163,10 @@ export class PostgresStore implements Store {
     return (rows as Row[]).map(row);
   }
 
-  async deviceEntries(space: Uint8Array, device: Uint8Array, afterSeq: number): Promise<EntryRow[]> {
-    const { rows } = await this.pool.query('SELECT * FROM entries WHERE space = $1 AND device = $2 AND seq > $3 ORDER BY time, id', [buf(space), buf(device), afterSeq]);
+  async deviceEntries(space: Uint8Array | null, device: Uint8Array, afterSeq: number): Promise<EntryRow[]> {
+    const { rows } = space
+      ? await this.pool.query('SELECT * FROM entries WHERE space = $1 AND device = $2 AND seq > $3 ORDER BY time, id', [buf(space), buf(device), afterSeq])
+      : await this.pool.query('SELECT * FROM entries WHERE device = $1 AND seq > $2 ORDER BY time, id', [buf(device), afterSeq]);
     return (rows as Row[]).map(row);
   }
 
@@ -194,15 +213,61 @@ export class PostgresStore implements Store {
     return rows.map(account);
   }
 
-  async claimHandle(name: string, accountId: Uint8Array): Promise<boolean> {
-    await this.pool.query('INSERT INTO handles (name, account) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING', [name, buf(accountId)]);
-    const held = await this.handle(name);
-    return held !== undefined && buf(held).equals(buf(accountId));
+  async claimHandle(name: string, accountId: Uint8Array, rules: HandleRules): Promise<HandleClaim> {
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      // One claim per account at a time, across nodes, so two concurrent claims cannot both pass the cap.
+      await client.query("SELECT pg_advisory_xact_lock(hashtextextended('freehold-handles:' || encode($1, 'hex'), 0))", [buf(accountId)]);
+      const { rows } = await client.query('SELECT account, dropped FROM handles WHERE name = $1', [name]);
+      const held = rows[0] as { account: Buffer; dropped: number | null } | undefined;
+      const mine = held !== undefined && held.account.equals(buf(accountId));
+      let result: HandleClaim = 'claimed';
+      if (held && !mine && !(held.dropped !== null && held.dropped <= rules.releasedBefore)) result = 'taken';
+      else if (!mine) {
+        const { rows: n } = await client.query('SELECT COUNT(*)::bigint AS n FROM handles WHERE account = $1 AND name <> $2 AND (dropped IS NULL OR dropped > $3)', [
+          buf(accountId),
+          name,
+          rules.releasedBefore,
+        ]);
+        if (n[0].n >= rules.max) result = 'over-limit';
+      }
+      if (result === 'claimed') {
+        // The condition holds again under the row lock: another account may have taken the name meanwhile.
+        const { rowCount } = await client.query(
+          `INSERT INTO handles (name, account) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET account = excluded.account, dropped = NULL
+           WHERE handles.account = excluded.account OR handles.dropped <= $3`,
+          [name, buf(accountId), rules.releasedBefore],
+        );
+        if (rowCount === 0) result = 'taken';
+      }
+      await client.query('COMMIT');
+      return result;
+    } catch (e) {
+      await client.query('ROLLBACK').catch(() => {});
+      throw e;
+    } finally {
+      client.release();
+    }
   }
 
-  async handle(name: string): Promise<Uint8Array | undefined> {
-    const { rows } = await this.pool.query('SELECT account FROM handles WHERE name = $1', [name]);
-    return rows[0] ? bytes(rows[0].account) : undefined;
+  async handle(name: string): Promise<HandleRow | undefined> {
+    const { rows } = await this.pool.query('SELECT name, account, dropped FROM handles WHERE name = $1', [name]);
+    return rows[0] ? handleRow(rows[0]) : undefined;
+  }
+
+  async handlesOf(accountId: Uint8Array): Promise<HandleRow[]> {
+    const { rows } = await this.pool.query('SELECT name, account, dropped FROM handles WHERE account = $1 ORDER BY name COLLATE "C"', [buf(accountId)]);
+    return rows.map(handleRow);
+  }
+
+  async markHandleDropped(name: string, accountId: Uint8Array, at: number | null): Promise<void> {
+    await this.pool.query(
+      at === null
+        ? 'UPDATE handles SET dropped = NULL WHERE name = $1 AND account = $2'
+        : 'UPDATE handles SET dropped = COALESCE(dropped, $3) WHERE name = $1 AND account = $2',
+      at === null ? [name, buf(accountId)] : [name, buf(accountId), at],
+    );
   }
 
   async getMeta(key: string): Promise<Uint8Array | undefined> {

@@ -25,6 +25,26 @@ export interface IntegrityReport {
 /** SQLite's word for a file it cannot trust (damaged pages, not a database, the disk failing to read or write). */
 export const isDamage = (e: unknown): boolean => /^SQLITE_(CORRUPT|NOTADB|IOERR)/.test((e as { code?: string }).code ?? '');
 
+/** Statements whose errors pass through `note` on their way out, so damage is reported the first time it is hit. */
+export function watchForDamage<T extends Record<string, object>>(note: (e: unknown) => void, stmts: T): T {
+  const watch = <S extends object>(s: S): S =>
+    new Proxy(s, {
+      get: (target, key) => {
+        const v = Reflect.get(target, key, target) as unknown;
+        if (typeof v !== 'function') return v;
+        return (...args: unknown[]) => {
+          try {
+            return (v as (...a: unknown[]) => unknown).apply(target, args);
+          } catch (e) {
+            note(e);
+            throw e;
+          }
+        };
+      },
+    });
+  return Object.fromEntries(Object.entries(stmts).map(([k, s]) => [k, watch(s)])) as T;
+}
+
 const count = (n: number, one: string, many: string) => `${n.toLocaleString('en')} ${n === 1 ? one : many}`;
 
 /** The database as SQLite will see it, read without changing anything: the log is neither replayed into it nor removed. */
@@ -91,7 +111,7 @@ function lost(path: string, record: Acknowledged | 'unreadable' | undefined, led
  */
 export function checkStore(path: string, opts: IntegrityOptions): IntegrityReport {
   const t = performance.now();
-  const record = CommitRecord.read(`${path}.commit`);
+  const record = CommitRecord.read(path);
   const wal = inspectWal(`${path}-wal`);
   const held = existsSync(path) ? readDatabase(path, opts.quickCheck) : {};
   if (held.damage) reject('damaged', `${path} is damaged: ${held.damage}`);

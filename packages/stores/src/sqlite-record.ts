@@ -1,4 +1,4 @@
-import { closeSync, fsync, fsyncSync, openSync, readSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsync, fsyncSync, openSync, readSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { crc32 } from 'node:zlib';
 
@@ -40,8 +40,18 @@ function decode(b: Buffer): Acknowledged | undefined {
   return { store, writes: Number(b.readBigUInt64BE(28)), entries: Number(b.readBigUInt64BE(36)), at: b.readDoubleBE(44) };
 }
 
+/** Syncs a file or directory to disk. */
+function syncPath(path: string): void {
+  const fd = openSync(path, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /**
- * The commit record (`FILE.commit`): the store's ledger as of its last acknowledged write, kept outside the
+ * The commit record (`FILE.commit` for the database FILE): the store's ledger as of its last acknowledged write, kept outside the
  * database so that losing part of the database cannot take the record with it.
  *
  * It can lag the truth but never lead it: a ledger is written here only after an fsync that started after it was
@@ -55,16 +65,13 @@ export class CommitRecord {
   private timer: ReturnType<typeof setTimeout> | undefined;
   private syncing: Promise<void> = Promise.resolve();
 
-  private constructor(
-    readonly path: string,
-    private readonly fd: number,
-  ) {}
+  private constructor(private readonly fd: number) {}
 
-  /** The newest intact slot; undefined if there is no record, 'unreadable' if neither slot is intact. */
-  static read(path: string): Acknowledged | 'unreadable' | undefined {
+  /** The newest intact slot of the database's record; undefined if there is none, 'unreadable' if no slot is intact. */
+  static read(database: string): Acknowledged | 'unreadable' | undefined {
     let fd: number;
     try {
-      fd = openSync(path, 'r');
+      fd = openSync(`${database}.commit`, 'r');
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw e;
@@ -80,19 +87,20 @@ export class CommitRecord {
     }
   }
 
-  /** Opens the record, writing `ledger` as its baseline (durably, directory entry included) if asked to. */
-  static open(path: string, baseline?: Ledger): CommitRecord {
-    const record = new CommitRecord(path, openSync(path, baseline ? 'w' : 'r+'));
-    if (baseline) {
-      for (const at of SLOTS) writeSync(record.fd, encode(baseline, Date.now()), 0, SIZE, at);
-      fsyncSync(record.fd);
-      const dir = openSync(dirname(path), 'r');
-      try {
-        fsyncSync(dir);
-      } finally {
-        closeSync(dir);
-      }
-    }
+  /**
+   * Opens the database's record; with `baseline`, starts it afresh from the ledger the database holds now. That
+   * ledger may count commits a crash left unsynced, so the database's files are synced before it is written, and
+   * the record and its directory entry after.
+   */
+  static open(database: string, baseline?: () => Ledger): CommitRecord {
+    const path = `${database}.commit`;
+    if (!baseline) return new CommitRecord(openSync(path, 'r+'));
+    for (const file of [database, `${database}-wal`]) if (existsSync(file)) syncPath(file);
+    const record = new CommitRecord(openSync(path, 'w'));
+    const ledger = baseline();
+    for (const at of SLOTS) writeSync(record.fd, encode(ledger, Date.now()), 0, SIZE, at);
+    fsyncSync(record.fd);
+    syncPath(dirname(path));
     return record;
   }
 

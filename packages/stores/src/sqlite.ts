@@ -1,9 +1,18 @@
-import { closeSync, existsSync, fsyncSync, openSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import Database from 'better-sqlite3';
-import { reject, type AccountRow, type Charge, type EntryKey, type EntryRow, type Store } from '@freehold/core';
+import {
+  reject,
+  type AccountRow,
+  type Charge,
+  type EntryKey,
+  type EntryRow,
+  type HandleClaim,
+  type HandleRow,
+  type HandleRules,
+  type Store,
+} from '@freehold/core';
 import { quotaMessage } from './quota.js';
-import { checkStore, isDamage, type IntegrityOptions, type IntegrityReport } from './sqlite-check.js';
+import { checkStore, isDamage, watchForDamage, type IntegrityOptions, type IntegrityReport } from './sqlite-check.js';
 import { CommitRecord, type Ledger } from './sqlite-record.js';
 
 const SCHEMA = `
@@ -25,7 +34,8 @@ CREATE UNIQUE INDEX IF NOT EXISTS entries_device_seq ON entries (device, seq);
 CREATE TABLE IF NOT EXISTS cards (account BLOB PRIMARY KEY, card BLOB NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS accounts (account BLOB PRIMARY KEY, quota INTEGER NOT NULL, used INTEGER NOT NULL, created INTEGER NOT NULL) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS handles (name TEXT PRIMARY KEY, account BLOB NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS handles (name TEXT PRIMARY KEY, account BLOB NOT NULL, dropped INTEGER) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS handles_account ON handles (account);
 -- Counters every write transaction bumps: the commit record (FILE.commit) keeps what was last acknowledged of them.
 CREATE TABLE IF NOT EXISTS ledger (one INTEGER PRIMARY KEY CHECK (one = 1), store BLOB NOT NULL, writes INTEGER NOT NULL, entries INTEGER NOT NULL);
 INSERT INTO ledger VALUES (1, randomblob(16), 0, 0) ON CONFLICT DO NOTHING;
@@ -76,7 +86,9 @@ export class SqliteStore implements Store {
     this.db.pragma('wal_autocheckpoint = 4000');
     this.db.exec(SCHEMA);
     const db = this.db;
-    this.stmts = this.watched({
+    // Stores made before dropped handles were released lack the column.
+    if (!(db.pragma('table_info(handles)') as { name: string }[]).some((c) => c.name === 'dropped')) db.exec('ALTER TABLE handles ADD COLUMN dropped INTEGER');
+    this.stmts = watchForDamage((e) => this.noteDamage(e), {
       ledger: db.prepare('SELECT store, writes, entries FROM ledger'),
       wrote: db.prepare('UPDATE ledger SET writes = writes + 1'),
       inserted: db.prepare('UPDATE ledger SET entries = entries + ?'),
@@ -90,6 +102,7 @@ export class SqliteStore implements Store {
       spaceKind: db.prepare('SELECT id, space, doc, kind, device, seq, time, bytes FROM entries WHERE space = ? AND kind = ? ORDER BY time, id'),
       doc: db.prepare('SELECT id, space, doc, kind, device, seq, time, bytes FROM entries WHERE space = ? AND doc = ? ORDER BY time, id'),
       device: db.prepare('SELECT id, space, doc, kind, device, seq, time, bytes FROM entries WHERE space = ? AND device = ? AND seq > ? ORDER BY time, id'),
+      deviceAll: db.prepare('SELECT id, space, doc, kind, device, seq, time, bytes FROM entries WHERE device = ? AND seq > ? ORDER BY time, id'),
       spaces: db.prepare('SELECT DISTINCT space FROM entries ORDER BY space').pluck(),
       recent: db.prepare('SELECT id, space, doc, kind, device, seq, time, bytes FROM entries WHERE space = ? AND time < ? ORDER BY time DESC, id DESC LIMIT ?'),
       count: db.prepare('SELECT COUNT(*) FROM entries').pluck(),
@@ -102,45 +115,14 @@ export class SqliteStore implements Store {
       getAccount: db.prepare('SELECT * FROM accounts WHERE account = ?'),
       accounts: db.prepare('SELECT * FROM accounts ORDER BY account'),
       charge: db.prepare('UPDATE accounts SET used = used + ? WHERE account = ?'),
-      claim: db.prepare('INSERT INTO handles (name, account) VALUES (?, ?) ON CONFLICT (name) DO NOTHING'),
-      handle: db.prepare('SELECT account FROM handles WHERE name = ?').pluck(),
+      claim: db.prepare('INSERT INTO handles (name, account) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET account = excluded.account, dropped = NULL'),
+      handle: db.prepare('SELECT name, account, dropped FROM handles WHERE name = ?'),
+      handlesOf: db.prepare('SELECT name, account, dropped FROM handles WHERE account = ? ORDER BY name'),
+      heldBy: db.prepare('SELECT COUNT(*) FROM handles WHERE account = ? AND name <> ? AND (dropped IS NULL OR dropped > ?)').pluck(),
+      drop: db.prepare('UPDATE handles SET dropped = COALESCE(dropped, ?) WHERE name = ? AND account = ?'),
+      undrop: db.prepare('UPDATE handles SET dropped = NULL WHERE name = ? AND account = ?'),
     });
-    if (this.integrity) this.record = this.openRecord(this.integrity.baseline);
-  }
-
-  private openRecord(baseline: boolean): CommitRecord {
-    if (!baseline) return CommitRecord.open(`${this.path}.commit`);
-    // A baseline must not lead the disk: whatever the files hold now (a crash may have left commits that were never
-    // synced) is made durable first.
-    for (const file of [this.path, `${this.path}-wal`].filter((f) => existsSync(f))) {
-      const fd = openSync(file, 'r');
-      try {
-        fsyncSync(fd);
-      } finally {
-        closeSync(fd);
-      }
-    }
-    return CommitRecord.open(`${this.path}.commit`, this.ledger());
-  }
-
-  /** Statements whose errors are checked for damage on their way out, so it is reported the first time it is hit. */
-  private watched<T extends Record<string, object>>(stmts: T): T {
-    const watch = <S extends object>(s: S): S =>
-      new Proxy(s, {
-        get: (target, key) => {
-          const v = Reflect.get(target, key, target) as unknown;
-          if (typeof v !== 'function') return v;
-          return (...args: unknown[]) => {
-            try {
-              return (v as (...a: unknown[]) => unknown).apply(target, args);
-            } catch (e) {
-              this.noteDamage(e);
-              throw e;
-            }
-          };
-        },
-      });
-    return Object.fromEntries(Object.entries(stmts).map(([k, s]) => [k, watch(s)])) as T;
+    if (this.integrity) this.record = CommitRecord.open(path, this.integrity.baseline ? () => this.ledger() : undefined);
   }
 
   private noteDamage(e: unknown): void {
@@ -158,12 +140,14 @@ export class SqliteStore implements Store {
   }
 
   /** One write transaction, counted in the ledger so that the commit record can tell whether it survived. */
-  private write(f: () => void): void {
+  private write<T>(f: () => T, immediate = false): T {
+    const tx = this.db.transaction(() => {
+      const result = f();
+      this.stmts.wrote.run();
+      return result;
+    });
     try {
-      this.db.transaction(() => {
-        f();
-        this.stmts.wrote.run();
-      })();
+      return immediate ? tx.immediate() : tx();
     } catch (e) {
       this.noteDamage(e);
       throw e;
@@ -272,15 +256,34 @@ export class SqliteStore implements Store {
     return (this.stmts.accounts.all() as AccountRow[]).map((r) => ({ ...r, account: bytes(r.account)! }));
   }
 
-  async claimHandle(name: string, account: Uint8Array): Promise<boolean> {
-    this.write(() => this.stmts.claim.run(name, account));
-    await this.durable();
-    const held = bytes(this.stmts.handle.get(name) as Uint8Array);
-    return Buffer.compare(Buffer.from(held!), Buffer.from(account)) === 0;
+  private claimOne(name: string, account: Uint8Array, rules: HandleRules): HandleClaim {
+    const held = this.stmts.handle.get(name) as SqlHandle | undefined;
+    const mine = held !== undefined && Buffer.from(account).equals(held.account);
+    if (held && !mine && !(held.dropped !== null && held.dropped <= rules.releasedBefore)) return 'taken';
+    if (!mine && (this.stmts.heldBy.get(account, name, rules.releasedBefore) as number) >= rules.max) return 'over-limit';
+    this.stmts.claim.run(name, account);
+    return 'claimed';
   }
 
-  async handle(name: string): Promise<Uint8Array | undefined> {
-    return bytes(this.stmts.handle.get(name) as Uint8Array | undefined);
+  async claimHandle(name: string, account: Uint8Array, rules: HandleRules): Promise<HandleClaim> {
+    // IMMEDIATE: the count and the insert must see the same directory even with another process on the file.
+    const result = this.write(() => this.claimOne(name, account, rules), true);
+    await this.durable();
+    return result;
+  }
+
+  async handle(name: string): Promise<HandleRow | undefined> {
+    const h = this.stmts.handle.get(name) as SqlHandle | undefined;
+    return h && handleRow(h);
+  }
+
+  async handlesOf(account: Uint8Array): Promise<HandleRow[]> {
+    return (this.stmts.handlesOf.all(account) as SqlHandle[]).map(handleRow);
+  }
+
+  async markHandleDropped(name: string, account: Uint8Array, at: number | null): Promise<void> {
+    this.write(() => (at === null ? this.stmts.undrop.run(name, account) : this.stmts.drop.run(at, name, account)));
+    await this.durable();
   }
 
   async getEntries(ids: Uint8Array[]): Promise<(Uint8Array | undefined)[]> {
@@ -328,8 +331,9 @@ export class SqliteStore implements Store {
       .slice(0, limit);
   }
 
-  async deviceEntries(space: Uint8Array, device: Uint8Array, afterSeq: number): Promise<EntryRow[]> {
-    return (this.stmts.device.all(space, device, afterSeq) as Row[]).map(row);
+  async deviceEntries(space: Uint8Array | null, device: Uint8Array, afterSeq: number): Promise<EntryRow[]> {
+    const rows = space ? this.stmts.device.all(space, device, afterSeq) : this.stmts.deviceAll.all(device, afterSeq);
+    return (rows as Row[]).map(row);
   }
 
   async spaces(): Promise<Uint8Array[]> {
@@ -375,6 +379,9 @@ export class SqliteStore implements Store {
 function bytes(b: Uint8Array | undefined): Uint8Array | undefined {
   return b === undefined ? undefined : new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 }
+
+type SqlHandle = { name: string; account: Buffer; dropped: number | null };
+const handleRow = (h: SqlHandle): HandleRow => ({ name: h.name, account: bytes(h.account)!, ...(h.dropped === null ? {} : { dropped: h.dropped }) });
 
 function row(r: Row): EntryRow {
   return { id: bytes(r.id)!, space: bytes(r.space)!, doc: bytes(r.doc)!, kind: r.kind, device: bytes(r.device)!, seq: r.seq, time: r.time, bytes: bytes(r.bytes)! };

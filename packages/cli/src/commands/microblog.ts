@@ -1,5 +1,6 @@
 import { encodeCard, fromId, reject, toId, type Device } from '@freehold/core';
-import { ProviderLink, resolveHandle } from '@freehold/client';
+import { inboxSettings, ProviderLink, resolveHandle } from '@freehold/client';
+import { formatSize, parseSize } from '@freehold/server';
 import { WS } from '../ws.js';
 import { Microblog, parseRef, refToString, type TimelineItem } from '@freehold/microblog';
 import type { Command, Context } from '../command.js';
@@ -176,11 +177,32 @@ export const microblogCommands: Command[] = [
   },
   {
     name: 'inbox',
-    usage: 'inbox [--json]',
-    summary: 'Direct messages and notifications (replies, likes, mentions, follow requests), newest first.',
+    usage: 'inbox [--json] | inbox cap SIZE | inbox purge',
+    summary:
+      'Direct messages and notifications (replies, likes, mentions, follow requests), newest first. `cap` bounds what ' +
+      'accounts your providers do not host may leave there (e.g. 2MiB); `purge` clears what others left so far, here and at every provider.',
     options: { json: { type: 'boolean' } },
-    args: [0, 0],
+    args: [0, 2],
     async run(ctx) {
+      const [action, size] = ctx.args;
+      if (action !== undefined) {
+        if (!((action === 'cap' && size !== undefined) || (action === 'purge' && size === undefined))) {
+          reject('invalid-argument', 'usage: freehold inbox cap SIZE | freehold inbox purge');
+        }
+        const cap = action === 'cap' ? parseSize(size!) : undefined;
+        const results = await withMicroblog(ctx, async (mb) => {
+          const at = Date.now();
+          const out = [];
+          for (const url of mb.device.identity().providers) {
+            out.push({ provider: url, ...(await inboxSettings(url, mb.device, mb.spaces.inbox, { cap, purge: action === 'purge' })) });
+          }
+          return { providers: out, local: action === 'purge' ? await mb.purgeInbox(at) : 0 };
+        });
+        if (ctx.values.json) return ctx.json(results);
+        for (const r of results.providers) ctx.out(`${r.provider}: cap ${formatSize(r.cap)}${action === 'purge' ? `, ${r.purged} entries purged` : ''}`);
+        if (action === 'purge') ctx.out(`${results.local} entries cleared from this device`);
+        return;
+      }
       const items = await withMicroblog(ctx, (mb) => mb.inbox());
       if (ctx.values.json) return ctx.json(items.map((i) => ({ id: i.id, ...i.message, at: new Date(i.message.at).toISOString() })));
       if (!items.length) return ctx.out('inbox is empty');

@@ -9,11 +9,17 @@ export const operatorCommands: Command[] = [
   {
     name: 'serve',
     usage:
-      'serve [--port 8787] [--data DIR] [--db postgres://…] [--public-url URL] [--quota SIZE] [--web DIR] [--skip-integrity-check] [--accept-data-loss]',
+      'serve [--port 8787] [--data DIR] [--db postgres://…] [--public-url URL] [--quota SIZE] [--web DIR] [--allow-origin URL]… ' +
+      '[--metrics HOST:PORT] [--max-handles 3] [--handle-grace DAYS] [--inbox-allowance SIZE] [--inbox-rate N] [--session-work A,B,H] ' +
+      '[--skip-integrity-check] [--accept-data-loss]',
     summary:
       'Run a cloud peer: WebSocket sync, accounts and quotas, handles, inboxes; SQLite in DIR (default ./data) or PostgreSQL with --db. ' +
-      'SQLite is checked at start and a damaged store is refused: --skip-integrity-check skips the full-file check, ' +
-      '--accept-data-loss starts anyway from what the files hold (see docs/OPERATING.md).',
+      '--allow-origin (repeatable, * for any) lets pages from other sites open sessions; --metrics serves GET /metrics on a listener of ' +
+      'its own (off by default); --max-handles caps handles per account; --handle-grace is how long a dropped handle stays reserved (default 30); ' +
+      '--inbox-allowance (default 8MiB) and --inbox-rate (a minute, default 60) bound what senders hosted elsewhere leave in one inbox; ' +
+      '--session-work sets the work units a second for anonymous, authenticated and hosted sessions (default 1000,5000,20000). ' +
+      'SQLite is checked at start and a damaged store refused: --skip-integrity-check skips the full-file check, --accept-data-loss ' +
+      'starts from what the files hold. See docs/OPERATING.md.',
     options: {
       port: { type: 'string' },
       ...storeOptions,
@@ -21,6 +27,13 @@ export const operatorCommands: Command[] = [
       quota: { type: 'string' },
       host: { type: 'string' },
       web: { type: 'string' },
+      'allow-origin': { type: 'string', multiple: true },
+      metrics: { type: 'string' },
+      'max-handles': { type: 'string' },
+      'handle-grace': { type: 'string' },
+      'inbox-allowance': { type: 'string' },
+      'inbox-rate': { type: 'string' },
+      'session-work': { type: 'string' },
       'skip-integrity-check': { type: 'boolean' },
       'accept-data-loss': { type: 'boolean' },
     },
@@ -28,6 +41,16 @@ export const operatorCommands: Command[] = [
     async run(ctx) {
       const port = Number(ctx.values.port ?? 8787);
       if (!Number.isInteger(port) || port < 0 || port > 65535) reject('invalid-argument', `--port ${String(ctx.values.port)} is not a port number`);
+      const maxHandles = Number(ctx.values['max-handles'] ?? 3);
+      if (!Number.isInteger(maxHandles) || maxHandles < 0) reject('invalid-argument', `--max-handles ${String(ctx.values['max-handles'])} is not a whole number`);
+      const graceDays = Number(ctx.values['handle-grace'] ?? 30);
+      if (!(graceDays >= 0 && graceDays <= 3650)) reject('invalid-argument', `--handle-grace ${String(ctx.values['handle-grace'])} is not a number of days (0-3650)`);
+      const inboxRate = Number(ctx.values['inbox-rate'] ?? 60);
+      if (!(Number.isInteger(inboxRate) && inboxRate > 0)) reject('invalid-argument', `--inbox-rate ${String(ctx.values['inbox-rate'])} is not a positive whole number`);
+      const work = ((ctx.values['session-work'] as string | undefined) ?? '1000,5000,20000').split(',').map(Number);
+      if (work.length !== 3 || !work.every((n) => Number.isInteger(n) && n > 0)) {
+        reject('invalid-argument', `--session-work ${String(ctx.values['session-work'])} is not three positive whole numbers, like 1000,5000,20000`);
+      }
       const server = await serve({
         port,
         host: ctx.values.host as string | undefined,
@@ -36,6 +59,12 @@ export const operatorCommands: Command[] = [
         publicUrl: ctx.values['public-url'] as string | undefined,
         quota: parseSize((ctx.values.quota as string | undefined) ?? '1GiB'),
         webRoot: ctx.values.web ? resolve(ctx.values.web as string) : undefined,
+        allowOrigins: ctx.values['allow-origin'] as string[] | undefined,
+        metrics: ctx.values.metrics as string | undefined,
+        maxHandles,
+        handleGraceMs: graceDays * 24 * 3600_000,
+        inbox: { strangerBytes: parseSize((ctx.values['inbox-allowance'] as string | undefined) ?? '8MiB'), strangerAppendsPerMinute: inboxRate },
+        limits: { work: { anonymous: work[0]!, authenticated: work[1]!, hosted: work[2]! } },
         skipIntegrityCheck: ctx.values['skip-integrity-check'] === true,
         acceptDataLoss: ctx.values['accept-data-loss'] === true,
       });

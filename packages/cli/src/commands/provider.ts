@@ -1,5 +1,5 @@
 import { encodeCard, fromId, reject, toId, type Device, type SyncStats } from '@freehold/core';
-import { claimHandle, hostOf, ProviderLink, register, resolveHandle } from '@freehold/client';
+import { claimHandle, hostOf, ProviderLink, providerInfo, refreshLog, register, resolveHandle } from '@freehold/client';
 import { WS } from '../ws.js';
 import { formatSize } from '@freehold/server';
 import { ready, type Command } from '../command.js';
@@ -57,9 +57,18 @@ export async function syncProvider(device: Device, url: string, out: (s: string)
   }
 }
 
-/** Resolves an account argument: an account id, or name@host looked up and verified (its card is kept). */
+/**
+ * Resolves an account argument: an account id (its log fetched from this account's providers if the replica
+ * does not have it yet), or name@host looked up and verified. The log is kept either way.
+ */
 export async function accountRef(p: Profile, ref: string): Promise<Uint8Array> {
-  if (!ref.includes('@')) return fromId(ref, 'account');
+  if (!ref.includes('@')) {
+    const account = fromId(ref, 'account');
+    if (!p.device.replica.contact(account) && !(await refreshLog(p.device, account, p.device.identity().providers))) {
+      reject('not-found', `no contact card for ${ref}, and none of your providers knows that account (\`freehold contact add FILE\`)`);
+    }
+    return account;
+  }
   const state = await resolveHandle(ref);
   await p.device.replica.addCard(encodeCard(state));
   return state.account;
@@ -73,9 +82,9 @@ export const providerCommands: Command[] = [
     args: [1, 1],
     async run(ctx) {
       const p = await ready(ctx);
-      const url = providerUrl(ctx.args[0]!);
-      const res = await fetch(`${url}/healthz`).catch(() => undefined);
-      if (!res?.ok) reject('unavailable', `cannot reach a Freehold provider at ${url} (is it running?)`);
+      // The provider may be reached under another name than its own (127.0.0.1 for localhost): the log lists
+      // the canonical URL from its provider document.
+      const { url } = await providerInfo(providerUrl(ctx.args[0]!));
       const providers = p.device.identity().providers;
       if (!providers.includes(url)) await p.device.setProviders([...providers, url]);
       const acct = await register(url, p.device);
@@ -124,7 +133,7 @@ export const providerCommands: Command[] = [
       if (!url) reject('not-found', 'add a provider first: `freehold provider add URL`');
       if (!providers.includes(url)) reject('invalid-argument', `${url} is not a provider of this account (\`freehold provider add ${url}\`)`);
       const name = ctx.args[0]!.toLowerCase();
-      const handle = `${name}@${hostOf(url)}`;
+      const handle = `${name}@${(await providerInfo(url)).host}`;
       const handles = p.device.identity().handles;
       if (!handles.includes(handle)) await p.device.setHandles([...handles, handle]);
       try {

@@ -17,7 +17,17 @@ import {
 import { newRecoverySecret, recoveryKeys, type RecoveryKeys } from '../crypto/phrase.js';
 import { signRecord } from '../signed.js';
 import type { AccountKeyGrant, IdentityOp } from './records.js';
-import { accountKey, appendVerified, claimMessage, IDENTITY_DOMAIN, liveDevices, verifyLog, type IdentityState } from './state.js';
+import {
+  accountKey,
+  appendVerified,
+  claimMessage,
+  IDENTITY_DOMAIN,
+  liveDevices,
+  MAX_CARD_BYTES,
+  possessionMessage,
+  verifyLog,
+  type IdentityState,
+} from './state.js';
 
 /** What a device keeps to itself: its keys never leave it. */
 export interface DeviceKeys {
@@ -43,6 +53,8 @@ function body(state: IdentityState | undefined, op: IdentityOp, time: number) {
 
 function appendNew(state: IdentityState, op: IdentityOp, signer: SigningKey, time: number): Uint8Array {
   const rec = signRecord(IDENTITY_DOMAIN, body(state, op, time), signer);
+  const size = state.records.reduce((n, r) => n + r.signed.bytes.length + 8, rec.bytes.length);
+  if (size > MAX_CARD_BYTES) reject('too-large', `the identity log would pass ${MAX_CARD_BYTES} bytes`);
   appendVerified(state, rec.bytes);
   return rec.bytes;
 }
@@ -82,6 +94,7 @@ export function createAccount(deviceName: string, time: number): NewAccount {
       box: device.box.publicKey,
       name: deviceName,
       key: grantFor(1, accountSecret, [device.box.publicKey, rk.box.publicKey]),
+      proof: possessionProof(state.account, device),
     },
     rk.sign,
     time,
@@ -97,13 +110,20 @@ export function genesisRecord(rk: RecoveryKeys): Uint8Array {
 /** The account id a recovery phrase names (for accounts whose recovery key was never rotated). */
 export const accountOfRecovery = (rk: RecoveryKeys): Uint8Array => verifyLog([genesisRecord(rk)]).account;
 
-export function addDevice(
-  state: IdentityState,
-  signer: SigningKey,
-  accountSecret: Uint8Array,
-  newDevice: { sign: Uint8Array; box: Uint8Array; name: string; claim?: Uint8Array },
-  time: number,
-): Uint8Array {
+/** A device's agreement to join this account, signed with its own key (see possessionMessage). */
+export const possessionProof = (account: Uint8Array, device: DeviceKeys): Uint8Array =>
+  sign(possessionMessage(account, device.sign.publicKey, device.box.publicKey), device.sign.seed);
+
+/** A device asking to join: its public keys and, unless it signs the record itself, its possession proof. */
+export interface NewDevice {
+  sign: Uint8Array;
+  box: Uint8Array;
+  name: string;
+  proof?: Uint8Array;
+  claim?: Uint8Array;
+}
+
+export function addDevice(state: IdentityState, signer: SigningKey, accountSecret: Uint8Array, newDevice: NewDevice, time: number): Uint8Array {
   const cur = accountKey(state);
   const op: IdentityOp = {
     t: 'add-device',
@@ -113,6 +133,7 @@ export function addDevice(
     key: { version: cur.version, publicKey: cur.publicKey, seals: [{ to: newDevice.box, box: sealTo(newDevice.box, accountSecret, SEAL_LABEL) }] },
   };
   if (newDevice.claim) op.claim = newDevice.claim;
+  if (newDevice.proof) op.proof = newDevice.proof;
   return appendNew(state, op, signer, time);
 }
 

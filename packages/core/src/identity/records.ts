@@ -14,7 +14,11 @@ export interface AccountKeyGrant {
 
 export type IdentityOp =
   | { t: 'genesis'; recoverySign: Uint8Array; recoveryBox: Uint8Array }
-  | { t: 'add-device'; device: Uint8Array; box: Uint8Array; name: string; key: AccountKeyGrant; claim?: Uint8Array }
+  /**
+   * `proof` is the added device's own signature over (account, device, box keys): no log can list a key whose
+   * holder did not agree to join that account. A record the device signs itself needs no separate proof.
+   */
+  | { t: 'add-device'; device: Uint8Array; box: Uint8Array; name: string; key: AccountKeyGrant; claim?: Uint8Array; proof?: Uint8Array }
   | { t: 'revoke-device'; device: Uint8Array; cut: number; key: AccountKeyGrant }
   | { t: 'rotate-recovery'; recoverySign: Uint8Array; recoveryBox: Uint8Array; key: AccountKeyGrant }
   /** The providers that are home to this account's spaces, as base URLs (the whole list each time). */
@@ -67,6 +71,7 @@ export function readIdentityBody(bytes: Uint8Array): IdentityBody {
         key: readGrant(o.key, 'op.key'),
       };
       if (o.claim !== undefined) op.claim = asBytes(o.claim, 'op.claim', 64);
+      if (o.proof !== undefined) op.proof = asBytes(o.proof, 'op.proof', 64);
       break;
     case 'revoke-device':
       op = { t, device: asBytes(o.device, 'op.device', 32), cut: asUint(o.cut, 'op.cut'), key: readGrant(o.key, 'op.key') };

@@ -12,6 +12,8 @@ export interface DeviceInfo {
   box: Uint8Array;
   name: string;
   addedAt: number;
+  /** The time written in the record that added it: the order in which competing claims on a key are judged. */
+  addedTime: number;
   /** Set once revoked: entries this device signed with a sequence number above `cut` are rejected. */
   revoked?: { cut: number; at: number };
 }
@@ -43,6 +45,11 @@ export function claimMessage(account: Uint8Array, device: Uint8Array, box: Uint8
   return signedId('recovery-claim', account, device, box);
 }
 
+/** What a device signs to agree to join an account: possession of its key, bound to that one account. */
+export function possessionMessage(account: Uint8Array, device: Uint8Array, box: Uint8Array): Uint8Array {
+  return signedId('device-possession', account, device, box);
+}
+
 function checkGrant(state: IdentityState, grant: AccountKeyGrant, rotating: boolean): void {
   const expected = rotating ? state.keys.length + 1 : state.keys.length;
   if (grant.version !== expected) reject('bad-chain', `account key version ${grant.version}, expected ${expected}`);
@@ -52,8 +59,11 @@ function checkGrant(state: IdentityState, grant: AccountKeyGrant, rotating: bool
   if (rotating && state.keys.length > 0 && !grant.prev) reject('malformed', 'a rotated account key must chain to the previous one');
 }
 
-/** Applies one verified record to the state, or throws a typed reason why the record is not allowed. */
-function apply(state: IdentityState, signed: Signed, body: IdentityBody): void {
+/**
+ * Applies one verified record to the state, or throws a typed reason why the record is not allowed. `trusted`
+ * skips the signatures carried inside the record, as readRecord skips the record's own.
+ */
+function apply(state: IdentityState, signed: Signed, body: IdentityBody, trusted: boolean): void {
   const { op } = body;
   const bySigner = deviceOf(state, signed.signer);
   const signerIsRecovery = equal(signed.signer, state.recoverySign);
@@ -63,17 +73,21 @@ function apply(state: IdentityState, signed: Signed, body: IdentityBody): void {
       return reject('bad-chain', 'genesis may only be the first record');
     case 'add-device': {
       if (state.devices.has(toHex(op.device))) reject('bad-chain', `device ${toId(op.device)} was already added once`);
+      const selfSigned = equal(signed.signer, op.device);
+      const possessed =
+        selfSigned || (op.proof !== undefined && (trusted || verify(op.proof, possessionMessage(state.account, op.device, op.box), op.device)));
+      if (!possessed) reject('bad-signature', `add-device needs device ${toId(op.device)}'s own signature: only its holder can add it`);
       const claimed =
         op.claim !== undefined &&
-        equal(signed.signer, op.device) &&
-        verify(op.claim, claimMessage(state.account, op.device, op.box), state.recoverySign);
+        selfSigned &&
+        (trusted || verify(op.claim, claimMessage(state.account, op.device, op.box), state.recoverySign));
       if (!signerIsRecovery && !signerIsLiveDevice && !claimed) {
         reject('unknown-author', 'add-device must be signed by a live device or carry a recovery claim');
       }
       checkGrant(state, op.key, state.keys.length === 0);
       if (state.keys.length === 0) state.keys.push({ ...op.key, seals: [...op.key.seals] });
       else accountKey(state).seals.push(...op.key.seals);
-      state.devices.set(toHex(op.device), { device: op.device, box: op.box, name: op.name, addedAt: body.seq });
+      state.devices.set(toHex(op.device), { device: op.device, box: op.box, name: op.name, addedAt: body.seq, addedTime: body.time });
       return;
     }
     case 'revoke-device': {
@@ -141,8 +155,9 @@ export function appendVerified(state: IdentityState, bytes: Uint8Array, trusted 
   const { body } = rec;
   if (!equal(body.account, state.account)) reject('bad-chain', 'record belongs to another account');
   if (body.seq !== state.records.length) reject('bad-chain', `record seq ${body.seq}, expected ${state.records.length}`);
+  if (body.seq >= MAX_LOG_RECORDS) reject('too-large', `an identity log holds at most ${MAX_LOG_RECORDS} records`);
   if (!equal(body.prev, state.head)) reject('bad-chain', 'record does not link to the previous record');
-  apply(state, rec.signed, body);
+  apply(state, rec.signed, body, trusted);
   state.records.push(rec);
   state.head = rec.signed.id;
 }
@@ -152,8 +167,13 @@ export const logBytes = (s: IdentityState): Uint8Array[] => s.records.map((r) =>
 /** A contact card is the account's whole signed identity log, self-certifying from its genesis. */
 export const encodeCard = (s: IdentityState): Uint8Array => encode(logBytes(s));
 
+/** Bounds on one identity log: a real account's log stays far below them. */
+export const MAX_CARD_BYTES = 256 << 10;
+export const MAX_LOG_RECORDS = 2048;
+
 export function decodeCard(bytes: Uint8Array, trusted = false): IdentityState {
-  const list = asArray(decode(bytes, 'contact card'), 'contact card', 10_000).map((r, i) => asBytes(r, `card[${i}]`));
+  if (bytes.length > MAX_CARD_BYTES) reject('too-large', `identity log of ${bytes.length} bytes exceeds ${MAX_CARD_BYTES}`);
+  const list = asArray(decode(bytes, 'contact card'), 'contact card', MAX_LOG_RECORDS).map((r, i) => asBytes(r, `card[${i}]`));
   return verifyLog(list, trusted);
 }
 

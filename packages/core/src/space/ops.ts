@@ -52,7 +52,9 @@ function readSeal(v: unknown, f: string): Seal {
 }
 
 export function readMembershipOp(payload: Uint8Array): MembershipOp {
-  const r = asRecord(decode(payload, 'membership op'), 'membership op');
+  // Decoded byte strings are views into what they were decoded from, and ops are kept for as long as their
+  // space's graph is: a copy keeps them from holding on to the whole frame or page the entry came in.
+  const r = asRecord(decode(payload.slice(), 'membership op'), 'membership op');
   const t = asString(r.t, 'op.t');
   if (t !== 'create' && t !== 'set-role' && t !== 'remove' && t !== 'rotate') return reject('malformed', `unknown membership operation "${t}"`);
   const op: MembershipOp = { t, deps: asArray(r.deps, 'op.deps', 64).map((d, i) => asBytes(d, `op.deps[${i}]`, 32)) };

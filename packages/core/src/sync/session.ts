@@ -1,10 +1,14 @@
-import { toHex } from '../bytes.js';
+import { fromHex, toHex, utf8 } from '../bytes.js';
+import { signedId } from '../signed.js';
 import { asArray, asBytes, asString, asUint, decode, encode } from '../codec.js';
 import { isRejectReason, reject, type RejectReason } from '../errors.js';
-import { decodeEntry, Kind, type Entry } from '../entry.js';
+import { decodeEntry, Kind, MAX_ENTRY, type Entry } from '../entry.js';
+import { encodeCard, MAX_CARD_BYTES } from '../identity/state.js';
+import { readMembershipOp } from '../space/ops.js';
 import type { IngestResult, Replica } from '../replica.js';
 import { Reconciler } from './reconcile.js';
 import { canRead } from '../space/ops.js';
+import { inDependencyOrder } from '../space/topo.js';
 
 /**
  * Frames are CBOR arrays tagged by their first element; every frame is validated before it is acted on. The
@@ -12,7 +16,16 @@ import { canRead } from '../space/ops.js';
  * conversation itself, the second what a network session adds around it.
  */
 export type Frame =
-  | ['hello', Uint8Array, Uint8Array[], Uint8Array[]]
+  /**
+   * Account (empty for a provider), the spaces it holds or wants, its own identity log (or none), and the
+   * protocol version it speaks (absent means 1).
+   */
+  | ['hello', Uint8Array, Uint8Array[], Uint8Array[], number?]
+  /**
+   * Identity logs the peer needs to check what follows: the members of the spaces shown to it, and the authors
+   * and named members of the entries about to be sent. Each log is sent once per session.
+   */
+  | ['cards', Uint8Array[]]
   | ['rec', Uint8Array, Uint8Array]
   | ['entries', Uint8Array[]]
   | ['want', Uint8Array[]]
@@ -24,14 +37,33 @@ export type Frame =
   | ['challenge', Uint8Array, string]
   /** Signs the challenge with a device key; the card proves the device belongs to the account. */
   | ['auth', Uint8Array, Uint8Array, Uint8Array]
+  /** The reply to `auth` (the account) or to `peer` (the answering provider's key). */
   | ['authed', Uint8Array]
+  /**
+   * A provider authenticating to another: its canonical URL, its key (which its well-known document must name)
+   * and its signature over the challenge.
+   */
+  | ['peer', string, Uint8Array, Uint8Array]
+  /**
+   * A client asks its provider to mirror spaces of other accounts (the ones it follows or writes to): the
+   * spaces, the account that owns each (same order), and those accounts' identity logs, which say where they live.
+   */
+  | ['mirror', Uint8Array[], Uint8Array[], Uint8Array[]]
   | ['sub', Uint8Array[]]
   | ['subbed', Uint8Array[]]
   | ['error', string, string];
 
 export const PROTOCOL = 'freehold-sync/1';
+/** What a device (or a provider, with its key) signs to prove it holds its key in this session with `server`. */
+export const challengeMessage = (nonce: Uint8Array, server: string): Uint8Array => signedId('session', nonce, utf8(server));
+
+/** The protocol version this code speaks; a hello naming a newer one is answered with `unsupported-version`. */
+export const PROTOCOL_VERSION = 1;
 export const MAX_FRAME = 8 << 20;
-const ENTRIES_PER_FRAME = 256;
+/** Bounds on what one frame may ask of its receiver. */
+export const FRAME_LIMITS = { entries: 256, ids: 4096, spaces: 4096, cards: 256, recMessage: 256 << 10 } as const;
+const ENTRIES_PER_FRAME = FRAME_LIMITS.entries;
+const CARDS_PER_FRAME = 32;
 
 export function encodeFrame(f: Frame): Uint8Array {
   return encode(f);
@@ -39,16 +71,18 @@ export function encodeFrame(f: Frame): Uint8Array {
 
 export function decodeFrame(bytes: Uint8Array): Frame {
   if (bytes.length > MAX_FRAME) reject('too-large', `frame of ${bytes.length} bytes exceeds ${MAX_FRAME}`);
-  const a = asArray(decode(bytes, 'frame'), 'frame', 4);
+  const a = asArray(decode(bytes, 'frame'), 'frame', 5);
   const t = asString(a[0], 'frame type', 16);
-  const list = (v: unknown, f: string, len?: number) => asArray(v, f, 100_000).map((x, i) => asBytes(x, `${f}[${i}]`, len));
+  const list = (v: unknown, f: string, max: number, len?: number) => asArray(v, f, max).map((x, i) => asBytes(x, `${f}[${i}]`, len));
+  const blobs = (v: unknown, f: string, max: number, maxBytes: number) =>
+    list(v, f, max).map((b, i) => (b.length > maxBytes ? reject('too-large', `${f}[${i}]: ${b.length} bytes exceeds ${maxBytes}`) : b));
   const n = (v: unknown, f: string) => asUint(v, f);
   switch (t) {
     case 'ack':
       return [
         'ack',
         n(a[1], 'ack.stored'),
-        asArray(a[2], 'ack.rejected', 100_000).map((r, i) => {
+        asArray(a[2], 'ack.rejected', FRAME_LIMITS.entries).map((r, i) => {
           const [idx, reason, message] = asArray(r, `ack.rejected[${i}]`, 3);
           return [n(idx, 'ack.index'), asString(reason, 'ack.reason', 64), asString(message, 'ack.message', 1024)] as [number, string, string];
         }),
@@ -62,19 +96,38 @@ export function decodeFrame(bytes: Uint8Array): Frame {
       return ['auth', asBytes(a[1], 'auth.card'), asBytes(a[2], 'auth.device', 32), asBytes(a[3], 'auth.signature', 64)];
     case 'authed':
       return ['authed', asBytes(a[1], 'authed.account', 32)];
+    case 'peer':
+      return ['peer', asString(a[1], 'peer.url', 512), asBytes(a[2], 'peer.key', 32), asBytes(a[3], 'peer.signature', 64)];
+    case 'mirror': {
+      const spaces = list(a[1], 'mirror.spaces', FRAME_LIMITS.spaces, 32);
+      const owners = list(a[2], 'mirror.owners', FRAME_LIMITS.spaces, 32);
+      if (owners.length !== spaces.length) reject('malformed', 'mirror: one owner per space');
+      return ['mirror', spaces, owners, blobs(a[3], 'mirror.cards', FRAME_LIMITS.cards, MAX_CARD_BYTES)];
+    }
     case 'sub':
     case 'subbed':
-      return [t, list(a[1], `${t}.spaces`, 32)];
+      return [t, list(a[1], `${t}.spaces`, FRAME_LIMITS.spaces, 32)];
     case 'error':
       return ['error', asString(a[1], 'error.reason', 64), asString(a[2], 'error.message', 1024)];
     case 'hello':
-      return ['hello', asBytes(a[1], 'hello.account'), list(a[2], 'hello.spaces', 32), list(a[3], 'hello.cards')];
-    case 'rec':
-      return ['rec', asBytes(a[1], 'rec.space', 32), asBytes(a[2], 'rec.message')];
+      return [
+        'hello',
+        asBytes(a[1], 'hello.account'),
+        list(a[2], 'hello.spaces', FRAME_LIMITS.spaces, 32),
+        blobs(a[3], 'hello.cards', 1, MAX_CARD_BYTES),
+        a[4] === undefined ? 1 : n(a[4], 'hello.version'),
+      ];
+    case 'cards':
+      return ['cards', blobs(a[1], 'cards', FRAME_LIMITS.cards, MAX_CARD_BYTES)];
+    case 'rec': {
+      const message = asBytes(a[2], 'rec.message');
+      if (message.length > FRAME_LIMITS.recMessage) reject('too-large', `rec message of ${message.length} bytes exceeds ${FRAME_LIMITS.recMessage}`);
+      return ['rec', asBytes(a[1], 'rec.space', 32), message];
+    }
     case 'entries':
-      return ['entries', list(a[1], 'entries')];
+      return ['entries', blobs(a[1], 'entries', FRAME_LIMITS.entries, MAX_ENTRY)];
     case 'want':
-      return ['want', list(a[1], 'want', 32)];
+      return ['want', list(a[1], 'want', FRAME_LIMITS.ids, 32)];
     default:
       return reject('malformed', `unknown frame type "${t}"`);
   }
@@ -110,8 +163,20 @@ export interface SessionOptions {
   offer?: (space: Uint8Array, peer: Uint8Array | null, peerWants: Set<string>) => Promise<Visibility>;
   /** Spaces this side wants from the peer though it holds nothing of them yet (e.g. an account it follows). */
   interest?: Uint8Array[];
+  /**
+   * The spaces held here that may be offered to this peer besides those it asks for (default: every space
+   * held). A provider offers a peer it does not host only what it asks for.
+   */
+  offerable?: (peer: Uint8Array | null) => Promise<Uint8Array[]>;
   /** Validates and stores received entries; a provider adds quotas and hosting rules here. */
   ingest?: (entries: Uint8Array[]) => Promise<IngestResult[]>;
+  /**
+   * Whether an account's entries count as the peer's own (`own` visibility); by default, whether it is the
+   * peer's account. A provider peering with another counts every account that lists that provider.
+   */
+  ownedByPeer?: (account: Uint8Array) => boolean;
+  /** Called with the ids of each entries frame this side sends; acks come back in the same order. */
+  onSent?: (ids: Uint8Array[]) => void;
   /** Called with entries this side stored from the peer (a provider fans them out to subscribers). */
   onStored?: (entries: Entry[]) => void;
   /** Called for each entry refused (other than duplicates and those waiting for a dependency). */
@@ -135,6 +200,8 @@ export class SyncSession {
   private readonly shown = new Map<string, Visibility>();
   /** Undefined until the peer's hello; null for an anonymous peer. */
   peer: Uint8Array | null | undefined;
+  /** Accounts whose identity log this side has sent in this session. */
+  private readonly cardsSent = new Set<string>();
 
   constructor(
     private readonly replica: Replica,
@@ -145,7 +212,10 @@ export class SyncSession {
   private async offered(peer: Uint8Array | null, peerWants: Uint8Array[]): Promise<Uint8Array[]> {
     const out: Uint8Array[] = [];
     const wants = new Set(peerWants.map(toHex));
-    for (const space of await this.replica.store.spaces()) {
+    const candidates = new Map<string, Uint8Array>();
+    const offerable = this.opts.offerable ? await this.opts.offerable(peer) : await this.replica.store.spaces();
+    for (const space of [...offerable, ...peerWants]) candidates.set(toHex(space), space);
+    for (const space of candidates.values()) {
       const v = this.opts.offer ? await this.opts.offer(space, peer, wants) : await defaultOffer(this.replica, space, peer, wants);
       if (v) {
         this.shown.set(toHex(space), v);
@@ -164,8 +234,11 @@ export class SyncSession {
     const v = this.shows(space);
     if (v === 'all') return true;
     if (v === false) return false;
-    const author = this.replica.authorOf(device);
-    return kind === Kind.membership || (author !== undefined && this.peer != null && toHex(author.account.account) === toHex(this.peer));
+    if (kind === Kind.membership) return true;
+    const author = this.replica.authorOf(device)?.account.account;
+    if (author === undefined) return false;
+    if (this.opts.ownedByPeer) return this.opts.ownedByPeer(author);
+    return this.peer != null && toHex(author) === toHex(this.peer);
   }
 
   private out(frames: Frame[]): Uint8Array[] {
@@ -178,10 +251,60 @@ export class SyncSession {
     });
   }
 
-  /** The leader opens with what it holds and wants; the follower answers with what it shows the leader. */
-  private async hello(spaces: Uint8Array[]): Promise<Frame> {
-    const cards = (await this.replica.store.cards()).map((c) => c.card);
-    return ['hello', this.opts.account, spaces, cards];
+  /**
+   * The leader opens with what it holds and wants; the follower answers with what it shows the leader. Each
+   * hello carries the sender's own identity log; the follower then sends the logs of the members of what it shows.
+   */
+  private async hello(spaces: Uint8Array[]): Promise<Frame[]> {
+    const own = this.opts.account.length === 32 ? this.cardsOf([this.opts.account]) : [];
+    const frames: Frame[] = [['hello', this.opts.account, spaces, own, PROTOCOL_VERSION]];
+    if (this.leader) return frames;
+    const members: Uint8Array[] = [];
+    for (const space of spaces) {
+      const graph = await this.replica.graph(space);
+      if (graph.creatorAccount) members.push(graph.creatorAccount);
+      for (const account of graph.current().roles.keys()) members.push(fromHex(account));
+    }
+    return [...frames, ...this.cardFrames(members)];
+  }
+
+  /** Logs of these accounts not yet sent in this session (and now marked sent). */
+  private cardsOf(accounts: Iterable<Uint8Array>): Uint8Array[] {
+    const out: Uint8Array[] = [];
+    for (const a of accounts) {
+      const k = toHex(a);
+      if (this.cardsSent.has(k)) continue;
+      const state = this.replica.contact(k);
+      if (!state) continue;
+      this.cardsSent.add(k);
+      out.push(encodeCard(state));
+    }
+    return out;
+  }
+
+  private cardFrames(accounts: Iterable<Uint8Array>): Frame[] {
+    const cards = this.cardsOf(accounts);
+    const frames: Frame[] = [];
+    for (let i = 0; i < cards.length; i += CARDS_PER_FRAME) frames.push(['cards', cards.slice(i, i + CARDS_PER_FRAME)]);
+    return frames;
+  }
+
+  /**
+   * Entries framed for the peer, preceded by the identity logs it needs to check them: their authors' and those
+   * of the accounts their membership operations name.
+   */
+  entryFrames(entries: Entry[]): Frame[] {
+    const accounts: Uint8Array[] = [];
+    for (const e of entries) {
+      const author = this.replica.authorOf(e.device);
+      if (author) accounts.push(author.account.account);
+      if (e.kind !== Kind.membership) continue;
+      const op = readMembershipOp(e.payload);
+      if (op.account) accounts.push(op.account);
+    }
+    const frames = this.cardFrames(accounts);
+    for (let i = 0; i < entries.length; i += ENTRIES_PER_FRAME) frames.push(['entries', entries.slice(i, i + ENTRIES_PER_FRAME).map((e) => e.bytes)]);
+    return frames;
   }
 
   /** The leader's opening frame. */
@@ -189,12 +312,16 @@ export class SyncSession {
     this.leader = true;
     const wants = new Map<string, Uint8Array>();
     for (const s of [...(await this.replica.store.spaces()), ...(this.opts.interest ?? [])]) wants.set(toHex(s), s);
-    return this.out([await this.hello([...wants.values()])]);
+    return this.out(await this.hello([...wants.values()]));
   }
 
   async receive(bytes: Uint8Array): Promise<Uint8Array[]> {
-    this.stats.bytesReceived += bytes.length;
-    const f = decodeFrame(bytes);
+    return this.receiveFrame(decodeFrame(bytes), bytes.length);
+  }
+
+  /** Like receive, for a frame the transport already decoded (`size`: its encoded length). */
+  async receiveFrame(f: Frame, size: number): Promise<Uint8Array[]> {
+    this.stats.bytesReceived += size;
     return this.out(await this.handle(f));
   }
 
@@ -219,15 +346,12 @@ export class SyncSession {
   private async handle(f: Frame): Promise<Frame[]> {
     switch (f[0]) {
       case 'hello': {
-        this.peer = this.opts.peer !== undefined ? this.opts.peer : f[1].length === 32 ? f[1] : null;
-        for (const card of f[3]) {
-          try {
-            await this.replica.addCard(card);
-          } catch {
-            // A bad card is the peer's problem: entries that needed it will be refused as unknown-author.
-          }
+        if ((f[4] ?? 1) > PROTOCOL_VERSION) {
+          reject('unsupported-version', `the peer speaks freehold-sync/${f[4]}; this side speaks freehold-sync/${PROTOCOL_VERSION} only`);
         }
-        if (!this.leader) return [await this.hello(await this.offered(this.peer, f[2]))];
+        this.peer = this.opts.peer !== undefined ? this.opts.peer : f[1].length === 32 ? f[1] : null;
+        await this.addCards(f[3]);
+        if (!this.leader) return this.hello(await this.offered(this.peer, f[2]));
         const spaces = new Map<string, Uint8Array>();
         const mine = await this.offered(this.peer, f[2]);
         for (const s of [...f[2], ...mine]) spaces.set(toHex(s), s);
@@ -247,6 +371,9 @@ export class SyncSession {
         }
         return frames;
       }
+      case 'cards':
+        await this.addCards(f[1]);
+        return [];
       case 'want':
         return this.entriesFrames(f[1]);
       case 'entries':
@@ -273,11 +400,19 @@ export class SyncSession {
       const e = decodeEntry(b);
       if (this.visible(e.space, e.kind, e.device)) found.push(e);
     }
-    // Membership first, so the receiver can check what follows in the same batch.
-    found.sort((a, b) => a.kind - b.kind);
-    const frames: Frame[] = [];
-    for (let i = 0; i < found.length; i += ENTRIES_PER_FRAME) frames.push(['entries', found.slice(i, i + ENTRIES_PER_FRAME).map((e) => e.bytes)]);
-    return frames;
+    // Membership first and in dependency order, so the receiver can check each op and what follows it at once.
+    const membership = inDependencyOrder(found.filter((e) => e.kind === Kind.membership));
+    return this.entryFrames([...membership, ...found.filter((e) => e.kind !== Kind.membership).sort((a, b) => a.kind - b.kind)]);
+  }
+
+  private async addCards(cards: Uint8Array[]): Promise<void> {
+    for (const card of cards) {
+      try {
+        await this.replica.addCard(card);
+      } catch {
+        // A bad log is the peer's problem: entries that needed it will be refused as unknown-author.
+      }
+    }
   }
 
   private async ingest(entries: Uint8Array[]): Promise<Frame> {
@@ -334,7 +469,7 @@ export async function defaultOffer(replica: Replica, space: Uint8Array, peer: Ui
   const role = peerHex === undefined ? undefined : graph.current().roles.get(peerHex);
   if (canRead(role) || (graph.isPublic && asked)) return 'all';
   if (peerHex === undefined || graph.isPublic) return false;
-  const former = asked && graph.current().order.some((n) => n.op.account !== undefined && toHex(n.op.account) === peerHex);
+  const former = asked && graph.named(peerHex);
   return role === 'appender' || (graph.openAppend && asked) || former ? 'own' : false;
 }
 

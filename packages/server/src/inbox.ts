@@ -1,0 +1,130 @@
+import { LRUCache } from 'lru-cache';
+import { Kind, reject, toHex, type Entry, type Replica, type SpaceGraph } from '@freehold/core';
+import { RateLimiter } from './rate-limit.js';
+
+export interface InboxLimits {
+  /** Appends a sender who is not a member may make to inboxes here, per minute (per sender). */
+  appendsPerMinute: number;
+  /** Appends all senders this provider does not host may make to one inbox together, per minute. */
+  strangerAppendsPerMinute: number;
+  /** Appends senders this provider does not host may make from one network source, per minute. */
+  sourceAppendsPerMinute: number;
+  /** Bytes of appends from senders not hosted here that one inbox holds, unless its owner sets another cap. */
+  strangerBytes: number;
+}
+
+export const DEFAULT_INBOX_LIMITS: InboxLimits = {
+  appendsPerMinute: 120,
+  strangerAppendsPerMinute: 60,
+  sourceAppendsPerMinute: 120,
+  strangerBytes: 8 << 20,
+};
+
+/** Where a batch came from: the network address of a client session (or, later, a peer provider). */
+export interface IngestSource {
+  source: string;
+}
+
+const capKey = (space: Uint8Array) => `inbox-cap:${toHex(space)}`;
+const purgedKey = (space: Uint8Array) => `inbox-purged:${toHex(space)}`;
+
+const readNumber = (raw: Uint8Array | undefined): number | undefined =>
+  raw ? new DataView(raw.buffer, raw.byteOffset, raw.byteLength).getFloat64(0) : undefined;
+
+function numberBytes(n: number): Uint8Array {
+  const raw = new Uint8Array(8);
+  new DataView(raw.buffer).setFloat64(0, n);
+  return raw;
+}
+
+/**
+ * What strangers may put in an inbox. Members write under their roles and pay for themselves; a sender hosted
+ * here pays from its own quota; a sender hosted nowhere here is limited per sender, per inbox and per network
+ * source, and what they leave is held within a bounded allowance of the inbox (which its owner can lower and
+ * purge), so fresh accounts cannot fill someone's quota.
+ */
+export class InboxPolicy {
+  private readonly perSender: RateLimiter;
+  private readonly perInbox: RateLimiter;
+  private readonly perSource: RateLimiter;
+  /** Bytes held from strangers per inbox, counted from the store when first needed. */
+  private readonly held = new LRUCache<string, { bytes: number; cap: number; purgedBefore: number }>({ max: 10_000 });
+
+  constructor(
+    private readonly replica: Replica,
+    private readonly isHosted: (account: Uint8Array) => boolean,
+    readonly limits: InboxLimits,
+  ) {
+    const bucket = (perMinute: number) => new RateLimiter(perMinute, Math.max(10, perMinute / 2));
+    this.perSender = bucket(limits.appendsPerMinute);
+    this.perInbox = bucket(limits.strangerAppendsPerMinute);
+    this.perSource = bucket(limits.sourceAppendsPerMinute);
+  }
+
+  /**
+   * Checks a non-member's append (throwing `rate-limited` or `quota-exceeded`) and says whether the sender
+   * pays for it; otherwise it counts against the inbox's stranger allowance, paid by the inbox's owner.
+   */
+  async admit(e: Entry, author: Uint8Array, from: IngestSource | undefined): Promise<'sender' | 'inbox'> {
+    const now = Date.now();
+    const held = await this.usage(e.space);
+    if (e.time <= held.purgedBefore) reject('purged', 'the inbox’s owner cleared the messages from before this one');
+    if (this.perSender.take(toHex(author), now) > 0) reject('rate-limited', 'too many messages to inboxes from this account; try again in a minute');
+    if (this.isHosted(author)) return 'sender';
+    if (from && this.perSource.take(from.source, now) > 0) reject('rate-limited', 'too many messages to inboxes from this address; try again in a minute');
+    if (this.perInbox.take(toHex(e.space), now) > 0) reject('rate-limited', 'this inbox is taking no more messages from other providers’ accounts for a minute');
+    if (held.bytes + e.bytes.length > held.cap) reject('quota-exceeded', 'this inbox is full: its owner has to make room before it takes more messages');
+    held.bytes += e.bytes.length;
+    return 'inbox';
+  }
+
+  private async usage(space: Uint8Array): Promise<{ bytes: number; cap: number; purgedBefore: number }> {
+    const k = toHex(space);
+    let held = this.held.get(k);
+    if (!held) {
+      const graph = await this.replica.graph(space);
+      let bytes = 0;
+      for (const row of await this.replica.store.spaceEntries(space, Kind.append)) {
+        if (this.fromStranger(graph, row.device)) bytes += row.bytes.length;
+      }
+      const purgedBefore = readNumber(await this.replica.store.getMeta(purgedKey(space))) ?? -1;
+      held = { bytes, cap: await this.cap(space), purgedBefore };
+      this.held.set(k, held);
+    }
+    return held;
+  }
+
+  private fromStranger(graph: SpaceGraph, device: Uint8Array): boolean {
+    const author = this.replica.authorOf(device)?.account.account;
+    return author === undefined || (!this.isHosted(author) && !graph.current().roles.has(toHex(author)));
+  }
+
+  async cap(space: Uint8Array): Promise<number> {
+    return readNumber(await this.replica.store.getMeta(capKey(space))) ?? this.limits.strangerBytes;
+  }
+
+  /** The owner's cap on what strangers may leave (at most the provider's allowance). */
+  async setCap(space: Uint8Array, bytes: number): Promise<number> {
+    const cap = Math.min(bytes, this.limits.strangerBytes);
+    await this.replica.store.setMeta(capKey(space), numberBytes(cap));
+    this.held.delete(toHex(space));
+    return cap;
+  }
+
+  /**
+   * Deletes what senders who are not members left in an inbox up to now, and refuses those messages if a
+   * replica offers them again; returns how many entries went.
+   */
+  async purge(space: Uint8Array, now: number): Promise<number> {
+    await this.replica.store.setMeta(purgedKey(space), numberBytes(now));
+    const graph = await this.replica.graph(space);
+    const drop: Uint8Array[] = [];
+    for (const row of await this.replica.store.spaceEntries(space, Kind.append)) {
+      const author = this.replica.authorOf(row.device)?.account.account;
+      if (row.time <= now && (!author || !graph.current().roles.has(toHex(author)))) drop.push(row.id);
+    }
+    if (drop.length) await this.replica.store.deleteEntries(drop);
+    this.held.delete(toHex(space));
+    return drop.length;
+  }
+}

@@ -1,0 +1,229 @@
+import WebSocket from 'ws';
+import {
+  challengeMessage,
+  decodeEntry,
+  decodeFrame,
+  encodeFrame,
+  FreeholdError,
+  lead,
+  sign,
+  SyncSession,
+  type Channel,
+  type Entry,
+  type Frame,
+  type SigningKey,
+} from '@freehold/core';
+import type { Logger } from 'pino';
+import type { Provider } from './provider.js';
+
+/** Reconnection delays: a short first retry, doubling, capped, reset once a session completes its first sync. */
+export const PEER_BACKOFF = { firstMs: 500, maxMs: 5 * 60_000 };
+
+export type PeerState = 'connecting' | 'up' | 'down' | 'stopped';
+
+const syncUrl = (base: string) => `${base.replace(/^http/, 'ws')}/v1/sync`;
+
+/** A WebSocket as an ordered frame channel that rejects once closed. */
+class SocketChannel implements Channel {
+  private readonly inbox: Uint8Array[] = [];
+  private waiter: { resolve: (b: Uint8Array) => void; reject: (e: Error) => void } | undefined;
+  private closed: Error | undefined;
+
+  constructor(readonly ws: WebSocket) {
+    ws.on('message', (d: Buffer) => {
+      const b = new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
+      if (this.waiter) {
+        const w = this.waiter;
+        this.waiter = undefined;
+        w.resolve(b);
+      } else this.inbox.push(b);
+    });
+    ws.on('close', (code, reason) => {
+      this.closed = new FreeholdError('unavailable', `peer closed the session (${code}${reason.length ? `: ${reason.toString()}` : ''})`);
+      this.waiter?.reject(this.closed);
+      this.waiter = undefined;
+    });
+    ws.on('error', () => {});
+  }
+
+  send(frame: Uint8Array): void {
+    if (this.closed) throw this.closed;
+    this.ws.send(frame);
+  }
+
+  next(): Promise<Uint8Array> {
+    const b = this.inbox.shift();
+    if (b) return Promise.resolve(b);
+    if (this.closed) return Promise.reject(this.closed);
+    return new Promise((resolve, reject) => (this.waiter = { resolve, reject }));
+  }
+}
+
+/**
+ * This provider's link to one peer provider that is home to some of the same accounts. On every (re)connect it
+ * authenticates with the provider key and reconciles every space both are home to, then pushes what this
+ * provider stores in those spaces as it arrives. The peer runs the same link the other way, so each side pushes
+ * its own news; reconciliation on reconnect is what guarantees convergence, pushes only save time. It never
+ * gives up: failures back off from half a second, doubling, to five minutes.
+ */
+export class PeerLink {
+  state: PeerState = 'connecting';
+  private failures = 0;
+  private channel: (Channel & { ws: WebSocket }) | undefined;
+  private session: SyncSession | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private wake: (() => void) | undefined;
+  private stopped = false;
+  private kicked = false;
+  /** Per entries frame sent in this session, in order: the entries in mirrored spaces it carried. */
+  private awaitingAck: Uint8Array[][] = [];
+  lastError: string | undefined;
+
+  constructor(
+    readonly url: string,
+    private readonly provider: Provider,
+    private readonly key: SigningKey,
+    private readonly log: Logger,
+  ) {}
+
+  start(): void {
+    void this.run();
+  }
+
+  /** Reconciles again now (new spaces to share): the session is closed and opened again without waiting. */
+  resync(): void {
+    if (this.state === 'up') {
+      this.kicked = true;
+      this.channel?.ws.close(1000, 'resync');
+    } else this.wake?.();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.state = 'stopped';
+    clearTimeout(this.timer);
+    this.wake?.();
+    this.channel?.ws.terminate();
+  }
+
+  /** Sends entries this provider just stored, if the peer is home to their spaces and the link is up. */
+  async push(entries: Entry[]): Promise<void> {
+    const channel = this.channel;
+    const session = this.session;
+    if (this.state !== 'up' || !channel || !session) return;
+    const mine: Entry[] = [];
+    for (const e of entries) if (await this.provider.sharedWith(e.space, this.url)) mine.push(e);
+    if (!mine.length) return;
+    try {
+      for (const f of session.entryFrames(mine)) channel.send(encodeFrame(f));
+    } catch {
+      // The session is closing; the next reconciliation carries these.
+    }
+  }
+
+  /** Notes which entries in mirrored spaces an outgoing entries frame carries (the outbox's deliveries). */
+  private track(frame: Uint8Array): void {
+    const f = decodeFrame(frame);
+    if (f[0] !== 'entries') return;
+    const outgoing: Uint8Array[] = [];
+    for (const bytes of f[1]) {
+      const e = decodeEntry(bytes);
+      outgoing.push(this.provider.mirrors.get(e.space) ? e.id : new Uint8Array(0));
+    }
+    this.awaitingAck.push(outgoing);
+  }
+
+  /** The peer acknowledged the oldest unacknowledged entries frame: record what it took and what it refused. */
+  private async acked(rejected: [number, string, string][]): Promise<void> {
+    const ids = this.awaitingAck.shift() ?? [];
+    const refused = new Map(rejected.map(([i, reason, message]) => [i, { reason, message }]));
+    for (let i = 0; i < ids.length; i++) {
+      if (!ids[i]!.length) continue;
+      const r = refused.get(i);
+      // Waiting for a dependency is not a refusal: the next reconciliation sends it again.
+      if (r?.reason === 'missing-dependency') continue;
+      await this.provider.mirrors.setDelivery(
+        ids[i]!,
+        r && r.reason !== 'duplicate' ? { state: 'failed', reason: r.reason, message: r.message, to: this.url } : { state: 'delivered', at: Date.now(), to: this.url },
+      );
+    }
+  }
+
+  private async run(): Promise<void> {
+    while (!this.stopped) {
+      try {
+        await this.connectAndServe();
+      } catch (e) {
+        if (this.stopped) return;
+        this.failures++;
+        this.lastError = e instanceof Error ? e.message : String(e);
+        this.log.warn({ event: 'peer-down', peer: this.url, failures: this.failures, err: this.lastError }, 'peer provider unreachable');
+      }
+      this.channel = undefined;
+      this.session = undefined;
+      if (this.stopped) return;
+      this.state = 'down';
+      if (this.kicked) {
+        this.kicked = false;
+        continue;
+      }
+      const wait = Math.min(PEER_BACKOFF.maxMs, PEER_BACKOFF.firstMs * 2 ** Math.max(0, this.failures - 1));
+      await new Promise<void>((r) => {
+        this.wake = r;
+        this.timer = setTimeout(r, wait * (0.8 + Math.random() * 0.4));
+      });
+    }
+  }
+
+  private async connectAndServe(): Promise<void> {
+    this.state = 'connecting';
+    const ws = new WebSocket(syncUrl(this.url), { maxPayload: 8 << 20, perMessageDeflate: false, handshakeTimeout: 10_000 });
+    const socket = new SocketChannel(ws);
+    this.awaitingAck = [];
+    // Every frame goes out through here, so acks (answered in order) can be matched to the entries they cover.
+    const channel: Channel & { ws: WebSocket } = {
+      ws,
+      send: (b) => {
+        this.track(b);
+        socket.send(b);
+      },
+      next: () => socket.next(),
+    };
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', () => resolve());
+      ws.once('error', (e) => reject(new FreeholdError('unavailable', `cannot reach ${this.url}: ${e.message}`)));
+    });
+    const challenge = decodeFrame(await channel.next());
+    if (challenge[0] !== 'challenge') throw new FreeholdError('malformed', `${this.url} did not open with a challenge`);
+    const me = this.provider.document;
+    channel.send(encodeFrame(['peer', me.url, this.key.publicKey, sign(challengeMessage(challenge[1], challenge[2]), this.key.seed)]));
+    const answer = decodeFrame(await channel.next());
+    if (answer[0] === 'error') throw new FreeholdError('unauthenticated', `${this.url} refused this provider: ${answer[2]}`);
+    if (answer[0] !== 'authed') throw new FreeholdError('malformed', `${this.url} did not confirm the peer session`);
+    const session = new SyncSession(this.provider.replica, {
+      account: new Uint8Array(0),
+      peer: null,
+      offer: async (space) => ((await this.provider.sharedWith(space, this.url)) ? 'all' : false),
+      onAck: (_stored, rejected) => void this.acked(rejected),
+      offerable: () => this.provider.spacesHomedAt(this.url),
+      interest: await this.provider.spacesHomedAt(this.url),
+      ingest: (batch) => this.provider.ingest(batch, { source: `provider:${this.url}` }),
+      onStored: (entries) => void this.provider.fanout(entries, { peer: this.url }),
+      onError: (reason, message) => this.log.info({ event: 'peer-error', peer: this.url, reason, message }, 'peer refused a frame'),
+    });
+    this.channel = channel;
+    const started = Date.now();
+    await lead(session, channel);
+    this.session = session;
+    this.state = 'up';
+    this.failures = 0;
+    this.lastError = undefined;
+    this.log.info({ event: 'peer-up', peer: this.url, ms: Date.now() - started, ...session.stats }, 'peer provider reconciled');
+    // Then answer what the peer sends (acknowledgements of pushes, errors) until the session ends.
+    for (;;) {
+      const bytes = await channel.next();
+      const f: Frame = decodeFrame(bytes);
+      for (const out of await session.receiveFrame(f, bytes.length)) channel.send(out);
+    }
+  }
+}
