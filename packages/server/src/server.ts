@@ -104,7 +104,8 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
   }
   const report = store.integrity!;
   if (report.accepted) {
-    log?.warn({ event: 'accept-data-loss', problem: report.accepted }, `ACCEPTING DATA LOSS (--accept-data-loss): ${report.accepted}; what the database holds is the new baseline`);
+    const message = `ACCEPTING DATA LOSS (--accept-data-loss): ${report.accepted}; what the database holds is the new baseline`;
+    log?.warn({ event: 'accept-data-loss', problem: report.accepted }, message);
   }
   for (const note of report.notes) log?.warn({ event: 'storage-note', note }, note);
   log?.info({ event: 'storage-check', ms: Math.round(report.ms), quickCheck: !opts.skipIntegrityCheck }, 'storage checked');

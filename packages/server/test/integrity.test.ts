@@ -133,7 +133,8 @@ describe('damaged storage is refused at start, never served silently', () => {
     overwrite(wal, 32 + (bad - 1) * frameSize + 24 + 500, randomBytes(8));
     const refused = await refusedStart(['--port', '0', '--data', dir]);
     expect(refused.code).not.toBe(0);
-    expect(refused.stderr).toMatch(new RegExp(`frame ${bad} \\(byte [0-9,]+\\) fails its checksum; SQLite stops reading there and drops the \\d+ frames`));
+    const named = `frame ${bad} \\(byte [0-9,]+\\) fails its checksum; SQLite stops reading there and drops the \\d+ frames`;
+    expect(refused.stderr).toMatch(new RegExp(named));
     const missing = await missingFrom(dir, acked);
     expect(missing).toBeGreaterThan(0);
     expect(refused.stderr).toContain(`${missing.toLocaleString('en')} acknowledged entries`);

@@ -86,9 +86,11 @@ function describeWal(path: string, wal: WalState): string {
 }
 
 /** Why the database cannot hold everything the record says was acknowledged; undefined if it can. */
-function lost(path: string, record: Acknowledged | 'unreadable' | undefined, ledger: Ledger | undefined, wal: WalState): string | undefined {
+function lost(path: string, record: Acknowledged | 'unreadable' | undefined, ledger: Ledger | undefined, wal: WalState) {
   const recordPath = `${path}.commit`;
-  if (record === 'unreadable') return `the commit record ${recordPath} is damaged (neither of its copies is intact), so missing writes cannot be counted`;
+  if (record === 'unreadable') {
+    return `the commit record ${recordPath} is damaged (neither of its copies is intact), so missing writes cannot be counted`;
+  }
   if (record === undefined) {
     // A database that predates the record, or a fresh one, starts a baseline; one with a history had a record.
     return ledger && ledger.writes > 0 ? `the commit record ${recordPath} is missing, so missing writes cannot be counted` : undefined;
@@ -97,7 +99,7 @@ function lost(path: string, record: Acknowledged | 'unreadable' | undefined, led
   if (!existsSync(path)) return `${path} is missing, and with it ${count(record.entries, 'entry', 'entries')} ${since}`;
   // Without its ledger table the database lost even the transaction that created it, and all that came after.
   const held = ledger ?? { ...record, writes: 0, entries: 0 };
-  if (Buffer.compare(Buffer.from(held.store), Buffer.from(record.store)) !== 0) return `${path} is not the database ${recordPath} was kept for`;
+  if (!Buffer.from(held.store).equals(Buffer.from(record.store))) return `${path} is not the database ${recordPath} was kept for`;
   if (held.writes >= record.writes) return undefined;
   const entries = count(Math.max(0, record.entries - held.entries), 'acknowledged entry is', 'acknowledged entries are');
   const writes = count(record.writes - held.writes, 'write transaction', 'write transactions');

@@ -58,7 +58,8 @@ function inspect(fd: number, size: number): WalState {
   const magic = view.getUint32(0);
   const pageSize = view.getUint32(8);
   if ((magic & ~1) >>> 0 !== MAGIC) return ignored('its header does not start with the log’s magic number');
-  if (pageSize < 512 || pageSize > 65536 || (pageSize & (pageSize - 1)) !== 0) return ignored(`its header names no valid page size (${pageSize})`);
+  const powerOfTwo = (pageSize & (pageSize - 1)) === 0;
+  if (pageSize < 512 || pageSize > 65536 || !powerOfTwo) return ignored(`its header names no valid page size (${pageSize})`);
   const little = (magic & 1) === 0;
   const sum = checksum(view, 0, 24, little, [0, 0]);
   if (sum[0] !== view.getUint32(24) || sum[1] !== view.getUint32(28)) return ignored('its header fails its checksum');

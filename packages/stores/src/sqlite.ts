@@ -37,7 +37,12 @@ CREATE TABLE IF NOT EXISTS accounts (account BLOB PRIMARY KEY, quota INTEGER NOT
 CREATE TABLE IF NOT EXISTS handles (name TEXT PRIMARY KEY, account BLOB NOT NULL, dropped INTEGER) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS handles_account ON handles (account);
 -- Counters every write transaction bumps: the commit record (FILE.commit) keeps what was last acknowledged of them.
-CREATE TABLE IF NOT EXISTS ledger (one INTEGER PRIMARY KEY CHECK (one = 1), store BLOB NOT NULL, writes INTEGER NOT NULL, entries INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS ledger (
+  one INTEGER PRIMARY KEY CHECK (one = 1),
+  store BLOB NOT NULL,
+  writes INTEGER NOT NULL,
+  entries INTEGER NOT NULL
+);
 INSERT INTO ledger VALUES (1, randomblob(16), 0, 0) ON CONFLICT DO NOTHING;
 `;
 

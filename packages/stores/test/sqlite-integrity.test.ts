@@ -11,8 +11,11 @@ const accepting = { integrity: { quickCheck: true, acceptDataLoss: true } };
 let dir = '';
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-const rows = (n: number): EntryRow[] =>
-  Array.from({ length: n }, (_, i) => ({ id: randomBytes(32), space: new Uint8Array(32), doc: new Uint8Array(16), kind: 1, device: randomBytes(32), seq: i + 1, time: i, bytes: randomBytes(100) }));
+const row = (i: number): EntryRow => {
+  const [space, doc] = [new Uint8Array(32), new Uint8Array(16)];
+  return { id: randomBytes(32), space, doc, kind: 1, device: randomBytes(32), seq: i + 1, time: i, bytes: randomBytes(100) };
+};
+const rows = (n: number): EntryRow[] => Array.from({ length: n }, (_, i) => row(i));
 
 /** A checked store at dir/provider.db holding `n` entries, closed. */
 async function filled(n: number): Promise<string> {
@@ -91,6 +94,7 @@ describe('SQLite commit record', () => {
     await s.putEntries(rows(7));
     await s.close();
     copyFileSync(join(dir, 'old.db'), path);
-    expect(refusal(() => new SqliteStore(path, checked))).toMatch(/^7 acknowledged entries are missing from .*provider\.db \(1 write transaction in all/);
+    const message = refusal(() => new SqliteStore(path, checked));
+    expect(message).toMatch(/^7 acknowledged entries are missing from .*provider\.db \(1 write transaction in all/);
   });
 });
