@@ -32,6 +32,7 @@ export const REJECT_REASONS = [
   'purged',
   'unauthenticated',
   'unavailable',
+  'damaged',
 ] as const;
 
 export type RejectReason = (typeof REJECT_REASONS)[number];

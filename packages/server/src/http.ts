@@ -68,16 +68,27 @@ accounts registered here; it cannot read their private spaces.</p>
 <p><a href="/healthz">health</a></p>`,
 });
 
+/** 503 once the store has found its files damaged (until a restart checks them), else the entry count. */
+async function health(res: ServerResponse, provider: Provider, fault: () => string | undefined): Promise<void> {
+  let entries: number | undefined;
+  try {
+    entries = await provider.store.countEntries();
+  } catch (e) {
+    if (!fault()) throw e;
+  }
+  const problem = fault();
+  if (problem) return json(res, 503, { ok: false, error: 'damaged', message: problem });
+  return json(res, 200, { ok: true, entries, peers: provider.peering.status() });
+}
+
 /** Plain HTTP: health, the handle directory, signed account requests, device linking, public profiles and the web app. */
-export function httpHandler(provider: Provider, webRoot: string, pairingLimits: PairingLimits) {
+export function httpHandler(provider: Provider, webRoot: string, pairingLimits: PairingLimits, storageFault: () => string | undefined) {
   const pairing = pairingRoutes(provider, pairingLimits);
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     secure(res);
     try {
       const url = parseUrl(req.url);
-      if (req.method === 'GET' && url.pathname === '/healthz') {
-        return json(res, 200, { ok: true, entries: await provider.store.countEntries(), peers: provider.peering.status() });
-      }
+      if (req.method === 'GET' && url.pathname === '/healthz') return await health(res, provider, storageFault);
       // Any name this provider is reached by answers with its canonical one, which clients then sign for.
       if (req.method === 'GET' && url.pathname === '/.well-known/freehold/provider') return json(res, 200, provider.document);
       const handle = /^\/\.well-known\/freehold\/handles\/([^/]+)$/.exec(url.pathname);

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { mkdirSync } from 'node:fs';
 import { WebSocketServer } from 'ws';
 import { pino, type Logger } from 'pino';
-import { definedOnly, MAX_FRAME, type Store } from '@freehold/core';
+import { definedOnly, isFreeholdError, MAX_FRAME, reject, type Store } from '@freehold/core';
 import { PostgresStore, SqliteStore } from '@freehold/stores';
 import { installNativeCrypto } from '@freehold/node';
 import { Connection, DEFAULT_LIMITS, type ConnectionLimits } from './connection.js';
@@ -44,6 +44,10 @@ export interface ServeOptions {
   handleGraceMs?: number;
   /** Bounds of the device-linking mailbox (docs/OPERATING.md). */
   pairing?: Partial<PairingLimits>;
+  /** SQLite: skip `PRAGMA quick_check` at start (it reads the whole file). */
+  skipIntegrityCheck?: boolean;
+  /** SQLite: start even though acknowledged writes are missing, making what is there the new baseline. */
+  acceptDataLoss?: boolean;
 }
 
 export interface RunningServer {
@@ -54,8 +58,27 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-/** SQLite in a folder, or PostgreSQL (`?schema=NAME` in the URL picks the schema, default freehold). */
-export async function openStore(opts: { data?: string; db?: string }): Promise<Store> {
+export interface StoreOptions {
+  data?: string;
+  db?: string;
+  skipIntegrityCheck?: boolean;
+  acceptDataLoss?: boolean;
+  /** Hears what the check at start found, and damage found later. */
+  logger?: Logger;
+  /** Called once if damage is found while the store runs. */
+  onFault?: (problem: string) => void;
+}
+
+const RECOVERY =
+  'Refusing to open it, so that nothing is lost silently. To recover, restore the data folder from a backup (or salvage the ' +
+  'database with `sqlite3 provider.db .recover`), then start once with --accept-data-loss to go on without what is missing; ' +
+  'devices and peer providers send what they still hold when they next sync. See docs/OPERATING.md, "Storage integrity and recovery".';
+
+/**
+ * SQLite in a folder, checked before it opens (see @freehold/stores sqlite-check.ts), or PostgreSQL (`?schema=NAME`
+ * in the URL picks the schema, default freehold), which keeps and checks its own log.
+ */
+export async function openStore(opts: StoreOptions): Promise<Store> {
   if (opts.db) {
     const url = new URL(opts.db);
     const schema = url.searchParams.get('schema') ?? undefined;
@@ -64,7 +87,29 @@ export async function openStore(opts: { data?: string; db?: string }): Promise<S
   }
   const dir = opts.data ?? 'data';
   mkdirSync(dir, { recursive: true });
-  return new SqliteStore(join(dir, 'provider.db'));
+  const log = opts.logger;
+  let store: SqliteStore;
+  try {
+    store = new SqliteStore(join(dir, 'provider.db'), {
+      integrity: { quickCheck: !opts.skipIntegrityCheck, acceptDataLoss: opts.acceptDataLoss ?? false },
+      onFault: (problem) => {
+        log?.error({ event: 'storage-fault', problem }, `storage damaged: ${problem} (/healthz now answers 503)`);
+        opts.onFault?.(problem);
+      },
+    });
+  } catch (e) {
+    if (!isFreeholdError(e, 'damaged')) throw e;
+    log?.fatal({ event: 'storage-damaged', problem: e.message }, 'storage damaged: refusing to start');
+    return reject('damaged', `${e.message}. ${RECOVERY}`);
+  }
+  const report = store.integrity!;
+  if (report.accepted) {
+    const message = `ACCEPTING DATA LOSS (--accept-data-loss): ${report.accepted}; what the database holds is the new baseline`;
+    log?.warn({ event: 'accept-data-loss', problem: report.accepted }, message);
+  }
+  for (const note of report.notes) log?.warn({ event: 'storage-note', note }, note);
+  log?.info({ event: 'storage-check', ms: Math.round(report.ms), quickCheck: !opts.skipIntegrityCheck }, 'storage checked');
+  return store;
 }
 
 export async function serve(opts: ServeOptions): Promise<RunningServer> {
@@ -72,8 +117,9 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
   const logger = opts.logger ?? pino({ base: { service: 'freehold' } });
   const metrics = createMetrics();
   const allowOrigins = (opts.allowOrigins ?? []).map(normalizeOrigin);
+  let fault: string | undefined;
+  const store = await openStore({ ...opts, logger, onFault: (problem) => (fault = problem) });
   const metricsServer = opts.metrics ? await serveMetrics(opts.metrics, metrics) : undefined;
-  const store = await openStore(opts);
   const http: Server = createServer();
   await new Promise<void>((resolve, reject) => {
     http.once('error', reject);
@@ -91,7 +137,8 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
     graphCache: opts.graphCache,
     handles: { maxHandles: opts.maxHandles, graceMs: opts.handleGraceMs },
   });
-  http.on('request', httpHandler(provider, opts.webRoot ?? DEFAULT_WEB_ROOT, { ...DEFAULT_PAIRING_LIMITS, ...definedOnly(opts.pairing ?? {}) }));
+  const pairing = { ...DEFAULT_PAIRING_LIMITS, ...definedOnly(opts.pairing ?? {}) };
+  http.on('request', httpHandler(provider, opts.webRoot ?? DEFAULT_WEB_ROOT, pairing, () => fault));
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME, perMessageDeflate: false });
   const allowsOrigin = originCheck(publicUrl, allowOrigins);
   http.on('upgrade', (req, socket, head) => {

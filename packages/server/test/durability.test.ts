@@ -1,31 +1,16 @@
 import { join } from 'node:path';
 import { freePort } from '../../../test-support/net.js';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createEntry, decodeFrame, encodeFrame, Kind, toHex, type Device, type Entry } from '@freehold/core';
+import { decodeFrame, encodeFrame, toHex, type Entry } from '@freehold/core';
 import { SqliteStore } from '@freehold/stores';
 import { installNativeCrypto } from '@freehold/node';
 import { ProviderLink } from '@freehold/client';
-import { join_, newDevice, syncWith, tempDir, WS } from './helpers.js';
+import { blobEntries, join_, newDevice, syncWith, tempDir, WS } from './helpers.js';
 import { spawnServer } from './process.js';
 
 installNativeCrypto();
 const tmp = tempDir('durable');
 afterAll(() => tmp.cleanup());
-
-/** Signed entries in a public space, continuing the device's chain (fast: no encryption). */
-async function entries(d: Device, space: Uint8Array, count: number): Promise<Entry[]> {
-  const basis = (await d.replica.graph(space)).latest!.entryId;
-  let seq = (await d.store.maxSeq(d.id)) + 1;
-  let prev = (await d.store.idBySeq(d.id, seq - 1))!;
-  const out: Entry[] = [];
-  for (let i = 0; i < count; i++) {
-    const p = new TextEncoder().encode(`entry ${i} ${'x'.repeat(100)}`);
-    const e = createEntry({ kind: Kind.blob, space, doc: new Uint8Array(16), device: d.id, seq: seq++, prev, basis, time: Date.now() }, d.keys.sign, p.length, () => p);
-    prev = e.id;
-    out.push(e);
-  }
-  return out;
-}
 
 describe('nothing acknowledged is lost', () => {
   it('a client whose sync is cut by a server restart resumes and loses nothing', async () => {
@@ -35,7 +20,7 @@ describe('nothing acknowledged is lost', () => {
     const alice = await newDevice(tmp.dir, 'alice');
     await join_(alice, server.url);
     const space = await alice.createSpace(true);
-    const all = await entries(alice, space, 3000);
+    const all = await blobEntries(alice, space, 3000);
     await alice.replica.ingest(all.map((e) => e.bytes));
     const first = syncWith(alice, server.url).then(
       () => 'completed',
@@ -60,7 +45,7 @@ describe('nothing acknowledged is lost', () => {
     await join_(bob, server.url);
     const space = await bob.createSpace(true);
     await syncWith(bob, server.url);
-    const all = await entries(bob, space, 10_000);
+    const all = await blobEntries(bob, space, 10_000);
     const link = await ProviderLink.connect(server.url, bob, WS);
     const frames: Entry[][] = [];
     for (let i = 0; i < all.length; i += 100) frames.push(all.slice(i, i + 100));

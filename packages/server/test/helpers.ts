@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import { pino } from 'pino';
-import { createAccount, Device, encodeCard, openDoc } from '@freehold/core';
+import { createAccount, createEntry, Device, encodeCard, Kind, openDoc, type Entry } from '@freehold/core';
 import { SqliteStore } from '@freehold/stores';
 import { ProviderLink, register, type WebSocketFactory } from '@freehold/client';
 import { serve, type RunningServer, type ServeOptions } from '@freehold/server';
@@ -25,6 +25,21 @@ export async function newDevice(dir: string, name: string): Promise<Device> {
   const acct = createAccount(`${name}'s laptop`, Date.now());
   await store.putCard(acct.state.account, encodeCard(acct.state));
   return Device.open(store, acct.device, acct.state.account);
+}
+
+/** Signed entries in a public space, continuing the device's chain (fast: no encryption). */
+export async function blobEntries(d: Device, space: Uint8Array, count: number): Promise<Entry[]> {
+  const basis = (await d.replica.graph(space)).latest!.entryId;
+  let seq = (await d.store.maxSeq(d.id)) + 1;
+  let prev = (await d.store.idBySeq(d.id, seq - 1))!;
+  const out: Entry[] = [];
+  for (let i = 0; i < count; i++) {
+    const p = new TextEncoder().encode(`entry ${i} ${'x'.repeat(100)}`);
+    const e = createEntry({ kind: Kind.blob, space, doc: new Uint8Array(16), device: d.id, seq: seq++, prev, basis, time: Date.now() }, d.keys.sign, p.length, () => p);
+    prev = e.id;
+    out.push(e);
+  }
+  return out;
 }
 
 /** `freehold provider add`, as a library call. */

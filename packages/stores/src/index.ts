@@ -1,4 +1,5 @@
 export { MemoryStore } from './memory.js';
-export { SqliteStore } from './sqlite.js';
+export { SqliteStore, type SqliteOptions } from './sqlite.js';
+export type { IntegrityOptions, IntegrityReport } from './sqlite-check.js';
 
 export { PostgresStore } from './postgres.js';

@@ -12,6 +12,8 @@ import {
   type Store,
 } from '@freehold/core';
 import { quotaMessage } from './quota.js';
+import { checkStore, isDamage, watchForDamage, type IntegrityOptions, type IntegrityReport } from './sqlite-check.js';
+import { CommitRecord, type Ledger } from './sqlite-record.js';
 
 const SCHEMA = `
 -- A rowid table: rows append in arrival order and only the small id index takes random inserts (ids are hashes).
@@ -34,7 +36,25 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITH
 CREATE TABLE IF NOT EXISTS accounts (account BLOB PRIMARY KEY, quota INTEGER NOT NULL, used INTEGER NOT NULL, created INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS handles (name TEXT PRIMARY KEY, account BLOB NOT NULL, dropped INTEGER) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS handles_account ON handles (account);
+-- Counters every write transaction bumps: the commit record (FILE.commit) keeps what was last acknowledged of them.
+CREATE TABLE IF NOT EXISTS ledger (
+  one INTEGER PRIMARY KEY CHECK (one = 1),
+  store BLOB NOT NULL,
+  writes INTEGER NOT NULL,
+  entries INTEGER NOT NULL
+);
+INSERT INTO ledger VALUES (1, randomblob(16), 0, 0) ON CONFLICT DO NOTHING;
 `;
+
+export interface SqliteOptions {
+  /**
+   * Check the files before opening (see sqlite-check.ts) and keep the commit record, so that acknowledged writes
+   * cannot vanish unnoticed: for providers, whose acknowledgement tells a client it may stop resending.
+   */
+  integrity?: IntegrityOptions;
+  /** Told once when a read, write or fsync finds the files damaged while the store runs. */
+  onFault?: (problem: string) => void;
+}
 
 /** A row as better-sqlite3 returns it: Buffers where the store speaks Uint8Array. */
 type Row = { [K in keyof EntryRow]: EntryRow[K] extends Uint8Array ? Buffer : EntryRow[K] };
@@ -53,8 +73,16 @@ export class SqliteStore implements Store {
   private wal: Promise<FileHandle> | undefined;
   private syncing: Promise<void> | undefined;
   private nextSync: Promise<void> | undefined;
+  private readonly record: CommitRecord | undefined;
+  private faulted = false;
+  /** What the check at open found (with `integrity`). */
+  readonly integrity: IntegrityReport | undefined;
 
-  constructor(private readonly path: string) {
+  constructor(
+    private readonly path: string,
+    private readonly opts: SqliteOptions = {},
+  ) {
+    this.integrity = opts.integrity && checkStore(path, opts.integrity);
     this.db = new Database(path);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
@@ -65,7 +93,10 @@ export class SqliteStore implements Store {
     const db = this.db;
     // Stores made before dropped handles were released lack the column.
     if (!(db.pragma('table_info(handles)') as { name: string }[]).some((c) => c.name === 'dropped')) db.exec('ALTER TABLE handles ADD COLUMN dropped INTEGER');
-    this.stmts = {
+    this.stmts = watchForDamage((e) => this.noteDamage(e), {
+      ledger: db.prepare('SELECT store, writes, entries FROM ledger'),
+      wrote: db.prepare('UPDATE ledger SET writes = writes + 1'),
+      inserted: db.prepare('UPDATE ledger SET entries = entries + ?'),
       insert: db.prepare('INSERT INTO entries (id, space, doc, kind, device, seq, time, bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING'),
       get: db.prepare('SELECT bytes FROM entries WHERE id = ?').pluck(),
       bySeq: db.prepare('SELECT id FROM entries WHERE device = ? AND seq = ?').pluck(),
@@ -95,7 +126,37 @@ export class SqliteStore implements Store {
       heldBy: db.prepare('SELECT COUNT(*) FROM handles WHERE account = ? AND name <> ? AND (dropped IS NULL OR dropped > ?)').pluck(),
       drop: db.prepare('UPDATE handles SET dropped = COALESCE(dropped, ?) WHERE name = ? AND account = ?'),
       undrop: db.prepare('UPDATE handles SET dropped = NULL WHERE name = ? AND account = ?'),
-    };
+    });
+    if (this.integrity) this.record = CommitRecord.open(path, this.integrity.baseline ? () => this.ledger() : undefined);
+  }
+
+  private noteDamage(e: unknown): void {
+    if (isDamage(e)) this.fault(`${this.path}: ${(e as Error).message}`);
+  }
+
+  private fault(problem: string): void {
+    if (this.faulted) return;
+    this.faulted = true;
+    this.opts.onFault?.(problem);
+  }
+
+  private ledger(): Ledger {
+    return this.stmts.ledger.get() as Ledger;
+  }
+
+  /** One write transaction, counted in the ledger so that the commit record can tell whether it survived. */
+  private write<T>(f: () => T, immediate = false): T {
+    const tx = this.db.transaction(() => {
+      const result = f();
+      this.stmts.wrote.run();
+      return result;
+    });
+    try {
+      return immediate ? tx.immediate() : tx();
+    } catch (e) {
+      this.noteDamage(e);
+      throw e;
+    }
   }
 
   private readonly insertOne = (rows: EntryRow[], charges: Charge[]) =>
@@ -106,7 +167,9 @@ export class SqliteStore implements Store {
         if (a.used + c.bytes > a.quota) reject('quota-exceeded', quotaMessage(a, c.bytes));
         this.stmts.charge.run(c.bytes, c.account);
       }
-      for (const r of rows) this.stmts.insert.run(r.id, r.space, r.doc, r.kind, r.device, r.seq, r.time, r.bytes);
+      let n = 0;
+      for (const r of rows) n += this.stmts.insert.run(r.id, r.space, r.doc, r.kind, r.device, r.seq, r.time, r.bytes).changes;
+      if (n) this.stmts.inserted.run(n);
     })();
 
   private queued: { rows: EntryRow[]; charges: Charge[]; done: (err?: unknown) => void }[] = [];
@@ -128,15 +191,15 @@ export class SqliteStore implements Store {
     this.queued = [];
     const errors = new Map<number, unknown>();
     try {
-      this.db.transaction(() => {
+      this.write(() =>
         batch.forEach((call, i) => {
           try {
             this.insertOne(call.rows, call.charges);
           } catch (e) {
             errors.set(i, e);
           }
-        });
-      })();
+        }),
+      );
     } catch (e) {
       for (const call of batch) call.done(e);
       return;
@@ -166,9 +229,18 @@ export class SqliteStore implements Store {
   }
 
   private async fsyncWal(): Promise<void> {
-    // The log file keeps its inode for the life of the connection (checkpoints rewrite it in place).
-    this.wal ??= open(`${this.path}-wal`, 'r');
-    await (await this.wal).sync();
+    // Everything committed so far is in the log; the fsync below makes it durable.
+    const covered = this.record && this.ledger();
+    try {
+      // The log file keeps its inode for the life of the connection (checkpoints rewrite it in place).
+      this.wal ??= open(`${this.path}-wal`, 'r');
+      await (await this.wal).sync();
+    } catch (e) {
+      this.fault(`${this.path}-wal: fsync failed: ${(e as Error).message}`);
+      throw e;
+    }
+    // Before any waiter hears that its write is durable: so the record may lag the disk but never lead it.
+    if (covered) this.record!.write(covered);
   }
 
   private account(account: Uint8Array): AccountRow | undefined {
@@ -177,7 +249,7 @@ export class SqliteStore implements Store {
   }
 
   async putAccount(row: AccountRow): Promise<void> {
-    this.stmts.putAccount.run(row.account, row.quota, row.used, row.created);
+    this.write(() => this.stmts.putAccount.run(row.account, row.quota, row.used, row.created));
     await this.durable();
   }
 
@@ -200,7 +272,7 @@ export class SqliteStore implements Store {
 
   async claimHandle(name: string, account: Uint8Array, rules: HandleRules): Promise<HandleClaim> {
     // IMMEDIATE: the count and the insert must see the same directory even with another process on the file.
-    const result = this.db.transaction(() => this.claimOne(name, account, rules)).immediate();
+    const result = this.write(() => this.claimOne(name, account, rules), true);
     await this.durable();
     return result;
   }
@@ -215,8 +287,7 @@ export class SqliteStore implements Store {
   }
 
   async markHandleDropped(name: string, account: Uint8Array, at: number | null): Promise<void> {
-    if (at === null) this.stmts.undrop.run(name, account);
-    else this.stmts.drop.run(at, name, account);
+    this.write(() => (at === null ? this.stmts.undrop.run(name, account) : this.stmts.drop.run(at, name, account)));
     await this.durable();
   }
 
@@ -237,9 +308,9 @@ export class SqliteStore implements Store {
   }
 
   async deleteEntries(ids: Uint8Array[]): Promise<void> {
-    this.db.transaction(() => {
+    this.write(() => {
       for (const id of ids) this.stmts.del.run(id);
-    })();
+    });
     await this.durable();
   }
 
@@ -279,7 +350,7 @@ export class SqliteStore implements Store {
   }
 
   async putCard(account: Uint8Array, card: Uint8Array): Promise<void> {
-    this.stmts.putCard.run(account, card);
+    this.write(() => this.stmts.putCard.run(account, card));
     await this.durable();
   }
 
@@ -296,7 +367,7 @@ export class SqliteStore implements Store {
   }
 
   async setMeta(key: string, value: Uint8Array): Promise<void> {
-    this.stmts.setMeta.run(key, value);
+    this.write(() => this.stmts.setMeta.run(key, value));
     await this.durable();
   }
 
@@ -305,6 +376,7 @@ export class SqliteStore implements Store {
     await (this.nextSync ?? this.syncing)?.catch(() => {});
     await (await this.wal?.catch(() => undefined))?.close();
     this.db.close();
+    await this.record?.close();
   }
 }
 

@@ -18,6 +18,12 @@ storeConformance('sqlite', async () => {
   return { open: async () => new SqliteStore(join(dir, 'replica.db')), cleanup: async () => rmSync(dir, { recursive: true, force: true }) };
 }, vitest);
 
+storeConformance('sqlite, checked at open', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'freehold-sqlite-'));
+  const integrity = { quickCheck: true, acceptDataLoss: false };
+  return { open: async () => new SqliteStore(join(dir, 'provider.db'), { integrity }), cleanup: async () => rmSync(dir, { recursive: true, force: true }) };
+}, vitest);
+
 const PG_URL = process.env.FREEHOLD_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432/test';
 
 storeConformance('postgres', async () => {

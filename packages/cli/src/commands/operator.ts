@@ -10,13 +10,16 @@ export const operatorCommands: Command[] = [
     name: 'serve',
     usage:
       'serve [--port 8787] [--data DIR] [--db postgres://…] [--public-url URL] [--quota SIZE] [--web DIR] [--allow-origin URL]… ' +
-      '[--metrics HOST:PORT] [--max-handles 3] [--handle-grace DAYS] [--inbox-allowance SIZE] [--inbox-rate N] [--session-work A,B,H]',
+      '[--metrics HOST:PORT] [--max-handles 3] [--handle-grace DAYS] [--inbox-allowance SIZE] [--inbox-rate N] [--session-work A,B,H] ' +
+      '[--skip-integrity-check] [--accept-data-loss]',
     summary:
       'Run a cloud peer: WebSocket sync, accounts and quotas, handles, inboxes; SQLite in DIR (default ./data) or PostgreSQL with --db. ' +
       '--allow-origin (repeatable, * for any) lets pages from other sites open sessions; --metrics serves GET /metrics on a listener of ' +
       'its own (off by default); --max-handles caps handles per account; --handle-grace is how long a dropped handle stays reserved (default 30); ' +
       '--inbox-allowance (default 8MiB) and --inbox-rate (a minute, default 60) bound what senders hosted elsewhere leave in one inbox; ' +
-      '--session-work sets the work units a second for anonymous, authenticated and hosted sessions (default 1000,5000,20000). See docs/OPERATING.md.',
+      '--session-work sets the work units a second for anonymous, authenticated and hosted sessions (default 1000,5000,20000). ' +
+      'SQLite is checked at start and a damaged store refused: --skip-integrity-check skips the full-file check, --accept-data-loss ' +
+      'starts from what the files hold. See docs/OPERATING.md.',
     options: {
       port: { type: 'string' },
       ...storeOptions,
@@ -31,6 +34,8 @@ export const operatorCommands: Command[] = [
       'inbox-allowance': { type: 'string' },
       'inbox-rate': { type: 'string' },
       'session-work': { type: 'string' },
+      'skip-integrity-check': { type: 'boolean' },
+      'accept-data-loss': { type: 'boolean' },
     },
     args: [0, 0],
     async run(ctx) {
@@ -60,6 +65,8 @@ export const operatorCommands: Command[] = [
         handleGraceMs: graceDays * 24 * 3600_000,
         inbox: { strangerBytes: parseSize((ctx.values['inbox-allowance'] as string | undefined) ?? '8MiB'), strangerAppendsPerMinute: inboxRate },
         limits: { work: { anonymous: work[0]!, authenticated: work[1]!, hosted: work[2]! } },
+        skipIntegrityCheck: ctx.values['skip-integrity-check'] === true,
+        acceptDataLoss: ctx.values['accept-data-loss'] === true,
       });
       await new Promise<void>((resolve) => {
         const stop = () => {
