@@ -328,6 +328,10 @@ export class SyncSession {
           reject('unsupported-version', `the peer speaks freehold-sync/${f[4]}; this side speaks freehold-sync/${PROTOCOL_VERSION} only`);
         }
         this.peer = this.opts.peer !== undefined ? this.opts.peer : f[1].length === 32 ? f[1] : null;
+        // A hello starts a reconciliation afresh, also on a session that already ran one (a client reconciles
+        // again over its open link): what the peer may see, and what each space holds, are decided anew.
+        this.reconcilers.clear();
+        this.shown.clear();
         await this.addCards(f[3]);
         if (!this.leader) return this.hello(await this.offered(this.peer, f[2]));
         const spaces = new Map<string, Uint8Array>();
