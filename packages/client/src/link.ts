@@ -77,8 +77,11 @@ export class ProviderLink implements Channel {
     };
   }
 
-  /** Opens and authenticates a session; `timeoutMs` bounds the whole handshake, not only the TCP connection. */
-  static async connect(provider: string, device: Device | null, WebSocket: WebSocketFactory, timeoutMs = 10_000): Promise<ProviderLink> {
+  /**
+   * Opens and authenticates a session; `timeoutMs` bounds the whole handshake, not only the TCP connection, and
+   * `signal` abandons it.
+   */
+  static async connect(provider: string, device: Device | null, WebSocket: WebSocketFactory, timeoutMs = 10_000, signal?: AbortSignal): Promise<ProviderLink> {
     const ws = new WebSocket(syncUrl(provider));
     const link = new ProviderLink(ws, provider);
     let timedOut = false;
@@ -86,7 +89,10 @@ export class ProviderLink implements Channel {
       timedOut = true;
       link.close(4000, 'handshake timeout');
     }, timeoutMs);
+    const abort = () => link.close(1000, 'abandoned');
+    signal?.addEventListener('abort', abort, { once: true });
     try {
+      if (signal?.aborted) abort();
       await new Promise<void>((resolve, rejectOpen) => {
         ws.onopen = () => resolve();
         ws.onerror = () => rejectOpen(new FreeholdError('unavailable', `cannot reach ${provider} (is it running?)`));
@@ -109,6 +115,7 @@ export class ProviderLink implements Channel {
       throw e;
     } finally {
       clearTimeout(timer);
+      signal?.removeEventListener('abort', abort);
     }
   }
 

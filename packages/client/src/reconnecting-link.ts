@@ -108,6 +108,8 @@ export class ReconnectingLink {
   private readonly listeners = new Set<(e: LinkEvent) => void>();
   private started = false;
   private queuedFlush: Promise<PushReport> | undefined;
+  /** Aborts a handshake under way when the link is closed. */
+  private readonly closing = new AbortController();
 
   constructor(
     readonly url: string,
@@ -141,6 +143,7 @@ export class ReconnectingLink {
   close(): void {
     if (this.closed) return;
     this.setStatus('closed');
+    this.closing.abort();
     this.wake?.();
     this.open?.link.close(1000, 'closed by the client');
   }
@@ -190,7 +193,7 @@ export class ReconnectingLink {
 
   /** One connection, from handshake to loss; answers why it ended. */
   private async connection(): Promise<unknown> {
-    const link = await ProviderLink.connect(this.url, this.device, this.opts.WebSocket, this.opts.connectTimeoutMs);
+    const link = await ProviderLink.connect(this.url, this.device, this.opts.WebSocket, this.opts.connectTimeoutMs, this.closing.signal);
     if (this.closed) return link.close(1000, 'closed by the client');
     const turns: Turns = new Turns(link, (b) => this.live(open, b));
     const open: Open = { link, turns, reconciling: false, pushedSeq: 0, subscribed: new Set(), barriers: 0 };
