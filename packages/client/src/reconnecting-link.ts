@@ -150,8 +150,10 @@ export class ReconnectingLink {
 
   /** Skips the wait before the next attempt (the network came back, say). */
   retryNow(): void {
+    if (this.status !== 'offline' || !this.wake) return;
     this.failures = 0;
-    this.wake?.();
+    this.setStatus('connecting');
+    this.wake();
   }
 
   /** Resolves once the current attempt has succeeded or failed (at once unless connecting). */
@@ -161,6 +163,7 @@ export class ReconnectingLink {
   }
 
   private setStatus(status: LinkStatus, retryInMs?: number): void {
+    if (status === this.status && retryInMs === undefined) return;
     this.status = status;
     if (status !== 'connecting') for (const f of this.settledWaiters.splice(0)) f();
     this.emit({ type: 'status', url: this.url, status, error: this.lastError, retryInMs });
@@ -256,9 +259,12 @@ export class ReconnectingLink {
 
   /**
    * A full reconciliation over the open connection, both ways, then subscriptions to every space this device
-   * can read. Waits for a connection being made; fails (`unavailable`) when there is none.
+   * can read. Waits for a connection being made (and makes one at once if it was waiting to retry); fails
+   * (`unavailable`) when none can be made.
    */
   async reconcile(extra: Uint8Array[] = []): Promise<SyncReport> {
+    // Asked for now: a link waiting to retry tries at once.
+    this.retryNow();
     await this.settled();
     const open = this.open;
     if (this.status !== 'online' || !open) return reject('unavailable', `${this.url}: ${this.lastError ?? this.status}`);
