@@ -104,7 +104,9 @@ export class Session {
   /** Each provider's link; one still retrying after a failure shows as offline. */
   get providers(): ProviderView[] {
     const links = this.links.statuses();
-    if (!links.length) return [{ host: location.host, status: this.bootError ? 'offline' : 'connecting', error: this.bootError }];
+    if (!links.length) {
+      return [{ host: location.host, status: this.bootError ? 'offline' : 'connecting', error: this.bootError }];
+    }
     return links.map(({ url, status, error }) => ({
       host: new URL(url).host,
       status: status === 'closed' || (status === 'connecting' && error) ? 'offline' : status,
@@ -171,7 +173,8 @@ export class Session {
 
   private async flush(): Promise<void> {
     for (const r of await this.links.flush()) {
-      if (r.refused.length) console.warn(`freehold: ${r.url} refused entries:`, r.refused.map((x) => `${x.reason}: ${x.message}`).join('; '));
+      if (!r.refused.length) continue;
+      console.warn(`freehold: ${r.url} refused entries:`, r.refused.map((x) => `${x.reason}: ${x.message}`).join('; '));
     }
   }
 
@@ -206,7 +209,9 @@ export class Session {
       this.changed();
       await this.flush();
     };
-    const next = (this.absorbing ?? Promise.resolve()).then(run).catch((e: Error) => console.warn('freehold: could not fold the inbox in:', e.message));
+    const next = (this.absorbing ?? Promise.resolve())
+      .then(run)
+      .catch((e: Error) => console.warn('freehold: could not fold the inbox in:', e.message));
     this.absorbing = next;
     return next;
   }

@@ -1,5 +1,5 @@
 import { FreeholdError, Kind, type Device, type SyncStats } from '@freehold/core';
-import { hostOf, Providers, type Outcome, type SyncReport } from '@freehold/client';
+import { answered, hostOf, Providers, type SyncReport } from '@freehold/client';
 import { formatSize } from '@freehold/server';
 import { WS } from './ws.js';
 
@@ -71,17 +71,16 @@ export class CommandLinks {
 
   /** A reconciliation with every linked provider, asking also for `extra`; fails only if none answers. */
   async reconcile(extra: Uint8Array[]): Promise<void> {
-    this.check(await this.pool.reconcile(extra));
-  }
-
-  private check<T>(outcomes: Outcome<T>[]): void {
-    if (!outcomes.some((o) => o.ok)) throw outcomes.flatMap((o) => (o.ok ? [] : [o.error]))[0] ?? new FreeholdError('unavailable', 'there is no provider to sync with');
+    const outcomes = await this.pool.reconcile(extra);
+    answered(outcomes);
     for (const o of outcomes) if (!o.ok) this.warn(o.url, o.error.message);
   }
 
   /** Sends this device's new entries to every provider still linked, over the open connections. */
   async flush(): Promise<void> {
-    for (const r of await this.pool.flush()) if (!r.delivered) this.warn(r.url, `${r.error ?? 'not acknowledged'} (your changes go out with the next sync)`);
+    for (const r of await this.pool.flush()) {
+      if (!r.delivered) this.warn(r.url, `${r.error ?? 'not acknowledged'} (your changes go out with the next sync)`);
+    }
   }
 
   online(url: string): boolean {
@@ -97,7 +96,8 @@ export class CommandLinks {
 export function printReport(r: SyncReport, out: (s: string) => void): void {
   const host = hostOf(r.url);
   const s = r.stats;
-  out(`${host}: received ${s.entriesReceived} entries, sent ${s.entriesSent} (${formatSize(s.bytesSent + s.bytesReceived)}, ${r.roundTrips} round trips)`);
+  const size = formatSize(s.bytesSent + s.bytesReceived);
+  out(`${host}: received ${s.entriesReceived} entries, sent ${s.entriesSent} (${size}, ${r.roundTrips} round trips)`);
   const refused = new Map<string, { n: number; message: string }>();
   for (const { reason, message } of r.refused) refused.set(reason, { n: (refused.get(reason)?.n ?? 0) + 1, message });
   for (const [reason, { n, message }] of refused) out(`${host} refused ${n} entr${n === 1 ? 'y' : 'ies'}: ${message} [${reason}]`);

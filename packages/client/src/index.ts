@@ -1,7 +1,7 @@
 export { ProviderLink, syncUrl, type WebSocketFactory, type WebSocketLike } from './link.js';
+export { ReconnectingLink } from './reconnecting-link.js';
 export {
   CLIENT_BACKOFF,
-  ReconnectingLink,
   type Backoff,
   type LinkEvent,
   type LinkOptions,
@@ -9,7 +9,7 @@ export {
   type PushReport,
   type Refusal,
   type SyncReport,
-} from './reconnecting-link.js';
+} from './link-options.js';
 export { answered, Providers, type Outcome, type ProviderStatus } from './providers.js';
 export { claimHandle, fetchCard, handleUrl, hostOf, inboxSettings, register, resolveHandle } from './http.js';
 export { CODE_LENGTH, linkFingerprint, newPairingCode, offerLink, parsePairingCode, requestLink, type LinkOffer, type LinkRequest, type PendingLink } from './pairing.js';

@@ -1,5 +1,6 @@
 import { FreeholdError, type Device } from '@freehold/core';
-import { ReconnectingLink, type LinkEvent, type LinkOptions, type LinkStatus, type PushReport, type SyncReport } from './reconnecting-link.js';
+import type { LinkEvent, LinkOptions, LinkStatus, PushReport, SyncReport } from './link-options.js';
+import { ReconnectingLink } from './reconnecting-link.js';
 
 /** What one provider made of a request: its answer, or why it gave none. */
 export type Outcome<T> = { url: string; ok: true; value: T } | { url: string; ok: false; error: Error };

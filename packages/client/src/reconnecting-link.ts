@@ -2,6 +2,7 @@ import {
   decodeEntry,
   decodeFrame,
   encodeFrame,
+  FRAME_LIMITS,
   FreeholdError,
   lead,
   reject,
@@ -9,68 +10,19 @@ import {
   toHex,
   type Channel,
   type Device,
-  type Entry,
   type Frame,
-  type SyncStats,
 } from '@freehold/core';
-import { ProviderLink, type WebSocketFactory } from './link.js';
+import { ProviderLink } from './link.js';
+import {
+  CLIENT_BACKOFF,
+  type LinkEvent,
+  type LinkOptions,
+  type LinkStatus,
+  type PushReport,
+  type Refusal,
+  type SyncReport,
+} from './link-options.js';
 import { Turns } from './turns.js';
-
-/** Delays between attempts: a short first retry, doubling, capped; reset once a connection reconciles. */
-export interface Backoff {
-  firstMs: number;
-  maxMs: number;
-}
-export const CLIENT_BACKOFF: Backoff = { firstMs: 500, maxMs: 15_000 };
-
-export interface LinkOptions {
-  WebSocket: WebSocketFactory;
-  /** Spaces to ask for besides those the replica holds (the accounts one follows, say); read at each reconcile. */
-  interest?: () => Promise<Uint8Array[]>;
-  backoff?: Backoff;
-  /** Bounds the handshake of each attempt. */
-  connectTimeoutMs?: number;
-  /**
-   * While a space asked for is still unknown here (a follow request not yet approved), reconcile again this
-   * often: a grant into a space this device cannot read yet is in no space it can subscribe to. 0: never.
-   */
-  recheckMs?: number;
-  /** A barrier goes out this often on a quiet link; a provider that does not answer in time is taken for gone. */
-  heartbeatMs?: number;
-  onProgress?: (url: string, stats: SyncStats) => void;
-}
-
-export type LinkStatus = 'connecting' | 'online' | 'offline' | 'closed';
-
-/** An entry (or frame) a provider did not take, with its reason (a RejectReason) and message. */
-export interface Refusal {
-  reason: string;
-  message: string;
-}
-
-export interface SyncReport {
-  url: string;
-  stats: SyncStats;
-  roundTrips: number;
-  refused: Refusal[];
-  /** Spaces this connection receives live pushes for. */
-  subscribed: number;
-}
-
-export interface PushReport {
-  url: string;
-  /** Every entry sent was answered (stored, or refused for a reason of its own); false when offline. */
-  delivered: boolean;
-  sent: number;
-  refused: Refusal[];
-  error?: string;
-}
-
-export type LinkEvent =
-  | { type: 'status'; url: string; status: LinkStatus; error?: string; retryInMs?: number }
-  | { type: 'synced'; url: string; report: SyncReport }
-  /** Entries new to this replica, from a reconciliation (`live` false) or pushed as they were written. */
-  | { type: 'entries'; url: string; entries: Entry[]; live: boolean };
 
 /** What one open connection holds. */
 interface Open {
@@ -196,7 +148,8 @@ export class ReconnectingLink {
 
   /** One connection, from handshake to loss; answers why it ended. */
   private async connection(): Promise<unknown> {
-    const link = await ProviderLink.connect(this.url, this.device, this.opts.WebSocket, this.opts.connectTimeoutMs, this.closing.signal);
+    const { WebSocket, connectTimeoutMs } = this.opts;
+    const link = await ProviderLink.connect(this.url, this.device, WebSocket, connectTimeoutMs, this.closing.signal);
     if (this.closed) return link.close(1000, 'closed by the client');
     const turns: Turns = new Turns(link, (b) => this.live(open, b));
     const open: Open = { link, turns, reconciling: false, pushedSeq: 0, subscribed: new Set(), barriers: 0 };
@@ -313,17 +266,14 @@ export class ReconnectingLink {
       if (!open.subscribed.has(k) && !fresh.has(k) && (await this.device.canRead(s))) fresh.set(k, s);
     }
     if (!fresh.size) return;
-    ch.send(encodeFrame(['sub', [...fresh.values()]]));
-    for (;;) {
-      const b = await ch.next();
-      const f = decodeFrame(b);
-      if (f[0] === 'subbed') {
-        for (const s of f[1]) open.subscribed.add(toHex(s));
-        return;
-      }
-      // A provider refuses spaces it does not hold or will not show this session; that is not a failure.
-      if (f[0] !== 'error') await this.apply(open, f, b.length);
-    }
+    const list = [...fresh.values()];
+    const per = FRAME_LIMITS.spaces;
+    for (let i = 0; i < list.length; i += per) ch.send(encodeFrame(['sub', list.slice(i, i + per)]));
+    await this.barrier(open, ch, (f) => {
+      if (f[0] === 'subbed') for (const s of f[1]) open.subscribed.add(toHex(s));
+      // A provider refuses spaces it does not hold or will not show this session: not a failure.
+      return f[0] === 'subbed' || f[0] === 'error';
+    });
   }
 
   /**
@@ -358,7 +308,13 @@ export class ReconnectingLink {
 
   /** `started`: called once this flush stops taking company (it has its turn, or is over). */
   private async flushOnce(started: () => void): Promise<PushReport> {
-    const undelivered = (error: string | undefined): PushReport => ({ url: this.url, delivered: false, sent: 0, refused: [], error });
+    const undelivered = (error: string | undefined): PushReport => ({
+      url: this.url,
+      delivered: false,
+      sent: 0,
+      refused: [],
+      error,
+    });
     try {
       await this.settled();
       const open = this.open;
@@ -386,7 +342,8 @@ export class ReconnectingLink {
         if (delivered) open.pushedSeq = Math.max(open.pushedSeq, ...rows.map((r) => r.seq));
         // A new space of ours (or one we were just let into) is carried live from now on.
         await this.subscribe(open, ch, entries.map((e) => e.space));
-        return { url: this.url, delivered, sent: entries.length, refused, error: delivered ? undefined : 'the provider did not acknowledge every entry' };
+        const error = delivered ? undefined : 'the provider did not acknowledge every entry';
+        return { url: this.url, delivered, sent: entries.length, refused, error };
       });
     } catch (e) {
       return undelivered(message(e));

@@ -16,7 +16,9 @@ async function withMicroblog<T>(ctx: Context, f: (mb: Microblog, links: CommandL
   const device = p.device;
   const providers = async () => {
     const urls = new Set(device.identity().providers);
-    for (const { account } of await mb.following()) for (const u of device.replica.contact(fromId(account, 'account'))?.providers ?? []) urls.add(u);
+    for (const { account } of await mb.following()) {
+      for (const u of device.replica.contact(fromId(account, 'account'))?.providers ?? []) urls.add(u);
+    }
     return urls;
   };
   const links = new CommandLinks(device, ctx, () => mb.interest());
