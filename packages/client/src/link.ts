@@ -174,6 +174,7 @@ export class ProviderLink implements Channel {
     this.closedWith ??= new FreeholdError('unavailable', `connection to ${this.url} closed (${reason})`);
     this.waiter?.reject(this.closedWith);
     this.waiter = undefined;
-    this.ws.close(code, reason);
+    // A close reason is at most 123 bytes on the wire.
+    this.ws.close(code, reason.replace(/[^\x20-\x7e]/g, '?').slice(0, 120));
   }
 }

@@ -88,7 +88,7 @@ export class Turns {
       return f();
     });
     this.chain = run.catch((e: unknown) => {
-      if (e !== this.error) this.link.close(4000, e instanceof Error ? e.message.slice(0, 100) : 'bad frame');
+      if (e !== this.error) this.link.close(4000, e instanceof Error ? e.message : 'bad frame');
     });
     return run;
   }
