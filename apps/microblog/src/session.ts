@@ -57,7 +57,9 @@ export class Session {
   private bootError: string | undefined;
   private readonly channel = new BroadcastChannel('freehold');
   private readonly retry = () => this.links.retryNow();
+  /** The latest pass folding the inbox in, and the one waiting behind it. */
   private absorbing: Promise<void> | undefined;
+  private absorbQueued: Promise<void> | undefined;
   /** Bumped on every change, so views know to reload. */
   version = 0;
 
@@ -200,7 +202,10 @@ export class Session {
    * folds new likes and replies into our own posts (so every reader sees the counts), then sends what that wrote.
    */
   private absorb(): Promise<void> {
+    // A burst of pushes needs one pass after the one under way, not one each.
+    if (this.absorbQueued) return this.absorbQueued;
     const run = async () => {
+      this.absorbQueued = undefined;
       await navigator.locks.request('freehold-write', async () => {
         await this.device.replica.refresh();
         await this.mb.ensure();
@@ -212,7 +217,7 @@ export class Session {
     const next = (this.absorbing ?? Promise.resolve())
       .then(run)
       .catch((e: Error) => console.warn('freehold: could not fold the inbox in:', e.message));
-    this.absorbing = next;
+    this.absorbing = this.absorbQueued = next;
     return next;
   }
 
