@@ -56,9 +56,7 @@ function Shell({ session, onSignOut }: { session: Session; onSignOut: () => void
             Profile
           </a>
         </nav>
-        <span className={`status ${session.status}`} role="status" title="Your data lives in this browser; the provider only syncs it.">
-          {session.status === 'online' ? 'Synced' : session.status === 'offline' ? 'Offline — changes stay here until the provider is back' : 'Connecting…'}
-        </span>
+        <ProviderStatus session={session} />
         <button
           className="link"
           onClick={async () => {
@@ -73,5 +71,25 @@ function Shell({ session, onSignOut }: { session: Session; onSignOut: () => void
       </header>
       <main className="content">{page}</main>
     </div>
+  );
+}
+
+/** The sync state overall (synced while any provider is reachable), then each provider's own. */
+function ProviderStatus({ session }: { session: Session }) {
+  const providers = session.providers;
+  const status = session.status;
+  return (
+    <span className="sync-state" role="status">
+      <span className={`status ${status}`} title="Your data lives in this browser; the providers only sync it.">
+        {status === 'online' ? 'Synced' : status === 'offline' ? 'Offline — changes stay here until a provider is back' : 'Connecting…'}
+      </span>
+      <span className="providers" aria-label="Providers">
+        {providers.map((p) => (
+          <span key={p.host} className={`provider ${p.status}`} title={`${p.host}: ${p.status}${p.error ? ` (${p.error})` : ''}`}>
+            {p.host}
+          </span>
+        ))}
+      </span>
+    </span>
   );
 }

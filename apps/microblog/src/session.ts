@@ -4,7 +4,7 @@ import {
   createAccount,
   Device,
   encodeCard,
-  encodeFrame,
+  equal,
   fromId,
   phraseToSecret,
   secretToPhrase,
@@ -13,14 +13,17 @@ import {
 } from '@freehold/core';
 import { IndexedDbStore } from '@freehold/stores/indexeddb';
 import {
+  answered,
   claimHandle,
+  CLIENT_BACKOFF,
   fetchCard,
   providerInfo,
   offerLink,
-  ProviderLink,
+  Providers,
   register,
   requestLink,
   resolveHandle,
+  type LinkEvent,
   type LinkOffer,
   type LinkRequest,
   type PendingLink,
@@ -35,16 +38,28 @@ export const PROVIDER = location.origin;
 
 export type Status = 'connecting' | 'online' | 'offline';
 
+export interface ProviderView {
+  host: string;
+  status: Status;
+  error?: string;
+}
+
 /**
- * The signed-in account in this browser: its device, its replica in IndexedDB, and a live link to the provider
- * that serves this page. Reads and writes hit the local replica; the provider only syncs.
+ * The signed-in account in this browser: its device, its replica in IndexedDB, and one live link to each of the
+ * account's providers (the one that serves this page first). Reads and writes hit the local replica; the links
+ * only sync: each reconciles when it connects, then carries pushes both ways over the same socket.
  */
 export class Session {
   private listeners = new Set<() => void>();
-  status: Status = 'connecting';
   private stopped = false;
-  private link: ProviderLink | undefined;
+  private readonly links: Providers;
+  /** Why the links could not start yet (a new device without its identity log, and no provider reachable). */
+  private bootError: string | undefined;
   private readonly channel = new BroadcastChannel('freehold');
+  private readonly retry = () => this.links.retryNow();
+  /** The latest pass folding the inbox in, and the one waiting behind it. */
+  private absorbing: Promise<void> | undefined;
+  private absorbQueued: Promise<void> | undefined;
   /** Bumped on every change, so views know to reload. */
   version = 0;
 
@@ -58,7 +73,13 @@ export class Session {
       resolve: async (handle) => this.resolve(handle),
       fetch: async (spaces) => this.pushPull(spaces),
     });
+    this.links = new Providers(device, {
+      WebSocket: WS,
+      interest: async () => [...(await this.mb.interest()), ...spaceList(device.account)],
+    });
+    this.links.listen((e) => this.onLink(e));
     this.channel.onmessage = () => void this.reopen();
+    window.addEventListener('online', this.retry);
   }
 
   static async resume(): Promise<Session | undefined> {
@@ -80,6 +101,25 @@ export class Session {
 
   get handle(): string | undefined {
     return this.device.replica.contact(this.device.account)?.handles[0];
+  }
+
+  /** Each provider's link; one still retrying after a failure shows as offline. */
+  get providers(): ProviderView[] {
+    const links = this.links.statuses();
+    if (!links.length) {
+      return [{ host: location.host, status: this.bootError ? 'offline' : 'connecting', error: this.bootError }];
+    }
+    return links.map(({ url, status, error }) => ({
+      host: new URL(url).host,
+      status: status === 'closed' || (status === 'connecting' && error) ? 'offline' : status,
+      error,
+    }));
+  }
+
+  /** Online while any provider is: what is written here reaches it, and it passes it on to the others. */
+  get status(): Status {
+    const all = this.providers.map((p) => p.status);
+    return all.includes('online') ? 'online' : all.includes('connecting') ? 'connecting' : 'offline';
   }
 
   subscribe(f: () => void): () => void {
@@ -118,7 +158,8 @@ export class Session {
 
   /**
    * Runs a change under a lock shared by every tab of this browser (one device, one sequence of entries), then
-   * tells the other tabs and pushes to the provider. Offline, the change stays local and goes out on reconnect.
+   * tells the other tabs and sends it over the open links. Offline, the change stays local and goes out when a
+   * link is back.
    */
   async write<T>(f: (mb: Microblog) => Promise<T>): Promise<T> {
     const result = await navigator.locks.request('freehold-write', async () => {
@@ -128,85 +169,87 @@ export class Session {
     });
     this.channel.postMessage('changed');
     this.changed();
-    void this.refresh();
+    void this.flush();
     return result;
   }
 
+  private async flush(): Promise<void> {
+    for (const r of await this.links.flush()) {
+      if (!r.refused.length) continue;
+      console.warn(`freehold: ${r.url} refused entries:`, r.refused.map((x) => `${x.reason}: ${x.message}`).join('; '));
+    }
+  }
+
+  /** One reconciliation with every provider over the open links, asking also for `extra`; fails if none answers. */
+  async pushPull(extra: Uint8Array[]): Promise<void> {
+    answered(await this.links.reconcile(extra));
+  }
+
+  private onLink(e: LinkEvent): void {
+    if (e.type === 'synced') {
+      // The first sync also creates the account's spaces if no provider had them.
+      if (e.report.stats.entriesReceived || !this.absorbing) void this.absorb();
+      // The log may name other providers by now.
+      void this.addresses().then((urls) => !this.stopped && this.links.set(urls));
+    } else if (e.type === 'entries' && e.live && e.entries.some((x) => equal(x.space, this.mb.spaces.inbox))) {
+      void this.absorb();
+    }
+    this.changed();
+  }
+
   /**
-   * Push local changes, pull what this account reads, and (re)subscribe: a new follow or a new approval widens
-   * what the live link should carry. Offline this fails quietly; the reconnect loop catches up.
+   * After a sync, and when something lands in the inbox: creates the account's spaces if no provider had them, and
+   * folds new likes and replies into our own posts (so every reader sees the counts), then sends what that wrote.
    */
-  private async refresh(): Promise<void> {
-    try {
-      const before = await this.device.store.countEntries();
-      await this.pushPull([]);
-      // Fold new likes and replies into our own posts, so everyone who reads them sees the counts.
-      const pulled = await this.device.store.countEntries();
+  private absorb(): Promise<void> {
+    // A burst of pushes needs one pass after the one under way, not one each.
+    if (this.absorbQueued) return this.absorbQueued;
+    const run = async () => {
+      this.absorbQueued = undefined;
       await navigator.locks.request('freehold-write', async () => {
         await this.device.replica.refresh();
+        await this.mb.ensure();
         await this.mb.absorbInbox();
       });
-      if ((await this.device.store.countEntries()) !== pulled) await this.pushPull([]);
-      if ((await this.device.store.countEntries()) !== before) this.changed();
-      const spaces = [];
-      for (const sp of await this.device.store.spaces()) if (await this.device.canRead(sp)) spaces.push(sp);
-      this.link?.send(encodeFrame(['sub', spaces]));
-    } catch (e) {
-      console.warn('freehold: refresh failed:', (e as Error).message);
-    }
+      this.changed();
+      await this.flush();
+    };
+    const next = (this.absorbing ?? Promise.resolve())
+      .then(run)
+      .catch((e: Error) => console.warn('freehold: could not fold the inbox in:', e.message));
+    this.absorbing = this.absorbQueued = next;
+    return next;
   }
 
-  /** One reconciliation with the provider, asking for what this account reads. */
-  async pushPull(extra: Uint8Array[]): Promise<void> {
-    const link = await ProviderLink.connect(PROVIDER, this.device, WS);
-    try {
-      await link.sync(this.device, {
-        interest: [...(await this.mb.interest()), ...spaceList(this.device.account), ...extra],
-        onAck: (_n, refused) => refused.length && console.warn('freehold: the provider refused entries:', refused.map((r) => `${r[1]}: ${r[2]}`).join('; ')),
-      });
-    } finally {
-      link.close();
-    }
+  /**
+   * The account's providers, as this page reaches them: the one serving it by the name it was opened at (the log
+   * lists its canonical name, which a page opened at another name may not connect to), then the others.
+   */
+  private async addresses(): Promise<string[]> {
+    const home = await providerInfo(PROVIDER).then(
+      (info) => info.url,
+      () => undefined,
+    );
+    const listed = this.device.identity().providers.map((u) => (u === home ? PROVIDER : u));
+    return [PROVIDER, ...listed.filter((u) => u !== PROVIDER)];
   }
 
-  /** Stays connected: reconcile, subscribe, apply live pushes; reconnect with backoff when the provider goes away. */
+  /** Gets the identity log a new device lacks, then keeps a link to each provider. */
   private async connect(): Promise<void> {
-    let backoff = 500;
-    while (!this.stopped) {
+    for (let failures = 0; !this.stopped; failures++) {
       try {
-        this.setStatus('connecting');
         await this.ensureIdentityLog();
-        const link = await ProviderLink.connect(PROVIDER, this.device, WS);
-        this.link = link;
-        const { session } = await link.sync(this.device, { interest: [...(await this.mb.interest()), ...spaceList(this.device.account)] });
-        await navigator.locks.request('freehold-write', async () => {
-          await this.mb.ensure();
-          await this.mb.absorbInbox();
-        });
-        const spaces = [];
-        for (const s of await this.device.store.spaces()) if (await this.device.canRead(s)) spaces.push(s);
-        await link.subscribe(spaces);
-        this.setStatus('online');
-        this.changed();
-        backoff = 500;
-        const timer = setInterval(() => void this.refresh(), 5000);
-        try {
-          await link.watch(session, (f) => {
-            if (f[0] === 'entries') this.changed();
-          });
-        } finally {
-          clearInterval(timer);
-        }
+        break;
       } catch (e) {
-        // Offline: everything keeps working locally.
-        console.warn('freehold: provider link lost:', (e as Error).message);
+        this.bootError = (e as Error).message;
+        this.changed();
+        await new Promise((r) => setTimeout(r, Math.min(CLIENT_BACKOFF.maxMs, CLIENT_BACKOFF.firstMs * 2 ** failures)));
       }
-      this.link = undefined;
-      if (this.stopped) return;
-      this.setStatus('offline');
-      await new Promise((r) => setTimeout(r, backoff));
-      backoff = Math.min(backoff * 2, 8000);
     }
+    if (this.stopped) return;
+    this.bootError = undefined;
+    this.links.set(await this.addresses());
+    this.changed();
   }
 
   /**
@@ -252,16 +295,10 @@ export class Session {
     return Session.start(id);
   }
 
-  private setStatus(s: Status): void {
-    if (this.status !== s) {
-      this.status = s;
-      this.changed();
-    }
-  }
-
   async signOut(): Promise<void> {
     this.stopped = true;
-    this.link?.close();
+    this.links.close();
+    window.removeEventListener('online', this.retry);
     await this.device.store.close();
     await forgetIdentity();
     await IndexedDbStore.destroy(STORE);

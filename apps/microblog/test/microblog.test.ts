@@ -145,6 +145,23 @@ describe('the microblog in Chromium, with a CLI user on the same network', () =>
     await seen(bob, 'Carol here, posting from a terminal');
   }, 180_000);
 
+  it('sends a post over the link the page already has: no WebSocket per write, no polling', async () => {
+    await alice.goto(`${url}/#/`);
+    await alice.locator('.status.online').waitFor({ timeout: 30_000 });
+    expect(await alice.locator('.provider.online').allTextContents()).toEqual([host]);
+    const opened: string[] = [];
+    const count = (ws: { url(): string }) => opened.push(ws.url());
+    alice.on('websocket', count);
+    const text = `Over the open link ${Math.random().toString(36).slice(2)}`;
+    await alice.getByLabel('Post text').fill(text);
+    await alice.getByRole('button', { name: 'Post', exact: true }).click();
+    // Bob's page has it live, and the CLI reads it from the provider.
+    await seen(bob, text);
+    expect((JSON.parse(cli('carol', ['feed', '--json'])) as { text: string }[]).map((p) => p.text)).toContain(text);
+    alice.off('websocket', count);
+    expect(opened).toEqual([]);
+  }, 60_000);
+
   it('shows friends-only posts to approved followers only, and the server holds no plaintext of them', async () => {
     await alice.goto(`${url}/#/followers`);
     await alice.getByText('pending').first().waitFor({ timeout: 20_000 });

@@ -5,9 +5,11 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes, toId } from '@freehold/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawnServer } from '../../server/test/process.js';
 
 const BIN = fileURLToPath(new URL('../bin/freehold.cjs', import.meta.url));
 const root = mkdtempSync(join(tmpdir(), 'freehold-cli-net-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 function fh(args: string[], home?: string, input?: string) {
   const r = spawnSync(process.execPath, [BIN, ...args, ...(home ? ['--home', join(root, home)] : [])], { input, encoding: 'utf8', cwd: root });
@@ -36,7 +38,6 @@ describe('freehold CLI with a provider', () => {
   });
   afterAll(() => {
     server.kill('SIGTERM');
-    rmSync(root, { recursive: true, force: true });
   });
 
   it('registers, claims handles, shares by handle, syncs and watches live', async () => {
@@ -102,6 +103,49 @@ describe('freehold CLI with a provider', () => {
     expect(usage.find((u) => u.account === alice)!.quota).toBe(200_000);
     expect(ok(['admin', 'quota', alice, '1MiB', '--data', data])).toMatch(/quota 1\.0 MiB/);
     expect(fh(['admin', 'quota', alice, 'lots', '--data', data]).err).toMatch(/not a size/);
+  });
+});
+
+describe('freehold CLI with two providers, one of them down', () => {
+  const servers: Awaited<ReturnType<typeof spawnServer>>[] = [];
+  afterAll(async () => {
+    for (const s of servers) await s.stop();
+  });
+  const entriesAt = async (url: string) => ((await (await fetch(`${url}/healthz`)).json()) as { entries: number }).entries;
+
+  it('warns once about the one that is down and syncs with the other; fails only when none answers', async () => {
+    const p1 = await spawnServer(['--port', '0', '--data', join(root, 'p1')]);
+    const p2 = await spawnServer(['--port', '0', '--data', join(root, 'p2')]);
+    servers.push(p1, p2);
+    ok(['init', '--name', 'erin'], 'erin');
+    ok(['provider', 'add', p1.url], 'erin');
+    ok(['provider', 'add', p2.url], 'erin');
+    expect(ok(['handle', 'claim', 'erin', '--provider', p1.url], 'erin')).toBe(`erin@${new URL(p1.url).host}`);
+    ok(['space', 'create', 'notes'], 'erin');
+    ok(['sync'], 'erin');
+    await p2.stop('SIGKILL');
+
+    ok(['doc', 'put', 'notes', 'today', '--json', '{"text":"written with P2 down"}'], 'erin');
+    const before = await entriesAt(p1.url);
+    const sync = fh(['sync'], 'erin');
+    expect(sync.code, sync.err).toBe(0);
+    const warnings = sync.err.split('\n').filter(Boolean);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(new RegExp(`^freehold: warning: .*${new URL(p2.url).host}.*going on without it$`));
+    expect(sync.out).toMatch(new RegExp(`^${new URL(p1.url).host}: received \\d+ entries, sent [1-9]`));
+    expect(await entriesAt(p1.url)).toBeGreaterThan(before);
+
+    // The microblog commands behave the same.
+    const post = fh(['post', 'Posted while P2 is down'], 'erin');
+    expect(post.code, post.err).toBe(0);
+    expect(post.err.split('\n').filter(Boolean)).toHaveLength(1);
+    const feed = fh(['feed', '--json'], 'erin');
+    expect(JSON.parse(feed.out).map((p: { text: string }) => p.text)).toContain('Posted while P2 is down');
+
+    await p1.stop('SIGKILL');
+    const none = fh(['sync'], 'erin');
+    expect(none.code).toBe(1);
+    expect(none.err).toMatch(/^freehold: cannot reach .*; cannot reach .* \[unavailable\]$/);
   });
 });
 

@@ -72,38 +72,52 @@ export class ProviderLink implements Channel {
       } else this.inbox.push(b);
     };
     ws.onclose = (ev) => {
-      this.closedWith = new FreeholdError('unavailable', `connection to ${url} closed (${ev.code}${ev.reason ? `: ${ev.reason}` : ''})`);
+      this.closedWith ??= new FreeholdError('unavailable', `connection to ${url} closed (${ev.code}${ev.reason ? `: ${ev.reason}` : ''})`);
       this.waiter?.reject(this.closedWith);
       this.waiter = undefined;
     };
   }
 
-  static async connect(provider: string, device: Device | null, WebSocket: WebSocketFactory, timeoutMs = 10_000): Promise<ProviderLink> {
+  /**
+   * Opens and authenticates a session; `timeoutMs` bounds the whole handshake, not only the TCP connection, and
+   * `signal` abandons it.
+   */
+  static async connect(provider: string, device: Device | null, WebSocket: WebSocketFactory, timeoutMs = 10_000, signal?: AbortSignal): Promise<ProviderLink> {
     const ws = new WebSocket(syncUrl(provider));
     const link = new ProviderLink(ws, provider);
-    await new Promise<void>((resolve, rejectOpen) => {
-      const timer = setTimeout(() => rejectOpen(new FreeholdError('unavailable', `${provider} did not answer within ${timeoutMs / 1000}s`)), timeoutMs);
-      ws.onopen = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-      ws.onerror = () => {
-        clearTimeout(timer);
-        rejectOpen(new FreeholdError('unavailable', `cannot reach ${provider} (is it running?)`));
-      };
-    });
-    ws.onerror = () => {};
-    const challenge = decodeFrame(await link.next());
-    if (challenge[0] !== 'challenge') reject('malformed', 'provider did not open with a challenge');
-    if (device) {
-      const sig = sign(challengeMessage(challenge[1], challenge[2]), device.keys.sign.seed);
-      link.send(encodeFrame(['auth', encodeCard(device.identity()), device.id, sig]));
-      const answer = decodeFrame(await link.next());
-      if (answer[0] === 'error') throw new FreeholdError(isRejectReason(answer[1]) ? answer[1] : 'unauthenticated', `${provider}: ${answer[2]}`);
-      if (answer[0] !== 'authed') reject('malformed', 'provider did not confirm authentication');
-      link.account = answer[1];
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      link.close(4000, 'handshake timeout');
+    }, timeoutMs);
+    const abort = () => link.close(1000, 'abandoned');
+    signal?.addEventListener('abort', abort, { once: true });
+    try {
+      if (signal?.aborted) abort();
+      await new Promise<void>((resolve, rejectOpen) => {
+        ws.onopen = () => resolve();
+        ws.onerror = () => rejectOpen(new FreeholdError('unavailable', `cannot reach ${provider} (is it running?)`));
+      });
+      ws.onerror = () => {};
+      const challenge = decodeFrame(await link.next());
+      if (challenge[0] !== 'challenge') reject('malformed', 'provider did not open with a challenge');
+      if (device) {
+        const sig = sign(challengeMessage(challenge[1], challenge[2]), device.keys.sign.seed);
+        link.send(encodeFrame(['auth', encodeCard(device.identity()), device.id, sig]));
+        const answer = decodeFrame(await link.next());
+        if (answer[0] === 'error') throw new FreeholdError(isRejectReason(answer[1]) ? answer[1] : 'unauthenticated', `${provider}: ${answer[2]}`);
+        if (answer[0] !== 'authed') reject('malformed', 'provider did not confirm authentication');
+        link.account = answer[1];
+      }
+      return link;
+    } catch (e) {
+      link.close(4000, 'handshake failed');
+      if (timedOut) throw new FreeholdError('unavailable', `${provider} did not answer within ${timeoutMs / 1000}s`);
+      throw e;
+    } finally {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', abort);
     }
-    return link;
   }
 
   send(frame: Uint8Array): void {
@@ -177,7 +191,12 @@ export class ProviderLink implements Channel {
     }
   }
 
-  close(): void {
-    this.ws.close(1000, 'done');
+  /** Ends the session at once: what is waiting for a frame fails now, not when the provider answers the close. */
+  close(code = 1000, reason = 'done'): void {
+    this.closedWith ??= new FreeholdError('unavailable', `connection to ${this.url} closed (${reason})`);
+    this.waiter?.reject(this.closedWith);
+    this.waiter = undefined;
+    // A close reason is at most 123 bytes on the wire.
+    this.ws.close(code, reason.replace(/[^\x20-\x7e]/g, '?').slice(0, 120));
   }
 }

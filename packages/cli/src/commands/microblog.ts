@@ -1,45 +1,50 @@
-import { encodeCard, fromId, reject, toId, type Device } from '@freehold/core';
-import { inboxSettings, ProviderLink, resolveHandle } from '@freehold/client';
+import { encodeCard, fromId, reject, toId } from '@freehold/core';
+import { inboxSettings, resolveHandle } from '@freehold/client';
 import { formatSize, parseSize } from '@freehold/server';
-import { WS } from '../ws.js';
+import { CommandLinks } from '../links.js';
 import { Microblog, parseRef, refToString, type TimelineItem } from '@freehold/microblog';
 import type { Command, Context } from '../command.js';
 
 
-/** Syncs with every provider of this account and of the accounts it reads from, asking for `interest`. */
-async function syncAll(device: Device, interest: Uint8Array[], accounts: string[]): Promise<void> {
-  const providers = new Set(device.identity().providers);
-  for (const a of accounts) for (const p of device.replica.contact(fromId(a, 'account'))?.providers ?? []) providers.add(p);
-  for (const url of providers) {
-    const link = await ProviderLink.connect(url, device, WS);
-    try {
-      await link.sync(device, { interest });
-    } finally {
-      link.close();
-    }
-  }
-}
-
-/** Runs a microblog command between two syncs: fresh data in, our changes out. */
-async function withMicroblog<T>(ctx: Context, f: (mb: Microblog) => Promise<T>): Promise<T> {
+/**
+ * Runs a microblog command over links to this account's providers and those of the accounts it follows: each
+ * reconciles first (fresh data in), and what the command wrote goes out over the same connections.
+ */
+async function withMicroblog<T>(ctx: Context, f: (mb: Microblog, links: CommandLinks) => Promise<T>): Promise<T> {
   const p = await ctx.profile();
   p.requireDevice();
   const device = p.device;
-  const followed = async () => (await mb.following()).map((x) => x.account);
+  const providers = async () => {
+    const urls = new Set(device.identity().providers);
+    for (const { account } of await mb.following()) {
+      for (const u of device.replica.contact(fromId(account, 'account'))?.providers ?? []) urls.add(u);
+    }
+    return urls;
+  };
+  const links = new CommandLinks(device, ctx, () => mb.interest());
   const mb: Microblog = new Microblog(device, {
     resolve: async (handle) => {
       const state = await resolveHandle(handle);
       await device.replica.addCard(encodeCard(state));
       return state;
     },
-    fetch: async (spaces) => syncAll(device, [...(await mb.interest()), ...spaces], await followed()),
+    fetch: async (spaces) => {
+      links.pool.set(await providers());
+      await links.reconcile(spaces);
+    },
   });
-  await syncAll(device, await mb.interest(), await followed());
-  await mb.ensure();
-  await mb.absorbInbox();
-  const result = await f(mb);
-  await syncAll(device, await mb.interest(), await followed());
-  return result;
+  try {
+    await links.connect(await providers());
+    await mb.ensure();
+    await mb.absorbInbox();
+    const result = await f(mb, links);
+    // A new follow links to its author's providers too; they get everything with their first reconciliation.
+    links.pool.set(await providers());
+    await links.flush();
+    return result;
+  } finally {
+    links.close();
+  }
 }
 
 async function accountOf(mb: Microblog, ref: string): Promise<{ account: string; handle?: string }> {
@@ -190,12 +195,14 @@ export const microblogCommands: Command[] = [
           reject('invalid-argument', 'usage: freehold inbox cap SIZE | freehold inbox purge');
         }
         const cap = action === 'cap' ? parseSize(size!) : undefined;
-        const results = await withMicroblog(ctx, async (mb) => {
+        const results = await withMicroblog(ctx, async (mb, links) => {
           const at = Date.now();
           const out = [];
-          for (const url of mb.device.identity().providers) {
+          // Those that could not be reached were warned about; running this again reaches them later.
+          for (const url of mb.device.identity().providers.filter((u) => links.online(u))) {
             out.push({ provider: url, ...(await inboxSettings(url, mb.device, mb.spaces.inbox, { cap, purge: action === 'purge' })) });
           }
+          if (!out.length) reject('unavailable', 'none of this account’s providers answered');
           return { providers: out, local: action === 'purge' ? await mb.purgeInbox(at) : 0 };
         });
         if (ctx.values.json) return ctx.json(results);

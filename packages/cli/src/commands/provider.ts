@@ -1,8 +1,8 @@
-import { encodeCard, fromId, reject, toId, type Device, type SyncStats } from '@freehold/core';
-import { claimHandle, hostOf, outbox, ProviderLink, providerInfo, refreshLog, register, resolveHandle, type OutboxItem } from '@freehold/client';
-import { WS } from '../ws.js';
+import { encodeCard, fromId, reject, toId } from '@freehold/core';
+import { claimHandle, hostOf, outbox, providerInfo, refreshLog, register, resolveHandle, type OutboxItem } from '@freehold/client';
 import { formatSize } from '@freehold/server';
 import { ready, type Command } from '../command.js';
+import { CommandLinks, printReport } from '../links.js';
 import type { Profile } from '../profile.js';
 
 
@@ -17,45 +17,6 @@ export function providerUrl(text: string): string {
   return u.origin;
 }
 
-
-/** A one-line progress bar on stderr when it is a terminal and enough entries move to be worth watching. */
-function progress(label: string): { update(s: SyncStats): void; done(): void } {
-  const tty = process.stderr.isTTY;
-  let shown = false;
-  return {
-    update(s) {
-      const total = Math.max(s.entriesWanted, s.entriesReceived);
-      if (!tty || total < 200) return;
-      shown = true;
-      const width = 30;
-      const filled = Math.round((s.entriesReceived / total) * width);
-      process.stderr.write(`\r${label} [${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${s.entriesReceived}/${total} entries`);
-    },
-    done() {
-      if (shown) process.stderr.write('\n');
-    },
-  };
-}
-
-export async function syncProvider(device: Device, url: string, out: (s: string) => void): Promise<SyncStats> {
-  const link = await ProviderLink.connect(url, device, WS);
-  const bar = progress(`syncing ${hostOf(url)}`);
-  const refused = new Map<string, { n: number; message: string }>();
-  try {
-    const { stats, roundTrips } = await link.sync(device, {
-      onProgress: bar.update,
-      onAck: (_stored, rejected) => {
-        for (const [, reason, message] of rejected) refused.set(reason, { n: (refused.get(reason)?.n ?? 0) + 1, message });
-      },
-    });
-    bar.done();
-    out(`${hostOf(url)}: received ${stats.entriesReceived} entries, sent ${stats.entriesSent} (${formatSize(stats.bytesSent + stats.bytesReceived)}, ${roundTrips} round trips)`);
-    for (const [reason, { n, message }] of refused) out(`${hostOf(url)} refused ${n} entr${n === 1 ? 'y' : 'ies'}: ${message} [${reason}]`);
-    return stats;
-  } finally {
-    link.close();
-  }
-}
 
 /**
  * Resolves an account argument: an account id (its log fetched from this account's providers if the replica
@@ -89,7 +50,12 @@ export const providerCommands: Command[] = [
       if (!providers.includes(url)) await p.device.setProviders([...providers, url]);
       const acct = await register(url, p.device);
       ctx.out(`registered with ${url} (quota ${formatSize(acct.quota)}, ${formatSize(acct.used)} used)`);
-      await syncProvider(p.device, url, ctx.out);
+      const links = new CommandLinks(p.device, ctx);
+      try {
+        for (const r of await links.connect([url])) printReport(r, ctx.out);
+      } finally {
+        links.close();
+      }
     },
   },
   {

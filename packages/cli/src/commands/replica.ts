@@ -2,8 +2,7 @@ import { resolve } from 'node:path';
 import { asArray, asBytes, asRecord, decode, encode, Kind, reject, SyncSession, syncPair, toId } from '@freehold/core';
 import type { Command } from '../command.js';
 import { Profile, resolveHome } from '../profile.js';
-import { syncProvider } from './provider.js';
-import { watchProviders } from '../watch.js';
+import { CommandLinks, printReport, watchProviders } from '../links.js';
 import { readInput } from '../files.js';
 import { writeFileSync } from 'node:fs';
 
@@ -24,10 +23,15 @@ export const replicaCommands: Command[] = [
         p.requireDevice();
         const providers = p.device.identity().providers;
         if (!providers.length) reject('not-found', 'this account has no provider: `freehold provider add URL`, or `freehold sync --with DIR`');
-        if (ctx.values.watch) return watchProviders(p.device, providers, ctx.out, ctx.err);
-        for (const url of providers) await syncProvider(p.device, url, ctx.out);
-        const rotated = await p.device.rotateStale();
-        if (rotated.length) for (const url of providers) await syncProvider(p.device, url, ctx.out);
+        if (ctx.values.watch) return watchProviders(p.device, providers, ctx);
+        const links = new CommandLinks(p.device, ctx);
+        try {
+          for (const r of await links.connect(providers)) printReport(r, ctx.out);
+          // Keys of spaces a revoked device could read are replaced; the new epochs go out at once.
+          if ((await p.device.rotateStale()).length) await links.flush();
+        } finally {
+          links.close();
+        }
         return;
       }
       if (ctx.values.watch) reject('invalid-argument', '--watch works with providers, not with --with');

@@ -23,7 +23,7 @@ export type Frame =
   | ['hello', Uint8Array, Uint8Array[], Uint8Array[], number?]
   /**
    * Identity logs the peer needs to check what follows: the members of the spaces shown to it, and the authors
-   * and named members of the entries about to be sent. Each log is sent once per session.
+   * and named members of the entries about to be sent. Each log is sent once per session, and again once it grows.
    */
   | ['cards', Uint8Array[]]
   | ['rec', Uint8Array, Uint8Array]
@@ -200,8 +200,8 @@ export class SyncSession {
   private readonly shown = new Map<string, Visibility>();
   /** Undefined until the peer's hello; null for an anonymous peer. */
   peer: Uint8Array | null | undefined;
-  /** Accounts whose identity log this side has sent in this session. */
-  private readonly cardsSent = new Set<string>();
+  /** Accounts whose identity log this side has sent in this session, with the head it had then. */
+  private readonly cardsSent = new Map<string, string>();
 
   constructor(
     private readonly replica: Replica,
@@ -268,15 +268,19 @@ export class SyncSession {
     return [...frames, ...this.cardFrames(members)];
   }
 
-  /** Logs of these accounts not yet sent in this session (and now marked sent). */
+  /**
+   * Logs of these accounts not yet sent in this session, or grown since (and now marked sent): a long session
+   * passes on a device added or revoked meanwhile.
+   */
   private cardsOf(accounts: Iterable<Uint8Array>): Uint8Array[] {
     const out: Uint8Array[] = [];
     for (const a of accounts) {
       const k = toHex(a);
-      if (this.cardsSent.has(k)) continue;
       const state = this.replica.contact(k);
       if (!state) continue;
-      this.cardsSent.add(k);
+      const head = toHex(state.head);
+      if (this.cardsSent.get(k) === head) continue;
+      this.cardsSent.set(k, head);
       out.push(encodeCard(state));
     }
     return out;
@@ -350,6 +354,10 @@ export class SyncSession {
           reject('unsupported-version', `the peer speaks freehold-sync/${f[4]}; this side speaks freehold-sync/${PROTOCOL_VERSION} only`);
         }
         this.peer = this.opts.peer !== undefined ? this.opts.peer : f[1].length === 32 ? f[1] : null;
+        // A hello starts a reconciliation afresh, also on a session that already ran one (a client reconciles
+        // again over its open link): what the peer may see, and what each space holds, are decided anew.
+        this.reconcilers.clear();
+        this.shown.clear();
         await this.addCards(f[3]);
         if (!this.leader) return this.hello(await this.offered(this.peer, f[2]));
         const spaces = new Map<string, Uint8Array>();

@@ -1,0 +1,136 @@
+import { FreeholdError, Kind, type Device, type SyncStats } from '@freehold/core';
+import { answered, hostOf, Providers, type SyncReport } from '@freehold/client';
+import { formatSize } from '@freehold/server';
+import { WS } from './ws.js';
+
+export interface Lines {
+  out(s: string): void;
+  err(s: string): void;
+}
+
+/** A one-line progress bar on stderr when it is a terminal and enough entries move to be worth watching. */
+function progress(): { update(url: string, s: SyncStats): void; done(): void } {
+  const tty = process.stderr.isTTY;
+  let shown = false;
+  return {
+    update(url, s) {
+      const total = Math.max(s.entriesWanted, s.entriesReceived);
+      if (!tty || total < 200) return;
+      shown = true;
+      const width = 30;
+      const filled = Math.round((s.entriesReceived / total) * width);
+      process.stderr.write(`\rsyncing ${hostOf(url)} [${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${s.entriesReceived}/${total} entries`);
+    },
+    done() {
+      if (shown) process.stderr.write('\n');
+      shown = false;
+    },
+  };
+}
+
+/** Why a provider did not answer, naming it once. */
+const why = (url: string, error: string | undefined): string => {
+  const text = error ?? 'no answer';
+  return text.includes(hostOf(url)) ? text : `${hostOf(url)}: ${text}`;
+};
+
+/**
+ * The providers one command talks to, a link each. One that cannot be reached costs one warning line on stderr
+ * and the command goes on with the others; it fails only when none answers.
+ */
+export class CommandLinks {
+  readonly pool: Providers;
+  private readonly warned = new Set<string>();
+  private readonly bar = progress();
+
+  constructor(
+    device: Device,
+    private readonly io: Lines,
+    interest?: () => Promise<Uint8Array[]>,
+  ) {
+    this.pool = new Providers(device, { WebSocket: WS, interest, recheckMs: 0, onProgress: this.bar.update });
+  }
+
+  private warn(url: string, error: string | undefined): void {
+    if (this.warned.has(url)) return;
+    this.warned.add(url);
+    this.io.err(`freehold: warning: ${why(url, error)}; going on without it`);
+  }
+
+  /** Links to these providers (each reconciles first) and answers the reports of those that did. */
+  async connect(urls: Iterable<string>): Promise<SyncReport[]> {
+    this.pool.set(urls);
+    await this.pool.settled();
+    this.bar.done();
+    const links = this.pool.all;
+    const online = links.filter((l) => l.status === 'online');
+    if (!online.length) throw new FreeholdError('unavailable', links.map((l) => why(l.url, l.lastError)).join('; '));
+    for (const l of links) if (l.status !== 'online') this.warn(l.url, l.lastError);
+    return online.map((l) => l.lastSync!);
+  }
+
+  /** A reconciliation with every linked provider, asking also for `extra`; fails only if none answers. */
+  async reconcile(extra: Uint8Array[]): Promise<void> {
+    const outcomes = await this.pool.reconcile(extra);
+    answered(outcomes);
+    for (const o of outcomes) if (!o.ok) this.warn(o.url, o.error.message);
+  }
+
+  /** Sends this device's new entries to every provider still linked, over the open connections. */
+  async flush(): Promise<void> {
+    for (const r of await this.pool.flush()) {
+      if (!r.delivered) this.warn(r.url, `${r.error ?? 'not acknowledged'} (your changes go out with the next sync)`);
+    }
+  }
+
+  online(url: string): boolean {
+    return this.pool.all.some((l) => l.url === url && l.status === 'online');
+  }
+
+  close(): void {
+    this.pool.close();
+  }
+}
+
+/** What a reconciliation moved, and what the provider refused (one line per reason). */
+export function printReport(r: SyncReport, out: (s: string) => void): void {
+  const host = hostOf(r.url);
+  const s = r.stats;
+  const size = formatSize(s.bytesSent + s.bytesReceived);
+  out(`${host}: received ${s.entriesReceived} entries, sent ${s.entriesSent} (${size}, ${r.roundTrips} round trips)`);
+  const refused = new Map<string, { n: number; message: string }>();
+  for (const { reason, message } of r.refused) refused.set(reason, { n: (refused.get(reason)?.n ?? 0) + 1, message });
+  for (const [reason, { n, message }] of refused) out(`${host} refused ${n} entr${n === 1 ? 'y' : 'ies'}: ${message} [${reason}]`);
+}
+
+/**
+ * Stays linked to every provider and reports as it goes: each reconciliation, each batch of live entries, each
+ * lost connection (with when the next attempt is). Ends on SIGINT or SIGTERM.
+ */
+export async function watchProviders(device: Device, providers: string[], io: Lines): Promise<void> {
+  const pool = new Providers(device, { WebSocket: WS });
+  pool.listen((e) => {
+    const host = hostOf(e.url);
+    if (e.type === 'synced') {
+      const s = e.report.stats;
+      io.out(`${host}: in sync (${s.entriesReceived} received, ${s.entriesSent} sent); watching ${e.report.subscribed} spaces`);
+    } else if (e.type === 'entries' && e.live) {
+      const n = e.entries.length;
+      const membership = e.entries.every((x) => x.kind === Kind.membership);
+      io.out(`${host}: ${n} new entr${n === 1 ? 'y' : 'ies'}${membership ? ' (membership)' : ''}`);
+    } else if (e.type === 'status' && e.status === 'offline') {
+      io.err(`${why(e.url, e.error)}; reconnecting in ${((e.retryInMs ?? 0) / 1000).toFixed(1)}s`);
+    }
+  });
+  pool.set(providers);
+  await new Promise<void>((resolve) => {
+    const stop = () => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      resolve();
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+  pool.close();
+}
