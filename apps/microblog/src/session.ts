@@ -19,6 +19,7 @@ import {
   fetchCard,
   providerInfo,
   offerLink,
+  ProviderLink,
   Providers,
   register,
   requestLink,
@@ -29,7 +30,7 @@ import {
   type PendingLink,
   type WebSocketFactory,
 } from '@freehold/client';
-import { Microblog, spacesOf } from '@freehold/microblog';
+import { Microblog, spacesOf, type Mirror } from '@freehold/microblog';
 import { forgetIdentity, loadIdentity, saveIdentity, type StoredIdentity } from './keys.js';
 
 const WS = WebSocket as unknown as WebSocketFactory;
@@ -71,7 +72,10 @@ export class Session {
   ) {
     this.mb = new Microblog(device, {
       resolve: async (handle) => this.resolve(handle),
-      fetch: async (spaces) => this.pushPull(spaces),
+      fetch: async (mirrors) => {
+        await this.mirror(mirrors);
+        await this.pushPull(mirrors.map((m) => m.space));
+      },
     });
     this.links = new Providers(device, {
       WebSocket: WS,
@@ -144,7 +148,9 @@ export class Session {
   lookUp(account: string): void {
     if (this.lookedUp.has(account)) return;
     this.lookedUp.add(account);
-    void this.pushPull([spacesOf(fromId(account, 'account')).public]).then(
+    const owner = fromId(account, 'account');
+    const space = spacesOf(owner).public;
+    void (equal(owner, this.device.account) ? Promise.resolve() : this.mirror([{ space, owner }])).then(() => this.pushPull([space])).then(
       () => this.changed(),
       () => this.lookedUp.delete(account),
     );
@@ -177,6 +183,27 @@ export class Session {
     for (const r of await this.links.flush()) {
       if (!r.refused.length) continue;
       console.warn(`freehold: ${r.url} refused entries:`, r.refused.map((x) => `${x.reason}: ${x.message}`).join('; '));
+    }
+  }
+
+  /**
+   * Asks this account's providers to mirror spaces of other accounts (what it follows or writes to), so this
+   * browser reads and writes them through its own providers only. A provider that does not answer is skipped.
+   */
+  async mirror(mirrors: Mirror[]): Promise<void> {
+    const theirs = mirrors.filter((m) => !equal(m.owner, this.device.account));
+    if (!theirs.length) return;
+    for (const url of await this.addresses()) {
+      try {
+        const link = await ProviderLink.connect(url, this.device, WS);
+        try {
+          await link.mirror(this.device, theirs);
+        } finally {
+          link.close();
+        }
+      } catch (e) {
+        console.warn(`freehold: ${url} did not take the mirrors:`, (e as Error).message);
+      }
     }
   }
 
@@ -249,6 +276,8 @@ export class Session {
     if (this.stopped) return;
     this.bootError = undefined;
     this.links.set(await this.addresses());
+    // What this account follows is read through its own providers, which mirror it.
+    void this.mb.mirrors().then((m) => this.mirror(m));
     this.changed();
   }
 

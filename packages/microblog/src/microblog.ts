@@ -51,11 +51,20 @@ export interface InboxItem {
   message: Message;
 }
 
+/** A space of another account, and that account. */
+export interface Mirror {
+  space: Uint8Array;
+  owner: Uint8Array;
+}
+
 export interface MicroblogDeps {
   /** Looks up and verifies name@host (the caller brings the network). */
   resolve(handle: string): Promise<IdentityState>;
-  /** Brings these spaces (e.g. someone's inbox, to write to it) into the replica. */
-  fetch(spaces: Uint8Array[]): Promise<void>;
+  /**
+   * Brings these spaces of other accounts (e.g. someone's inbox, to write to it) into the replica; the owners
+   * let the caller's provider mirror them from the owners' providers.
+   */
+  fetch(spaces: Mirror[]): Promise<void>;
 }
 
 const MENTION = /(?:^|[\s(])@([a-z0-9][a-z0-9_-]{0,31}@[a-z0-9.-]+(?::\d+)?)/gi;
@@ -109,10 +118,16 @@ export class Microblog {
 
   /** What this account reads from others: followed accounts' spaces and the inboxes it writes to. */
   async interest(): Promise<Uint8Array[]> {
-    const out: Uint8Array[] = [];
+    return (await this.mirrors()).map((m) => m.space);
+  }
+
+  /** The same, with the account that owns each space: what this account's providers mirror for it. */
+  async mirrors(): Promise<Mirror[]> {
+    const out: Mirror[] = [];
     for (const f of await this.following()) {
-      const s = spacesOf(fromId(f.account, 'account'));
-      out.push(s.public, s.friends, s.inbox);
+      const owner = fromId(f.account, 'account');
+      const s = spacesOf(owner);
+      for (const space of [s.public, s.friends, s.inbox]) out.push({ space, owner });
     }
     return out;
   }
@@ -163,7 +178,7 @@ export class Microblog {
   /** Appends a message to another account's inbox (sealed: only they can read it). */
   private async notify(account: string, body: Record<string, unknown>): Promise<void> {
     const inbox = spacesOf(fromId(account, 'account')).inbox;
-    if (!(await this.has(inbox))) await this.deps.fetch([inbox]);
+    if (!(await this.has(inbox))) await this.deps.fetch([{ space: inbox, owner: fromId(account, 'account') }]);
     if (!(await this.has(inbox))) reject('not-found', `${account} has no inbox this device can reach (have they set up their microblog?)`);
     const message = parse(Message, { schema: 'microblog.message@1', from: this.me, at: Date.now(), ...body }, 'message');
     await this.device.write(inbox, Kind.append, new Uint8Array(16), encode(message));

@@ -76,6 +76,7 @@ export class PeerLink {
   private wake: (() => void) | undefined;
   private stopped = false;
   private kicked = false;
+  private attempted: (() => void)[] = [];
   /** Per entries frame sent in this session, in order: the entries in mirrored spaces it carried. */
   private awaitingAck: Uint8Array[][] = [];
   lastError: string | undefined;
@@ -91,12 +92,26 @@ export class PeerLink {
     void this.run();
   }
 
-  /** Reconciles again now (new spaces to share): the session is closed and opened again without waiting. */
-  resync(): void {
+  /**
+   * Reconciles again now (new spaces to share): the session is closed and opened again without waiting.
+   * Resolves once that reconciliation is done or has failed.
+   */
+  resync(): Promise<void> {
+    const done = this.nextAttempt();
     if (this.state === 'up') {
       this.kicked = true;
       this.channel?.ws.close(1000, 'resync');
     } else this.wake?.();
+    return done;
+  }
+
+  /** Resolves when the next connection attempt has reconciled or failed. */
+  nextAttempt(): Promise<void> {
+    return new Promise((r) => this.attempted.push(r));
+  }
+
+  private settle(): void {
+    for (const r of this.attempted.splice(0)) r();
   }
 
   stop(): void {
@@ -155,6 +170,7 @@ export class PeerLink {
       try {
         await this.connectAndServe();
       } catch (e) {
+        this.settle();
         if (this.stopped) return;
         this.failures++;
         this.lastError = e instanceof Error ? e.message : String(e);
@@ -217,6 +233,7 @@ export class PeerLink {
     await lead(session, channel);
     this.session = session;
     this.state = 'up';
+    this.settle();
     this.failures = 0;
     this.lastError = undefined;
     this.log.info({ event: 'peer-up', peer: this.url, ms: Date.now() - started, ...session.stats }, 'peer provider reconciled');

@@ -42,13 +42,17 @@ export class Peering {
 
   /**
    * Starts links to new peers and stops those nothing here needs any more; links to the providers of newly
-   * mirrored spaces reconcile again at once so the mirrors fill.
+   * mirrored spaces reconcile again at once so the mirrors fill. Resolves once those have reconciled or failed.
    */
-  refresh(newMirrors: Mirror[] = []): void {
-    if (this.stopped) return;
+  refresh(newMirrors: Mirror[] = []): Promise<void> {
+    if (this.stopped) return Promise.resolve();
     const want = this.wanted();
     const kick = new Set(newMirrors.flatMap((m) => this.provider.replica.contact(m.owner)?.providers ?? []));
-    for (const url of kick) this.links.get(url)?.resync();
+    const filled: Promise<void>[] = [];
+    for (const url of kick) {
+      const link = this.links.get(url);
+      if (link) filled.push(link.resync());
+    }
     for (const [url, link] of this.links) {
       if (!want.has(url)) {
         link.stop();
@@ -63,8 +67,10 @@ export class Peering {
       }
       const link = new PeerLink(url, this.provider, this.key, this.log);
       this.links.set(url, link);
+      if (kick.has(url)) filled.push(link.nextAttempt());
       link.start();
     }
+    return Promise.all(filled).then(() => undefined);
   }
 
   /** Whether a network may open one more provider session now (each costs a fetch of a well-known document). */

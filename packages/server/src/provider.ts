@@ -26,6 +26,9 @@ import { NetworkBudgets } from './budget.js';
 import { Mirrors, type Delivery, type Mirror } from './mirrors.js';
 import { DEFAULT_HANDLE_POLICY, HANDLE_NAME, HandleDirectory, type HandlePolicy } from './handles.js';
 
+/** How long a mirror request waits for the new mirrors' first reconciliation before it is answered anyway. */
+const MIRROR_FILL_WAIT_MS = 5000;
+
 export interface ProviderOptions {
   store: Store;
   /** Base URL people reach this provider at; its host names handles (name@host). */
@@ -108,7 +111,7 @@ export class Provider {
       this.registered.add(k);
       this.opts.logger.info({ event: 'register', account: toId(log.account), by: 'identity-log' }, 'account hosted: its log lists this provider');
     }
-    if (this.registered.has(k)) this.peering.refresh();
+    if (this.registered.has(k)) void this.peering.refresh();
   }
 
   /** Whether a space's creator lists this provider URL as one of its homes. */
@@ -169,7 +172,8 @@ export class Provider {
       if (!this.replica.storedLog(m.owner)) await this.replica.commitIdentity(log);
     }
     this.opts.logger.info({ event: 'mirror', account: toId(account), spaces: added.length }, 'mirroring spaces');
-    this.peering.refresh(added);
+    // Answer once the mirrors have had their first fill (or a few seconds passed): the client reads next.
+    await Promise.race([this.peering.refresh(added), new Promise((r) => setTimeout(r, MIRROR_FILL_WAIT_MS).unref())]);
   }
 
   /** Where the entries an account wrote into others' spaces through this provider stand, newest first. */

@@ -163,7 +163,7 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
   const metricsUrl = metricsServer?.url;
   logger.info({ event: 'start', url: publicUrl, port, metrics: metricsUrl, store: opts.db ? 'postgres' : 'sqlite' }, `freehold provider listening on ${publicUrl}`);
   // Links to the other providers of the accounts hosted here: reconcile now, then push as entries arrive.
-  provider.peering.refresh();
+  void provider.peering.refresh();
   return {
     url: publicUrl,
     metricsUrl,

@@ -1,26 +1,40 @@
-import { encodeCard, fromId, reject, toId } from '@freehold/core';
-import { inboxSettings, resolveHandle } from '@freehold/client';
+import { encodeCard, equal, fromId, reject, toId, type Device } from '@freehold/core';
+import { inboxSettings, ProviderLink, resolveHandle } from '@freehold/client';
+import { WS } from '../ws.js';
 import { formatSize, parseSize } from '@freehold/server';
 import { CommandLinks } from '../links.js';
-import { Microblog, parseRef, refToString, type TimelineItem } from '@freehold/microblog';
+import { Microblog, parseRef, refToString, type Mirror, type TimelineItem } from '@freehold/microblog';
 import type { Command, Context } from '../command.js';
 
 
 /**
- * Runs a microblog command over links to this account's providers and those of the accounts it follows: each
+ * Asks this account's providers to mirror the spaces it reads or writes to that belong to other accounts (with
+ * those accounts' logs): the client then talks to its own providers only. A provider that does not answer is
+ * skipped here; the links report it.
+ */
+async function declareMirrors(device: Device, urls: Iterable<string>, mirrors: Mirror[]): Promise<void> {
+  const theirs = mirrors.filter((m) => !equal(m.owner, device.account));
+  if (!theirs.length) return;
+  for (const url of urls) {
+    const link = await ProviderLink.connect(url, device, WS).catch(() => undefined);
+    if (!link) continue;
+    try {
+      await link.mirror(device, theirs);
+    } finally {
+      link.close();
+    }
+  }
+}
+
+/**
+ * Runs a microblog command over links to this account's own providers, which mirror what it follows: each
  * reconciles first (fresh data in), and what the command wrote goes out over the same connections.
  */
 async function withMicroblog<T>(ctx: Context, f: (mb: Microblog, links: CommandLinks) => Promise<T>): Promise<T> {
   const p = await ctx.profile();
   p.requireDevice();
   const device = p.device;
-  const providers = async () => {
-    const urls = new Set(device.identity().providers);
-    for (const { account } of await mb.following()) {
-      for (const u of device.replica.contact(fromId(account, 'account'))?.providers ?? []) urls.add(u);
-    }
-    return urls;
-  };
+  const own = () => device.identity().providers;
   const links = new CommandLinks(device, ctx, () => mb.interest());
   const mb: Microblog = new Microblog(device, {
     resolve: async (handle) => {
@@ -28,18 +42,19 @@ async function withMicroblog<T>(ctx: Context, f: (mb: Microblog, links: CommandL
       await device.replica.addCard(encodeCard(state));
       return state;
     },
-    fetch: async (spaces) => {
-      links.pool.set(await providers());
-      await links.reconcile(spaces);
+    fetch: async (mirrors) => {
+      await declareMirrors(device, own(), mirrors);
+      await links.reconcile(mirrors.map((m) => m.space));
     },
   });
   try {
-    await links.connect(await providers());
+    await declareMirrors(device, own(), await mb.mirrors());
+    await links.connect(own());
     await mb.ensure();
     await mb.absorbInbox();
     const result = await f(mb, links);
-    // A new follow links to its author's providers too; they get everything with their first reconciliation.
-    links.pool.set(await providers());
+    // A new follow is mirrored from its author's providers from now on.
+    await declareMirrors(device, own(), await mb.mirrors());
     await links.flush();
     return result;
   } finally {
