@@ -18,6 +18,7 @@ export * from './device.js';
 export * from './doc-payload.js';
 export * from './docs.js';
 export * from './sync/reconcile.js';
+export * from './sync/protocol.js';
 export * from './sync/session.js';
 export * from './identity/recovery.js';
 export * from './requests.js';
