@@ -107,11 +107,14 @@ export class PeerLink {
     this.channel?.ws.terminate();
   }
 
-  /** Sends entries this provider just stored, if the peer is home to their spaces and the link is up. */
+  /**
+   * Sends entries this provider just stored, if the peer is home to their spaces and a session is open. That
+   * includes a session still reconciling: an entry stored after reconciliation read its space is sent this way.
+   */
   async push(entries: Entry[]): Promise<void> {
     const channel = this.channel;
     const session = this.session;
-    if (this.state !== 'up' || !channel || !session) return;
+    if (!channel || !session) return;
     const mine: Entry[] = [];
     for (const e of entries) if (await this.provider.sharedWith(e.space, this.url)) mine.push(e);
     if (!mine.length) return;
@@ -212,17 +215,19 @@ export class PeerLink {
       onStored: (entries) => void this.provider.fanout(entries, { peer: this.url }),
       onError: (reason, message) => this.log.info({ event: 'peer-error', peer: this.url, reason, message }, 'peer refused a frame'),
     });
+    // Live from before reconciliation starts: the peer pushes what it stores in the spaces mirrored from it (it
+    // has no link of its own to here) and this side pushes its news. Either way an entry stored after
+    // reconciliation read its space still crosses; one stored before is reconciled.
     this.channel = channel;
+    this.session = session;
+    const mirrored = this.provider.mirrors.all().filter((m) => this.provider.mirroredFrom(m.space, this.url)).map((m) => m.space);
+    for (let i = 0; i < mirrored.length; i += FRAME_LIMITS.spaces) channel.send(encodeFrame(['sub', mirrored.slice(i, i + FRAME_LIMITS.spaces)]));
     const started = Date.now();
     await lead(session, channel);
-    this.session = session;
     this.state = 'up';
     this.failures = 0;
     this.lastError = undefined;
     this.log.info({ event: 'peer-up', peer: this.url, ms: Date.now() - started, ...session.stats }, 'peer provider reconciled');
-    // The peer pushes what it stores in the spaces mirrored from it (it has no link of its own to here).
-    const mirrored = this.provider.mirrors.all().filter((m) => this.provider.mirroredFrom(m.space, this.url)).map((m) => m.space);
-    for (let i = 0; i < mirrored.length; i += FRAME_LIMITS.spaces) channel.send(encodeFrame(['sub', mirrored.slice(i, i + FRAME_LIMITS.spaces)]));
     // Then answer what the peer sends (acknowledgements of pushes, errors) until the session ends.
     for (;;) {
       const bytes = await channel.next();
