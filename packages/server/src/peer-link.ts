@@ -70,6 +70,8 @@ class SocketChannel implements Channel {
 export class PeerLink {
   state: PeerState = 'connecting';
   private failures = 0;
+  /** The socket of the current attempt, from its first byte: stopping or failing closes it in any phase. */
+  private socket: WebSocket | undefined;
   private channel: (Channel & { ws: WebSocket }) | undefined;
   private session: SyncSession | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -104,7 +106,7 @@ export class PeerLink {
     this.state = 'stopped';
     clearTimeout(this.timer);
     this.wake?.();
-    this.channel?.ws.terminate();
+    this.socket?.terminate();
   }
 
   /**
@@ -158,11 +160,15 @@ export class PeerLink {
       try {
         await this.connectAndServe();
       } catch (e) {
-        if (this.stopped) return;
-        this.failures++;
-        this.lastError = e instanceof Error ? e.message : String(e);
-        this.log.warn({ event: 'peer-down', peer: this.url, failures: this.failures, err: this.lastError }, 'peer provider unreachable');
+        if (!this.stopped) {
+          this.failures++;
+          this.lastError = e instanceof Error ? e.message : String(e);
+          this.log.warn({ event: 'peer-down', peer: this.url, failures: this.failures, err: this.lastError }, 'peer provider unreachable');
+        }
       }
+      // A session that failed on this side (a refusal, a malformed frame) may still be open at the peer's.
+      this.socket?.terminate();
+      this.socket = undefined;
       this.channel = undefined;
       this.session = undefined;
       if (this.stopped) return;
@@ -182,6 +188,7 @@ export class PeerLink {
   private async connectAndServe(): Promise<void> {
     this.state = 'connecting';
     const ws = new WebSocket(syncUrl(this.url), { maxPayload: 8 << 20, perMessageDeflate: false, handshakeTimeout: 10_000 });
+    this.socket = ws;
     const socket = new SocketChannel(ws);
     this.awaitingAck = [];
     // Every frame goes out through here, so acks (answered in order) can be matched to the entries they cover.

@@ -1,12 +1,15 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { WebSocketServer } from 'ws';
 import { afterAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { xoroshiro128plus } from 'pure-rand/generator/xoroshiro128plus';
 import { installNativeCrypto } from '@freehold/node';
 import { ProviderLink, register } from '@freehold/client';
-import { Device, encodeCard, fingerprint, Kind, newDeviceKeys, possessionProof, toHex, utf8, type Entry } from '@freehold/core';
+import { decodeFrame, Device, encodeCard, encodeFrame, fingerprint, Kind, newDeviceKeys, possessionProof, toHex, utf8, type Entry } from '@freehold/core';
 import { SqliteStore } from '@freehold/stores';
 import { NO_FAULTS } from '../../../test-support/fault-proxy.js';
 import { newDevice, put, syncWith, tempDir, until, WS } from './helpers.js';
@@ -400,6 +403,40 @@ describe('federation under faults', () => {
       await same(p1, p3, board, 5000);
     } finally {
       for (const n of [p1, p3]) await n.dispose();
+    }
+  }, 60_000);
+
+  it('a provider closes each session a peer refuses, and exits at once on SIGTERM', async () => {
+    // A peer that answers this provider's key with a refusal and then leaves the socket open, as a rate-limited
+    // peer does.
+    const peer = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+    await new Promise((r) => peer.once('listening', r));
+    const peerUrl = `http://127.0.0.1:${(peer.address() as AddressInfo).port}`;
+    let attempts = 0;
+    let mostOpen = 0;
+    peer.on('connection', (ws) => {
+      attempts++;
+      mostOpen = Math.max(mostOpen, peer.clients.size);
+      ws.send(encodeFrame(['challenge', randomBytes(32), new URL(peerUrl).host]));
+      ws.on('message', (d: Buffer) => {
+        if (decodeFrame(new Uint8Array(d))[0] === 'peer') ws.send(encodeFrame(['error', 'rate-limited', 'too many provider sessions from this network']));
+      });
+    });
+    const p1 = await ProviderNode.create('P1', { dir: join(tmp.dir, 'refused-p1') }, Math.random);
+    try {
+      await p1.start();
+      const alice = await newDevice(tmp.dir, 'alice-refused');
+      await alice.setProviders([p1.url, peerUrl]);
+      await register(p1.url, alice);
+      await until(() => attempts >= 4, 15_000);
+      expect(mostOpen).toBe(1);
+      const t = Date.now();
+      await p1.stop();
+      expect(Date.now() - t).toBeLessThan(5000);
+    } finally {
+      await p1.dispose();
+      for (const ws of peer.clients) ws.terminate();
+      await new Promise((r) => peer.close(r));
     }
   }, 60_000);
 });

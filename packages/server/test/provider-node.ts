@@ -10,6 +10,17 @@ import { spawnServer } from './process.js';
 
 type Server = Awaited<ReturnType<typeof spawnServer>>;
 
+/** Ports handed out here: a provider's port stays free while it is down, and must not go to another node. */
+const handedOut = new Set<number>();
+async function unusedPort(): Promise<number> {
+  for (;;) {
+    const port = await freePort();
+    if (handedOut.has(port)) continue;
+    handedOut.add(port);
+    return port;
+  }
+}
+
 /** Where a provider keeps its data: a SQLite folder or a PostgreSQL schema of the test database. */
 export type NodeStorage = { dir: string } | { schema: string };
 
@@ -31,8 +42,8 @@ export class ProviderNode {
   ) {}
 
   static async create(name: string, storage: NodeStorage, random: () => number): Promise<ProviderNode> {
-    const port = await freePort();
-    return new ProviderNode(name, port, await FaultProxy.start(await freePort(), port, random), storage);
+    const port = await unusedPort();
+    return new ProviderNode(name, port, await FaultProxy.start(await unusedPort(), port, random), storage);
   }
 
   /** The provider's canonical URL: its proxy. */
