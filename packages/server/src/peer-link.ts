@@ -93,12 +93,15 @@ export class PeerLink {
     void this.run();
   }
 
-  /** Reconciles again now (new spaces to share): the session is closed and opened again without waiting. */
+  /**
+   * Reconciles again now (new spaces to share): the session is closed and opened again without waiting. A
+   * session still connecting or reconciling may have listed the spaces to share before they changed, so it is
+   * opened again as soon as its reconciliation ends.
+   */
   resync(): void {
-    if (this.state === 'up') {
-      this.kicked = true;
-      this.channel?.ws.close(1000, 'resync');
-    } else this.wake?.();
+    this.kicked = true;
+    if (this.state === 'up') this.channel?.ws.close(1000, 'resync');
+    else this.wake?.();
   }
 
   stop(): void {
@@ -160,7 +163,7 @@ export class PeerLink {
       try {
         await this.connectAndServe();
       } catch (e) {
-        if (!this.stopped) {
+        if (!this.stopped && !this.kicked) {
           this.failures++;
           this.lastError = e instanceof Error ? e.message : String(e);
           this.log.warn({ event: 'peer-down', peer: this.url, failures: this.failures, err: this.lastError }, 'peer provider unreachable');
@@ -187,6 +190,8 @@ export class PeerLink {
 
   private async connectAndServe(): Promise<void> {
     this.state = 'connecting';
+    // This attempt lists the spaces to share afresh; a resync from here on means listing them again.
+    this.kicked = false;
     const ws = new WebSocket(syncUrl(this.url), { maxPayload: 8 << 20, perMessageDeflate: false, handshakeTimeout: 10_000 });
     this.socket = ws;
     const socket = new SocketChannel(ws);
@@ -235,6 +240,7 @@ export class PeerLink {
     this.failures = 0;
     this.lastError = undefined;
     this.log.info({ event: 'peer-up', peer: this.url, ms: Date.now() - started, ...session.stats }, 'peer provider reconciled');
+    if (this.kicked) return;
     // Then answer what the peer sends (acknowledgements of pushes, errors) until the session ends.
     for (;;) {
       const bytes = await channel.next();

@@ -279,11 +279,9 @@ describe('federation under faults', () => {
         if (!n.running) await n.start();
       }
       const settled = await converge(placements, 60_000);
-      console.log(`DEBUG converged ${settled}`);
       // Clients send what was never acknowledged, and read back everything.
       for (let round = 0; round < 2; round++) {
         for (const c of clients) for (const n of c.homes) expect(await syncVia(c, n), `${c.name} syncs with ${n.name}`).toBe(true);
-        console.log(`DEBUG round ${round} synced`);
         await converge(placements, 30_000);
       }
       const cut = nodes.reduce((s, n) => s + n.proxy.stats.cut, 0);
@@ -294,11 +292,7 @@ describe('federation under faults', () => {
 
       // Stopped, every provider's store and every replica agree space by space: same fingerprint over the whole
       // space, and every acknowledged entry in it.
-      for (const n of nodes) {
-        console.log(`DEBUG stopping ${n.name}`);
-        await n.stop();
-      }
-      console.log(`DEBUG stopped`);
+      for (const n of nodes) await n.stop();
       const stores = new Map(await Promise.all(nodes.map(async (n) => [n, await n.openStore()] as const)));
       try {
         const ids = async (node: ProviderNode, space: Uint8Array) => new Set((await stores.get(node)!.keys(space)).map((k) => hex(k.id)));
@@ -437,6 +431,41 @@ describe('federation under faults', () => {
       await p1.dispose();
       for (const ws of peer.clients) ws.terminate();
       await new Promise((r) => peer.close(r));
+    }
+  }, 60_000);
+
+  it('a mirror asked for while the link to the owner’s provider is reconciling fills', async () => {
+    // Every chunk to and from P1 waits exactly delayMs (the proxy's random draw is always 1).
+    const p1 = await ProviderNode.create('P1', { dir: join(tmp.dir, 'kick-p1') }, () => 1);
+    const p3 = await ProviderNode.create('P3', { dir: join(tmp.dir, 'kick-p3') }, Math.random);
+    try {
+      await Promise.all([p1.start(), p3.start()]);
+      const alice = await newDevice(tmp.dir, 'alice-kick');
+      await alice.setProviders([p1.url]);
+      await register(p1.url, alice);
+      const boards = [await alice.createSpace(true), await alice.createSpace(true)];
+      await syncWith(alice, p1.directUrl);
+      const bob = await newDevice(tmp.dir, 'bob-kick');
+      await bob.setProviders([p3.url]);
+      await register(p3.url, bob);
+      await bob.replica.addCard(encodeCard(alice.identity()));
+      const follow = async (board: Uint8Array) => {
+        const link = await ProviderLink.connect(p3.directUrl, bob, WS);
+        await link.mirror(bob, [{ space: board, owner: alice.account }]);
+        link.close();
+      };
+      // Bob follows one board: P3 links to P1 over a slow network. P1 logs when it lets the link in; its answer
+      // reaches P3 300 ms later, and the reconciliation that follows takes several 600 ms round trips. Bob
+      // follows the second board in the middle of it.
+      p1.proxy.set({ delayMs: 300 });
+      await follow(boards[0]!);
+      await until(() => p1.output().includes('"event":"peer-auth"'), 10_000);
+      await sleep(700);
+      await follow(boards[1]!);
+      p1.proxy.set(NO_FAULTS);
+      for (const board of boards) await same(p1, p3, board, 10_000);
+    } finally {
+      for (const n of [p1, p3]) await n.dispose();
     }
   }, 60_000);
 });
