@@ -1,18 +1,15 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { randomBytes } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { WebSocketServer } from 'ws';
 import { afterAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { xoroshiro128plus } from 'pure-rand/generator/xoroshiro128plus';
 import { installNativeCrypto } from '@freehold/node';
 import { ProviderLink, register } from '@freehold/client';
-import { decodeFrame, Device, encodeCard, encodeFrame, fingerprint, Kind, newDeviceKeys, possessionProof, toHex, utf8, type Entry } from '@freehold/core';
+import { Device, encodeCard, fingerprint, Kind, newDeviceKeys, possessionProof, toHex, utf8, type Entry } from '@freehold/core';
 import { SqliteStore } from '@freehold/stores';
 import { NO_FAULTS } from '../../../test-support/fault-proxy.js';
-import { newDevice, put, syncWith, tempDir, until, WS } from './helpers.js';
+import { newDevice, put, tempDir, WS } from './helpers.js';
 import { ProviderNode } from './provider-node.js';
 
 installNativeCrypto();
@@ -24,8 +21,15 @@ const SEED = Number(process.env.FREEHOLD_FAULT_SEED ?? Math.floor(Math.random() 
 const STEPS = Number(process.env.FREEHOLD_FAULT_STEPS ?? 40);
 const rng = new fc.Random(xoroshiro128plus(SEED));
 const pick = <T>(list: readonly T[]): T => list[rng.nextInt(0, list.length - 1)]!;
+function shuffled<T>(list: readonly T[]): T[] {
+  const out = [...list];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = rng.nextInt(0, i);
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return out;
+}
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const hex = toHex;
 
 interface Client {
   name: string;
@@ -69,7 +73,7 @@ async function syncVia(c: Client, node: ProviderNode, timeoutMs = 20_000): Promi
       timeout,
     ]);
     if (rejected.length) throw new Error(`${node.name} refused entries of ${c.name}: ${JSON.stringify(rejected)}`);
-    for (const e of c.unacked) acked.set(hex(e.id), { space: hex(e.space), by: node });
+    for (const e of c.unacked) acked.set(toHex(e.id), { space: toHex(e.space), by: node });
     c.unacked = [];
     return true;
   } catch (e) {
@@ -80,15 +84,28 @@ async function syncVia(c: Client, node: ProviderNode, timeoutMs = 20_000): Promi
   }
 }
 
-async function write(c: Client): Promise<void> {
+/** What one client writes in a step, drawn before anything runs, so concurrent writers keep the schedule fixed. */
+interface Plan {
+  client: Client;
+  writes: ({ append: Uint8Array } | { space: Uint8Array; doc: string })[];
+  via: ProviderNode;
+}
+
+function plan(c: Client): Plan {
+  const writes: Plan['writes'] = [];
   for (let k = rng.nextInt(1, 4); k > 0; k--) {
-    if (c.appends.length && rng.nextInt(0, 3) === 0) {
-      c.unacked.push(await c.device.write(pick(c.appends), Kind.append, new Uint8Array(16), utf8(`message ${c.n++} from ${c.name}`)));
-    } else {
-      c.unacked.push(await put(c.device, pick(c.writes), `${c.name}/${rng.nextInt(0, 5)}`, { [`n${c.n}`]: c.n++ }));
-    }
+    writes.push(c.appends.length && rng.nextInt(0, 3) === 0 ? { append: pick(c.appends) } : { space: pick(c.writes), doc: `${c.name}/${rng.nextInt(0, 5)}` });
   }
-  await syncVia(c, pick(c.homes));
+  return { client: c, writes, via: pick(c.homes) };
+}
+
+async function write({ client: c, writes, via }: Plan): Promise<void> {
+  for (const w of writes) {
+    const n = c.n++;
+    if ('append' in w) c.unacked.push(await c.device.write(w.append, Kind.append, new Uint8Array(16), utf8(`message ${n} from ${c.name}`)));
+    else c.unacked.push(await put(c.device, w.space, w.doc, { [`n${n}`]: n }));
+  }
+  await syncVia(c, via);
 }
 
 /** What is wrong with the providers' copies now (empty once they agree and hold every acknowledged entry). */
@@ -110,7 +127,7 @@ async function disagreements(placements: Placement[], read: (node: ProviderNode,
       if (extra) problems.push(`${p.name}: ${node.name} holds ${extra} entries ${first!.name} lacks`);
     }
     for (const [id, a] of acked) {
-      if (a.space !== hex(p.space)) continue;
+      if (a.space !== toHex(p.space)) continue;
       for (const node of [...p.full, ...(p.partial.includes(a.by) ? [a.by] : [])]) {
         if (!copies.get(node)!.has(id)) problems.push(`${p.name}: ${node.name} lacks entry ${id.slice(0, 12)} acknowledged by ${a.by.name}`);
       }
@@ -133,10 +150,15 @@ async function converge(placements: Placement[], ms: number): Promise<number> {
 describe('federation under faults', () => {
   it('random writes, kill -9 and restarts, a network that drops and delays: every copy converges, nothing acknowledged is lost', async () => {
     console.log(`federation faults: seed ${SEED}, ${STEPS} steps (rerun with FREEHOLD_FAULT_SEED=${SEED})`);
-    const random = () => rng.nextDouble();
-    const p1 = await ProviderNode.create('P1', { dir: join(tmp.dir, 'p1') }, random);
-    const p2 = await ProviderNode.create('P2', { schema: `fh_fedfault_${process.pid}` }, random);
-    const p3 = await ProviderNode.create('P3', { dir: join(tmp.dir, 'p3') }, random);
+    // Each proxy draws from a generator of its own: how much traffic it sees varies from run to run, and must not
+    // shift the schedule of steps.
+    const random = (i: number) => {
+      const own = new fc.Random(xoroshiro128plus(SEED + i));
+      return () => own.nextDouble();
+    };
+    const p1 = await ProviderNode.create('P1', { dir: join(tmp.dir, 'p1') }, random(1));
+    const p2 = await ProviderNode.create('P2', { schema: `fh_fedfault_${process.pid}` }, random(2));
+    const p3 = await ProviderNode.create('P3', { dir: join(tmp.dir, 'p3') }, random(3));
     const nodes = [p1, p2, p3];
     try {
       await Promise.all(nodes.map((n) => n.start()));
@@ -246,8 +268,8 @@ describe('federation under faults', () => {
         const roll = rng.nextInt(0, 99);
         if (roll < 55) {
           // One to three clients write at once, each syncing with one of its providers.
-          const writers = [...clients].sort(() => rng.nextDouble() - 0.5).slice(0, rng.nextInt(1, 3));
-          await Promise.all(writers.map((c) => write(c)));
+          const writers = shuffled(clients).slice(0, rng.nextInt(1, 3));
+          await Promise.all(writers.map(plan).map(write));
           tally.writes += writers.length;
         } else if (roll < 65) {
           const up = nodes.filter((n) => n.running);
@@ -295,10 +317,10 @@ describe('federation under faults', () => {
       for (const n of nodes) await n.stop();
       const stores = new Map(await Promise.all(nodes.map(async (n) => [n, await n.openStore()] as const)));
       try {
-        const ids = async (node: ProviderNode, space: Uint8Array) => new Set((await stores.get(node)!.keys(space)).map((k) => hex(k.id)));
+        const ids = async (node: ProviderNode, space: Uint8Array) => new Set((await stores.get(node)!.keys(space)).map((k) => toHex(k.id)));
         expect(await disagreements(placements, ids)).toEqual([]);
         for (const p of placements) {
-          const print = async (keys: { time: number; id: Uint8Array }[]) => hex(fingerprint(keys, 0, keys.length));
+          const print = async (keys: { time: number; id: Uint8Array }[]) => toHex(fingerprint(keys, 0, keys.length));
           const expected = await print(await stores.get(p.full[0]!)!.keys(p.space));
           for (const n of p.full) expect(await print(await stores.get(n)!.keys(p.space)), `${p.name} at ${n.name}`).toBe(expected);
           for (const c of p.readers) expect(await print(await c.device.store.keys(p.space)), `${p.name} at ${c.name}`).toBe(expected);
@@ -320,152 +342,4 @@ describe('federation under faults', () => {
       for (const n of nodes) await n.dispose();
     }
   }, 150_000);
-
-  /** Writes into a space through one provider, one entry per sync, for `ms`. */
-  async function writeFor(d: Device, space: Uint8Array, url: string, ms: number): Promise<number> {
-    const end = Date.now() + ms;
-    let n = 0;
-    for (; Date.now() < end; n++) {
-      await put(d, space, `burst/${n % 4}`, { [`n${n}`]: n });
-      await syncWith(d, url);
-    }
-    return n;
-  }
-
-  /** Waits until two providers hold the same entries of a space; says how far apart they are if they do not. */
-  async function same(a: ProviderNode, b: ProviderNode, space: Uint8Array, ms: number): Promise<void> {
-    const agree = async () => {
-      const [x, y] = [await a.peek(space), await b.peek(space)];
-      return x.size > 0 && x.size === y.size && [...x].every((id) => y.has(id));
-    };
-    await until(agree, ms).catch(async () => {
-      throw new Error(`${b.name} holds ${(await b.peek(space)).size} entries of the space, ${a.name} ${(await a.peek(space)).size}`);
-    });
-  }
-
-  it('what a provider stores while its link to a peer reconciles reaches the peer, with no further reconnect', async () => {
-    const p1 = await ProviderNode.create('P1', { dir: join(tmp.dir, 'lead-p1') }, Math.random);
-    const p2 = await ProviderNode.create('P2', { dir: join(tmp.dir, 'lead-p2') }, Math.random);
-    try {
-      await Promise.all([p1.start(), p2.start()]);
-      const alice = await newDevice(tmp.dir, 'alice-lead');
-      await alice.setProviders([p1.url, p2.url]);
-      for (const n of [p1, p2]) await register(n.url, alice);
-      const space = await alice.createSpace(false);
-      await put(alice, space, 'first', { n: 0 });
-      await syncWith(alice, p1.directUrl);
-      await same(p1, p2, space, 15_000);
-      // P1's link to P2 drops and reconciles again over a slow network while Alice keeps writing through P1.
-      // P2's own link to P1 stays up and subscribes to nothing: only P1's link carries her entries to P2.
-      p2.proxy.set({ delayMs: 200 });
-      p2.proxy.cutAll();
-      const written = await writeFor(alice, space, p1.directUrl, 4000);
-      p2.proxy.set(NO_FAULTS);
-      expect(written).toBeGreaterThan(5);
-      await same(p1, p2, space, 5000);
-    } finally {
-      for (const n of [p1, p2]) await n.dispose();
-    }
-  }, 60_000);
-
-  it('what the owner’s provider stores while a mirror’s link reconciles reaches the mirror, with no further reconnect', async () => {
-    const p1 = await ProviderNode.create('P1', { dir: join(tmp.dir, 'sub-p1') }, Math.random);
-    const p3 = await ProviderNode.create('P3', { dir: join(tmp.dir, 'sub-p3') }, Math.random);
-    try {
-      await Promise.all([p1.start(), p3.start()]);
-      const alice = await newDevice(tmp.dir, 'alice-sub');
-      await alice.setProviders([p1.url]);
-      await register(p1.url, alice);
-      const board = await alice.createSpace(true);
-      await put(alice, board, 'first', { n: 0 });
-      await syncWith(alice, p1.directUrl);
-      const bob = await newDevice(tmp.dir, 'bob-sub');
-      await bob.setProviders([p3.url]);
-      await register(p3.url, bob);
-      await bob.replica.addCard(encodeCard(alice.identity()));
-      const link = await ProviderLink.connect(p3.directUrl, bob, WS);
-      await link.mirror(bob, [{ space: board, owner: alice.account }]);
-      link.close();
-      await same(p1, p3, board, 15_000);
-      // P3's link to P1 (the only link: P1 mirrors nothing of P3's) drops and reconciles again slowly while
-      // Alice writes through P1; P3 then subscribes to the board again, and nothing may fall between.
-      p1.proxy.set({ delayMs: 200 });
-      p1.proxy.cutAll();
-      const written = await writeFor(alice, board, p1.directUrl, 4000);
-      p1.proxy.set(NO_FAULTS);
-      expect(written).toBeGreaterThan(5);
-      await same(p1, p3, board, 5000);
-    } finally {
-      for (const n of [p1, p3]) await n.dispose();
-    }
-  }, 60_000);
-
-  it('a provider closes each session a peer refuses, and exits at once on SIGTERM', async () => {
-    // A peer that answers this provider's key with a refusal and then leaves the socket open, as a rate-limited
-    // peer does.
-    const peer = new WebSocketServer({ port: 0, host: '127.0.0.1' });
-    await new Promise((r) => peer.once('listening', r));
-    const peerUrl = `http://127.0.0.1:${(peer.address() as AddressInfo).port}`;
-    let attempts = 0;
-    let mostOpen = 0;
-    peer.on('connection', (ws) => {
-      attempts++;
-      mostOpen = Math.max(mostOpen, peer.clients.size);
-      ws.send(encodeFrame(['challenge', randomBytes(32), new URL(peerUrl).host]));
-      ws.on('message', (d: Buffer) => {
-        if (decodeFrame(new Uint8Array(d))[0] === 'peer') ws.send(encodeFrame(['error', 'rate-limited', 'too many provider sessions from this network']));
-      });
-    });
-    const p1 = await ProviderNode.create('P1', { dir: join(tmp.dir, 'refused-p1') }, Math.random);
-    try {
-      await p1.start();
-      const alice = await newDevice(tmp.dir, 'alice-refused');
-      await alice.setProviders([p1.url, peerUrl]);
-      await register(p1.url, alice);
-      await until(() => attempts >= 4, 15_000);
-      expect(mostOpen).toBe(1);
-      const t = Date.now();
-      await p1.stop();
-      expect(Date.now() - t).toBeLessThan(5000);
-    } finally {
-      await p1.dispose();
-      for (const ws of peer.clients) ws.terminate();
-      await new Promise((r) => peer.close(r));
-    }
-  }, 60_000);
-
-  it('a mirror asked for while the link to the owner’s provider is reconciling fills', async () => {
-    // Every chunk to and from P1 waits exactly delayMs (the proxy's random draw is always 1).
-    const p1 = await ProviderNode.create('P1', { dir: join(tmp.dir, 'kick-p1') }, () => 1);
-    const p3 = await ProviderNode.create('P3', { dir: join(tmp.dir, 'kick-p3') }, Math.random);
-    try {
-      await Promise.all([p1.start(), p3.start()]);
-      const alice = await newDevice(tmp.dir, 'alice-kick');
-      await alice.setProviders([p1.url]);
-      await register(p1.url, alice);
-      const boards = [await alice.createSpace(true), await alice.createSpace(true)];
-      await syncWith(alice, p1.directUrl);
-      const bob = await newDevice(tmp.dir, 'bob-kick');
-      await bob.setProviders([p3.url]);
-      await register(p3.url, bob);
-      await bob.replica.addCard(encodeCard(alice.identity()));
-      const follow = async (board: Uint8Array) => {
-        const link = await ProviderLink.connect(p3.directUrl, bob, WS);
-        await link.mirror(bob, [{ space: board, owner: alice.account }]);
-        link.close();
-      };
-      // Bob follows one board: P3 links to P1 over a slow network. P1 logs when it lets the link in; its answer
-      // reaches P3 300 ms later, and the reconciliation that follows takes several 600 ms round trips. Bob
-      // follows the second board in the middle of it.
-      p1.proxy.set({ delayMs: 300 });
-      await follow(boards[0]!);
-      await until(() => p1.output().includes('"event":"peer-auth"'), 10_000);
-      await sleep(700);
-      await follow(boards[1]!);
-      p1.proxy.set(NO_FAULTS);
-      for (const board of boards) await same(p1, p3, board, 10_000);
-    } finally {
-      for (const n of [p1, p3]) await n.dispose();
-    }
-  }, 60_000);
 });

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import pg from 'pg';
-import { toHex, type Store } from '@freehold/core';
+import type { Store } from '@freehold/core';
 import { PostgresStore, SqliteStore } from '@freehold/stores';
 import { FaultProxy } from '../../../test-support/fault-proxy.js';
 import { freePort } from '../../../test-support/net.js';
@@ -129,5 +129,3 @@ export class ProviderNode {
     }
   }
 }
-
-export const hexSet = (ids: Iterable<Uint8Array>): Set<string> => new Set([...ids].map(toHex));
