@@ -70,6 +70,8 @@ class SocketChannel implements Channel {
 export class PeerLink {
   state: PeerState = 'connecting';
   private failures = 0;
+  /** The socket of the current attempt, from its first byte: stopping or failing closes it in any phase. */
+  private socket: WebSocket | undefined;
   private channel: (Channel & { ws: WebSocket }) | undefined;
   private session: SyncSession | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -93,15 +95,15 @@ export class PeerLink {
   }
 
   /**
-   * Reconciles again now (new spaces to share): the session is closed and opened again without waiting.
-   * Resolves once that reconciliation is done or has failed.
+   * Reconciles again now (new spaces to share): the session is closed and opened again without waiting. A
+   * session still connecting or reconciling may have listed the spaces to share before they changed, so it is
+   * opened again as soon as its reconciliation ends. Resolves once that reconciliation is done or has failed.
    */
   resync(): Promise<void> {
     const done = this.nextAttempt();
-    if (this.state === 'up') {
-      this.kicked = true;
-      this.channel?.ws.close(1000, 'resync');
-    } else this.wake?.();
+    this.kicked = true;
+    if (this.state === 'up') this.channel?.ws.close(1000, 'resync');
+    else this.wake?.();
     return done;
   }
 
@@ -119,14 +121,17 @@ export class PeerLink {
     this.state = 'stopped';
     clearTimeout(this.timer);
     this.wake?.();
-    this.channel?.ws.terminate();
+    this.socket?.terminate();
   }
 
-  /** Sends entries this provider just stored, if the peer is home to their spaces and the link is up. */
+  /**
+   * Sends entries this provider just stored, if the peer is home to their spaces and a session is open. That
+   * includes a session still reconciling: an entry stored after reconciliation read its space is sent this way.
+   */
   async push(entries: Entry[]): Promise<void> {
     const channel = this.channel;
     const session = this.session;
-    if (this.state !== 'up' || !channel || !session) return;
+    if (!channel || !session) return;
     const mine: Entry[] = [];
     for (const e of entries) if (await this.provider.sharedWith(e.space, this.url)) mine.push(e);
     if (!mine.length) return;
@@ -170,12 +175,17 @@ export class PeerLink {
       try {
         await this.connectAndServe();
       } catch (e) {
-        this.settle();
-        if (this.stopped) return;
-        this.failures++;
-        this.lastError = e instanceof Error ? e.message : String(e);
-        this.log.warn({ event: 'peer-down', peer: this.url, failures: this.failures, err: this.lastError }, 'peer provider unreachable');
+        if (!this.stopped && !this.kicked) {
+          this.failures++;
+          this.lastError = e instanceof Error ? e.message : String(e);
+          this.log.warn({ event: 'peer-down', peer: this.url, failures: this.failures, err: this.lastError }, 'peer provider unreachable');
+        }
+        // Only a failed attempt settles here: one resynced on purpose settles when its next session is up.
+        if (!this.kicked) this.settle();
       }
+      // A session that failed on this side (a refusal, a malformed frame) may still be open at the peer's.
+      this.socket?.terminate();
+      this.socket = undefined;
       this.channel = undefined;
       this.session = undefined;
       if (this.stopped) return;
@@ -194,7 +204,10 @@ export class PeerLink {
 
   private async connectAndServe(): Promise<void> {
     this.state = 'connecting';
+    // This attempt lists the spaces to share afresh; a resync from here on means listing them again.
+    this.kicked = false;
     const ws = new WebSocket(syncUrl(this.url), { maxPayload: 8 << 20, perMessageDeflate: false, handshakeTimeout: 10_000 });
+    this.socket = ws;
     const socket = new SocketChannel(ws);
     this.awaitingAck = [];
     // Every frame goes out through here, so acks (answered in order) can be matched to the entries they cover.
@@ -228,18 +241,21 @@ export class PeerLink {
       onStored: (entries) => void this.provider.fanout(entries, { peer: this.url }),
       onError: (reason, message) => this.log.info({ event: 'peer-error', peer: this.url, reason, message }, 'peer refused a frame'),
     });
+    // Live from before reconciliation starts: the peer pushes what it stores in the spaces mirrored from it (it
+    // has no link of its own to here) and this side pushes its news. Either way an entry stored after
+    // reconciliation read its space still crosses; one stored before is reconciled.
     this.channel = channel;
+    this.session = session;
+    const mirrored = this.provider.mirrors.all().filter((m) => this.provider.mirroredFrom(m.space, this.url)).map((m) => m.space);
+    for (let i = 0; i < mirrored.length; i += FRAME_LIMITS.spaces) channel.send(encodeFrame(['sub', mirrored.slice(i, i + FRAME_LIMITS.spaces)]));
     const started = Date.now();
     await lead(session, channel);
-    this.session = session;
     this.state = 'up';
-    this.settle();
+    if (!this.kicked) this.settle();
     this.failures = 0;
     this.lastError = undefined;
     this.log.info({ event: 'peer-up', peer: this.url, ms: Date.now() - started, ...session.stats }, 'peer provider reconciled');
-    // The peer pushes what it stores in the spaces mirrored from it (it has no link of its own to here).
-    const mirrored = this.provider.mirrors.all().filter((m) => this.provider.mirroredFrom(m.space, this.url)).map((m) => m.space);
-    for (let i = 0; i < mirrored.length; i += FRAME_LIMITS.spaces) channel.send(encodeFrame(['sub', mirrored.slice(i, i + FRAME_LIMITS.spaces)]));
+    if (this.kicked) return;
     // Then answer what the peer sends (acknowledgements of pushes, errors) until the session ends.
     for (;;) {
       const bytes = await channel.next();

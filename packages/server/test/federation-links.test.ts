@@ -1,0 +1,168 @@
+import { randomBytes } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { WebSocketServer } from 'ws';
+import { afterAll, describe, expect, it } from 'vitest';
+import { installNativeCrypto } from '@freehold/node';
+import { ProviderLink, register } from '@freehold/client';
+import { decodeFrame, encodeCard, encodeFrame, type Device } from '@freehold/core';
+import { NO_FAULTS } from '../../../test-support/fault-proxy.js';
+import { newDevice, put, syncWith, tempDir, until, WS } from './helpers.js';
+import { ProviderNode } from './provider-node.js';
+
+installNativeCrypto();
+const tmp = tempDir('fedlinks');
+afterAll(() => tmp.cleanup());
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Writes into a space through one provider, one entry per sync, for `ms`. */
+async function writeFor(d: Device, space: Uint8Array, url: string, ms: number): Promise<number> {
+  const end = Date.now() + ms;
+  let n = 0;
+  for (; Date.now() < end; n++) {
+    await put(d, space, `burst/${n % 4}`, { [`n${n}`]: n });
+    await syncWith(d, url);
+  }
+  return n;
+}
+
+/** Waits until two providers hold the same entries of a space; says how far apart they are if they do not. */
+async function same(a: ProviderNode, b: ProviderNode, space: Uint8Array, ms: number): Promise<void> {
+  const agree = async () => {
+    const [x, y] = [await a.peek(space), await b.peek(space)];
+    return x.size > 0 && x.size === y.size && [...x].every((id) => y.has(id));
+  };
+  await until(agree, ms).catch(async () => {
+    throw new Error(`${b.name} holds ${(await b.peek(space)).size} entries of the space, ${a.name} ${(await a.peek(space)).size}`);
+  });
+}
+
+/** Faults aimed at one moment of a peer link's life, each of which once lost entries or sockets. */
+describe('peer links under targeted faults', () => {
+  it('what a provider stores while its link to a peer reconciles reaches the peer, with no further reconnect', async () => {
+    const p1 = await ProviderNode.create('P1', { dir: join(tmp.dir, 'lead-p1') }, Math.random);
+    const p2 = await ProviderNode.create('P2', { dir: join(tmp.dir, 'lead-p2') }, Math.random);
+    try {
+      await Promise.all([p1.start(), p2.start()]);
+      const alice = await newDevice(tmp.dir, 'alice-lead');
+      await alice.setProviders([p1.url, p2.url]);
+      for (const n of [p1, p2]) await register(n.url, alice);
+      const space = await alice.createSpace(false);
+      await put(alice, space, 'first', { n: 0 });
+      await syncWith(alice, p1.directUrl);
+      await same(p1, p2, space, 15_000);
+      // P1's link to P2 drops and reconciles again over a slow network while Alice keeps writing through P1.
+      // P2's own link to P1 stays up and subscribes to nothing: only P1's link carries her entries to P2.
+      p2.proxy.set({ delayMs: 200 });
+      p2.proxy.cutAll();
+      const written = await writeFor(alice, space, p1.directUrl, 4000);
+      p2.proxy.set(NO_FAULTS);
+      expect(written).toBeGreaterThan(5);
+      await same(p1, p2, space, 5000);
+    } finally {
+      for (const n of [p1, p2]) await n.dispose();
+    }
+  }, 60_000);
+
+  it('what the owner’s provider stores while a mirror’s link reconciles reaches the mirror, with no further reconnect', async () => {
+    const p1 = await ProviderNode.create('P1', { dir: join(tmp.dir, 'sub-p1') }, Math.random);
+    const p3 = await ProviderNode.create('P3', { dir: join(tmp.dir, 'sub-p3') }, Math.random);
+    try {
+      await Promise.all([p1.start(), p3.start()]);
+      const alice = await newDevice(tmp.dir, 'alice-sub');
+      await alice.setProviders([p1.url]);
+      await register(p1.url, alice);
+      const board = await alice.createSpace(true);
+      await put(alice, board, 'first', { n: 0 });
+      await syncWith(alice, p1.directUrl);
+      const bob = await newDevice(tmp.dir, 'bob-sub');
+      await bob.setProviders([p3.url]);
+      await register(p3.url, bob);
+      await bob.replica.addCard(encodeCard(alice.identity()));
+      const link = await ProviderLink.connect(p3.directUrl, bob, WS);
+      await link.mirror(bob, [{ space: board, owner: alice.account }]);
+      link.close();
+      await same(p1, p3, board, 15_000);
+      // P3's link to P1 (the only link: P1 mirrors nothing of P3's) drops and reconciles again slowly while
+      // Alice writes through P1; P3 then subscribes to the board again, and nothing may fall between.
+      p1.proxy.set({ delayMs: 200 });
+      p1.proxy.cutAll();
+      const written = await writeFor(alice, board, p1.directUrl, 4000);
+      p1.proxy.set(NO_FAULTS);
+      expect(written).toBeGreaterThan(5);
+      await same(p1, p3, board, 5000);
+    } finally {
+      for (const n of [p1, p3]) await n.dispose();
+    }
+  }, 60_000);
+
+  it('a provider closes each session a peer refuses, and exits at once on SIGTERM', async () => {
+    // A peer that answers this provider's key with a refusal and then leaves the socket open, as a rate-limited
+    // peer does.
+    const peer = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+    await new Promise((r) => peer.once('listening', r));
+    const peerUrl = `http://127.0.0.1:${(peer.address() as AddressInfo).port}`;
+    let attempts = 0;
+    let mostOpen = 0;
+    peer.on('connection', (ws) => {
+      attempts++;
+      mostOpen = Math.max(mostOpen, peer.clients.size);
+      ws.send(encodeFrame(['challenge', randomBytes(32), new URL(peerUrl).host]));
+      ws.on('message', (d: Buffer) => {
+        if (decodeFrame(new Uint8Array(d))[0] === 'peer') ws.send(encodeFrame(['error', 'rate-limited', 'too many provider sessions from this network']));
+      });
+    });
+    const p1 = await ProviderNode.create('P1', { dir: join(tmp.dir, 'refused-p1') }, Math.random);
+    try {
+      await p1.start();
+      const alice = await newDevice(tmp.dir, 'alice-refused');
+      await alice.setProviders([p1.url, peerUrl]);
+      await register(p1.url, alice);
+      await until(() => attempts >= 4, 15_000);
+      expect(mostOpen).toBe(1);
+      const t = Date.now();
+      await p1.stop();
+      expect(Date.now() - t).toBeLessThan(5000);
+    } finally {
+      await p1.dispose();
+      for (const ws of peer.clients) ws.terminate();
+      await new Promise((r) => peer.close(r));
+    }
+  }, 60_000);
+
+  it('a mirror asked for while the link to the owner’s provider is reconciling fills', async () => {
+    // Every chunk to and from P1 waits exactly delayMs (the proxy's random draw is always 1).
+    const p1 = await ProviderNode.create('P1', { dir: join(tmp.dir, 'kick-p1') }, () => 1);
+    const p3 = await ProviderNode.create('P3', { dir: join(tmp.dir, 'kick-p3') }, Math.random);
+    try {
+      await Promise.all([p1.start(), p3.start()]);
+      const alice = await newDevice(tmp.dir, 'alice-kick');
+      await alice.setProviders([p1.url]);
+      await register(p1.url, alice);
+      const boards = [await alice.createSpace(true), await alice.createSpace(true)];
+      await syncWith(alice, p1.directUrl);
+      const bob = await newDevice(tmp.dir, 'bob-kick');
+      await bob.setProviders([p3.url]);
+      await register(p3.url, bob);
+      await bob.replica.addCard(encodeCard(alice.identity()));
+      const follow = async (board: Uint8Array) => {
+        const link = await ProviderLink.connect(p3.directUrl, bob, WS);
+        await link.mirror(bob, [{ space: board, owner: alice.account }]);
+        link.close();
+      };
+      // Bob follows one board: P3 links to P1 over a slow network. P1 logs when it lets the link in; its answer
+      // reaches P3 300 ms later, and the reconciliation that follows takes several 600 ms round trips. Bob
+      // follows the second board in the middle of it.
+      p1.proxy.set({ delayMs: 300 });
+      await follow(boards[0]!);
+      await until(() => p1.output().includes('"event":"peer-auth"'), 10_000);
+      await sleep(700);
+      await follow(boards[1]!);
+      p1.proxy.set(NO_FAULTS);
+      for (const board of boards) await same(p1, p3, board, 10_000);
+    } finally {
+      for (const n of [p1, p3]) await n.dispose();
+    }
+  }, 60_000);
+});
