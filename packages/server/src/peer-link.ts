@@ -20,6 +20,15 @@ import type { Provider } from './provider.js';
 /** Reconnection delays: a short first retry, doubling, capped, reset once a session completes its first sync. */
 export const PEER_BACKOFF = { firstMs: 500, maxMs: 5 * 60_000 };
 
+/**
+ * Entries frames a link pushes before waiting for the peer's acknowledgement. The peer handles a session's frames
+ * one at a time and acknowledges each once durable, so while these are in flight new entries gather into the next
+ * frames: one entry a frame at low load, batches under load, instead of one disk sync per entry at the peer.
+ */
+export const PUSH_WINDOW = 4;
+/** Entries gathered for a peer that does not keep up, past which the link reconciles instead (reconnects). */
+export const PUSH_BACKLOG = 16_384;
+
 export type PeerState = 'connecting' | 'up' | 'down' | 'stopped';
 
 const syncUrl = (base: string) => `${base.replace(/^http/, 'ws')}/v1/sync`;
@@ -78,6 +87,8 @@ export class PeerLink {
   private kicked = false;
   /** Per entries frame sent in this session, in order: the entries in mirrored spaces it carried. */
   private awaitingAck: Uint8Array[][] = [];
+  /** Entries to push once fewer than PUSH_WINDOW frames await acknowledgement. */
+  private pending: Entry[] = [];
   lastError: string | undefined;
 
   constructor(
@@ -91,11 +102,14 @@ export class PeerLink {
     void this.run();
   }
 
-  /** Reconciles again now (new spaces to share): the session is closed and opened again without waiting. */
+  /**
+   * Reconciles again now (new spaces to share, or pushes the peer cannot keep up with): a session, even one still
+   * reconciling (it chose its spaces when it began), is closed and opened again without waiting.
+   */
   resync(): void {
-    if (this.state === 'up') {
+    if (this.channel) {
       this.kicked = true;
-      this.channel?.ws.close(1000, 'resync');
+      this.channel.ws.close(1000, 'resync');
     } else this.wake?.();
   }
 
@@ -107,18 +121,38 @@ export class PeerLink {
     this.channel?.ws.terminate();
   }
 
-  /** Sends entries this provider just stored, if the peer is home to their spaces and the link is up. */
+  /**
+   * Sends entries this provider just stored, if the peer is home to their spaces. Entries stored while the link
+   * reconciles wait for it to finish: the reconciliation may have read their space before they arrived.
+   */
   async push(entries: Entry[]): Promise<void> {
+    const session = this.session;
+    if (!session) return;
+    const mine: Entry[] = [];
+    for (const e of entries) if (await this.provider.sharedWith(e.space, this.url)) mine.push(e);
+    if (!mine.length || this.session !== session) return;
+    this.pending.push(...mine);
+    if (this.pending.length > PUSH_BACKLOG) {
+      // The peer is far behind: one reconciliation costs less than queueing more here.
+      this.log.warn({ event: 'peer-backlog', peer: this.url, entries: this.pending.length }, 'peer provider is not keeping up; reconciling');
+      this.pending = [];
+      return this.resync();
+    }
+    this.flush();
+  }
+
+  /** Sends what is pending, in frames of up to FRAME_LIMITS.entries, while the window allows. */
+  private flush(): void {
     const channel = this.channel;
     const session = this.session;
     if (this.state !== 'up' || !channel || !session) return;
-    const mine: Entry[] = [];
-    for (const e of entries) if (await this.provider.sharedWith(e.space, this.url)) mine.push(e);
-    if (!mine.length) return;
     try {
-      for (const f of session.entryFrames(mine)) channel.send(encodeFrame(f));
+      while (this.pending.length && this.awaitingAck.length < PUSH_WINDOW) {
+        for (const f of session.entryFrames(this.pending.splice(0, FRAME_LIMITS.entries))) channel.send(encodeFrame(f));
+      }
     } catch {
       // The session is closing; the next reconciliation carries these.
+      this.pending = [];
     }
   }
 
@@ -181,6 +215,7 @@ export class PeerLink {
     const ws = new WebSocket(syncUrl(this.url), { maxPayload: 8 << 20, perMessageDeflate: false, handshakeTimeout: 10_000 });
     const socket = new SocketChannel(ws);
     this.awaitingAck = [];
+    this.pending = [];
     // Every frame goes out through here, so acks (answered in order) can be matched to the entries they cover.
     const channel: Channel & { ws: WebSocket } = {
       ws,
@@ -205,7 +240,10 @@ export class PeerLink {
       account: new Uint8Array(0),
       peer: null,
       offer: async (space) => ((await this.provider.sharedWith(space, this.url)) ? 'all' : false),
-      onAck: (_stored, rejected) => void this.acked(rejected),
+      onAck: (_stored, rejected) => {
+        void this.acked(rejected);
+        this.flush();
+      },
       offerable: () => this.provider.spacesHomedAt(this.url),
       interest: await this.provider.spacesHomedAt(this.url),
       ingest: (batch) => this.provider.ingest(batch, { source: `provider:${this.url}` }),
@@ -213,13 +251,14 @@ export class PeerLink {
       onError: (reason, message) => this.log.info({ event: 'peer-error', peer: this.url, reason, message }, 'peer refused a frame'),
     });
     this.channel = channel;
-    const started = Date.now();
-    await lead(session, channel);
     this.session = session;
+    const started = Date.now();
+    const { roundTrips } = await lead(session, channel);
     this.state = 'up';
     this.failures = 0;
     this.lastError = undefined;
-    this.log.info({ event: 'peer-up', peer: this.url, ms: Date.now() - started, ...session.stats }, 'peer provider reconciled');
+    this.log.info({ event: 'peer-up', peer: this.url, ms: Date.now() - started, roundTrips, ...session.stats }, 'peer provider reconciled');
+    this.flush();
     // The peer pushes what it stores in the spaces mirrored from it (it has no link of its own to here).
     const mirrored = this.provider.mirrors.all().filter((m) => this.provider.mirroredFrom(m.space, this.url)).map((m) => m.space);
     for (let i = 0; i < mirrored.length; i += FRAME_LIMITS.spaces) channel.send(encodeFrame(['sub', mirrored.slice(i, i + FRAME_LIMITS.spaces)]));
