@@ -23,7 +23,8 @@ export const PEER_BACKOFF = { firstMs: 500, maxMs: 5 * 60_000 };
 /**
  * Entries frames a link pushes before waiting for the peer's acknowledgement. The peer handles a session's frames
  * one at a time and acknowledges each once durable, so while these are in flight new entries gather into the next
- * frames: one entry a frame at low load, batches under load, instead of one disk sync per entry at the peer.
+ * frames: one entry a frame at low load, batches under load, instead of a frame (validated and made durable on its
+ * own) per entry at the peer.
  */
 export const PUSH_WINDOW = 4;
 /** Entries gathered for a peer that does not keep up, past which the link reconciles instead (reconnects). */
