@@ -2,6 +2,7 @@ import { cpus } from 'node:os';
 import { coreBench } from './core.js';
 import { serverBench } from './server.js';
 import { clientBench } from './client.js';
+import { federationBench } from './federation.js';
 import { printTable } from './table.js';
 
 const started = new Date().toISOString();
@@ -9,4 +10,7 @@ console.log(`# Freehold benchmarks\n\n${started} · Node ${process.version} · $
 const only = process.argv[2];
 if (!only || only === 'core') console.log(printTable('Core engine', await coreBench()));
 if (!only || only === 'server') console.log(`\n${printTable('Cloud peer (freehold serve in its own process; clients in this one)', await serverBench(process.argv[3]))}`);
+if (!only || only === 'federation') {
+  console.log(`\n${printTable('Federation (providers in their own processes, on loopback; clients in this one)', await federationBench(process.argv[3]))}`);
+}
 if (!only || only === 'client') console.log(`\n${printTable('Web client (Chromium, IndexedDB)', await clientBench())}`);

@@ -27,14 +27,14 @@ import { measure, type Row } from './table.js';
 import { registered } from './accounts.js';
 
 installNativeCrypto();
-const WS = WebSocket as unknown as WebSocketFactory;
+export const WS = WebSocket as unknown as WebSocketFactory;
 const BIN = fileURLToPath(new URL('../packages/cli/bin/freehold.cjs', import.meta.url));
 const PG_URL = process.env.FREEHOLD_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432/test';
 const dir = mkdtempSync(join(tmpdir(), 'freehold-bench-srv-'));
 process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
 let n = 0;
 
-interface Server {
+export interface Server {
   url: string;
   child: ChildProcess;
   rss(): number;
@@ -42,14 +42,24 @@ interface Server {
   stop(): Promise<void>;
 }
 
-async function startServer(store: 'sqlite' | 'postgres'): Promise<Server> {
+/**
+ * `freehold serve` in its own process (`extra`: more flags, e.g. --port and --public-url); `onLog` sees each of
+ * its JSON log lines.
+ */
+export async function startServer(store: 'sqlite' | 'postgres', extra: string[] = [], onLog?: (line: string) => void): Promise<Server> {
   const schema = `fh_bench_${process.pid}_${n++}`;
   const args = store === 'sqlite' ? ['--data', join(dir, `srv${n++}`)] : ['--db', `${PG_URL}?schema=${schema}`];
-  const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--host', '127.0.0.1', '--quota', '10GiB', ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--host', '127.0.0.1', '--quota', '10GiB', ...args, ...extra], { stdio: ['ignore', 'pipe', 'inherit'] });
   const url = await new Promise<string>((resolve, reject) => {
+    let partial = '';
     child.stdout!.on('data', (d: Buffer) => {
-      const m = /"event":"start".*?"url":"([^"]+)"/.exec(d.toString());
-      if (m) resolve(m[1]!);
+      const lines = (partial + d.toString()).split('\n');
+      partial = lines.pop()!;
+      for (const line of lines) {
+        const m = /"event":"start".*?"url":"([^"]+)"/.exec(line);
+        if (m) resolve(m[1]!);
+        onLog?.(line);
+      }
     });
     child.on('exit', (c) => reject(new Error(`serve exited ${c}`)));
   });
@@ -75,7 +85,7 @@ async function startServer(store: 'sqlite' | 'postgres'): Promise<Server> {
   };
 }
 
-function publicEntries(d: Device, space: Uint8Array, basis: Uint8Array, startSeq: number, prev: Uint8Array, count: number, size = 200): Entry[] {
+export function publicEntries(d: Device, space: Uint8Array, basis: Uint8Array, startSeq: number, prev: Uint8Array, count: number, size = 200): Entry[] {
   const out: Entry[] = [];
   const payload = new Uint8Array(size).fill(1);
   for (let i = 0; i < count; i++) {
@@ -96,10 +106,10 @@ async function pusher(url: string, count: number) {
   return { d, frames: frames.map((f) => ({ bytes: encodeFrame(['entries', f]), count: f.length })) };
 }
 
-const chunk = <T>(xs: T[], k: number): T[][] => Array.from({ length: Math.ceil(xs.length / k) }, (_, i) => xs.slice(i * k, i * k + k));
+export const chunk = <T>(xs: T[], k: number): T[][] => Array.from({ length: Math.ceil(xs.length / k) }, (_, i) => xs.slice(i * k, i * k + k));
 
 /** Sends entries frames with a window of `inflight` unacknowledged, resolving when every frame is acknowledged. */
-async function pushAll(link: ProviderLink, frames: { bytes: Uint8Array }[], inflight = 4): Promise<number> {
+export async function pushAll(link: ProviderLink, frames: { bytes: Uint8Array }[], inflight = 4): Promise<number> {
   let next = 0;
   let acked = 0;
   let entries = 0;

@@ -43,6 +43,11 @@ export class CountingProxy {
     this.lastByteAt = performance.now();
   }
 
+  /** Cuts every connection through the relay, which keeps listening: both ends see a dropped connection. */
+  drop(): void {
+    for (const s of this.sockets) s.destroy();
+  }
+
   /** Resolves once no byte has crossed for `quietMs`; returns when the last byte crossed. */
   async quiet(quietMs = 1000): Promise<number> {
     while (performance.now() - this.lastByteAt < quietMs) await new Promise((r) => setTimeout(r, 50));

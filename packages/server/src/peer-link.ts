@@ -20,6 +20,16 @@ import type { Provider } from './provider.js';
 /** Reconnection delays: a short first retry, doubling, capped, reset once a session completes its first sync. */
 export const PEER_BACKOFF = { firstMs: 500, maxMs: 5 * 60_000 };
 
+/**
+ * Entries frames a link pushes before waiting for the peer's acknowledgement. The peer handles a session's frames
+ * one at a time and acknowledges each once durable, so while these are in flight new entries gather into the next
+ * frames: one entry a frame at low load, batches under load, instead of a frame (validated and made durable on its
+ * own) per entry at the peer.
+ */
+export const PUSH_WINDOW = 4;
+/** Entries gathered for a peer that does not keep up, past which the link reconciles instead (reconnects). */
+export const PUSH_BACKLOG = 16_384;
+
 export type PeerState = 'connecting' | 'up' | 'down' | 'stopped';
 
 const syncUrl = (base: string) => `${base.replace(/^http/, 'ws')}/v1/sync`;
@@ -81,6 +91,8 @@ export class PeerLink {
   private attempted: (() => void)[] = [];
   /** Per entries frame sent in this session, in order: the entries in mirrored spaces it carried. */
   private awaitingAck: Uint8Array[][] = [];
+  /** Entries to push once fewer than PUSH_WINDOW frames await acknowledgement. */
+  private pending: Entry[] = [];
   lastError: string | undefined;
 
   constructor(
@@ -125,20 +137,37 @@ export class PeerLink {
   }
 
   /**
-   * Sends entries this provider just stored, if the peer is home to their spaces and a session is open. That
-   * includes a session still reconciling: an entry stored after reconciliation read its space is sent this way.
+   * Sends entries this provider just stored, if the peer is home to their spaces. Entries stored while the link
+   * reconciles are queued and sent once it is up: the reconciliation may have read their space before they arrived.
    */
   async push(entries: Entry[]): Promise<void> {
-    const channel = this.channel;
     const session = this.session;
-    if (!channel || !session) return;
+    if (!session) return;
     const mine: Entry[] = [];
     for (const e of entries) if (await this.provider.sharedWith(e.space, this.url)) mine.push(e);
-    if (!mine.length) return;
+    if (!mine.length || this.session !== session) return;
+    this.pending.push(...mine);
+    if (this.pending.length > PUSH_BACKLOG) {
+      // The peer is far behind: one reconciliation costs less than queueing more here.
+      this.log.warn({ event: 'peer-backlog', peer: this.url, entries: this.pending.length }, 'peer provider is not keeping up; reconciling');
+      this.pending = [];
+      return this.resync();
+    }
+    this.flush();
+  }
+
+  /** Sends what is pending, in frames of up to FRAME_LIMITS.entries, while the window allows. */
+  private flush(): void {
+    const channel = this.channel;
+    const session = this.session;
+    if (this.state !== 'up' || !channel || !session) return;
     try {
-      for (const f of session.entryFrames(mine)) channel.send(encodeFrame(f));
+      while (this.pending.length && this.awaitingAck.length < PUSH_WINDOW) {
+        for (const f of session.entryFrames(this.pending.splice(0, FRAME_LIMITS.entries))) channel.send(encodeFrame(f));
+      }
     } catch {
       // The session is closing; the next reconciliation carries these.
+      this.pending = [];
     }
   }
 
@@ -210,6 +239,7 @@ export class PeerLink {
     this.socket = ws;
     const socket = new SocketChannel(ws);
     this.awaitingAck = [];
+    this.pending = [];
     // Every frame goes out through here, so acks (answered in order) can be matched to the entries they cover.
     const channel: Channel & { ws: WebSocket } = {
       ws,
@@ -234,28 +264,33 @@ export class PeerLink {
       account: new Uint8Array(0),
       peer: null,
       offer: async (space) => ((await this.provider.sharedWith(space, this.url)) ? 'all' : false),
-      onAck: (_stored, rejected) => void this.acked(rejected),
+      onAck: (_stored, rejected) => {
+        void this.acked(rejected);
+        this.flush();
+      },
       offerable: () => this.provider.spacesHomedAt(this.url),
       interest: await this.provider.spacesHomedAt(this.url),
       ingest: (batch) => this.provider.ingest(batch, { source: `provider:${this.url}` }),
       onStored: (entries) => void this.provider.fanout(entries, { peer: this.url }),
       onError: (reason, message) => this.log.info({ event: 'peer-error', peer: this.url, reason, message }, 'peer refused a frame'),
     });
-    // Live from before reconciliation starts: the peer pushes what it stores in the spaces mirrored from it (it
-    // has no link of its own to here) and this side pushes its news. Either way an entry stored after
-    // reconciliation read its space still crosses; one stored before is reconciled.
+    // This side's news stored meanwhile waits in `pending` (sent once reconciled); what is stored before is
+    // reconciled.
     this.channel = channel;
     this.session = session;
+    // The peer pushes what it stores in the spaces mirrored from it (it has no link of its own to here), from
+    // before reconciliation starts: an entry it stores after reconciliation read its space still crosses.
     const mirrored = this.provider.mirrors.all().filter((m) => this.provider.mirroredFrom(m.space, this.url)).map((m) => m.space);
     for (let i = 0; i < mirrored.length; i += FRAME_LIMITS.spaces) channel.send(encodeFrame(['sub', mirrored.slice(i, i + FRAME_LIMITS.spaces)]));
     const started = Date.now();
-    await lead(session, channel);
+    const { roundTrips } = await lead(session, channel);
     this.state = 'up';
     if (!this.kicked) this.settle();
     this.failures = 0;
     this.lastError = undefined;
-    this.log.info({ event: 'peer-up', peer: this.url, ms: Date.now() - started, ...session.stats }, 'peer provider reconciled');
+    this.log.info({ event: 'peer-up', peer: this.url, ms: Date.now() - started, roundTrips, ...session.stats }, 'peer provider reconciled');
     if (this.kicked) return;
+    this.flush();
     // Then answer what the peer sends (acknowledgements of pushes, errors) until the session ends.
     for (;;) {
       const bytes = await channel.next();

@@ -3,9 +3,9 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { installNativeCrypto } from '@freehold/node';
 import { outbox, ProviderLink, register } from '@freehold/client';
-import { decodeEntry, encodeCard, Kind, type Device } from '@freehold/core';
+import { decodeEntry, decodeFrame, encodeCard, encodeFrame, Kind, type Device } from '@freehold/core';
 import { freePort } from '../../../test-support/net.js';
-import { get, newDevice, put, syncWith, tempDir, until, WS } from './helpers.js';
+import { blobEntries, get, newDevice, put, syncWith, tempDir, until, WS } from './helpers.js';
 import { spawnServer } from './process.js';
 
 installNativeCrypto();
@@ -13,6 +13,9 @@ const tmp = tempDir('federation');
 afterAll(() => tmp.cleanup());
 
 type Server = Awaited<ReturnType<typeof spawnServer>>;
+/** Entries frames a provider has handled, from its metrics. */
+const entriesFrames = async (metricsUrl: string): Promise<number> =>
+  Number(/freehold_sync_latency_seconds_count\{frame="entries"\} (\d+)/.exec(await (await fetch(metricsUrl)).text())?.[1] ?? 0);
 const entriesAt = async (url: string): Promise<number> => ((await (await fetch(`${url}/healthz`)).json()) as { entries: number }).entries;
 
 describe('providers home to the same account replicate it among themselves', () => {
@@ -66,6 +69,53 @@ describe('providers home to the same account replicate it among themselves', () 
       await until(async () => (await entriesAt(p1.url)) === (await entriesAt(p2.url)), 15_000);
       const peers = ((await (await fetch(`${p1.url}/healthz`)).json()) as { peers: { url: string; state: string }[] }).peers;
       expect(peers).toEqual([{ url: p2.url, state: 'up' }]);
+    } finally {
+      for (const s of servers) await s.stop();
+    }
+  });
+
+  it('pushes to a peer in batches while earlier ones await its acknowledgement, not a frame per entry', async () => {
+    const servers: Server[] = [];
+    try {
+      const p1 = await spawnServer(['--port', '0', '--data', join(tmp.dir, 'batch1')]);
+      servers.push(p1);
+      const p2 = await spawnServer(['--port', '0', '--data', join(tmp.dir, 'batch2'), '--metrics', '127.0.0.1:0']);
+      servers.push(p2);
+      // 40 accounts on P1 and P2, each with a public space, writing through P1 only.
+      const writers = await Promise.all(
+        Array.from({ length: 40 }, async (_, i) => {
+          const d = await newDevice(tmp.dir, `writer${i}`);
+          await d.setProviders([p1.url, p2.url]);
+          await register(p1.url, d);
+          const space = await d.createSpace(true);
+          await syncWith(d, p1.url);
+          return { d, entries: await blobEntries(d, space, 10) };
+        }),
+      );
+      await until(async () => (await entriesAt(p2.url)) === (await entriesAt(p1.url)), 30_000);
+      const before = await entriesFrames(p2.metricsUrl!);
+      // Each writer sends its 10 entries one a frame, all at once: 400 frames reach P1 together.
+      await Promise.all(
+        writers.map(async ({ d, entries }) => {
+          const link = await ProviderLink.connect(p1.url, d, WS);
+          for (const e of entries) link.send(encodeFrame(['entries', [e.bytes]]));
+          for (let acked = 0; acked < entries.length; ) {
+            const f = decodeFrame(await link.next());
+            if (f[0] !== 'ack') continue;
+            expect(f[2]).toEqual([]);
+            acked++;
+          }
+          link.close();
+        }),
+      );
+      const held = await entriesAt(p1.url);
+      await until(async () => (await entriesAt(p2.url)) === held, 30_000);
+      // P2 handles a peer's frames one at a time, each made durable before the next: a frame per entry would
+      // cost it 400 of those (and queue up the replication lag), batches a few dozen.
+      const frames = (await entriesFrames(p2.metricsUrl!)) - before;
+      console.log(`400 entries written through P1 reached P2 in ${frames} entries frames`);
+      expect(frames).toBeGreaterThan(0);
+      expect(frames).toBeLessThan(400 / 3);
     } finally {
       for (const s of servers) await s.stop();
     }
