@@ -52,12 +52,14 @@ class DelayedPipe {
 export class FaultProxy {
   private faults: Faults = { ...NO_FAULTS };
   private readonly sockets = new Set<Socket>();
+  /** Open connections, each with whether it went silent (see strand). */
+  private readonly open = new Set<{ silent: boolean }>();
   private readonly server: Server;
   readonly stats = { connections: 0, refused: 0, cut: 0 };
 
   private constructor(
     readonly port: number,
-    private readonly target: number,
+    readonly target: number,
     private readonly random: () => number,
   ) {
     this.server = createServer((inbound) => this.relay(inbound));
@@ -86,6 +88,14 @@ export class FaultProxy {
     this.stats.cut += this.sockets.size;
   }
 
+  /**
+   * Every connection open now goes silent for good: what either end sends is swallowed, and neither end is told
+   * when the other closes, as when a NAT forgets a connection or a machine vanishes. New connections work.
+   */
+  strand(): void {
+    for (const c of this.open) c.silent = true;
+  }
+
   private relay(inbound: Socket): void {
     this.stats.connections++;
     if (this.faults.refuse) {
@@ -96,15 +106,20 @@ export class FaultProxy {
     const delay = () => (this.faults.delayMs > 0 ? this.random() * this.faults.delayMs : 0);
     const toTarget = new DelayedPipe(outbound, delay);
     const toClient = new DelayedPipe(inbound, delay);
+    const conn = { silent: false };
+    this.open.add(conn);
     for (const s of [inbound, outbound]) {
       this.sockets.add(s);
       s.on('close', () => this.sockets.delete(s));
       s.on('error', () => {});
     }
-    inbound.on('data', (d: Buffer) => toTarget.write(d));
-    outbound.on('data', (d: Buffer) => toClient.write(d));
-    inbound.on('close', () => outbound.destroy());
-    outbound.on('close', () => inbound.destroy());
+    inbound.on('data', (d: Buffer) => conn.silent || toTarget.write(d));
+    outbound.on('data', (d: Buffer) => conn.silent || toClient.write(d));
+    inbound.on('close', () => {
+      this.open.delete(conn);
+      if (!conn.silent) outbound.destroy();
+    });
+    outbound.on('close', () => conn.silent || inbound.destroy());
     if (this.random() < this.faults.dropRate) {
       const timer = setTimeout(() => {
         this.stats.cut++;

@@ -19,6 +19,8 @@ import type { Provider } from './provider.js';
 
 /** Reconnection delays: a short first retry, doubling, capped, reset once a session completes its first sync. */
 export const PEER_BACKOFF = { firstMs: 500, maxMs: 5 * 60_000 };
+/** How often a link pings its peer; one that heard nothing back by the next ping is closed and reconnects. */
+export const PEER_HEARTBEAT_MS = 30_000;
 
 /**
  * Entries frames a link pushes before waiting for the peer's acknowledgement. The peer handles a session's frames
@@ -82,6 +84,7 @@ export class PeerLink {
   private failures = 0;
   /** The socket of the current attempt, from its first byte: stopping or failing closes it in any phase. */
   private socket: WebSocket | undefined;
+  private heartbeat: NodeJS.Timeout | undefined;
   private channel: (Channel & { ws: WebSocket }) | undefined;
   private session: SyncSession | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -100,6 +103,7 @@ export class PeerLink {
     private readonly provider: Provider,
     private readonly key: SigningKey,
     private readonly log: Logger,
+    private readonly heartbeatMs = PEER_HEARTBEAT_MS,
   ) {}
 
   start(): void {
@@ -215,6 +219,7 @@ export class PeerLink {
       // A session that failed on this side (a refusal, a malformed frame) may still be open at the peer's.
       this.socket?.terminate();
       this.socket = undefined;
+      clearInterval(this.heartbeat);
       this.channel = undefined;
       this.session = undefined;
       if (this.stopped) return;
@@ -253,6 +258,17 @@ export class PeerLink {
       ws.once('open', () => resolve());
       ws.once('error', (e) => reject(new FreeholdError('unavailable', `cannot reach ${this.url}: ${e.message}`)));
     });
+    // A peer can vanish without closing the connection (a NAT forgets it, its machine loses power); pushes into
+    // such a connection would be lost until something else broke it.
+    let heard = true;
+    const alive = () => (heard = true);
+    ws.on('pong', alive);
+    ws.on('message', alive);
+    this.heartbeat = setInterval(() => {
+      if (!heard) return void ws.terminate();
+      heard = false;
+      ws.ping();
+    }, this.heartbeatMs);
     const challenge = decodeFrame(await channel.next());
     if (challenge[0] !== 'challenge') throw new FreeholdError('malformed', `${this.url} did not open with a challenge`);
     const me = this.provider.document;

@@ -1,6 +1,6 @@
 import type { Entry, SigningKey } from '@freehold/core';
 import type { Logger } from 'pino';
-import { PeerLink, type PeerState } from './peer-link.js';
+import { PEER_HEARTBEAT_MS, PeerLink, type PeerState } from './peer-link.js';
 import { RateLimiter } from './rate-limit.js';
 import type { Provider } from './provider.js';
 import type { Mirror } from './mirrors.js';
@@ -27,6 +27,7 @@ export class Peering {
     private readonly provider: Provider,
     private readonly key: SigningKey,
     private readonly log: Logger,
+    private readonly heartbeatMs = PEER_HEARTBEAT_MS,
   ) {}
 
   /** The providers some account hosted here also lists, and those of the accounts whose spaces are mirrored. */
@@ -65,7 +66,7 @@ export class Peering {
         this.log.warn({ event: 'peer-limit', peer: url, max: MAX_PEERS }, 'too many peer providers; not linking to this one');
         continue;
       }
-      const link = new PeerLink(url, this.provider, this.key, this.log);
+      const link = new PeerLink(url, this.provider, this.key, this.log, this.heartbeatMs);
       this.links.set(url, link);
       if (kick.has(url)) filled.push(link.nextAttempt());
       link.start();

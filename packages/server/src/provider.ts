@@ -40,6 +40,8 @@ export interface ProviderOptions {
   /** Work units a second that all anonymous sessions from one network share (default 2,000). */
   anonymousWorkPerNetwork?: number;
   handles?: Partial<HandlePolicy>;
+  /** How often peer links check that their peer still answers (default 30 s). */
+  heartbeatMs?: number;
   logger: Logger;
   metrics: Metrics;
 }
@@ -79,7 +81,7 @@ export class Provider {
     this.host = new URL(opts.publicUrl).host;
     this.inbox = new InboxPolicy(replica, (a) => this.isRegistered(a), { ...DEFAULT_INBOX_LIMITS, ...definedOnly(opts.inbox ?? {}) });
     this.handles = new HandleDirectory(replica, this.host, { ...DEFAULT_HANDLE_POLICY, ...definedOnly(opts.handles ?? {}) });
-    this.peering = new Peering(this, key, opts.logger);
+    this.peering = new Peering(this, key, opts.logger, opts.heartbeatMs);
     this.anonymousBudgets = new NetworkBudgets(opts.anonymousWorkPerNetwork ?? 2000);
     this.publicKey = key.publicKey;
   }

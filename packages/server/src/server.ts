@@ -27,6 +27,7 @@ export interface ServeOptions {
   publicUrl?: string;
   quota: number;
   logger?: Logger;
+  /** How often sessions and peer links check that the other end still answers (default 30 s). */
   heartbeatMs?: number;
   idleMs?: number;
   inbox?: Partial<InboxLimits>;
@@ -136,6 +137,7 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
     inbox: opts.inbox,
     graphCache: opts.graphCache,
     handles: { maxHandles: opts.maxHandles, graceMs: opts.handleGraceMs },
+    heartbeatMs: opts.heartbeatMs,
   });
   const pairing = { ...DEFAULT_PAIRING_LIMITS, ...definedOnly(opts.pairing ?? {}) };
   http.on('request', httpHandler(provider, opts.webRoot ?? DEFAULT_WEB_ROOT, pairing, () => fault));

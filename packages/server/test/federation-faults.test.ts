@@ -9,7 +9,7 @@ import { ProviderLink, register } from '@freehold/client';
 import { Device, encodeCard, fingerprint, Kind, newDeviceKeys, possessionProof, toHex, utf8, type Entry } from '@freehold/core';
 import { SqliteStore } from '@freehold/stores';
 import { NO_FAULTS } from '../../../test-support/fault-proxy.js';
-import { newDevice, put, tempDir, WS } from './helpers.js';
+import { get, newDevice, put, tempDir, WS } from './helpers.js';
 import { ProviderNode } from './provider-node.js';
 
 installNativeCrypto();
@@ -35,9 +35,10 @@ interface Client {
   name: string;
   device: Device;
   homes: ProviderNode[];
-  /** Spaces it writes documents into, and inboxes it appends to. */
+  /** Spaces it writes documents into, inboxes it appends to, and private spaces it administers. */
   writes: Uint8Array[];
   appends: Uint8Array[];
+  owns: Uint8Array[];
   /** Others' spaces it reads or writes to: its providers mirror them, and its syncs ask for them. */
   others: { space: Uint8Array; owner: Uint8Array }[];
   /** Written, not yet acknowledged by a provider. */
@@ -87,14 +88,18 @@ async function syncVia(c: Client, node: ProviderNode, timeoutMs = 20_000): Promi
 /** What one client writes in a step, drawn before anything runs, so concurrent writers keep the schedule fixed. */
 interface Plan {
   client: Client;
-  writes: ({ append: Uint8Array } | { space: Uint8Array; doc: string })[];
+  writes: ({ append: Uint8Array } | { rotate: Uint8Array } | { space: Uint8Array; doc: string })[];
   via: ProviderNode;
 }
 
 function plan(c: Client): Plan {
   const writes: Plan['writes'] = [];
   for (let k = rng.nextInt(1, 4); k > 0; k--) {
-    writes.push(c.appends.length && rng.nextInt(0, 3) === 0 ? { append: pick(c.appends) } : { space: pick(c.writes), doc: `${c.name}/${rng.nextInt(0, 5)}` });
+    const roll = rng.nextInt(0, 19);
+    // Now and then a new epoch: what follows is sealed under a key other replicas must learn first.
+    if (c.owns.length && roll < 2) writes.push({ rotate: pick(c.owns) });
+    else if (c.appends.length && roll < 7) writes.push({ append: pick(c.appends) });
+    else writes.push({ space: pick(c.writes), doc: `${c.name}/${rng.nextInt(0, 5)}` });
   }
   return { client: c, writes, via: pick(c.homes) };
 }
@@ -103,6 +108,7 @@ async function write({ client: c, writes, via }: Plan): Promise<void> {
   for (const w of writes) {
     const n = c.n++;
     if ('append' in w) c.unacked.push(await c.device.write(w.append, Kind.append, new Uint8Array(16), utf8(`message ${n} from ${c.name}`)));
+    else if ('rotate' in w) c.unacked.push(await c.device.rotate(w.rotate));
     else c.unacked.push(await put(c.device, w.space, w.doc, { [`n${n}`]: n }));
   }
   await syncVia(c, via);
@@ -197,12 +203,19 @@ describe('federation under faults', () => {
       await carol.setRole(cJournal, alice.account, 'reader');
       await carol.setRole(cJournal, bob.account, 'writer');
 
-      const client = (name: string, device: Device, at: ProviderNode[], writes: Uint8Array[], appends: Uint8Array[], others: Client['others']): Client => ({
+      const client = (
+        name: string,
+        device: Device,
+        at: ProviderNode[],
+        spaces: { writes: Uint8Array[]; appends?: Uint8Array[]; owns?: Uint8Array[] },
+        others: Client['others'],
+      ): Client => ({
         name,
         device,
         homes: at,
-        writes,
-        appends,
+        writes: spaces.writes,
+        appends: spaces.appends ?? [],
+        owns: spaces.owns ?? [],
         others,
         unacked: [],
         n: 0,
@@ -212,14 +225,14 @@ describe('federation under faults', () => {
         { space: cJournal, owner: carol.account },
       ];
       const clients = [
-        client('alice', alice, [p1, p2], [aNotes, aBoard, bShared], [], aliceReads),
-        client('phone', phone, [p1, p2], [aNotes, aBoard, bShared], [], aliceReads),
-        client('bob', bob, [p2, p3], [aNotes, bShared, cJournal], [aInbox], [
+        client('alice', alice, [p1, p2], { writes: [aNotes, aBoard, bShared], owns: [aNotes] }, aliceReads),
+        client('phone', phone, [p1, p2], { writes: [aNotes, aBoard, bShared], owns: [aNotes] }, aliceReads),
+        client('bob', bob, [p2, p3], { writes: [aNotes, bShared, cJournal], appends: [aInbox], owns: [bShared] }, [
           { space: aNotes, owner: alice.account },
           { space: aInbox, owner: alice.account },
           { space: cJournal, owner: carol.account },
         ]),
-        client('carol', carol, [p3], [cJournal], [aInbox], [
+        client('carol', carol, [p3], { writes: [cJournal], appends: [aInbox], owns: [cJournal] }, [
           { space: aBoard, owner: alice.account },
           { space: aInbox, owner: alice.account },
           { space: bShared, owner: bob.account },
@@ -246,7 +259,9 @@ describe('federation under faults', () => {
       for (const c of clients) for (const n of c.homes) expect(await syncVia(c, n)).toBe(true);
 
       // The random part.
-      const tally = { writes: 0, kills: 0, restarts: 0, cuts: 0, weather: 0, partitions: 0 };
+      const tally = { writes: 0, rotations: 0, kills: 0, restarts: 0, cuts: 0, weather: 0, partitions: 0 };
+      /** Documents written, by space (hex): at the end every reader of the space must see each the same. */
+      const docs = new Map<string, Set<string>>();
       const downAt = new Map<ProviderNode, number>();
       const partitionUntil = new Map<ProviderNode, number>();
       const started = Date.now();
@@ -268,9 +283,13 @@ describe('federation under faults', () => {
         const roll = rng.nextInt(0, 99);
         if (roll < 55) {
           // One to three clients write at once, each syncing with one of its providers.
-          const writers = shuffled(clients).slice(0, rng.nextInt(1, 3));
-          await Promise.all(writers.map(plan).map(write));
-          tally.writes += writers.length;
+          const plans = shuffled(clients).slice(0, rng.nextInt(1, 3)).map(plan);
+          for (const w of plans.flatMap((p) => p.writes)) {
+            if ('rotate' in w) tally.rotations++;
+            if ('doc' in w) docs.set(toHex(w.space), (docs.get(toHex(w.space)) ?? new Set()).add(w.doc));
+          }
+          await Promise.all(plans.map(write));
+          tally.writes += plans.length;
         } else if (roll < 65) {
           const up = nodes.filter((n) => n.running);
           if (up.length) {
@@ -329,6 +348,14 @@ describe('federation under faults', () => {
         // Every write was acknowledged in the end (the checks above found each at every provider of its space).
         expect(clients.map((c) => c.unacked.length)).toEqual([0, 0, 0, 0]);
         expect(acked.size).toBeGreaterThan(STEPS / 4);
+        // And every reader decrypts the same documents, whatever epochs were rotated in between.
+        for (const p of placements) {
+          for (const doc of docs.get(toHex(p.space)) ?? []) {
+            const [first, ...rest] = await Promise.all(p.readers.map((c) => get(c.device, p.space, doc)));
+            expect(Object.keys(first!).length, `${p.name} ${doc}`).toBeGreaterThan(0);
+            for (const [i, view] of rest.entries()) expect(view, `${p.name} ${doc} at ${p.readers[i + 1]!.name}`).toEqual(first);
+          }
+        }
       } finally {
         for (const s of stores.values()) await s.close();
       }

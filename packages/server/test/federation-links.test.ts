@@ -5,9 +5,11 @@ import { WebSocketServer } from 'ws';
 import { afterAll, describe, expect, it } from 'vitest';
 import { installNativeCrypto } from '@freehold/node';
 import { ProviderLink, register } from '@freehold/client';
-import { decodeFrame, encodeCard, encodeFrame, type Device } from '@freehold/core';
-import { NO_FAULTS } from '../../../test-support/fault-proxy.js';
-import { newDevice, put, syncWith, tempDir, until, WS } from './helpers.js';
+import { decodeFrame, encodeCard, encodeFrame, toHex, type Device } from '@freehold/core';
+import { FaultProxy, NO_FAULTS } from '../../../test-support/fault-proxy.js';
+import { freePort } from '../../../test-support/net.js';
+import type { RunningServer } from '@freehold/server';
+import { newDevice, put, startServer, syncWith, tempDir, until, WS } from './helpers.js';
 import { ProviderNode } from './provider-node.js';
 
 installNativeCrypto();
@@ -163,6 +165,36 @@ describe('peer links under targeted faults', () => {
       for (const board of boards) await same(p1, p3, board, 10_000);
     } finally {
       for (const n of [p1, p3]) await n.dispose();
+    }
+  }, 60_000);
+
+  it('a link whose connection goes silent (no close, no answer) notices and reconnects', async () => {
+    // In this process, so that links check their peers every 300 ms. P2 sits behind the proxy.
+    const proxy = await FaultProxy.start(await freePort(), await freePort(), Math.random);
+    const p2 = await startServer({ port: proxy.target, publicUrl: proxy.url, data: join(tmp.dir, 'silent-p2'), heartbeatMs: 300 });
+    const p1 = await startServer({ data: join(tmp.dir, 'silent-p1'), heartbeatMs: 300 });
+    try {
+      const alice = await newDevice(tmp.dir, 'alice-silent');
+      await alice.setProviders([p1.url, p2.url]);
+      for (const url of [p1.url, p2.url]) await register(url, alice);
+      const space = await alice.createSpace(false);
+      await put(alice, space, 'first', { n: 0 });
+      await syncWith(alice, p1.url);
+      const held = async (s: RunningServer) => new Set((await s.provider.store.keys(space)).map((k) => toHex(k.id)));
+      const agree = async () => {
+        const [a, b] = [await held(p1), await held(p2)];
+        return a.size === b.size && [...a].every((id) => b.has(id));
+      };
+      await until(agree, 15_000);
+      // P1's link to P2 goes silent; P1 is not told. What Alice then writes through P1 must still reach P2.
+      proxy.strand();
+      await put(alice, space, 'after', { n: 1 });
+      await syncWith(alice, p1.url);
+      await until(agree, 5000);
+    } finally {
+      await p1.close();
+      await p2.close();
+      await proxy.close();
     }
   }, 60_000);
 });

@@ -10,6 +10,12 @@ import { spawnServer } from './process.js';
 
 type Server = Awaited<ReturnType<typeof spawnServer>>;
 
+/** Providers running now: killed if the test process exits without stopping them (a test that timed out). */
+const running = new Set<Server>();
+process.once('exit', () => {
+  for (const s of running) s.child.kill('SIGKILL');
+});
+
 /** Ports handed out here: a provider's port stays free while it is down, and must not go to another node. */
 const handedOut = new Set<number>();
 async function unusedPort(): Promise<number> {
@@ -63,6 +69,7 @@ export class ProviderNode {
   async start(): Promise<void> {
     const store = 'dir' in this.storage ? ['--data', this.storage.dir] : ['--db', `${PG_URL}?schema=${this.storage.schema}`];
     this.server = await spawnServer(['--port', String(this.port), '--public-url', this.url, ...store]);
+    running.add(this.server);
   }
 
   /** Stops the process: SIGKILL for a crash, SIGTERM for a clean stop. */
@@ -70,6 +77,7 @@ export class ProviderNode {
     const s = this.server;
     this.server = undefined;
     if (!s) return;
+    running.delete(s);
     // A provider must exit promptly when told to; one that hangs is killed and reported.
     let hung = false;
     const guard = setTimeout(() => {
@@ -118,14 +126,17 @@ export class ProviderNode {
     return PostgresStore.open(PG_URL, this.storage.schema);
   }
 
-  /** Stops the provider and the proxy, and drops a PostgreSQL schema. */
+  /** Stops the provider and the proxy, and drops a PostgreSQL schema (even if the provider would not stop). */
   async dispose(): Promise<void> {
-    await this.stop();
-    await this.proxy.close();
-    if ('schema' in this.storage) {
-      const s = await PostgresStore.open(PG_URL, this.storage.schema);
-      await s.drop();
-      await s.close();
+    try {
+      await this.stop();
+    } finally {
+      await this.proxy.close();
+      if ('schema' in this.storage) {
+        const s = await PostgresStore.open(PG_URL, this.storage.schema);
+        await s.drop();
+        await s.close();
+      }
     }
   }
 }

@@ -54,8 +54,6 @@ export interface SessionOptions {
    * peer's account. A provider peering with another counts every account that lists that provider.
    */
   ownedByPeer?: (account: Uint8Array) => boolean;
-  /** Called with the ids of each entries frame this side sends; acks come back in the same order. */
-  onSent?: (ids: Uint8Array[]) => void;
   /** Called with entries this side stored from the peer (a provider fans them out to subscribers). */
   onStored?: (entries: Entry[]) => void;
   /** Called for each entry refused (other than duplicates and those waiting for a dependency). */
