@@ -90,7 +90,8 @@ export class Connection implements Subscriber {
   /** Heartbeat: a session that did not answer the previous ping is gone. */
   heartbeat(idleMs: number): void {
     if (!this.alive) return void this.ws.terminate();
-    if (this.subscriptions.size === 0 && Date.now() - this.lastSeen > idleMs) return void this.ws.close(1000, 'idle');
+    // A peer provider's session is quiet between pushes; closing it would only cost a full reconciliation.
+    if (!this.peer && this.subscriptions.size === 0 && Date.now() - this.lastSeen > idleMs) return void this.ws.close(1000, 'idle');
     this.alive = false;
     this.ws.ping();
   }

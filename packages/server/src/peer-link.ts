@@ -285,7 +285,6 @@ export class PeerLink {
         this.flush();
       },
       offerable: () => this.provider.spacesHomedAt(this.url),
-      interest: await this.provider.spacesHomedAt(this.url),
       ingest: (batch) => this.provider.ingest(batch, { source: `provider:${this.url}` }),
       onStored: (entries) => void this.provider.fanout(entries, { peer: this.url }),
       onError: (reason, message) => this.log.info({ event: 'peer-error', peer: this.url, reason, message }, 'peer refused a frame'),

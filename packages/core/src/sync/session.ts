@@ -192,7 +192,10 @@ export class SyncSession {
   async start(): Promise<Uint8Array[]> {
     this.leader = true;
     const wants = new Map<string, Uint8Array>();
-    for (const s of [...(await this.replica.store.spaces()), ...(this.opts.interest ?? [])]) wants.set(toHex(s), s);
+    // What may be offered bounds what the hello names: a provider leading a peer session lists only the spaces it
+    // shares with that peer, not every space it holds.
+    const held = this.opts.offerable ? await this.opts.offerable(null) : await this.replica.store.spaces();
+    for (const s of [...held, ...(this.opts.interest ?? [])]) wants.set(toHex(s), s);
     return this.out(await this.hello([...wants.values()]));
   }
 
