@@ -20,5 +20,6 @@ export * from './docs.js';
 export * from './sync/reconcile.js';
 export * from './sync/protocol.js';
 export * from './sync/session.js';
+export * from './sync/drive.js';
 export * from './identity/recovery.js';
 export * from './requests.js';

@@ -61,7 +61,7 @@ export class Connection implements Subscriber {
   private errors = 0;
   private alive = true;
   lastSeen = Date.now();
-  private readonly subscriptions = new Set<string>();
+  private readonly subscriptions = new Map<string, Uint8Array>();
   private overrun = false;
   private readonly budget: WorkBudget;
   private readonly stats = { frames: 0, entriesIn: 0, entriesOut: 0, bytesIn: 0, bytesOut: 0, rejected: 0 };
@@ -242,9 +242,11 @@ export class Connection implements Subscriber {
       // space for a hosted peer is work its session pays for (its next frame waits).
       offerable: async (peer) => {
         if (this.peer) {
-          const homed = await this.provider.spacesHomedAt(this.peer);
+          // What the peer's link summarises too: the spaces both are home to, and those it mirrors from here
+          // (it subscribes to them first). Its own mirrors from here are reconciled by this provider's link.
+          const homed = (await this.provider.spacesHomedAt(this.peer)).filter((s) => !this.provider.mirrors.get(s));
           this.budget.spend(this.tier(), homed.length);
-          return homed;
+          return [...homed, ...this.subscriptions.values()];
         }
         if (!peer || !this.provider.isRegistered(peer)) return [];
         const all = await this.provider.store.spaces();
@@ -315,7 +317,7 @@ export class Connection implements Subscriber {
         break;
       } else if (await this.provider.canSubscribe(space, this)) {
         this.provider.subscribe(space, this);
-        this.subscriptions.add(key);
+        this.subscriptions.set(key, space);
         ok.push(space);
       } else {
         refused.push(key);

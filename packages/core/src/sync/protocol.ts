@@ -12,10 +12,17 @@ import { MAX_CARD_BYTES } from '../identity/state.js';
  */
 export type Frame =
   /**
-   * Account (empty for a provider), the spaces it holds or wants, its own identity log (or none), and the
-   * protocol version it speaks (absent means 1).
+   * Account (empty for a provider), the spaces it holds or wants, its own identity log (or none), the protocol
+   * version it speaks (absent means 1) and, from a leader that summarises (version 2), the opening message of
+   * the summary reconciliation instead of a list of spaces.
    */
-  | ['hello', Uint8Array, Uint8Array[], Uint8Array[], number?]
+  | ['hello', Uint8Array, Uint8Array[], Uint8Array[], number?, Uint8Array?]
+  /**
+   * The next message of the summary reconciliation (empty once this side has nothing more to say); the spaces
+   * the follower holds whose state the leader lacks, which the leader then reconciles; and the digests of the
+   * receiver's summary that the sender lacks, which the receiver resolves the same way.
+   */
+  | ['sum', Uint8Array, Uint8Array[], Uint8Array[]]
   /**
    * Identity logs the peer needs to check what follows: the members of the spaces shown to it, and the authors
    * and named members of the entries about to be sent. Each log is sent once per session, and again once it grows.
@@ -52,8 +59,11 @@ export const PROTOCOL = 'freehold-sync/1';
 /** What a device (or a provider, with its key) signs to prove it holds its key in this session with `server`. */
 export const challengeMessage = (nonce: Uint8Array, server: string): Uint8Array => signedId('session', nonce, utf8(server));
 
-/** The protocol version this code speaks; a hello naming a newer one is answered with `unsupported-version`. */
-export const PROTOCOL_VERSION = 1;
+/**
+ * The protocol version this code speaks; a hello naming a newer one is answered with `unsupported-version`.
+ * Version 2 adds the summary round (`hello` with a summary, `sum`).
+ */
+export const PROTOCOL_VERSION = 2;
 export const MAX_FRAME = 8 << 20;
 /** Bounds on what one frame may ask of its receiver. */
 export const FRAME_LIMITS = { entries: 256, ids: 4096, spaces: 16_384, cards: 256, recMessage: 1 << 20 } as const;
@@ -62,9 +72,15 @@ export function encodeFrame(f: Frame): Uint8Array {
   return encode(f);
 }
 
+function recMessage(v: unknown, field: string): Uint8Array {
+  const message = asBytes(v, field);
+  if (message.length > FRAME_LIMITS.recMessage) reject('too-large', `${field} of ${message.length} bytes exceeds ${FRAME_LIMITS.recMessage}`);
+  return message;
+}
+
 export function decodeFrame(bytes: Uint8Array): Frame {
   if (bytes.length > MAX_FRAME) reject('too-large', `frame of ${bytes.length} bytes exceeds ${MAX_FRAME}`);
-  const a = asArray(decode(bytes, 'frame'), 'frame', 5);
+  const a = asArray(decode(bytes, 'frame'), 'frame', 6);
   const t = asString(a[0], 'frame type', 16);
   const list = (v: unknown, f: string, max: number, len?: number) => asArray(v, f, max).map((x, i) => asBytes(x, `${f}[${i}]`, len));
   const blobs = (v: unknown, f: string, max: number, maxBytes: number) =>
@@ -102,21 +118,23 @@ export function decodeFrame(bytes: Uint8Array): Frame {
       return [t, list(a[1], `${t}.spaces`, FRAME_LIMITS.spaces, 32)];
     case 'error':
       return ['error', asString(a[1], 'error.reason', 64), asString(a[2], 'error.message', 1024)];
-    case 'hello':
-      return [
+    case 'hello': {
+      const hello: Frame = [
         'hello',
         asBytes(a[1], 'hello.account'),
         list(a[2], 'hello.spaces', FRAME_LIMITS.spaces, 32),
         blobs(a[3], 'hello.cards', 1, MAX_CARD_BYTES),
         a[4] === undefined ? 1 : n(a[4], 'hello.version'),
       ];
+      if (a[5] !== undefined) hello.push(recMessage(a[5], 'hello.summary'));
+      return hello;
+    }
+    case 'sum':
+      return ['sum', recMessage(a[1], 'sum.message'), list(a[2], 'sum.spaces', FRAME_LIMITS.spaces, 32), list(a[3], 'sum.wanted', FRAME_LIMITS.ids, 32)];
     case 'cards':
       return ['cards', blobs(a[1], 'cards', FRAME_LIMITS.cards, MAX_CARD_BYTES)];
-    case 'rec': {
-      const message = asBytes(a[2], 'rec.message');
-      if (message.length > FRAME_LIMITS.recMessage) reject('too-large', `rec message of ${message.length} bytes exceeds ${FRAME_LIMITS.recMessage}`);
-      return ['rec', asBytes(a[1], 'rec.space', 32), message];
-    }
+    case 'rec':
+      return ['rec', asBytes(a[1], 'rec.space', 32), recMessage(a[2], 'rec.message')];
     case 'entries':
       return ['entries', blobs(a[1], 'entries', FRAME_LIMITS.entries, MAX_ENTRY)];
     case 'want':

@@ -5,6 +5,7 @@ import { encodeCard } from '../identity/state.js';
 import { readMembershipOp } from '../space/ops.js';
 import type { IngestResult, Replica } from '../replica.js';
 import { Reconciler } from './reconcile.js';
+import { Summary } from './summary.js';
 import { canRead } from '../space/ops.js';
 import { inDependencyOrder } from '../space/topo.js';
 import { decodeFrame, encodeFrame, FRAME_LIMITS, PROTOCOL_VERSION, type Frame } from './protocol.js';
@@ -65,7 +66,8 @@ export interface SessionOptions {
 
 /**
  * One side of a sync conversation, independent of transport: feed it the peer's frames, send what it returns.
- * The side that calls start() leads: after both hellos it opens a reconciliation per shared space.
+ * The side that calls start() leads: it opens with a summary of the spaces it shares, and once the summaries are
+ * reconciled it opens a reconciliation of each space whose state differs.
  */
 export class SyncSession {
   readonly stats: SyncStats = { entriesWanted: 0, entriesSent: 0, entriesReceived: 0, entriesRejected: 0, bytesSent: 0, bytesReceived: 0, reconcileMessages: 0 };
@@ -73,8 +75,15 @@ export class SyncSession {
   /** Entries whose dependencies (a membership op, a contact card) had not arrived yet. */
   private deferred: Uint8Array[] = [];
   private leader = false;
-  /** Spaces this side shows the peer; entries of any other space are never sent. */
+  /**
+   * What this side shows the peer of each space it has decided on; entries of any other space are never sent.
+   * A space the peer names later (a reconciliation it opens) is decided then, as if its hello had named it.
+   */
   private readonly shown = new Map<string, Visibility>();
+  private readonly askedFor = new Set<string>();
+  /** This session's summary (when either side opened with one), and the spaces the leader opened since. */
+  private summary: Summary | undefined;
+  private readonly opened = new Set<string>();
   /** Undefined until the peer's hello; null for an anonymous peer. */
   peer: Uint8Array | null | undefined;
   /** Accounts whose identity log this side has sent in this session, with the head it had then. */
@@ -92,14 +101,20 @@ export class SyncSession {
     const candidates = new Map<string, Uint8Array>();
     const offerable = this.opts.offerable ? await this.opts.offerable(peer) : await this.replica.store.spaces();
     for (const space of [...offerable, ...peerWants]) candidates.set(toHex(space), space);
-    for (const space of candidates.values()) {
-      const v = this.opts.offer ? await this.opts.offer(space, peer, wants) : await defaultOffer(this.replica, space, peer, wants);
-      if (v) {
-        this.shown.set(toHex(space), v);
-        out.push(space);
-      }
-    }
+    for (const space of candidates.values()) if (await this.decide(space, peer, wants)) out.push(space);
     return out;
+  }
+
+  /** Asking for a space can only widen what is shown of it, so a space hidden until asked for is decided again. */
+  private async decide(space: Uint8Array, peer: Uint8Array | null, wants: Set<string>): Promise<Visibility> {
+    const k = toHex(space);
+    let v = this.shown.get(k);
+    if (v === undefined || (v === false && wants.has(k) && !this.askedFor.has(k))) {
+      v = this.opts.offer ? await this.opts.offer(space, peer, wants) : await defaultOffer(this.replica, space, peer, wants);
+      this.shown.set(k, v);
+      if (wants.has(k)) this.askedFor.add(k);
+    }
+    return v;
   }
 
   /** What the peer may see of this space (after the hellos). */
@@ -122,27 +137,73 @@ export class SyncSession {
     return frames.map((f) => {
       const b = encodeFrame(f);
       this.stats.bytesSent += b.length;
-      if (f[0] === 'rec') this.stats.reconcileMessages++;
+      if (f[0] === 'rec' || f[0] === 'sum') this.stats.reconcileMessages++;
       if (f[0] === 'entries') this.stats.entriesSent += f[1].length;
       return b;
     });
   }
 
   /**
-   * The leader opens with what it holds and wants; the follower answers with what it shows the leader. Each
-   * hello carries the sender's own identity log; the follower then sends the logs of the members of what it shows.
+   * The leader opens with a summary of what it holds and wants; the follower answers with its own hello and the
+   * next summary message. Each hello carries the sender's own identity log. To a version-1 leader (which lists
+   * spaces) the follower lists what it shows and sends the logs of those spaces' members.
    */
-  private async hello(spaces: Uint8Array[]): Promise<Frame[]> {
+  private async hello(spaces: Uint8Array[], summary?: Uint8Array): Promise<Frame[]> {
     const own = this.opts.account.length === 32 ? this.cardsOf([this.opts.account]) : [];
-    const frames: Frame[] = [['hello', this.opts.account, spaces, own, PROTOCOL_VERSION]];
-    if (this.leader) return frames;
-    const members: Uint8Array[] = [];
+    const frames: Frame[] = [summary ? ['hello', this.opts.account, [], own, PROTOCOL_VERSION, summary] : ['hello', this.opts.account, spaces, own, PROTOCOL_VERSION]];
+    // Under a summary the logs that differ are found by it; otherwise the follower sends its members' logs.
+    if (this.leader || this.summary) return frames;
+    return [...frames, ...this.cardFrames(await this.members(spaces))];
+  }
+
+  private async members(spaces: Uint8Array[]): Promise<Uint8Array[]> {
+    const members = new Map<string, Uint8Array>();
     for (const space of spaces) {
       const graph = await this.replica.graph(space);
-      if (graph.creatorAccount) members.push(graph.creatorAccount);
-      for (const account of graph.current().roles.keys()) members.push(fromHex(account));
+      if (graph.creatorAccount) members.set(toHex(graph.creatorAccount), graph.creatorAccount);
+      for (const account of graph.current().roles.keys()) members.set(account, fromHex(account));
     }
-    return [...frames, ...this.cardFrames(members)];
+    return [...members.values()];
+  }
+
+  /** Summarises the spaces this side has decided on, with the identity logs of their members. */
+  private async summarise(spaces: Uint8Array[]): Promise<Summary> {
+    const digests: { space: Uint8Array; keys: { time: number; id: Uint8Array }[] }[] = [];
+    // Before the peer has named itself a leader may not know what it shows; it summarises what it holds, and
+    // decides per space once the peer has (a summary only tells the peer which of its own states match).
+    for (const space of spaces) digests.push({ space, keys: this.shown.has(toHex(space)) ? await this.keysShown(space) : await this.replica.store.keys(space) });
+    const logs: { account: Uint8Array; head: Uint8Array }[] = [];
+    for (const account of await this.members(spaces)) {
+      const state = this.replica.contact(account);
+      if (state) logs.push({ account, head: state.head });
+    }
+    return new Summary(digests, logs);
+  }
+
+  /**
+   * Answers a summary message. What this side holds that the peer lacks (found here, or named by the peer as
+   * wanted) is a log to send or a space whose state differs: the leader reconciles those, and those the follower
+   * names; the follower names its own. What the peer holds that this side lacks goes back as wanted digests.
+   */
+  private async summaryStep(message: Uint8Array, named: Uint8Array[], wanted: Uint8Array[]): Promise<Frame[]> {
+    if (!this.summary) return reject('malformed', 'a summary message without a summary hello');
+    const step = message.length ? this.summary.reconciler.process(message) : { reply: undefined, have: [], need: [] };
+    const { spaces, accounts } = this.summary.resolve([...step.have, ...wanted]);
+    const frames: Frame[] = this.cardFrames(accounts);
+    const toName = this.leader ? [] : spaces;
+    const none = new Uint8Array(0);
+    if (step.reply || toName.length || step.need.length) frames.push(['sum', step.reply ?? none, toName.slice(0, FRAME_LIMITS.spaces), step.need.slice(0, FRAME_LIMITS.ids)]);
+    for (let i = FRAME_LIMITS.spaces; i < toName.length; i += FRAME_LIMITS.spaces) frames.push(['sum', none, toName.slice(i, i + FRAME_LIMITS.spaces), []]);
+    for (let i = FRAME_LIMITS.ids; i < step.need.length; i += FRAME_LIMITS.ids) frames.push(['sum', none, [], step.need.slice(i, i + FRAME_LIMITS.ids)]);
+    if (!this.leader) return frames;
+    const asked = new Set(named.map(toHex));
+    for (const space of [...spaces, ...named]) {
+      const k = toHex(space);
+      if (this.opened.has(k)) continue;
+      this.opened.add(k);
+      frames.push(['rec', space, (await this.reconciler(space, asked.has(k))).initiate()]);
+    }
+    return frames;
   }
 
   /**
@@ -196,7 +257,16 @@ export class SyncSession {
     // shares with that peer, not every space it holds.
     const held = this.opts.offerable ? await this.opts.offerable(null) : await this.replica.store.spaces();
     for (const s of [...held, ...(this.opts.interest ?? [])]) wants.set(toHex(s), s);
-    return this.out(await this.hello([...wants.values()]));
+    // Rather than listing these spaces and reconciling each, the leader summarises them (with a digest of what it
+    // shows of each) and the identity logs of their members; only what differs is then reconciled or sent.
+    this.reconcilers.clear();
+    this.shown.clear();
+    this.askedFor.clear();
+    this.opened.clear();
+    const interest = new Set((this.opts.interest ?? []).map(toHex));
+    if (this.opts.peer !== undefined || this.opts.offer) for (const space of wants.values()) await this.decide(space, this.opts.peer ?? null, interest);
+    this.summary = await this.summarise([...wants.values()]);
+    return this.out(await this.hello([], this.summary.reconciler.initiate()));
   }
 
   async receive(bytes: Uint8Array): Promise<Uint8Array[]> {
@@ -209,22 +279,26 @@ export class SyncSession {
     return this.out(await this.handle(f));
   }
 
-  private async reconciler(space: Uint8Array): Promise<Reconciler> {
+  /** `asked`: the peer named the space (opened its reconciliation, or listed it), as good as a hello naming it. */
+  private async reconciler(space: Uint8Array, asked: boolean): Promise<Reconciler> {
     const k = toHex(space);
     let r = this.reconcilers.get(k);
     if (!r) {
-      // A space not shown to the peer reconciles as empty: we may receive its entries but reveal none.
-      const v = this.shows(space);
-      const keys =
-        v === 'all'
-          ? await this.replica.store.keys(space)
-          : v === 'own'
-            ? (await this.replica.store.spaceEntries(space)).filter((r) => this.visible(space, r.kind, r.device)).map((r) => ({ time: r.time, id: r.id }))
-            : [];
-      r = new Reconciler(keys);
+      const wants = new Set(this.leader ? (this.opts.interest ?? []).map(toHex) : []);
+      if (asked) wants.add(k);
+      await this.decide(space, this.peer ?? null, wants);
+      r = new Reconciler(await this.keysShown(space));
       this.reconcilers.set(k, r);
     }
     return r;
+  }
+
+  /** The keys of what the peer may see of a space; a space not shown reconciles as empty (nothing of it leaks). */
+  private async keysShown(space: Uint8Array): Promise<{ time: number; id: Uint8Array }[]> {
+    const v = this.shows(space);
+    if (v === 'all') return this.replica.store.keys(space);
+    if (v === false) return [];
+    return (await this.replica.store.spaceEntries(space)).filter((r) => this.visible(space, r.kind, r.device)).map((r) => ({ time: r.time, id: r.id }));
   }
 
   private async handle(f: Frame): Promise<Frame[]> {
@@ -234,22 +308,24 @@ export class SyncSession {
           reject('unsupported-version', `the peer speaks freehold-sync/${f[4]}; this side speaks freehold-sync/${PROTOCOL_VERSION} only`);
         }
         this.peer = this.opts.peer !== undefined ? this.opts.peer : f[1].length === 32 ? f[1] : null;
+        await this.addCards(f[3]);
+        // The leader decided what it shows when it summarised; the follower's hello names nothing it needs.
+        if (this.leader) return [];
         // A hello starts a reconciliation afresh, also on a session that already ran one (a client reconciles
         // again over its open link): what the peer may see, and what each space holds, are decided anew.
         this.reconcilers.clear();
         this.shown.clear();
-        await this.addCards(f[3]);
-        if (!this.leader) return this.hello(await this.offered(this.peer, f[2]));
-        const spaces = new Map<string, Uint8Array>();
-        const mine = await this.offered(this.peer, f[2]);
-        for (const s of [...f[2], ...mine]) spaces.set(toHex(s), s);
-        const frames: Frame[] = [];
-        for (const space of spaces.values()) frames.push(['rec', space, (await this.reconciler(space)).initiate()]);
-        return frames;
+        this.askedFor.clear();
+        this.summary = undefined;
+        const shown = await this.offered(this.peer, f[2]);
+        // A version-1 leader lists its spaces and reconciles each; it is sent the list of those shown to it.
+        if (f[5] === undefined) return this.hello(shown);
+        this.summary = await this.summarise(shown);
+        return [...(await this.hello([])), ...(await this.summaryStep(f[5], [], []))];
       }
       case 'rec': {
         const [, space, message] = f;
-        const step = (await this.reconciler(space)).process(message);
+        const step = (await this.reconciler(space, true)).process(message);
         const frames: Frame[] = [];
         if (step.reply) frames.push(['rec', space, step.reply]);
         frames.push(...(await this.entriesFrames(step.have)));
@@ -259,6 +335,8 @@ export class SyncSession {
         }
         return frames;
       }
+      case 'sum':
+        return this.summaryStep(f[1], f[2], f[3]);
       case 'cards':
         await this.addCards(f[1]);
         return [];
@@ -360,59 +438,3 @@ export async function defaultOffer(replica: Replica, space: Uint8Array, peer: Ui
   const former = asked && graph.named(peerHex);
   return role === 'appender' || (graph.openAppend && asked) || former ? 'own' : false;
 }
-
-/** An ordered, reliable frame channel: a WebSocket, or memory. */
-export interface Channel {
-  send(frame: Uint8Array): void;
-  /** The next frame from the peer; rejects if the channel closes. */
-  next(): Promise<Uint8Array>;
-}
-
-/**
- * Drives the leading side of a sync in rounds: send everything it has to say followed by a barrier, answer what
- * comes back until the barrier's echo, repeat until a round has nothing to say. Ends with every reconciliation
- * settled and every entry sent acknowledged.
- */
-export async function lead(session: SyncSession, channel: Channel): Promise<{ roundTrips: number }> {
-  let out = await session.start();
-  let roundTrips = 0;
-  while (out.length) {
-    roundTrips++;
-    for (const f of out) channel.send(f);
-    channel.send(encodeFrame(['sync', roundTrips]));
-    out = [];
-    for (;;) {
-      const bytes = await channel.next();
-      const f = decodeFrame(bytes);
-      if (f[0] === 'synced' && f[1] === roundTrips) break;
-      out.push(...(await session.receive(bytes)));
-    }
-    // Acks need no answer; what is left is the next round.
-    out = out.filter((b) => decodeFrame(b)[0] !== 'ack');
-  }
-  await session.finish();
-  return { roundTrips };
-}
-
-/** Runs two sessions against each other in memory until neither has anything left to say. */
-export async function syncPair(leader: SyncSession, follower: SyncSession): Promise<{ roundTrips: number }> {
-  const toLeader: Uint8Array[] = [];
-  const channel: Channel = {
-    send: (b) => {
-      pending = pending.then(async () => {
-        toLeader.push(...(await follower.receive(b)));
-      });
-    },
-    next: async () => {
-      await pending;
-      const b = toLeader.shift();
-      if (!b) throw new Error('in-memory peer fell silent');
-      return b;
-    },
-  };
-  let pending: Promise<void> = Promise.resolve();
-  const r = await lead(leader, channel);
-  await follower.finish();
-  return r;
-}
-
