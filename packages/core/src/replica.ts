@@ -72,6 +72,8 @@ export class Replica {
   private readonly graphs: LRUCache<string, Promise<SpaceGraph>>;
   contentCheck: ContentCheck | undefined;
   now: () => number = () => Date.now();
+  /** Membership graphs read from the store so far (cache misses): what looking through spaces costs. */
+  graphLoads = 0;
 
   private constructor(
     readonly store: Store,
@@ -185,6 +187,7 @@ export class Replica {
   }
 
   private async loadGraph(space: Uint8Array): Promise<SpaceGraph> {
+    this.graphLoads++;
     const g = new SpaceGraph(space);
     const rows = await this.store.spaceEntries(space, Kind.membership);
     const ops = rows.map((r) => {

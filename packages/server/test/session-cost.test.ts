@@ -90,14 +90,14 @@ describe('a session costs what its account has, not what the provider holds', ()
   }
 
   /** Connects a fresh replica of Alice's asking for what she follows; returns it, the time and the checks made. */
-  async function connect(): Promise<{ d: Device; ms: number; checks: number }> {
+  async function connect(): Promise<{ d: Device; ms: number; checks: number; loads: number }> {
     const d = await freshAlice();
-    const before = await offerChecks(p1, 'client');
+    const before = { checks: await offerChecks(p1, 'client'), loads: p1.provider.replica.graphLoads };
     const t = performance.now();
     const { rejected } = await syncWith(d, url, [bobInbox, carolBoard]);
     const ms = performance.now() - t;
     expect(rejected).toEqual([]);
-    return { d, ms, checks: (await offerChecks(p1, 'client')) - before };
+    return { d, ms, checks: (await offerChecks(p1, 'client')) - before.checks, loads: p1.provider.replica.graphLoads - before.loads };
   }
 
   /** Everything Alice should receive: her spaces, the one she was added to, the inbox she wrote to, the board she follows. */
@@ -157,12 +157,13 @@ describe('a session costs what its account has, not what the provider holds', ()
 
   it('a hosted client is offered the spaces that name it (and what it asks for), whatever else the provider holds', async () => {
     expect((await p1.provider.store.spaces()).length).toBeGreaterThan(CROWD_ACCOUNTS * CROWD_SPACES);
-    const { d, ms, checks } = await connect();
-    console.log(`hosted client with ${own.length} spaces connects to a provider of ${CROWD_ACCOUNTS * CROWD_SPACES} more: ${ms.toFixed(0)} ms, ${checks} spaces checked`);
+    const { d, ms, checks, loads } = await connect();
+    console.log(`hosted client with ${own.length} spaces connects to a provider of ${CROWD_ACCOUNTS * CROWD_SPACES} more: ${ms.toFixed(0)} ms, ${checks} spaces checked, ${loads} graphs loaded`);
     await receivedEverything(d);
     // Her ten, the one she was added to, and the two she asked for: nothing of the crowd's.
     expect(checks).toBeGreaterThanOrEqual(own.length + 3);
     expect(checks).toBeLessThan(50);
+    expect(loads).toBeLessThan(50);
   });
 
   it('a provider peering for one account looks only at the spaces it shares with the peer', async () => {
@@ -175,17 +176,21 @@ describe('a session costs what its account has, not what the provider holds', ()
       await register(p2Url, alice);
       // P1 learns of P2 from Alice's log and links to it; P2 fills from P1 with no client talking to it.
       await syncWith(alice, url);
+      const loads = p1.provider.replica.graphLoads;
       expect(hexes(await p1.provider.spacesHomedAt(p2Url))).toEqual(hexes(own));
+      // Found through the index: no membership graph is read (the crowd's would be, walking every space).
+      expect(p1.provider.replica.graphLoads).toBe(loads);
       await until(async () => hexes(await p2.provider.store.spaces()).join() === hexes(own).join() || undefined, 30_000);
       expect(await p2.provider.store.countEntries()).toBe((await Promise.all(own.map((s) => p1.provider.store.keys(s)))).flat().length);
       expect(await offerChecks(p2, 'provider')).toBeLessThan(50);
       // P2 restarts and its link reconciles with P1: P1 checks what the two share, not the crowd's spaces.
       await p2.close();
-      const before = await offerChecks(p1, 'provider');
+      const before = { checks: await offerChecks(p1, 'provider'), loads: p1.provider.replica.graphLoads };
       p2 = await startP2();
-      const checks = await until(async () => (await offerChecks(p1, 'provider')) - before || undefined, 30_000);
+      const checks = await until(async () => (await offerChecks(p1, 'provider')) - before.checks || undefined, 30_000);
       expect(checks).toBeGreaterThanOrEqual(own.length);
       expect(checks).toBeLessThan(50);
+      expect(p1.provider.replica.graphLoads - before.loads).toBeLessThan(50);
     } finally {
       await p2.close();
       await alice.setProviders([url]);
@@ -205,8 +210,9 @@ describe('a session costs what its account has, not what the provider holds', ()
     console.log(`indexing ${CROWD_ACCOUNTS * CROWD_SPACES} spaces at open: ${(performance.now() - t).toFixed(0)} ms`);
     expect(await p1.provider.store.getMeta(SPACE_INDEX_META)).toBeDefined();
     expect((await p1.provider.store.spacesOf(alice.account)).filter((n) => n.creator).length).toBe(own.length);
-    const { d, checks } = await connect();
+    const { d, checks, loads } = await connect();
     await receivedEverything(d);
     expect(checks).toBeLessThan(50);
+    expect(loads).toBeLessThan(50);
   }, 120_000);
 });
