@@ -4,7 +4,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { installNativeCrypto } from '@freehold/node';
 import { ProviderLink, register } from '@freehold/client';
 import {
-  createAccount,
   createEntry,
   decodeFrame,
   Device,

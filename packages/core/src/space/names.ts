@@ -16,6 +16,15 @@ export function spaceNameOf(e: Entry): SpaceName | undefined {
   return op.account ? { account: op.account, creator: false } : undefined;
 }
 
+/** A damaged row names nobody: the provider still starts, and the space's graph reports it when loaded. */
+function nameOfStored(row: EntryRow): SpaceName | undefined {
+  try {
+    return spaceNameOf(decodeEntry(row.bytes));
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Indexes, once, the spaces of a store written before stores kept the index: every membership entry held is put
  * again with the account it names (putting a held row only adds its index row). The mark is set only after the
@@ -32,7 +41,7 @@ export async function fillSpaceIndex(store: Store): Promise<number> {
   };
   for (const space of await store.spaces()) {
     for (const row of await store.spaceEntries(space, Kind.membership)) {
-      const names = spaceNameOf(decodeEntry(row.bytes));
+      const names = nameOfStored(row);
       if (names) batch.push({ ...row, names });
     }
     if (batch.length >= FILL_BATCH) await flush();
