@@ -30,13 +30,11 @@ function nameOfStored(row: EntryRow): SpaceName | undefined {
  * again with the account it names (putting a held row only adds its index row). The mark is set only after the
  * last batch, so an interrupted fill starts over at the next open; every row written meanwhile carries its name.
  */
-export async function fillSpaceIndex(store: Store): Promise<number> {
-  if (await store.getMeta(SPACE_INDEX_META)) return 0;
-  let filled = 0;
+export async function fillSpaceIndex(store: Store): Promise<void> {
+  if (await store.getMeta(SPACE_INDEX_META)) return;
   let batch: EntryRow[] = [];
   const flush = async () => {
     if (batch.length) await store.putEntries(batch);
-    filled += batch.length;
     batch = [];
   };
   for (const space of await store.spaces()) {
@@ -48,5 +46,4 @@ export async function fillSpaceIndex(store: Store): Promise<number> {
   }
   await flush();
   await store.setMeta(SPACE_INDEX_META, new Uint8Array([1]));
-  return filled;
 }
