@@ -11,6 +11,7 @@ export * from './identity/account.js';
 export * from './space/ops.js';
 export * from './space/graph.js';
 export * from './space/keyring.js';
+export * from './space/names.js';
 export * from './entry.js';
 export * from './store.js';
 export * from './replica.js';

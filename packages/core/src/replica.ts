@@ -7,6 +7,7 @@ import { AccountIndex } from './identity/account-index.js';
 import { SpaceGraph, type OpNode } from './space/graph.js';
 import { canAppend, canWrite, readMembershipOp, type Role } from './space/ops.js';
 import { dependencyOrder, membershipDeps } from './space/topo.js';
+import { fillSpaceIndex, spaceNameOf } from './space/names.js';
 import type { Charge, EntryRow, Store } from './store.js';
 
 /** Entries dated further ahead than this are refused until their time comes (the author's clock is wrong). */
@@ -39,16 +40,10 @@ export type ContentCheck = (entry: Entry, basis: OpNode, graph: SpaceGraph) => v
  */
 export type HostPolicy = (entry: Entry, graph: SpaceGraph) => Charge | undefined | Promise<Charge | undefined>;
 
-const rowOf = (e: Entry): EntryRow => ({
-  id: e.id,
-  space: e.space,
-  doc: e.doc,
-  kind: e.kind,
-  device: e.device,
-  seq: e.seq,
-  time: e.time,
-  bytes: e.bytes,
-});
+const rowOf = (e: Entry): EntryRow => {
+  const names = spaceNameOf(e);
+  return { id: e.id, space: e.space, doc: e.doc, kind: e.kind, device: e.device, seq: e.seq, time: e.time, bytes: e.bytes, ...(names && { names }) };
+};
 
 export interface ReplicaOptions {
   /**
@@ -77,6 +72,8 @@ export class Replica {
   private readonly graphs: LRUCache<string, Promise<SpaceGraph>>;
   contentCheck: ContentCheck | undefined;
   now: () => number = () => Date.now();
+  /** Membership graphs read from the store so far (cache misses): what looking through spaces costs. */
+  graphLoads = 0;
 
   private constructor(
     readonly store: Store,
@@ -87,6 +84,7 @@ export class Replica {
 
   static async open(store: Store, opts: ReplicaOptions = {}): Promise<Replica> {
     const r = new Replica(store, opts);
+    await fillSpaceIndex(store);
     await r.refresh();
     return r;
   }
@@ -189,6 +187,7 @@ export class Replica {
   }
 
   private async loadGraph(space: Uint8Array): Promise<SpaceGraph> {
+    this.graphLoads++;
     const g = new SpaceGraph(space);
     const rows = await this.store.spaceEntries(space, Kind.membership);
     const ops = rows.map((r) => {

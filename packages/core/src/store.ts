@@ -8,6 +8,26 @@ export interface EntryRow {
   seq: number;
   time: number;
   bytes: Uint8Array;
+  /**
+   * Given with a membership operation when it is written: the account it names, which the store indexes the
+   * space under (see `Store.spacesOf`). Stores do not return it.
+   */
+  names?: SpaceName;
+}
+
+/**
+ * An account a space's membership log names: its creator (named by the create operation), or an account an
+ * operation gives a role or removes. Naming is never undone, so an account's spaces are those it was ever named in.
+ */
+export interface SpaceName {
+  account: Uint8Array;
+  creator: boolean;
+}
+
+/** A space an account is named in, and whether the account created it. */
+export interface NamedSpace {
+  space: Uint8Array;
+  creator: boolean;
 }
 
 /** An account a provider hosts: its quota and what its entries take, in bytes. */
@@ -56,7 +76,8 @@ export interface Store {
   /**
    * Inserts the rows not already present, atomically: all of them become durable or none do. With charges, each
    * account's usage grows by its bytes in the same transaction, and if any account would pass its quota nothing is
-   * stored and a `quota-exceeded` FreeholdError is thrown.
+   * stored and a `quota-exceeded` FreeholdError is thrown. The `names` of every row are indexed in the same
+   * transaction, of rows already present too (which is how a store written before the index is filled).
    */
   putEntries(rows: EntryRow[], charges?: Charge[]): Promise<void>;
   getEntries(ids: Uint8Array[]): Promise<(Uint8Array | undefined)[]>;
@@ -76,6 +97,11 @@ export interface Store {
   /** What a device signed after a sequence number, in one space or (null) in every space, in (time, id) order. */
   deviceEntries(space: Uint8Array | null, device: Uint8Array, afterSeq: number): Promise<EntryRow[]>;
   spaces(): Promise<Uint8Array[]>;
+  /**
+   * The spaces whose membership log names this account, in space id order: what a session offers the account,
+   * without looking at every space held. A space created by it is `creator` even where later operations name it.
+   */
+  spacesOf(account: Uint8Array): Promise<NamedSpace[]>;
   countEntries(): Promise<number>;
 
   /** Identity logs (contact cards), one per account, replaced as the log grows. */

@@ -6,6 +6,7 @@ import {
   decodeEntry,
   equal,
   decodeFrame,
+  defaultOffer,
   deviceOf,
   encodeFrame,
   FreeholdError,
@@ -231,15 +232,15 @@ export class Connection implements Subscriber {
       peer: this.account,
       ingest: (batch) => this.provider.ingest(batch, { source: this.peer ? `provider:${this.peer}` : this.source }),
       // A peer provider sees what it is home to or mirrors for its accounts (see Provider.peerView); of an inbox,
-      // what its own accounts appended.
-      ...(this.peer
-        ? {
-            offer: (space: Uint8Array) => this.provider.peerView(space, this.peer!),
-            ownedByPeer: (account: Uint8Array) => this.provider.replica.contact(account)?.providers.includes(this.peer!) ?? false,
-          }
-        : {}),
-      // A peer this provider does not host sees only what it asks for (and may see). Looking through every
-      // space for a hosted peer is work its session pays for (its next frame waits).
+      // what its own accounts appended. Each space looked at is counted: what opening a session costs.
+      offer: async (space: Uint8Array, peer: Uint8Array | null, wants: Set<string>) => {
+        this.metrics.offerChecks.inc({ peer: this.peer ? 'provider' : 'client' });
+        return this.peer ? this.provider.peerView(space, this.peer) : defaultOffer(this.provider.replica, space, peer, wants);
+      },
+      ...(this.peer ? { ownedByPeer: (account: Uint8Array) => this.provider.replica.contact(account)?.providers.includes(this.peer!) ?? false } : {}),
+      // Besides what it asks for, a hosted account is offered the spaces that name it (the store's index), a peer
+      // provider those it is home to as well; any other session only what it asks for. Looking them up is work
+      // the session pays for (its next frame waits).
       offerable: async (peer) => {
         if (this.peer) {
           // What the peer's link summarises too: the spaces both are home to, and those it mirrors from here
@@ -249,9 +250,9 @@ export class Connection implements Subscriber {
           return [...homed, ...this.subscriptions.values()];
         }
         if (!peer || !this.provider.isRegistered(peer)) return [];
-        const all = await this.provider.store.spaces();
-        this.budget.spend(this.tier(), all.length);
-        return all;
+        const named = await this.provider.store.spacesOf(peer);
+        this.budget.spend(this.tier(), named.length);
+        return named.map((n) => n.space);
       },
       onStored: (entries) => {
         this.stats.entriesIn += entries.length;

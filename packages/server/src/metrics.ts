@@ -15,6 +15,12 @@ export function createMetrics() {
     entriesOut: new Counter({ name: 'freehold_entries_out_total', help: 'Entries sent (sync and live push)', registers: [registry] }),
     bytesIn: new Counter({ name: 'freehold_bytes_in_total', help: 'WebSocket bytes received', registers: [registry] }),
     bytesOut: new Counter({ name: 'freehold_bytes_out_total', help: 'WebSocket bytes sent', registers: [registry] }),
+    offerChecks: new Counter({
+      name: 'freehold_offer_checks_total',
+      help: 'Spaces checked, as sessions open, for what the peer may see of them (a membership graph each), by peer kind',
+      labelNames: ['peer'],
+      registers: [registry],
+    }),
     rejections: new Counter({ name: 'freehold_rejections_total', help: 'Entries and frames refused, by reason', labelNames: ['reason'], registers: [registry] }),
     syncLatency: new Histogram({
       name: 'freehold_sync_latency_seconds',

@@ -3,6 +3,7 @@ import {
   asUint,
   canRead,
   definedOnly,
+  fromHex,
   Kind,
   reject,
   Replica,
@@ -134,10 +135,17 @@ export class Provider {
     return this.mirroredFrom(space, url) || this.homedAt(space, url);
   }
 
-  /** The spaces held here that a peer provider is also home to, and those mirrored from it. */
+  /**
+   * The spaces held here that a peer provider is also home to, and those mirrored from it. A space held here that
+   * is not a mirror was created by an account hosted here (the hosting rules keep no other create operation), so
+   * only the spaces created by hosted accounts that list the peer are looked at, through the store's index.
+   */
   async spacesHomedAt(url: string): Promise<Uint8Array[]> {
     const out = new Map<string, Uint8Array>();
-    for (const space of await this.store.spaces()) if (await this.homedAt(space, url)) out.set(toHex(space), space);
+    for (const account of this.registered) {
+      if (!this.replica.contact(account)?.providers.includes(url)) continue;
+      for (const n of await this.store.spacesOf(fromHex(account))) if (n.creator) out.set(toHex(n.space), n.space);
+    }
     for (const m of this.mirrors.all()) if (this.mirroredFrom(m.space, url)) out.set(toHex(m.space), m.space);
     return [...out.values()];
   }

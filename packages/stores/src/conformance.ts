@@ -156,6 +156,42 @@ export function storeConformance(name: string, makeFactory: () => Promise<StoreF
       expect(hexes(await s.spaces())).toEqual(hexes([SPACE_A]));
     });
 
+    it('indexes spaces by the accounts their membership entries name, in the same transaction', async () => {
+      const s = await fresh();
+      const [alice, bob] = [id32(600), id32(601)];
+      const named = async (a: Uint8Array) => (await s.spacesOf(a)).map((n) => [toHex(n.space), n.creator]);
+      // A create names its creator; an op naming the creator again in the same batch leaves it the creator.
+      await s.putEntries([
+        row(1, { kind: 0, names: { account: alice, creator: true } }),
+        row(2, { kind: 0, names: { account: alice, creator: false } }),
+        row(3, { kind: 0, names: { account: bob, creator: false } }),
+        row(4),
+      ]);
+      expect(await named(alice)).toEqual([[toHex(SPACE_A), true]]);
+      expect(await named(bob)).toEqual([[toHex(SPACE_A), false]]);
+      expect(await named(id32(602))).toEqual([]);
+      // A refused batch indexes nothing.
+      await expect(s.putEntries([row(5, { space: SPACE_B, kind: 0, names: { account: bob, creator: true } }), row(51, { seq: 1 })])).rejects.toThrow();
+      expect(await named(bob)).toEqual([[toHex(SPACE_A), false]]);
+      // A row already held, put again with its name, is indexed (how an older store is filled).
+      await s.putEntries([row(6, { space: SPACE_B, kind: 0 })]);
+      await s.putEntries([row(6, { space: SPACE_B, kind: 0, names: { account: bob, creator: true } })]);
+      expect(await s.countEntries()).toBe(5);
+      expect(await named(bob)).toEqual([
+        [toHex(SPACE_A), false],
+        [toHex(SPACE_B), true],
+      ]);
+      // Stores do not hand the name back with the row.
+      expect((await s.spaceEntries(SPACE_A, 0))[0]!.names).toBeUndefined();
+      await s.close();
+      open = open.filter((x) => x !== s);
+      const again = await reopen();
+      expect((await again.spacesOf(bob)).map((n) => [toHex(n.space), n.creator])).toEqual([
+        [toHex(SPACE_A), false],
+        [toHex(SPACE_B), true],
+      ]);
+    });
+
     it('replaces contact cards per account and keeps local metadata', async () => {
       const s = await fresh();
       await s.putCard(id32(1), b(1));

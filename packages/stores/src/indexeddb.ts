@@ -10,12 +10,13 @@ import {
   type HandleClaim,
   type HandleRow,
   type HandleRules,
+  type NamedSpace,
   type Store,
 } from '@freehold/core';
 import { handleCounts } from './handles.js';
 import { quotaMessage } from './quota.js';
 
-const VERSION = 3;
+const VERSION = 4;
 type Row = EntryRow;
 
 /** Lowest and highest keys for the trailing parts of a compound index range. */
@@ -90,6 +91,8 @@ export class IndexedDbStore implements Store {
           for (const space of await distinctSpaces(tx.objectStore('entries').index('space_key') as unknown as SpaceIndex)) await spaces.put(true, key(space));
         }
         if (oldVersion < 3) tx.objectStore('handles').createIndex('account', 'account');
+        // Keyed [account, space], so one account's spaces are one key range (see Store.spacesOf).
+        if (oldVersion < 4) db.createObjectStore('space_names');
       },
     });
     return new IndexedDbStore(db);
@@ -106,10 +109,11 @@ export class IndexedDbStore implements Store {
   }
 
   async putEntries(rows: EntryRow[], charges: Charge[] = []): Promise<void> {
-    const tx = this.db.transaction(['entries', 'accounts', 'spaces'], 'readwrite');
+    const tx = this.db.transaction(['entries', 'accounts', 'spaces', 'space_names'], 'readwrite');
     const entries = tx.objectStore('entries');
     const accounts = tx.objectStore('accounts');
     const spaces = tx.objectStore('spaces');
+    const names = tx.objectStore('space_names');
     try {
       for (const c of charges) {
         const a = (await accounts.get(key(c.account))) as AccountRow | undefined;
@@ -119,6 +123,11 @@ export class IndexedDbStore implements Store {
       }
       const newSpaces = new Map<string, Uint8Array>();
       for (const r of rows) {
+        if (r.names) {
+          const k = [key(r.names.account.slice()), key(r.space.slice())];
+          const held = (await names.get(k)) as NamedSpace | undefined;
+          if (!held || (r.names.creator && !held.creator)) await names.put({ space: r.space.slice(), creator: r.names.creator }, k);
+        }
         if ((await entries.getKey(key(r.id))) !== undefined) continue;
         newSpaces.set(toHex(r.space), r.space);
         // add() fails on the unique (device, seq) index, which aborts the whole transaction.
@@ -229,6 +238,11 @@ export class IndexedDbStore implements Store {
 
   async spaces(): Promise<Uint8Array[]> {
     return (await this.db.getAllKeys('spaces')).map(u8);
+  }
+
+  async spacesOf(account: Uint8Array): Promise<NamedSpace[]> {
+    const rows = (await this.db.getAll('space_names', IDBKeyRange.bound([key(account), LOW], [key(account), ...HIGH]))) as NamedSpace[];
+    return rows.map((n) => ({ space: u8(n.space), creator: n.creator }));
   }
 
   async countEntries(): Promise<number> {

@@ -10,6 +10,7 @@ import {
   type HandleClaim,
   type HandleRow,
   type HandleRules,
+  type NamedSpace,
   type Store,
 } from '@freehold/core';
 import { handleCounts } from './handles.js';
@@ -24,6 +25,8 @@ export class MemoryStore implements Store {
   private readonly meta = new Map<string, Uint8Array>();
   private readonly accountRows = new Map<string, AccountRow>();
   private readonly handles = new Map<string, HandleRow>();
+  /** Per account, the spaces naming it (see Store.spacesOf). */
+  private readonly named = new Map<string, Map<string, NamedSpace>>();
 
   async putEntries(rows: EntryRow[], charges: Charge[] = []): Promise<void> {
     for (const c of charges) {
@@ -36,13 +39,26 @@ export class MemoryStore implements Store {
       const held = this.bySeq.get(`${toHex(r.device)}:${r.seq}`);
       if (held && toHex(held) !== toHex(r.id)) throw new Error(`device sequence ${r.seq} is already taken by another entry`);
     }
-    for (const r of rows) {
+    for (const { names, ...r } of rows) {
+      if (names) this.name(r.space, names.account, names.creator);
       const k = toHex(r.id);
       if (this.entries.has(k)) continue;
-      this.entries.set(k, { ...r });
+      this.entries.set(k, r);
       this.bySeq.set(`${toHex(r.device)}:${r.seq}`, r.id);
     }
     for (const c of charges) this.accountRows.get(toHex(c.account))!.used += c.bytes;
+  }
+
+  private name(space: Uint8Array, account: Uint8Array, creator: boolean): void {
+    const a = toHex(account);
+    let spaces = this.named.get(a);
+    if (!spaces) this.named.set(a, (spaces = new Map()));
+    const held = spaces.get(toHex(space));
+    spaces.set(toHex(space), { space: space.slice(), creator: creator || (held?.creator ?? false) });
+  }
+
+  async spacesOf(account: Uint8Array): Promise<NamedSpace[]> {
+    return [...(this.named.get(toHex(account))?.values() ?? [])].map((n) => ({ ...n })).sort((x, y) => compare(x.space, y.space));
   }
 
   async putAccount(row: AccountRow): Promise<void> {

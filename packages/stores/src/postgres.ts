@@ -8,6 +8,7 @@ import {
   type HandleClaim,
   type HandleRow,
   type HandleRules,
+  type NamedSpace,
   type Store,
 } from '@freehold/core';
 import { quotaMessage } from './quota.js';
@@ -32,6 +33,7 @@ CREATE TABLE IF NOT EXISTS accounts (account BYTEA PRIMARY KEY, quota BIGINT NOT
 CREATE TABLE IF NOT EXISTS handles (name TEXT PRIMARY KEY, account BYTEA NOT NULL);
 ALTER TABLE handles ADD COLUMN IF NOT EXISTS dropped BIGINT;
 CREATE INDEX IF NOT EXISTS handles_account ON handles (account);
+CREATE TABLE IF NOT EXISTS space_names (account BYTEA NOT NULL, space BYTEA NOT NULL, creator BOOLEAN NOT NULL, PRIMARY KEY (account, space));
 `;
 
 // BIGINT columns hold times, sequence numbers and byte counts, all well inside Number's safe range.
@@ -105,6 +107,7 @@ export class PostgresStore implements Store {
         });
         await client.query(`INSERT INTO entries (id, space, doc, kind, device, seq, time, bytes) VALUES ${tuples.join(', ')} ON CONFLICT (id) DO NOTHING`, values);
       }
+      await this.putNames(client, rows);
       await client.query('COMMIT');
     } catch (e) {
       await client.query('ROLLBACK').catch(() => {});
@@ -112,6 +115,26 @@ export class PostgresStore implements Store {
     } finally {
       client.release();
     }
+  }
+
+  /**
+   * The index rows of a batch (see Store.spacesOf) in one statement. An upsert may touch a row once per
+   * statement, so the batch's own repeats are merged first.
+   */
+  private async putNames(client: pg.PoolClient, rows: EntryRow[]): Promise<void> {
+    const named = new Map<string, { account: Buffer; space: Buffer; creator: boolean }>();
+    for (const r of rows) {
+      if (!r.names) continue;
+      const k = `${buf(r.names.account).toString('hex')}:${buf(r.space).toString('hex')}`;
+      named.set(k, { account: buf(r.names.account), space: buf(r.space), creator: r.names.creator || (named.get(k)?.creator ?? false) });
+    }
+    if (!named.size) return;
+    const list = [...named.values()];
+    await client.query(
+      `INSERT INTO space_names (account, space, creator) SELECT * FROM unnest($1::bytea[], $2::bytea[], $3::boolean[])
+       ON CONFLICT (account, space) DO UPDATE SET creator = true WHERE excluded.creator`,
+      [list.map((n) => n.account), list.map((n) => n.space), list.map((n) => n.creator)],
+    );
   }
 
   async getEntries(ids: Uint8Array[]): Promise<(Uint8Array | undefined)[]> {
@@ -173,6 +196,11 @@ export class PostgresStore implements Store {
   async spaces(): Promise<Uint8Array[]> {
     const { rows } = await this.pool.query('SELECT DISTINCT space FROM entries ORDER BY space');
     return (rows as { space: Buffer }[]).map((r) => bytes(r.space));
+  }
+
+  async spacesOf(accountId: Uint8Array): Promise<NamedSpace[]> {
+    const { rows } = await this.pool.query('SELECT space, creator FROM space_names WHERE account = $1 ORDER BY space', [buf(accountId)]);
+    return (rows as { space: Buffer; creator: boolean }[]).map((r) => ({ space: bytes(r.space), creator: r.creator }));
   }
 
   async countEntries(): Promise<number> {

@@ -9,42 +9,13 @@ import {
   type HandleClaim,
   type HandleRow,
   type HandleRules,
+  type NamedSpace,
   type Store,
 } from '@freehold/core';
 import { quotaMessage } from './quota.js';
 import { checkStore, isDamage, watchForDamage, type IntegrityOptions, type IntegrityReport } from './sqlite-check.js';
 import { CommitRecord, type Ledger } from './sqlite-record.js';
-
-const SCHEMA = `
--- A rowid table: rows append in arrival order and only the small id index takes random inserts (ids are hashes).
-CREATE TABLE IF NOT EXISTS entries (
-  n INTEGER PRIMARY KEY,
-  id BLOB NOT NULL UNIQUE,
-  space BLOB NOT NULL,
-  doc BLOB NOT NULL,
-  kind INTEGER NOT NULL,
-  device BLOB NOT NULL,
-  seq INTEGER NOT NULL,
-  time INTEGER NOT NULL,
-  bytes BLOB NOT NULL
-);
-CREATE INDEX IF NOT EXISTS entries_space_key ON entries (space, time, id);
-CREATE INDEX IF NOT EXISTS entries_doc ON entries (space, doc, time, id);
-CREATE UNIQUE INDEX IF NOT EXISTS entries_device_seq ON entries (device, seq);
-CREATE TABLE IF NOT EXISTS cards (account BLOB PRIMARY KEY, card BLOB NOT NULL) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS accounts (account BLOB PRIMARY KEY, quota INTEGER NOT NULL, used INTEGER NOT NULL, created INTEGER NOT NULL) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS handles (name TEXT PRIMARY KEY, account BLOB NOT NULL, dropped INTEGER) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS handles_account ON handles (account);
--- Counters every write transaction bumps: the commit record (FILE.commit) keeps what was last acknowledged of them.
-CREATE TABLE IF NOT EXISTS ledger (
-  one INTEGER PRIMARY KEY CHECK (one = 1),
-  store BLOB NOT NULL,
-  writes INTEGER NOT NULL,
-  entries INTEGER NOT NULL
-);
-INSERT INTO ledger VALUES (1, randomblob(16), 0, 0) ON CONFLICT DO NOTHING;
-`;
+import { migrate } from './sqlite-schema.js';
 
 export interface SqliteOptions {
   /**
@@ -89,10 +60,8 @@ export class SqliteStore implements Store {
     this.db.pragma('busy_timeout = 5000');
     this.db.pragma('cache_size = -65536');
     this.db.pragma('wal_autocheckpoint = 4000');
-    this.db.exec(SCHEMA);
+    migrate(this.db);
     const db = this.db;
-    // Stores made before dropped handles were released lack the column.
-    if (!(db.pragma('table_info(handles)') as { name: string }[]).some((c) => c.name === 'dropped')) db.exec('ALTER TABLE handles ADD COLUMN dropped INTEGER');
     this.stmts = watchForDamage((e) => this.noteDamage(e), {
       ledger: db.prepare('SELECT store, writes, entries FROM ledger'),
       wrote: db.prepare('UPDATE ledger SET writes = writes + 1'),
@@ -109,6 +78,8 @@ export class SqliteStore implements Store {
       device: db.prepare('SELECT id, space, doc, kind, device, seq, time, bytes FROM entries WHERE space = ? AND device = ? AND seq > ? ORDER BY time, id'),
       deviceAll: db.prepare('SELECT id, space, doc, kind, device, seq, time, bytes FROM entries WHERE device = ? AND seq > ? ORDER BY time, id'),
       spaces: db.prepare('SELECT DISTINCT space FROM entries ORDER BY space').pluck(),
+      name: db.prepare('INSERT INTO space_names (account, space, creator) VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET creator = 1 WHERE excluded.creator = 1'),
+      spacesOf: db.prepare('SELECT space, creator FROM space_names WHERE account = ? ORDER BY space'),
       recent: db.prepare('SELECT id, space, doc, kind, device, seq, time, bytes FROM entries WHERE space = ? AND time < ? ORDER BY time DESC, id DESC LIMIT ?'),
       count: db.prepare('SELECT COUNT(*) FROM entries').pluck(),
       putCard: db.prepare('INSERT INTO cards (account, card) VALUES (?, ?) ON CONFLICT (account) DO UPDATE SET card = excluded.card'),
@@ -168,7 +139,10 @@ export class SqliteStore implements Store {
         this.stmts.charge.run(c.bytes, c.account);
       }
       let n = 0;
-      for (const r of rows) n += this.stmts.insert.run(r.id, r.space, r.doc, r.kind, r.device, r.seq, r.time, r.bytes).changes;
+      for (const r of rows) {
+        n += this.stmts.insert.run(r.id, r.space, r.doc, r.kind, r.device, r.seq, r.time, r.bytes).changes;
+        if (r.names) this.stmts.name.run(r.names.account, r.space, r.names.creator ? 1 : 0);
+      }
       if (n) this.stmts.inserted.run(n);
     })();
 
@@ -343,6 +317,10 @@ export class SqliteStore implements Store {
 
   async spaces(): Promise<Uint8Array[]> {
     return (this.stmts.spaces.all() as Uint8Array[]).map((b) => bytes(b)!);
+  }
+
+  async spacesOf(account: Uint8Array): Promise<NamedSpace[]> {
+    return (this.stmts.spacesOf.all(account) as { space: Buffer; creator: number }[]).map((r) => ({ space: bytes(r.space)!, creator: r.creator === 1 }));
   }
 
   async countEntries(): Promise<number> {
