@@ -33,6 +33,9 @@ export function frameCost(f: Frame, size: number): number {
     case 'rec':
       // Reconciliation messages are parsed range by range: about 40 ms a MiB of worst-case input here.
       return 1 + Math.floor(size / 256);
+    case 'sum':
+      // A summary message is parsed like a reconciliation one; each space it names is one to reconcile.
+      return 1 + Math.floor(size / 256) + 4 * f[2].length;
     default:
       return 1 + bytes;
   }

@@ -208,6 +208,7 @@ export class Connection implements Subscriber {
         case 'hello':
         case 'cards':
         case 'rec':
+        case 'sum':
         case 'entries':
         case 'want':
         case 'ack':
