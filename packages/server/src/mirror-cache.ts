@@ -79,9 +79,11 @@ export class MirrorCache {
 
   /**
    * A session of a user hosted here read these spaces: mirrors among them become the most recently read, and
-   * evicted ones are refilled. Resolves once those have had their first reconciliation (or it failed).
+   * evicted ones are refilled (as are `added`, mirrors just asked for). Resolves once those have had their first
+   * reconciliation (or it failed).
    */
-  read(spaces: Uint8Array[], now = Date.now()): Promise<void> {
+  read(spaces: Uint8Array[], added: MirrorRecord[] = []): Promise<void> {
+    const now = Date.now();
     const revived: MirrorRecord[] = [];
     for (const space of spaces) {
       const m = this.o.mirrors.get(space);
@@ -91,15 +93,11 @@ export class MirrorCache {
       m.state = 'live';
       revived.push(m);
     }
-    if (!revived.length) return Promise.resolve();
-    this.o.metrics.mirrorRefills.inc(revived.length);
-    this.o.logger.info({ event: 'mirror-refill', spaces: revived.length, space: toId(revived[0]!.space) }, 'refilling evicted mirrors a user reads');
-    return this.changed(revived);
-  }
-
-  /** Mirrors added: counted from now on. */
-  added(): void {
-    this.reportStates();
+    if (revived.length) {
+      this.o.metrics.mirrorRefills.inc(revived.length);
+      this.o.logger.info({ event: 'mirror-refill', spaces: revived.length, space: toId(revived[0]!.space) }, 'refilling evicted mirrors a user reads');
+    }
+    return revived.length || added.length ? this.changed([...revived, ...added]) : Promise.resolve();
   }
 
   /**

@@ -195,21 +195,16 @@ export class Provider {
     for (const card of cards) await this.replica.addCard(card).catch(() => false);
     const owned = list.filter((m) => !this.isRegistered(m.owner) && this.replica.contact(m.owner) !== undefined);
     const added = await this.mirrors.add(owned);
-    // Asking again for a mirror is reading it: it becomes the most recently read, and is refilled if evicted.
-    const refilled = this.cache.read(owned.map((m) => m.space));
-    const filled = [refilled];
-    if (added.length) {
-      // The owners' logs are kept: they say where the mirrored spaces live.
-      for (const m of added) {
-        const log = this.replica.contact(m.owner)!;
-        if (!this.replica.storedLog(m.owner)) await this.replica.commitIdentity(log);
-      }
-      this.cache.added();
-      this.opts.logger.info({ event: 'mirror', account: toId(account), spaces: added.length }, 'mirroring spaces');
-      filled.push(this.peering.refresh(added));
+    // The owners' logs are kept: they say where the mirrored spaces live.
+    for (const m of added) {
+      const log = this.replica.contact(m.owner)!;
+      if (!this.replica.storedLog(m.owner)) await this.replica.commitIdentity(log);
     }
+    if (added.length) this.opts.logger.info({ event: 'mirror', account: toId(account), spaces: added.length }, 'mirroring spaces');
+    // Asking again for a mirror is reading it: it becomes the most recently read, and is refilled if evicted.
+    const filled = this.cache.read(owned.map((m) => m.space), added);
     // Answer once the mirrors have had their first fill (or a few seconds passed): the client reads next.
-    await Promise.race([Promise.all(filled), new Promise((r) => setTimeout(r, MIRROR_FILL_WAIT_MS).unref())]);
+    await Promise.race([filled, new Promise((r) => setTimeout(r, MIRROR_FILL_WAIT_MS).unref())]);
   }
 
   /** A session of an account hosted here reads these spaces (reconciles, subscribes): see MirrorCache.read. */
