@@ -1,4 +1,4 @@
-import { compare, decodeEntry, reject, toHex, toId, type DeviceUsage, type Entry, type Replica } from '@freehold/core';
+import { compare, decodeEntry, reject, toId, type DeviceUsage, type Entry, type Replica } from '@freehold/core';
 import type { Logger } from 'pino';
 import type { Metrics } from './metrics.js';
 import { formatSize } from './size.js';
@@ -32,11 +32,12 @@ export interface MirrorCacheOptions {
  * evicted space is only its users' entries, and those not yet delivered are pushed to the owner's providers
  * (`owedTo`) without refilling the space.
  *
- * Sizes are measured at start (one query per mirror) and then kept up as entries are stored and spaces evicted;
- * entries deleted otherwise (a revoked device's, a demoted writer's) count until the next start.
+ * Sizes are kept up as entries are stored and spaces evicted, and written back with the read times: measuring them
+ * means reading every mirrored entry (seconds a GiB), too slow for each start. A space is measured exactly when it
+ * is evicted; until then, entries deleted otherwise (a revoked device's, a demoted writer's) still count, and what
+ * was stored in the minute before a crash does not.
  */
 export class MirrorCache {
-  private readonly held = new Map<string, number>();
   private total = 0;
   private running: Promise<void> | undefined;
   private again = false;
@@ -53,9 +54,14 @@ export class MirrorCache {
     return this.total;
   }
 
-  /** Measures every mirror, then evicts down to the budget (a lower budget than last time takes effect at once). */
+  /**
+   * Adds up the mirrors' sizes (measuring those of a store written before sizes were kept), then evicts down to the
+   * budget: a lower budget than last time takes effect at once.
+   */
   async open(): Promise<void> {
-    for (const m of this.o.mirrors.all()) this.grow(m, this.split(await this.o.replica.store.spaceUsage(m.space)).bytes);
+    for (const m of this.o.mirrors.unmeasured) this.o.mirrors.resize(m, this.split(await this.o.replica.store.spaceUsage(m.space)).bytes);
+    for (const m of this.o.mirrors.all()) this.total += m.bytes;
+    this.o.metrics.mirrorBytes.set(this.total);
     this.reportStates();
     if (this.total > this.o.budget) await this.enforce();
   }
@@ -148,8 +154,7 @@ export class MirrorCache {
   }
 
   private grow(m: MirrorRecord, bytes: number): void {
-    const k = toHex(m.space);
-    this.held.set(k, (this.held.get(k) ?? 0) + bytes);
+    this.o.mirrors.resize(m, m.bytes + bytes);
     this.total += bytes;
     this.o.metrics.mirrorBytes.set(this.total);
   }
@@ -188,7 +193,7 @@ export class MirrorCache {
   private async enforce(): Promise<void> {
     const victims = this.o.mirrors
       .all()
-      .filter((m) => (this.held.get(toHex(m.space)) ?? 0) > 0)
+      .filter((m) => m.bytes > 0)
       .sort((a, b) => a.read - b.read || compare(a.space, b.space));
     const evicted: MirrorRecord[] = [];
     for (const m of victims) {
@@ -209,9 +214,8 @@ export class MirrorCache {
     m.state = kept ? 'owed' : 'evicted';
     await store.deleteDeviceEntries(m.space, devices);
     this.o.replica.forget(m.space);
-    const k = toHex(m.space);
-    this.total -= this.held.get(k) ?? 0;
-    this.held.delete(k);
+    this.total -= m.bytes;
+    this.o.mirrors.resize(m, 0);
     this.o.metrics.mirrorBytes.set(this.total);
     this.o.metrics.mirrorEvictions.inc();
     this.o.metrics.mirrorEvictedBytes.inc(bytes);

@@ -24,6 +24,8 @@ export interface MirrorRecord extends Mirror {
   /** When a session of a user hosted here last read the space (ms; written back coarsely). */
   read: number;
   state: MirrorState;
+  /** What accounts hosted elsewhere wrote in it that is held here (see MirrorCache; written back coarsely). */
+  bytes: number;
 }
 
 /** Where an entry this provider passes on for one of its users stands with the owner's providers. */
@@ -35,11 +37,13 @@ export type Delivery = { state: 'pending' } | { state: 'delivered'; at: number; 
  * ciphertext like everything else, is not charged to anyone, and doubles as the outbox: what a user writes into
  * a mirrored space (a reply, a like, a direct message) is stored here and delivered to the owner's providers.
  * The list is stored as one record, written when a mirror is added or changes state, and at most every
- * READS_FLUSH_MS for read times alone.
+ * READS_FLUSH_MS for read times and sizes alone.
  */
 export class Mirrors {
   private readonly byId = new Map<string, MirrorRecord>();
   private dirty = false;
+  /** Mirrors read from a store written before sizes were kept: their size is to be measured. */
+  readonly unmeasured: MirrorRecord[] = [];
 
   private constructor(private readonly store: Store) {}
 
@@ -48,14 +52,16 @@ export class Mirrors {
     const raw = await store.getMeta(MIRRORS_META);
     if (raw) {
       for (const item of asArray(decode(raw, 'mirrors'), 'mirrors', MAX_MIRRORS)) {
-        // Stores written before the cache had a budget hold [space, owner]: read now, live.
-        const [space, owner, read, state] = asArray(item, 'mirror', 4);
+        // Stores written before the cache had a budget hold [space, owner]: read now, live, size unknown.
+        const [space, owner, read, state, bytes] = asArray(item, 'mirror', 5);
         const record: MirrorRecord = {
           space: asBytes(space, 'mirror.space', 32),
           owner: asBytes(owner, 'mirror.owner', 32),
           read: read === undefined ? now : asUint(read, 'mirror.read'),
           state: STATES[state === undefined ? 0 : asUint(state, 'mirror.state', STATES.length - 1)]!,
+          bytes: bytes === undefined ? 0 : asUint(bytes, 'mirror.bytes'),
         };
+        if (bytes === undefined) m.unmeasured.push(record);
         m.byId.set(toHex(record.space), record);
       }
     }
@@ -75,7 +81,7 @@ export class Mirrors {
     const added = list.filter((m) => !this.byId.has(toHex(m.space)));
     if (!added.length) return [];
     if (this.byId.size + added.length > MAX_MIRRORS) throw new RangeError(`at most ${MAX_MIRRORS} mirrored spaces`);
-    const records = added.map((m): MirrorRecord => ({ space: m.space, owner: m.owner, read: now, state: 'live' }));
+    const records = added.map((m): MirrorRecord => ({ space: m.space, owner: m.owner, read: now, state: 'live', bytes: 0 }));
     for (const r of records) this.byId.set(toHex(r.space), r);
     await this.save();
     return records;
@@ -87,13 +93,19 @@ export class Mirrors {
     this.dirty = true;
   }
 
-  /** Writes the list (read times included) back. */
-  async save(): Promise<void> {
-    this.dirty = false;
-    await this.store.setMeta(MIRRORS_META, encode(this.all().map((m) => [m.space, m.owner, m.read, STATES.indexOf(m.state)])));
+  /** Sets a mirror's size in memory; `flush` writes it back. */
+  resize(m: MirrorRecord, bytes: number): void {
+    m.bytes = bytes;
+    this.dirty = true;
   }
 
-  /** Writes the list back if reads were noted since it last was. */
+  /** Writes the list (read times and sizes included) back. */
+  async save(): Promise<void> {
+    this.dirty = false;
+    await this.store.setMeta(MIRRORS_META, encode(this.all().map((m) => [m.space, m.owner, m.read, STATES.indexOf(m.state), m.bytes])));
+  }
+
+  /** Writes the list back if reads or sizes changed since it last was. */
   async flush(): Promise<void> {
     if (this.dirty) await this.save();
   }

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { installNativeCrypto } from '@freehold/node';
 import { outbox, ProviderLink, register } from '@freehold/client';
-import { decodeFrame, encodeCard, encodeFrame, Kind, toHex, toId, type Device } from '@freehold/core';
+import { decodeFrame, encode, encodeCard, encodeFrame, Kind, toHex, toId, type Device } from '@freehold/core';
 import { blobEntries, newDevice, syncWith, tempDir, until, WS } from './helpers.js';
 import { refusedStart } from './process.js';
 import { ProviderNode } from './provider-node.js';
@@ -164,7 +164,7 @@ describe('mirrors live in a cache with a budget', () => {
     }
   }, 120_000);
 
-  it('keeps read times across a restart, and a lower budget at start evicts the least recently read', async () => {
+  it('keeps read times and sizes across a restart, and a lower budget at start evicts the least recently read', async () => {
     const p1 = await ProviderNode.create('P1', { dir: join(tmp.dir, 'r1') }, Math.random);
     const p3 = await ProviderNode.create('P3', { dir: join(tmp.dir, 'r3') }, Math.random);
     try {
@@ -181,6 +181,15 @@ describe('mirrors live in a cache with a budget', () => {
       expect(evictions(p3, { a, b })).toEqual(['b']);
       expect((await p3.peek(a)).size).toBe(BOARD_ENTRIES + 1);
       expect((await p3.peek(b)).size).toBe(0);
+
+      // A store written before mirrors had sizes lists [space, owner] only: its mirrors are measured at start.
+      await p3.stop();
+      const store = await p3.openStore();
+      await store.setMeta('mirrors', encode([[a, alice.account]]));
+      await store.close();
+      await p3.start(['--mirror-budget', String(Math.floor((await sizeOf(alice, a)) / 2))]);
+      expect(evictions(p3, { a, b })).toEqual(['b', 'a']);
+      expect((await p3.peek(a)).size).toBe(0);
     } finally {
       for (const n of [p1, p3]) await n.dispose();
     }
