@@ -49,11 +49,6 @@ export class MirrorCache {
     o.metrics.mirrorBudget.set(o.budget);
   }
 
-  /** Bytes of mirrored spaces held now (what counts against the budget). */
-  get bytes(): number {
-    return this.total;
-  }
-
   /**
    * Adds up the mirrors' sizes (measuring those of a store written before sizes were kept), then evicts down to the
    * budget: a lower budget than last time takes effect at once.
