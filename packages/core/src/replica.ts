@@ -186,6 +186,11 @@ export class Replica {
     return g;
   }
 
+  /** Drops the cached membership graph of a space whose entries were deleted; the next use reads the store. */
+  forget(space: Uint8Array): void {
+    this.graphs.delete(toHex(space));
+  }
+
   private async loadGraph(space: Uint8Array): Promise<SpaceGraph> {
     this.graphLoads++;
     const g = new SpaceGraph(space);

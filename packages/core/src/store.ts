@@ -62,6 +62,14 @@ export interface HandleRules {
 
 export type HandleClaim = 'claimed' | 'taken' | 'over-limit';
 
+/** What one device's entries in a space take. */
+export interface DeviceUsage {
+  device: Uint8Array;
+  entries: number;
+  /** The entries' encoded size, as held. */
+  bytes: number;
+}
+
 /** Reconciliation orders a space's entries by (time, id). */
 export interface EntryKey {
   time: number;
@@ -103,6 +111,10 @@ export interface Store {
    */
   spacesOf(account: Uint8Array): Promise<NamedSpace[]>;
   countEntries(): Promise<number>;
+  /** What each device's entries in a space take (a provider sizing a mirror); no row for a device with none. */
+  spaceUsage(space: Uint8Array): Promise<DeviceUsage[]>;
+  /** Deletes, in one durable write, every entry these devices signed in a space (a provider evicting a mirror). */
+  deleteDeviceEntries(space: Uint8Array, devices: Uint8Array[]): Promise<void>;
 
   /** Identity logs (contact cards), one per account, replaced as the log grows. */
   putCard(account: Uint8Array, card: Uint8Array): Promise<void>;

@@ -204,11 +204,17 @@ export class Connection implements Subscriber {
             f[3],
           );
         case 'sub':
+          this.provider.noteRead(this.account, f[1]);
           return await this.subscribe(f[1]);
         case 'hello':
-        case 'cards':
         case 'rec':
+          // Reconciling a space reads it (a mirror's place in the cache; see MirrorCache). A session opened
+          // with a summary names only what differs; the spaces it subscribes to are read too.
+          this.provider.noteRead(this.account, f[0] === 'hello' ? f[2] : [f[1]]);
+          for (const out of await this.sync().receiveFrame(f, size)) this.send(out);
+          return;
         case 'sum':
+        case 'cards':
         case 'entries':
         case 'want':
         case 'ack':

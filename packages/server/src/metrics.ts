@@ -22,6 +22,21 @@ export function createMetrics() {
       registers: [registry],
     }),
     rejections: new Counter({ name: 'freehold_rejections_total', help: 'Entries and frames refused, by reason', labelNames: ['reason'], registers: [registry] }),
+    mirrorBytes: new Gauge({
+      name: 'freehold_mirror_bytes',
+      help: 'Bytes held in mirrored spaces that count against the mirror budget (what accounts hosted elsewhere wrote)',
+      registers: [registry],
+    }),
+    mirrorBudget: new Gauge({ name: 'freehold_mirror_budget_bytes', help: 'The mirror budget (--mirror-budget)', registers: [registry] }),
+    mirrorSpaces: new Gauge({
+      name: 'freehold_mirror_spaces',
+      help: 'Mirrored spaces by state: live (cached), evicted, owed (evicted, with entries of users still to deliver)',
+      labelNames: ['state'],
+      registers: [registry],
+    }),
+    mirrorEvictions: new Counter({ name: 'freehold_mirror_evictions_total', help: 'Mirrored spaces evicted to stay within the budget', registers: [registry] }),
+    mirrorEvictedBytes: new Counter({ name: 'freehold_mirror_evicted_bytes_total', help: 'Bytes freed by mirror evictions', registers: [registry] }),
+    mirrorRefills: new Counter({ name: 'freehold_mirror_refills_total', help: 'Evicted mirrored spaces read again, and so refilled', registers: [registry] }),
     syncLatency: new Histogram({
       name: 'freehold_sync_latency_seconds',
       help: 'Time to handle one sync frame, from receipt to reply (stores included)',

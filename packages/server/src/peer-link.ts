@@ -135,6 +135,8 @@ export class PeerLink {
   stop(): void {
     this.stopped = true;
     this.state = 'stopped';
+    // Nothing waits for an attempt that will not come.
+    this.settle();
     clearTimeout(this.timer);
     this.wake?.();
     this.socket?.terminate();
@@ -148,7 +150,7 @@ export class PeerLink {
     const session = this.session;
     if (!session) return;
     const mine: Entry[] = [];
-    for (const e of entries) if (await this.provider.sharedWith(e.space, this.url)) mine.push(e);
+    for (const e of entries) if (await this.provider.pushedTo(e, this.url)) mine.push(e);
     if (!mine.length || this.session !== session) return;
     this.pending.push(...mine);
     if (this.pending.length > PUSH_BACKLOG) {
@@ -305,6 +307,8 @@ export class PeerLink {
     this.lastError = undefined;
     this.log.info({ event: 'peer-up', peer: this.url, ms: Date.now() - started, roundTrips, ...session.stats }, 'peer provider reconciled');
     if (this.kicked) return;
+    // What this provider's users wrote into evicted mirrors of the peer's spaces and it has not taken yet.
+    this.pending.push(...(await this.provider.cache.owedTo(this.url)));
     this.flush();
     // Then answer what the peer sends (acknowledgements of pushes, errors) until the session ends.
     for (;;) {

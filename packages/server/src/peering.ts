@@ -30,28 +30,32 @@ export class Peering {
     private readonly heartbeatMs = PEER_HEARTBEAT_MS,
   ) {}
 
-  /** The providers some account hosted here also lists, and those of the accounts whose spaces are mirrored. */
+  /**
+   * The providers some account hosted here also lists, and those of the accounts whose spaces are mirrored (an
+   * evicted mirror only while it owes its owner entries).
+   */
   wanted(): Set<string> {
     const out = new Set<string>();
     const add = (providers: string[]) => {
       for (const url of providers) if (url !== this.provider.document.url && /^https?:\/\/[^/]+$/.test(url)) out.add(url);
     };
     for (const log of this.provider.replica.contacts()) if (this.provider.isRegistered(log.account)) add(log.providers);
-    for (const m of this.provider.mirrors.all()) add(this.provider.replica.contact(m.owner)?.providers ?? []);
+    for (const m of this.provider.mirrors.all()) if (m.state !== 'evicted') add(this.provider.replica.contact(m.owner)?.providers ?? []);
     return out;
   }
 
   /**
-   * Starts links to new peers and stops those nothing here needs any more; links to the providers of newly
-   * mirrored spaces reconcile again at once so the mirrors fill. Resolves once those have reconciled or failed.
+   * Starts links to new peers and stops those nothing here needs any more; links to the providers of `reconnect`'s
+   * owners (new mirrors, refilled or evicted ones) reconnect at once, so they subscribe and reconcile anew and the
+   * mirrors fill. Resolves once those have reconciled or failed.
    */
-  refresh(newMirrors: Mirror[] = []): Promise<void> {
+  refresh(reconnect: Mirror[] = []): Promise<void> {
     if (this.stopped) return Promise.resolve();
     const want = this.wanted();
-    const kick = new Set(newMirrors.flatMap((m) => this.provider.replica.contact(m.owner)?.providers ?? []));
+    const kick = new Set(reconnect.flatMap((m) => this.provider.replica.contact(m.owner)?.providers ?? []));
     const filled: Promise<void>[] = [];
     for (const url of kick) {
-      const link = this.links.get(url);
+      const link = want.has(url) ? this.links.get(url) : undefined;
       if (link) filled.push(link.resync());
     }
     for (const [url, link] of this.links) {

@@ -24,7 +24,8 @@ import { DEFAULT_INBOX_LIMITS, InboxPolicy, type InboxLimits, type IngestSource 
 import { providerDocument, providerKey, type ProviderDocument } from './provider-identity.js';
 import { Peering } from './peering.js';
 import { NetworkBudgets } from './budget.js';
-import { Mirrors, type Delivery, type Mirror } from './mirrors.js';
+import { Mirrors, READS_FLUSH_MS, type Delivery, type Mirror } from './mirrors.js';
+import { DEFAULT_MIRROR_BUDGET, MirrorCache } from './mirror-cache.js';
 import { DEFAULT_HANDLE_POLICY, HANDLE_NAME, HandleDirectory, type HandlePolicy } from './handles.js';
 
 /** How long a mirror request waits for the new mirrors' first reconciliation before it is answered anyway. */
@@ -43,6 +44,8 @@ export interface ProviderOptions {
   handles?: Partial<HandlePolicy>;
   /** How often peer links check that their peer still answers (default 30 s). */
   heartbeatMs?: number;
+  /** Bytes of mirrored spaces to keep at most (default 2 GiB); past it the least recently read are evicted. */
+  mirrorBudget?: number;
   logger: Logger;
   metrics: Metrics;
 }
@@ -69,6 +72,9 @@ export class Provider {
   readonly anonymousBudgets: NetworkBudgets;
   /** The provider's Ed25519 key, named in its well-known document. */
   readonly publicKey: Uint8Array;
+  /** The mirrors as a cache within the operator's budget. */
+  readonly cache: MirrorCache;
+  private readonly flushReads: NodeJS.Timeout;
 
   private constructor(
     readonly replica: Replica,
@@ -85,6 +91,16 @@ export class Provider {
     this.peering = new Peering(this, key, opts.logger, opts.heartbeatMs);
     this.anonymousBudgets = new NetworkBudgets(opts.anonymousWorkPerNetwork ?? 2000);
     this.publicKey = key.publicKey;
+    this.cache = new MirrorCache({
+      replica,
+      mirrors,
+      budget: opts.mirrorBudget ?? DEFAULT_MIRROR_BUDGET,
+      isHosted: (a) => this.isRegistered(a),
+      relink: (reconnect) => this.peering.refresh(reconnect),
+      logger: opts.logger,
+      metrics: opts.metrics,
+    });
+    this.flushReads = setInterval(() => void mirrors.flush().catch(() => {}), READS_FLUSH_MS).unref();
   }
 
   static async open(opts: ProviderOptions): Promise<Provider> {
@@ -99,6 +115,7 @@ export class Provider {
     });
     const key = await providerKey(opts.store);
     late.provider = new Provider(replica, opts, registered, providerDocument(opts.publicUrl, key), key, await Mirrors.open(opts.store));
+    await late.provider.cache.open();
     return late.provider;
   }
 
@@ -124,15 +141,26 @@ export class Provider {
     return creator !== undefined && (this.replica.contact(creator)?.providers.includes(url) ?? false);
   }
 
-  /** Whether a mirrored space's owner lives (also) at this provider URL. */
+  /** Whether a space is mirrored here (and not evicted) from an owner who lives (also) at this provider URL. */
   mirroredFrom(space: Uint8Array, url: string): boolean {
     const m = this.mirrors.get(space);
-    return m !== undefined && (this.replica.contact(m.owner)?.providers.includes(url) ?? false);
+    return m?.state === 'live' && (this.replica.contact(m.owner)?.providers.includes(url) ?? false);
   }
 
   /** What this provider exchanges with a peer: spaces both are home to, and mirrors of the peer's accounts. */
   async sharedWith(space: Uint8Array, url: string): Promise<boolean> {
     return this.mirroredFrom(space, url) || this.homedAt(space, url);
+  }
+
+  /**
+   * Whether a peer provider gets a live push of an entry stored here: one of a space both share, or one of this
+   * provider's users wrote into an evicted mirror of a space the peer is home to (delivered without a refill).
+   */
+  async pushedTo(e: Entry, url: string): Promise<boolean> {
+    if (await this.sharedWith(e.space, url)) return true;
+    const m = this.mirrors.get(e.space);
+    const author = this.replica.authorOf(e.device)?.account.account;
+    return m?.state === 'owed' && author !== undefined && this.isRegistered(author) && (this.replica.contact(m.owner)?.providers.includes(url) ?? false);
   }
 
   /**
@@ -175,15 +203,21 @@ export class Provider {
     for (const card of cards) await this.replica.addCard(card).catch(() => false);
     const owned = list.filter((m) => !this.isRegistered(m.owner) && this.replica.contact(m.owner) !== undefined);
     const added = await this.mirrors.add(owned);
-    if (!added.length) return;
     // The owners' logs are kept: they say where the mirrored spaces live.
     for (const m of added) {
       const log = this.replica.contact(m.owner)!;
       if (!this.replica.storedLog(m.owner)) await this.replica.commitIdentity(log);
     }
-    this.opts.logger.info({ event: 'mirror', account: toId(account), spaces: added.length }, 'mirroring spaces');
+    if (added.length) this.opts.logger.info({ event: 'mirror', account: toId(account), spaces: added.length }, 'mirroring spaces');
+    // Asking again for a mirror is reading it: it becomes the most recently read, and is refilled if evicted.
+    const filled = this.cache.read(owned.map((m) => m.space), added);
     // Answer once the mirrors have had their first fill (or a few seconds passed): the client reads next.
-    await Promise.race([this.peering.refresh(added), new Promise((r) => setTimeout(r, MIRROR_FILL_WAIT_MS).unref())]);
+    await Promise.race([filled, new Promise((r) => setTimeout(r, MIRROR_FILL_WAIT_MS).unref())]);
+  }
+
+  /** A session of an account hosted here reads these spaces (reconciles, subscribes): see MirrorCache.read. */
+  noteRead(account: Uint8Array | null, spaces: Uint8Array[]): void {
+    if (account && this.isRegistered(account)) void this.cache.read(spaces);
   }
 
   /** Where the entries an account wrote into others' spaces through this provider stand, newest first. */
@@ -199,12 +233,21 @@ export class Provider {
   }
 
   /** Validates and stores a batch from a session, under this provider's hosting rules. */
-  ingest(batch: Uint8Array[], from?: IngestSource) {
-    return this.replica.ingest(batch, { host: (e, graph) => this.charge(e, graph, from) });
+  async ingest(batch: Uint8Array[], from?: IngestSource) {
+    const results = await this.replica.ingest(batch, { host: (e, graph) => this.charge(e, graph, from) });
+    this.cache.stored(results.flatMap((r) => (r.entry ? [r.entry] : [])));
+    return results;
   }
 
   get store(): Store {
     return this.replica.store;
+  }
+
+  /** Stops the peer links and writes back the mirrors' read times. */
+  async stop(): Promise<void> {
+    clearInterval(this.flushReads);
+    this.peering.stop();
+    await this.mirrors.flush();
   }
 
   isRegistered(account: Uint8Array): boolean {
@@ -218,15 +261,18 @@ export class Provider {
    */
   private charge(e: Entry, graph: SpaceGraph, from: IngestSource | undefined): Charge | undefined | Promise<Charge> {
     const author = this.replica.authorOf(e.device)!.account.account;
+    const hosted = this.isRegistered(author);
     const member = graph.nodes.size > 0 && graph.current().roles.has(toHex(author));
     const bytes = e.bytes.length;
+    // A copy kept for this provider's users is nobody's to pay for: what accounts hosted elsewhere wrote, as the
+    // owner's providers took it in (a stranger's message to an inbox only from them, who applied their inbox rules).
+    const fromPeer = from?.source.startsWith('provider:') ?? false;
+    if (!hosted && this.mirrors.get(e.space) && (e.kind !== Kind.append || member || fromPeer)) return undefined;
     if (e.kind === Kind.append && !member) {
       const creator = graph.creatorAccount!;
       return this.inbox.admit(e, author, from).then((payer) => ({ account: payer === 'sender' ? author : creator, bytes }));
     }
-    if (this.isRegistered(author)) return { account: author, bytes };
-    // A copy kept for this provider's users is nobody's to pay for.
-    if (this.mirrors.get(e.space)) return undefined;
+    if (hosted) return { account: author, bytes };
     const creator = graph.creatorAccount;
     if (creator && this.isRegistered(creator)) return { account: creator, bytes };
     return reject('not-hosted', `account ${toId(author)} is not registered with ${this.host} (run \`freehold provider add ${this.opts.publicUrl}\`)`);

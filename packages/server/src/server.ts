@@ -45,6 +45,8 @@ export interface ServeOptions {
   handleGraceMs?: number;
   /** Bounds of the device-linking mailbox (docs/OPERATING.md). */
   pairing?: Partial<PairingLimits>;
+  /** Bytes of mirrored spaces to keep at most (default 2 GiB); past it the least recently read are evicted. */
+  mirrorBudget?: number;
   /** SQLite: skip `PRAGMA quick_check` at start (it reads the whole file). */
   skipIntegrityCheck?: boolean;
   /** SQLite: start even though acknowledged writes are missing, making what is there the new baseline. */
@@ -138,6 +140,7 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
     graphCache: opts.graphCache,
     handles: { maxHandles: opts.maxHandles, graceMs: opts.handleGraceMs },
     heartbeatMs: opts.heartbeatMs,
+    mirrorBudget: opts.mirrorBudget,
   });
   const pairing = { ...DEFAULT_PAIRING_LIMITS, ...definedOnly(opts.pairing ?? {}) };
   http.on('request', httpHandler(provider, opts.webRoot ?? DEFAULT_WEB_ROOT, pairing, () => fault));
@@ -172,7 +175,7 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
     provider,
     async close() {
       clearInterval(beat);
-      provider.peering.stop();
+      await provider.stop();
       await metricsServer?.close();
       for (const ws of wss.clients) ws.terminate();
       await new Promise<void>((r) => wss.close(() => r()));

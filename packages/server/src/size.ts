@@ -1,6 +1,6 @@
 import { reject } from '@freehold/core';
 
-const UNITS: Record<string, number> = { b: 1, kb: 1e3, mb: 1e6, gb: 1e9, tb: 1e12, kib: 2 ** 10, mib: 2 ** 20, gib: 2 ** 30, tib: 2 ** 40 };
+const UNITS: Record<string, number> = { b: 1, kb: 1e3, mb: 1e6, gb: 1e9, tb: 1e12, pb: 1e15, kib: 2 ** 10, mib: 2 ** 20, gib: 2 ** 30, tib: 2 ** 40, pib: 2 ** 50 };
 
 /** "1GiB", "500MB", "2048" (bytes) → bytes. */
 export function parseSize(text: string): number {
@@ -11,6 +11,6 @@ export function parseSize(text: string): number {
 }
 
 export function formatSize(n: number): string {
-  for (const [u, f] of [['GiB', 2 ** 30], ['MiB', 2 ** 20], ['KiB', 2 ** 10]] as const) if (n >= f) return `${(n / f).toFixed(1)} ${u}`;
+  for (const [u, f] of [['PiB', 2 ** 50], ['TiB', 2 ** 40], ['GiB', 2 ** 30], ['MiB', 2 ** 20], ['KiB', 2 ** 10]] as const) if (n >= f) return `${(n / f).toFixed(1)} ${u}`;
   return `${n} B`;
 }

@@ -66,9 +66,15 @@ export class ProviderNode {
     return this.server !== undefined;
   }
 
-  async start(): Promise<void> {
+  /** Where the running process serves GET /metrics, if it was started with `--metrics`. */
+  get metricsUrl(): string | undefined {
+    return this.server?.metricsUrl;
+  }
+
+  /** Starts the process, with `flags` besides the port, URL and storage. */
+  async start(flags: string[] = []): Promise<void> {
     const store = 'dir' in this.storage ? ['--data', this.storage.dir] : ['--db', `${PG_URL}?schema=${this.storage.schema}`];
-    this.server = await spawnServer(['--port', String(this.port), '--public-url', this.url, ...store]);
+    this.server = await spawnServer(['--port', String(this.port), '--public-url', this.url, ...store, ...flags]);
     running.add(this.server);
   }
 

@@ -192,6 +192,33 @@ export function storeConformance(name: string, makeFactory: () => Promise<StoreF
       ]);
     });
 
+    it('sizes a space per device and deletes what chosen devices signed in it, durably', async () => {
+      const s = await fresh();
+      await s.putEntries([
+        row(1),
+        row(2, { bytes: b(1, 2, 3, 4, 5, 6) }),
+        row(3, { device: DEV2, seq: 1 }),
+        row(4, { space: SPACE_B }),
+        row(5, { device: DEV2, seq: 2, space: SPACE_B }),
+      ]);
+      const usage = async (space: Uint8Array) => (await s.spaceUsage(space)).map((u) => [toHex(u.device), u.entries, u.bytes]).sort();
+      expect(await usage(SPACE_A)).toEqual([[toHex(DEV), 2, 10], [toHex(DEV2), 1, 4]].sort());
+      expect(await usage(id32(77))).toEqual([]);
+      await s.deleteDeviceEntries(SPACE_A, [DEV2, id32(99)]);
+      expect(await usage(SPACE_A)).toEqual([[toHex(DEV), 2, 10]]);
+      expect(await s.idBySeq(DEV2, 1)).toBeUndefined();
+      // Other spaces keep what the same device signed there.
+      expect(hexes((await s.keys(SPACE_B)).map((k) => k.id)).sort()).toEqual(hexes([id32(4), id32(5)]).sort());
+      await s.deleteDeviceEntries(SPACE_A, []);
+      await s.deleteDeviceEntries(SPACE_A, [DEV]);
+      expect(hexes(await s.spaces())).toEqual(hexes([SPACE_B]));
+      await s.close();
+      open = open.filter((x) => x !== s);
+      const again = await reopen();
+      expect(await again.countEntries()).toBe(2);
+      expect(await again.spaceUsage(SPACE_A)).toEqual([]);
+    });
+
     it('replaces contact cards per account and keeps local metadata', async () => {
       const s = await fresh();
       await s.putCard(id32(1), b(1));

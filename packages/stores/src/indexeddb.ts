@@ -5,6 +5,7 @@ import {
   toHex,
   type AccountRow,
   type Charge,
+  type DeviceUsage,
   type EntryKey,
   type EntryRow,
   type HandleClaim,
@@ -247,6 +248,34 @@ export class IndexedDbStore implements Store {
 
   async countEntries(): Promise<number> {
     return this.db.count('entries');
+  }
+
+  async spaceUsage(space: Uint8Array): Promise<DeviceUsage[]> {
+    const out = new Map<string, DeviceUsage>();
+    let cursor = await this.db.transaction('entries').store.index('space_key').openCursor(spaceRange(space));
+    while (cursor) {
+      const r = cursor.value as Row;
+      const u = out.get(toHex(u8(r.device))) ?? { device: u8(r.device), entries: 0, bytes: 0 };
+      u.entries++;
+      u.bytes += u8(r.bytes).length;
+      out.set(toHex(u.device), u);
+      cursor = await cursor.continue();
+    }
+    return [...out.values()];
+  }
+
+  async deleteDeviceEntries(space: Uint8Array, devices: Uint8Array[]): Promise<void> {
+    const tx = this.db.transaction(['entries', 'spaces'], 'readwrite');
+    const bySpace = tx.objectStore('entries').index('device_space');
+    for (const d of devices) {
+      let cursor = await bySpace.openCursor(IDBKeyRange.bound([key(d), key(space), LOW], [key(d), key(space), Infinity]));
+      while (cursor) {
+        await cursor.delete();
+        cursor = await cursor.continue();
+      }
+    }
+    if ((await tx.objectStore('entries').index('space_key').count(spaceRange(space))) === 0) await tx.objectStore('spaces').delete(key(space));
+    await tx.done;
   }
 
   async putCard(account: Uint8Array, card: Uint8Array): Promise<void> {

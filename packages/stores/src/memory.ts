@@ -5,6 +5,7 @@ import {
   toHex,
   type AccountRow,
   type Charge,
+  type DeviceUsage,
   type EntryKey,
   type EntryRow,
   type HandleClaim,
@@ -173,6 +174,25 @@ export class MemoryStore implements Store {
 
   async countEntries(): Promise<number> {
     return this.entries.size;
+  }
+
+  async spaceUsage(space: Uint8Array): Promise<DeviceUsage[]> {
+    const s = toHex(space);
+    const out = new Map<string, DeviceUsage>();
+    for (const r of this.entries.values()) {
+      if (toHex(r.space) !== s) continue;
+      const u = out.get(toHex(r.device)) ?? { device: r.device, entries: 0, bytes: 0 };
+      u.entries++;
+      u.bytes += r.bytes.length;
+      out.set(toHex(r.device), u);
+    }
+    return [...out.values()];
+  }
+
+  async deleteDeviceEntries(space: Uint8Array, devices: Uint8Array[]): Promise<void> {
+    const s = toHex(space);
+    const drop = new Set(devices.map(toHex));
+    await this.deleteEntries(this.select((r) => toHex(r.space) === s && drop.has(toHex(r.device))).map((r) => r.id));
   }
 
   async putCard(account: Uint8Array, card: Uint8Array): Promise<void> {

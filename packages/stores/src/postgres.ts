@@ -3,6 +3,7 @@ import {
   reject,
   type AccountRow,
   type Charge,
+  type DeviceUsage,
   type EntryKey,
   type EntryRow,
   type HandleClaim,
@@ -206,6 +207,19 @@ export class PostgresStore implements Store {
   async countEntries(): Promise<number> {
     const { rows } = await this.pool.query('SELECT COUNT(*)::bigint AS n FROM entries');
     return rows[0].n;
+  }
+
+  async spaceUsage(space: Uint8Array): Promise<DeviceUsage[]> {
+    // octet_length reads a stored value's size from its header, without fetching or decompressing it.
+    const { rows } = await this.pool.query(
+      'SELECT device, COUNT(*)::bigint AS entries, SUM(octet_length(bytes))::bigint AS bytes FROM entries WHERE space = $1 GROUP BY device',
+      [buf(space)],
+    );
+    return (rows as { device: Buffer; entries: number; bytes: number }[]).map((r) => ({ device: bytes(r.device), entries: r.entries, bytes: r.bytes }));
+  }
+
+  async deleteDeviceEntries(space: Uint8Array, devices: Uint8Array[]): Promise<void> {
+    if (devices.length) await this.pool.query('DELETE FROM entries WHERE space = $1 AND device = ANY($2)', [buf(space), devices.map(buf)]);
   }
 
   async putCard(accountId: Uint8Array, card: Uint8Array): Promise<void> {

@@ -4,6 +4,7 @@ import {
   reject,
   type AccountRow,
   type Charge,
+  type DeviceUsage,
   type EntryKey,
   type EntryRow,
   type HandleClaim,
@@ -16,6 +17,7 @@ import { quotaMessage } from './quota.js';
 import { checkStore, isDamage, watchForDamage, type IntegrityOptions, type IntegrityReport } from './sqlite-check.js';
 import { CommitRecord, type Ledger } from './sqlite-record.js';
 import { migrate } from './sqlite-schema.js';
+import { bytes, handleRow, row, type Row, type SqlHandle } from './sqlite-rows.js';
 
 export interface SqliteOptions {
   /**
@@ -26,9 +28,6 @@ export interface SqliteOptions {
   /** Told once when a read, write or fsync finds the files damaged while the store runs. */
   onFault?: (problem: string) => void;
 }
-
-/** A row as better-sqlite3 returns it: Buffers where the store speaks Uint8Array. */
-type Row = { [K in keyof EntryRow]: EntryRow[K] extends Uint8Array ? Buffer : EntryRow[K] };
 
 /**
  * The embedded store: one SQLite file in WAL mode; every write resolves only once it is durable.
@@ -82,6 +81,9 @@ export class SqliteStore implements Store {
       spacesOf: db.prepare('SELECT space, creator FROM space_names WHERE account = ? ORDER BY space'),
       recent: db.prepare('SELECT id, space, doc, kind, device, seq, time, bytes FROM entries WHERE space = ? AND time < ? ORDER BY time DESC, id DESC LIMIT ?'),
       count: db.prepare('SELECT COUNT(*) FROM entries').pluck(),
+      // length() of a blob reads its size from the record header, not the blob.
+      usage: db.prepare('SELECT device, COUNT(*) AS entries, SUM(LENGTH(bytes)) AS bytes FROM entries WHERE space = ? GROUP BY device'),
+      delDevice: db.prepare('DELETE FROM entries WHERE space = ? AND device = ?'),
       putCard: db.prepare('INSERT INTO cards (account, card) VALUES (?, ?) ON CONFLICT (account) DO UPDATE SET card = excluded.card'),
       getCard: db.prepare('SELECT card FROM cards WHERE account = ?').pluck(),
       cards: db.prepare('SELECT account, card FROM cards ORDER BY account'),
@@ -327,6 +329,17 @@ export class SqliteStore implements Store {
     return this.stmts.count.get() as number;
   }
 
+  async spaceUsage(space: Uint8Array): Promise<DeviceUsage[]> {
+    return (this.stmts.usage.all(space) as DeviceUsage[]).map((u) => ({ ...u, device: bytes(u.device)! }));
+  }
+
+  async deleteDeviceEntries(space: Uint8Array, devices: Uint8Array[]): Promise<void> {
+    this.write(() => {
+      for (const d of devices) this.stmts.delDevice.run(space, d);
+    });
+    await this.durable();
+  }
+
   async putCard(account: Uint8Array, card: Uint8Array): Promise<void> {
     this.write(() => this.stmts.putCard.run(account, card));
     await this.durable();
@@ -356,16 +369,4 @@ export class SqliteStore implements Store {
     this.db.close();
     await this.record?.close();
   }
-}
-
-/** SQLite hands back Buffers; the rest of Freehold speaks plain Uint8Array. */
-function bytes(b: Uint8Array | undefined): Uint8Array | undefined {
-  return b === undefined ? undefined : new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
-}
-
-type SqlHandle = { name: string; account: Buffer; dropped: number | null };
-const handleRow = (h: SqlHandle): HandleRow => ({ name: h.name, account: bytes(h.account)!, ...(h.dropped === null ? {} : { dropped: h.dropped }) });
-
-function row(r: Row): EntryRow {
-  return { id: bytes(r.id)!, space: bytes(r.space)!, doc: bytes(r.doc)!, kind: r.kind, device: bytes(r.device)!, seq: r.seq, time: r.time, bytes: bytes(r.bytes)! };
 }

@@ -1,9 +1,22 @@
 import { resolve } from 'node:path';
 import { fromId, reject, toId } from '@freehold/core';
-import { formatSize, openStore, parseSize, serve } from '@freehold/server';
+import { DEFAULT_MIRROR_BUDGET, formatSize, MAX_MIRROR_BUDGET, openStore, parseSize, serve } from '@freehold/server';
 import type { Command } from '../command.js';
 
 const storeOptions = { data: { type: 'string' }, db: { type: 'string' } } as const;
+
+/** A size flag's value in bytes (its default when absent), refused with the flag's name when malformed or above `max`. */
+function sizeFlag(flag: string, value: unknown, fallback: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (value === undefined) return fallback;
+  let bytes: number;
+  try {
+    bytes = parseSize(String(value));
+  } catch (e) {
+    return reject('invalid-argument', `--${flag}: ${(e as Error).message}`);
+  }
+  if (!(bytes <= max)) reject('invalid-argument', `--${flag} ${String(value)} is more than ${formatSize(max)}`);
+  return bytes;
+}
 
 export const operatorCommands: Command[] = [
   {
@@ -11,13 +24,16 @@ export const operatorCommands: Command[] = [
     usage:
       'serve [--port 8787] [--data DIR] [--db postgres://…] [--public-url URL] [--quota SIZE] [--web DIR] [--allow-origin URL]… ' +
       '[--metrics HOST:PORT] [--max-handles 3] [--handle-grace DAYS] [--inbox-allowance SIZE] [--inbox-rate N] [--session-work A,B,H] ' +
+      '[--mirror-budget SIZE] ' +
       '[--skip-integrity-check] [--accept-data-loss]',
     summary:
       'Run a cloud peer: WebSocket sync, accounts and quotas, handles, inboxes; SQLite in DIR (default ./data) or PostgreSQL with --db. ' +
       '--allow-origin (repeatable, * for any) lets pages from other sites open sessions; --metrics serves GET /metrics on a listener of ' +
       'its own (off by default); --max-handles caps handles per account; --handle-grace is how long a dropped handle stays reserved (default 30); ' +
       '--inbox-allowance (default 8MiB) and --inbox-rate (a minute, default 60) bound what senders hosted elsewhere leave in one inbox; ' +
-      '--session-work sets the work units a second for anonymous, authenticated and hosted sessions (default 1000,5000,20000). ' +
+      '--session-work sets the work units a second for anonymous, authenticated and hosted sessions (default 1000,5000,20000); ' +
+      '--mirror-budget bounds what the spaces mirrored for users here (from other providers) take, evicting the least recently read ' +
+      'past it (default 2GiB). ' +
       'SQLite is checked at start and a damaged store refused: --skip-integrity-check skips the full-file check, --accept-data-loss ' +
       'starts from what the files hold. See docs/OPERATING.md.',
     options: {
@@ -34,6 +50,7 @@ export const operatorCommands: Command[] = [
       'inbox-allowance': { type: 'string' },
       'inbox-rate': { type: 'string' },
       'session-work': { type: 'string' },
+      'mirror-budget': { type: 'string' },
       'skip-integrity-check': { type: 'boolean' },
       'accept-data-loss': { type: 'boolean' },
     },
@@ -57,13 +74,14 @@ export const operatorCommands: Command[] = [
         data: (ctx.values.data as string | undefined) ?? 'data',
         db: ctx.values.db as string | undefined,
         publicUrl: ctx.values['public-url'] as string | undefined,
-        quota: parseSize((ctx.values.quota as string | undefined) ?? '1GiB'),
+        quota: sizeFlag('quota', ctx.values.quota, 2 ** 30),
         webRoot: ctx.values.web ? resolve(ctx.values.web as string) : undefined,
         allowOrigins: ctx.values['allow-origin'] as string[] | undefined,
         metrics: ctx.values.metrics as string | undefined,
         maxHandles,
         handleGraceMs: graceDays * 24 * 3600_000,
-        inbox: { strangerBytes: parseSize((ctx.values['inbox-allowance'] as string | undefined) ?? '8MiB'), strangerAppendsPerMinute: inboxRate },
+        inbox: { strangerBytes: sizeFlag('inbox-allowance', ctx.values['inbox-allowance'], 8 << 20), strangerAppendsPerMinute: inboxRate },
+        mirrorBudget: sizeFlag('mirror-budget', ctx.values['mirror-budget'], DEFAULT_MIRROR_BUDGET, MAX_MIRROR_BUDGET),
         limits: { work: { anonymous: work[0]!, authenticated: work[1]!, hosted: work[2]! } },
         skipIntegrityCheck: ctx.values['skip-integrity-check'] === true,
         acceptDataLoss: ctx.values['accept-data-loss'] === true,
