@@ -24,11 +24,12 @@ export const PEER_HEARTBEAT_MS = 30_000;
 
 /**
  * Entries frames a link pushes before waiting for the peer's acknowledgement. The peer handles a session's frames
- * one at a time and acknowledges each once durable, so while these are in flight new entries gather into the next
- * frames: one entry a frame at low load, batches under load, instead of a frame (validated and made durable on its
- * own) per entry at the peer.
+ * one at a time and acknowledges each once durable, so while one is in flight new entries gather into the next:
+ * one entry a frame at low load, batches under load, instead of a frame (validated and made durable on its own)
+ * per entry at the peer. One frame in flight beat four under 50 writers (replication p50 16–23 ms against
+ * 57–95 ms, p99 154–202 ms against 346–404 ms, same runs): a bigger batch costs the peer one fsync, not one each.
  */
-export const PUSH_WINDOW = 4;
+export const PUSH_WINDOW = 1;
 /** Entries gathered for a peer that does not keep up, past which the link reconciles instead (reconnects). */
 export const PUSH_BACKLOG = 16_384;
 
