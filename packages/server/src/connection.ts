@@ -312,13 +312,13 @@ export class Connection implements Subscriber {
   private async subscribe(spaces: Uint8Array[]): Promise<void> {
     const ok: Uint8Array[] = [];
     const refused: string[] = [];
-    const max = this.account ? this.limits.maxSubscriptions.authenticated : this.limits.maxSubscriptions.anonymous;
+    const max = this.account || this.peer ? this.limits.maxSubscriptions.authenticated : this.limits.maxSubscriptions.anonymous;
     for (const space of spaces) {
       const key = toId(space);
       if (this.subscriptions.has(key)) {
         ok.push(space);
       } else if (this.subscriptions.size >= max) {
-        this.send(['error', 'too-large', `a session may subscribe to ${max} spaces${this.account ? '' : ' (authenticate for more)'}`]);
+        this.send(['error', 'too-large', `a session may subscribe to ${max} spaces${this.account || this.peer ? '' : ' (authenticate for more)'}`]);
         break;
       } else if (await this.provider.canSubscribe(space, this)) {
         this.provider.subscribe(space, this);
@@ -332,7 +332,8 @@ export class Connection implements Subscriber {
     // One answer for what was refused: a space one may not read is not a malformed frame.
     if (refused.length) {
       const which = refused.length === 1 ? `space ${refused[0]} is` : `${refused.length} spaces (${refused[0]}, …) are`;
-      this.send(['error', this.account ? 'forbidden-role' : 'unauthenticated', `${which} not readable by this session${this.account ? '' : ' (authenticate first)'}`]);
+      const known = this.account || this.peer;
+      this.send(['error', known ? 'forbidden-role' : 'unauthenticated', `${which} not readable by this session${known ? '' : ' (authenticate first)'}`]);
     }
     this.send(['subbed', ok]);
   }

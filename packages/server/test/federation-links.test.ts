@@ -168,6 +168,38 @@ describe('peer links under targeted faults', () => {
     }
   }, 60_000);
 
+  it('a mirror of more spaces than an anonymous session may subscribe to gets live pushes of all of them', async () => {
+    const p1 = await startServer({ data: join(tmp.dir, 'many-p1') });
+    const p3 = await startServer({ data: join(tmp.dir, 'many-p3') });
+    try {
+      const alice = await newDevice(tmp.dir, 'alice-many');
+      await alice.setProviders([p1.url]);
+      await register(p1.url, alice);
+      const boards: Uint8Array[] = [];
+      for (let i = 0; i < 70; i++) boards.push(await alice.createSpace(true));
+      await syncWith(alice, p1.url);
+      const bob = await newDevice(tmp.dir, 'bob-many');
+      await bob.setProviders([p3.url]);
+      await register(p3.url, bob);
+      await bob.replica.addCard(encodeCard(alice.identity()));
+      const link = await ProviderLink.connect(p3.url, bob, WS);
+      await link.mirror(bob, boards.map((space) => ({ space, owner: alice.account })));
+      link.close();
+      const held = async (s: RunningServer, space: Uint8Array) => (await s.provider.store.keys(space)).length;
+      await until(async () => (await Promise.all(boards.map((b) => held(p3, b)))).every((n) => n > 0), 15_000);
+      // Now live: one entry in each board through P1 reaches P3 without a reconnect of P3's link.
+      for (const [i, board] of boards.entries()) await put(alice, board, 'news', { n: i });
+      await syncWith(alice, p1.url);
+      await until(async () => (await Promise.all(boards.map((b) => held(p3, b)))).every((n) => n > 1), 5000).catch(async () => {
+        const behind = (await Promise.all(boards.map((b) => held(p3, b)))).filter((n) => n < 2).length;
+        throw new Error(`${behind} of ${boards.length} mirrored boards did not get the live entry`);
+      });
+    } finally {
+      await p1.close();
+      await p3.close();
+    }
+  }, 60_000);
+
   it('a link whose connection goes silent (no close, no answer) notices and reconnects', async () => {
     // In this process, so that links check their peers every 300 ms. P2 sits behind the proxy.
     const proxy = await FaultProxy.start(await freePort(), await freePort(), Math.random);
