@@ -203,7 +203,7 @@ describe('the microblog across three providers, each person talking only to thei
     const all = [alice, bob, carol].flatMap((p) => [`${p.name} public`, `${p.name} friends`, `${p.name} friends 2`]).sort();
     await Promise.all([alice, bob, carol].map(async (p) => feeds.set(p, await p.sees((f) => all.every((t) => texts(f).includes(t))))));
     for (const f of feeds.values()) expect(texts(f).sort()).toEqual(all);
-  }, 120_000);
+  }, 240_000);
 
   it('replies and likes, on public and friends-only posts, reach the author and every reader sees the counts', async () => {
     // Each acts on the posts as their own feed showed them.
@@ -234,7 +234,7 @@ describe('the microblog across three providers, each person talking only to thei
         return item?.likes === want.likes && JSON.stringify(replies) === JSON.stringify(want.replies);
       });
     await Promise.all([alice, bob, carol].map((p) => p.sees(shows)));
-  }, 120_000);
+  }, 240_000);
 
   it('direct messages in all six directions, each read only by its recipient', async () => {
     const people = [alice, bob, carol];
@@ -248,7 +248,7 @@ describe('the microblog across three providers, each person talking only to thei
       const dms = inbox.filter((m) => m.type === 'dm').map((m) => m.text!).sort();
       expect(dms).toEqual([...want, ...people.filter((p) => p !== to).map((p) => `${to.name} to ${p.name}`)].sort());
     }
-  }, 120_000);
+  }, 240_000);
 
   it('with the providers a person does not use stopped, they still read everything and write to everyone', async () => {
     // Bob's provider down: Alice and Carol read his posts and message him through their own.
@@ -275,7 +275,7 @@ describe('the microblog across three providers, each person talking only to thei
       alice.gets('bob to alice while P1 and P2 are down'),
       carol.gets('bob to carol while P1 and P2 are down'),
     ]);
-  }, 120_000);
+  }, 240_000);
 
   // Issue 10, point 4. Delivery state is recorded only from the acknowledgements of entries a provider's own link
   // sends. When the recipient's provider takes a message by leading the reconciliation itself (it came back
@@ -295,7 +295,7 @@ describe('the microblog across three providers, each person talking only to thei
     await until(async () => (await peersOf(p3)).some((l) => l.url === p2.url && l.state === 'up'));
     const now = (await bob.json<(OutboxItem & { entry: string })[]>(['outbox'])).find((i) => i.entry === sent.entry)!;
     expect(now.delivery.state, 'P2 holds the message, yet P3 says').toBe('delivered');
-  }, 120_000);
+  }, 240_000);
 
   it('with P1 down Alice writes through P2 (one warning a command); P1 back, it converges with no client online', async () => {
     await p1.stop();
@@ -319,7 +319,7 @@ describe('the microblog across three providers, each person talking only to thei
     const [at1, at2] = await Promise.all([ids(p1), ids(p2)]);
     expect(at1.map((l) => l.length)).toEqual(at2.map((l) => l.length));
     expect(at1).toEqual(at2);
-  }, 120_000);
+  }, 240_000);
 
   it('every provider saw sessions of its own accounts and of peer providers only', async () => {
     // Stopped, so every session has ended and is in the log.
@@ -340,5 +340,5 @@ describe('the microblog across three providers, each person talking only to thei
       const who = new Set(sessions.map((s) => (s.peer ? 'a peer provider' : s.account ? (names.get(s.account) ?? s.account) : 'anonymous')));
       expect(who, node.name).toEqual(new Set([...people.map((p) => p.name), 'a peer provider']));
     }
-  }, 120_000);
+  }, 240_000);
 });

@@ -246,9 +246,10 @@ export class PeerLink {
     const ws = new WebSocket(syncUrl(this.url), { maxPayload: 8 << 20, perMessageDeflate: false, handshakeTimeout: 10_000 });
     this.socket = ws;
     const socket = new SocketChannel(ws);
-    // The peer let this side into a space it had asked for: reconnect at once, as after `resync`.
+    // The peer let this side into a space it had asked for: reconnect at once, as after `resync`. Only a session
+    // that reconciled counts, so a peer closing every session this way still meets the backoff.
     ws.on('close', (code) => {
-      if (code === RESYNC_CLOSE) this.kicked = true;
+      if (code === RESYNC_CLOSE && this.state === 'up') this.kicked = true;
     });
     this.awaitingAck = [];
     this.pending = [];
