@@ -70,7 +70,8 @@ export interface MicroblogDeps {
 const MENTION = /(?:^|[\s(])@([a-z0-9][a-z0-9_-]{0,31}@[a-z0-9.-]+(?::\d+)?)/gi;
 const POST_PREFIX = 'post/';
 
-export const refToString = (r: PostRef): string => `${r.account}/${r.post}`;
+/** `ACCOUNT/POST`, and `/friends` for a friends-only post: what parseRef reads back. */
+export const refToString = (r: PostRef): string => `${r.account}/${r.post}${r.audience === 'friends' ? '/friends' : ''}`;
 
 export function parseRef(text: string): PostRef {
   const m = /^([1-9A-HJ-NP-Za-km-z]{40,50})\/([1-9A-HJ-NP-Za-km-z]{10,30})(?:\/(public|friends))?$/.exec(text.trim());

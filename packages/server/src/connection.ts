@@ -21,6 +21,7 @@ import { providerInfo, type ProviderInfo } from '@freehold/client';
 import type { Provider, Subscriber } from './provider.js';
 import type { Metrics } from './metrics.js';
 import { WorkBudget, frameCost, type BudgetTier } from './budget.js';
+import { RESYNC_CLOSE } from './peer-link.js';
 
 export interface ConnectionLimits {
   /** A session whose outgoing buffer passes this is too slow to keep: it is closed and will reconcile on return. */
@@ -312,16 +313,22 @@ export class Connection implements Subscriber {
     this.send(['authed', this.provider.publicKey]);
   }
 
+  /** A peer provider let into a space: it reconnects at once and reconciles (see PeerLink). */
+  admitted(space: Uint8Array): void {
+    this.log.info({ event: 'peer-admitted', peer: this.peer, space: toId(space) }, 'peer provider may now see a space it asked for; asking it to reconcile');
+    this.ws.close(RESYNC_CLOSE, 'a space you asked for is now visible: reconcile');
+  }
+
   private async subscribe(spaces: Uint8Array[]): Promise<void> {
     const ok: Uint8Array[] = [];
     const refused: string[] = [];
-    const max = this.account ? this.limits.maxSubscriptions.authenticated : this.limits.maxSubscriptions.anonymous;
+    const max = this.account || this.peer ? this.limits.maxSubscriptions.authenticated : this.limits.maxSubscriptions.anonymous;
     for (const space of spaces) {
       const key = toId(space);
       if (this.subscriptions.has(key)) {
         ok.push(space);
       } else if (this.subscriptions.size >= max) {
-        this.send(['error', 'too-large', `a session may subscribe to ${max} spaces${this.account ? '' : ' (authenticate for more)'}`]);
+        this.send(['error', 'too-large', `a session may subscribe to ${max} spaces${this.account || this.peer ? '' : ' (authenticate for more)'}`]);
         break;
       } else if (await this.provider.canSubscribe(space, this)) {
         this.provider.subscribe(space, this);
@@ -329,12 +336,14 @@ export class Connection implements Subscriber {
         ok.push(space);
       } else {
         refused.push(key);
+        if (this.peer) this.provider.refuse(space, this);
       }
     }
     // One answer for what was refused: a space one may not read is not a malformed frame.
     if (refused.length) {
       const which = refused.length === 1 ? `space ${refused[0]} is` : `${refused.length} spaces (${refused[0]}, …) are`;
-      this.send(['error', this.account ? 'forbidden-role' : 'unauthenticated', `${which} not readable by this session${this.account ? '' : ' (authenticate first)'}`]);
+      const known = this.account || this.peer;
+      this.send(['error', known ? 'forbidden-role' : 'unauthenticated', `${which} not readable by this session${known ? '' : ' (authenticate first)'}`]);
     }
     this.send(['subbed', ok]);
   }
@@ -343,7 +352,7 @@ export class Connection implements Subscriber {
     this.metrics.connections.dec();
     this.provider.unsubscribeAll(this);
     this.log.info(
-      { event: 'session', account: this.account && toId(this.account), ms: Date.now() - this.opened, code, reason, ...this.stats, entriesOut: this.stats.entriesOut + (this.session?.stats.entriesSent ?? 0) },
+      { event: 'session', account: this.account && toId(this.account), peer: this.peer, ms: Date.now() - this.opened, code, reason, ...this.stats, entriesOut: this.stats.entriesOut + (this.session?.stats.entriesSent ?? 0) },
       'session closed',
     );
   }

@@ -33,6 +33,9 @@ export const PUSH_WINDOW = 1;
 /** Entries gathered for a peer that does not keep up, past which the link reconciles instead (reconnects). */
 export const PUSH_BACKLOG = 16_384;
 
+/** Close code a provider ends a peer's session with to have it reconcile again at once (not a failure). */
+export const RESYNC_CLOSE = 4000;
+
 export type PeerState = 'connecting' | 'up' | 'down' | 'stopped';
 
 const syncUrl = (base: string) => `${base.replace(/^http/, 'ws')}/v1/sync`;
@@ -246,6 +249,11 @@ export class PeerLink {
     const ws = new WebSocket(syncUrl(this.url), { maxPayload: 8 << 20, perMessageDeflate: false, handshakeTimeout: 10_000 });
     this.socket = ws;
     const socket = new SocketChannel(ws);
+    // The peer let this side into a space it had asked for: reconnect at once, as after `resync`. Only a session
+    // that reconciled counts, so a peer closing every session this way still meets the backoff.
+    ws.on('close', (code) => {
+      if (code === RESYNC_CLOSE && this.state === 'up') this.kicked = true;
+    });
     this.awaitingAck = [];
     this.pending = [];
     // Every frame goes out through here, so acks (answered in order) can be matched to the entries they cover.

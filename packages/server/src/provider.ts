@@ -56,6 +56,8 @@ export interface Subscriber {
   /** The peer provider's canonical URL, for a session another provider opened. */
   readonly peer?: string;
   push(space: Uint8Array, entries: Entry[]): void;
+  /** Let into a space it was refused: it should reconcile again to take what the space already holds. */
+  admitted(space: Uint8Array): void;
 }
 
 /**
@@ -65,6 +67,8 @@ export interface Subscriber {
 export class Provider {
   readonly host: string;
   private readonly subscribers = new Map<string, Set<Subscriber>>();
+  /** Peer sessions refused a subscription, by space: a membership change may let them in later. */
+  private readonly refused = new Map<string, Set<Subscriber>>();
   readonly inbox: InboxPolicy;
   private readonly handles: HandleDirectory;
   readonly peering: Peering;
@@ -346,11 +350,36 @@ export class Provider {
     set.add(s);
   }
 
+  /** A peer session may not see this space yet; it is told once a membership change lets it in (see admit). */
+  refuse(space: Uint8Array, s: Subscriber): void {
+    const k = toHex(space);
+    let set = this.refused.get(k);
+    if (!set) this.refused.set(k, (set = new Set()));
+    set.add(s);
+  }
+
   unsubscribeAll(s: Subscriber): void {
-    for (const [k, set] of this.subscribers) {
-      set.delete(s);
-      if (set.size === 0) this.subscribers.delete(k);
+    for (const map of [this.subscribers, this.refused]) {
+      for (const [k, set] of map) {
+        set.delete(s);
+        if (set.size === 0) map.delete(k);
+      }
     }
+  }
+
+  /**
+   * After a membership change: peer sessions refused this space that may now see it are told, so their
+   * provider reconciles it (an approved follower's provider mirrors a friends space it could not see before; a
+   * push of the grant alone would leave out everything written earlier).
+   */
+  private async admit(space: Uint8Array): Promise<void> {
+    const k = toHex(space);
+    for (const s of this.refused.get(k) ?? []) {
+      if (!(await this.canSubscribe(space, s))) continue;
+      this.refused.get(k)?.delete(s);
+      s.admitted(space);
+    }
+    if (this.refused.get(k)?.size === 0) this.refused.delete(k);
   }
 
   /**
@@ -359,6 +388,9 @@ export class Provider {
    */
   async fanout(entries: Entry[], from: { subscriber?: Subscriber; peer?: string }): Promise<void> {
     this.peering.push(entries, from.peer);
+    const changed = new Map<string, Uint8Array>();
+    for (const e of entries) if (e.kind === Kind.membership && this.refused.has(toHex(e.space))) changed.set(toHex(e.space), e.space);
+    for (const space of changed.values()) await this.admit(space);
     const bySpace = new Map<string, Entry[]>();
     for (const e of entries) {
       const k = toHex(e.space);

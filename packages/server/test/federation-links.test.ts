@@ -168,6 +168,70 @@ describe('peer links under targeted faults', () => {
     }
   }, 60_000);
 
+  it('a mirror of more spaces than an anonymous session may subscribe to gets live pushes of all of them', async () => {
+    const p1 = await startServer({ data: join(tmp.dir, 'many-p1') });
+    const p3 = await startServer({ data: join(tmp.dir, 'many-p3') });
+    try {
+      const alice = await newDevice(tmp.dir, 'alice-many');
+      await alice.setProviders([p1.url]);
+      await register(p1.url, alice);
+      const boards: Uint8Array[] = [];
+      for (let i = 0; i < 70; i++) boards.push(await alice.createSpace(true));
+      await syncWith(alice, p1.url);
+      const bob = await newDevice(tmp.dir, 'bob-many');
+      await bob.setProviders([p3.url]);
+      await register(p3.url, bob);
+      await bob.replica.addCard(encodeCard(alice.identity()));
+      const link = await ProviderLink.connect(p3.url, bob, WS);
+      await link.mirror(bob, boards.map((space) => ({ space, owner: alice.account })));
+      link.close();
+      const held = async (s: RunningServer, space: Uint8Array) => (await s.provider.store.keys(space)).length;
+      await until(async () => (await Promise.all(boards.map((b) => held(p3, b)))).every((n) => n > 0), 15_000);
+      // Now live: one entry in each board through P1 reaches P3 without a reconnect of P3's link.
+      for (const [i, board] of boards.entries()) await put(alice, board, 'news', { n: i });
+      await syncWith(alice, p1.url);
+      await until(async () => (await Promise.all(boards.map((b) => held(p3, b)))).every((n) => n > 1), 5000).catch(async () => {
+        const behind = (await Promise.all(boards.map((b) => held(p3, b)))).filter((n) => n < 2).length;
+        throw new Error(`${behind} of ${boards.length} mirrored boards did not get the live entry`);
+      });
+    } finally {
+      await p1.close();
+      await p3.close();
+    }
+  }, 60_000);
+
+  it('a mirror of a private space fills once its owner lets an account of the mirroring provider read it', async () => {
+    const p1 = await startServer({ data: join(tmp.dir, 'grant-p1') });
+    const p3 = await startServer({ data: join(tmp.dir, 'grant-p3') });
+    try {
+      const alice = await newDevice(tmp.dir, 'alice-grant');
+      await alice.setProviders([p1.url]);
+      await register(p1.url, alice);
+      const notes = await alice.createSpace(false);
+      await put(alice, notes, 'before', { text: 'written before Bob was let in' });
+      await syncWith(alice, p1.url);
+      // Bob asks his provider to mirror the space before he may read it: P1 shows P3 nothing of it.
+      const bob = await newDevice(tmp.dir, 'bob-grant');
+      await bob.setProviders([p3.url]);
+      await register(p3.url, bob);
+      await bob.replica.addCard(encodeCard(alice.identity()));
+      const link = await ProviderLink.connect(p3.url, bob, WS);
+      await link.mirror(bob, [{ space: notes, owner: alice.account }]);
+      link.close();
+      await until(() => p3.provider.peering.status().some((s) => s.state === 'up'), 10_000);
+      const held = async (s: RunningServer) => (await s.provider.store.keys(notes)).length;
+      expect(await held(p3)).toBe(0);
+      // Alice lets Bob read: P3 takes the whole space, what was written before included, with no client's help.
+      await alice.replica.addCard(encodeCard(bob.identity()));
+      await alice.setRole(notes, bob.account, 'reader');
+      await syncWith(alice, p1.url);
+      await until(async () => (await held(p3)) === (await held(p1)), 5000);
+    } finally {
+      await p1.close();
+      await p3.close();
+    }
+  }, 60_000);
+
   it('a link whose connection goes silent (no close, no answer) notices and reconnects', async () => {
     // In this process, so that links check their peers every 300 ms. P2 sits behind the proxy.
     const proxy = await FaultProxy.start(await freePort(), await freePort(), Math.random);

@@ -1,4 +1,4 @@
-import { encodeCard, equal, fromId, reject, toId, type Device } from '@freehold/core';
+import { encodeCard, equal, fromId, reject, toId, type Device, type IdentityState } from '@freehold/core';
 import { inboxSettings, ProviderLink, resolveHandle } from '@freehold/client';
 import { WS } from '../ws.js';
 import { formatSize, parseSize } from '@freehold/server';
@@ -37,24 +37,22 @@ async function withMicroblog<T>(ctx: Context, f: (mb: Microblog, links: CommandL
   const own = () => device.identity().providers;
   const links = new CommandLinks(device, ctx, () => mb.interest());
   const mb: Microblog = new Microblog(device, {
-    resolve: async (handle) => {
-      const state = await resolveHandle(handle);
-      await device.replica.addCard(encodeCard(state));
-      return state;
-    },
+    resolve: (handle) => resolve(mb, handle),
     fetch: async (mirrors) => {
       await declareMirrors(device, own(), mirrors);
       await links.reconcile(mirrors.map((m) => m.space));
     },
   });
   try {
-    await declareMirrors(device, own(), await mb.mirrors());
+    const declared = await mb.mirrors();
+    await declareMirrors(device, own(), declared);
     await links.connect(own());
     await mb.ensure();
     await mb.absorbInbox();
     const result = await f(mb, links);
     // A new follow is mirrored from its author's providers from now on.
-    await declareMirrors(device, own(), await mb.mirrors());
+    const known = new Set(declared.map((m) => toId(m.space)));
+    await declareMirrors(device, own(), (await mb.mirrors()).filter((m) => !known.has(toId(m.space))));
     await links.flush();
     return result;
   } finally {
@@ -62,12 +60,24 @@ async function withMicroblog<T>(ctx: Context, f: (mb: Microblog, links: CommandL
   }
 }
 
+/**
+ * name@host → the account. One followed under that handle whose log (kept fresh by this account's providers)
+ * still claims it needs no lookup, so writing to someone you follow never touches their provider; anyone else
+ * is looked up in the host's directory and checked against their own log, which is kept.
+ */
+async function resolve(mb: Microblog, handle: string): Promise<IdentityState> {
+  const followed = (await mb.following()).find((f) => f.handle === handle);
+  const known = followed && mb.device.replica.contact(fromId(followed.account, 'account'));
+  if (known?.handles.includes(handle)) return known;
+  const state = await resolveHandle(handle);
+  await mb.device.replica.addCard(encodeCard(state));
+  return state;
+}
+
 async function accountOf(mb: Microblog, ref: string): Promise<{ account: string; handle?: string }> {
   if (!ref.includes('@')) return { account: toId(fromId(ref, 'account')) };
   const handle = ref.toLowerCase();
-  const state = await resolveHandle(handle);
-  await mb.device.replica.addCard(encodeCard(state));
-  return { account: toId(state.account), handle };
+  return { account: toId((await resolve(mb, handle)).account), handle };
 }
 
 function itemJson(i: TimelineItem, handles: Map<string, string | undefined>) {
