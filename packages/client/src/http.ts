@@ -104,14 +104,26 @@ export async function refreshLog(device: Device, account: Uint8Array, providers:
   return false;
 }
 
+/** How far an entry written into another account's space got, as the provider that passes it on says. */
+export type Delivery =
+  | { state: 'pending' }
+  | { state: 'delivered'; at: number; to: string }
+  | { state: 'failed'; reason: string; message: string; to: string };
+
 export interface OutboxItem {
+  /** Hex, like `doc`. */
   entry: string;
   space: string;
+  doc: string;
   time: number;
-  delivery: { state: 'pending' } | { state: 'delivered'; at: number; to: string } | { state: 'failed'; reason: string; message: string; to: string };
+  delivery: Delivery;
 }
 
-/** What this account wrote into other accounts' spaces through a provider, and whether it has reached them. */
-export async function outbox(provider: string, device: Device): Promise<OutboxItem[]> {
-  return ((await post(`${provider}/v1/outbox`, await signedFor(provider, 'outbox', {}, device))) as { items: OutboxItem[] }).items;
+/**
+ * What this account wrote into other accounts' spaces through a provider, and whether it has reached them: the
+ * newest entries, or those at `sent` (a space and a document id each, at most 200).
+ */
+export async function outbox(provider: string, device: Device, sent?: { space: Uint8Array; doc: Uint8Array }[]): Promise<OutboxItem[]> {
+  const payload = sent ? { sent: sent.map((s) => [s.space, s.doc]) } : {};
+  return ((await post(`${provider}/v1/outbox`, await signedFor(provider, 'outbox', payload, device))) as { items: OutboxItem[] }).items;
 }

@@ -31,6 +31,8 @@ export type LinkStatus = 'connecting' | 'online' | 'offline' | 'closed';
 export interface Refusal {
   reason: string;
   message: string;
+  /** The entry's id, where the refusal names one (a flush's). */
+  entry?: Uint8Array;
 }
 
 export interface SyncReport {
@@ -55,4 +57,6 @@ export type LinkEvent =
   | { type: 'status'; url: string; status: LinkStatus; error?: string; retryInMs?: number }
   | { type: 'synced'; url: string; report: SyncReport }
   /** Entries new to this replica, from a reconciliation (`live` false) or pushed as they were written. */
-  | { type: 'entries'; url: string; entries: Entry[]; live: boolean };
+  | { type: 'entries'; url: string; entries: Entry[]; live: boolean }
+  /** This device's entries went out in a flush, and the provider answered (or the link was down). */
+  | { type: 'pushed'; url: string; report: PushReport };

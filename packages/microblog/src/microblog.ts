@@ -18,7 +18,7 @@ import {
 import { Follow, Like, Message, parse, Post, PostRef, Profile } from './schema.js';
 import { NONCES, POST_PREFIX, refToString, spacesOf } from './refs.js';
 import { newestPosts, type TimelineItem } from './timeline.js';
-import { inboxOf, postSends, recipientOf, sentName, type Sent, type SentRef } from './sent.js';
+import { inboxOf, postSends, recipientOf, sentName, type Sent, type SentPlace } from './sent.js';
 
 export interface Follower {
   account: string;
@@ -140,14 +140,14 @@ export class Microblog {
     return ref;
   }
 
-  /** Appends a message to another account's inbox (sealed: only they can read it), named as `sent` (see sentRef). */
+  /** Appends a message to another account's inbox (sealed: only they can read it), named as `sent` (see sentPlace). */
   private async notify(sent: Sent, body: Record<string, unknown>): Promise<void> {
     const inbox = inboxOf(sent);
     const owner = fromId(recipientOf(sent), 'account');
     if (!(await this.has(inbox))) await this.deps.fetch([{ space: inbox, owner }]);
     if (!(await this.has(inbox))) reject('not-found', `${recipientOf(sent)} has no inbox this device can reach (have they set up their microblog?)`);
     const message = parse(Message, { schema: 'microblog.message@1', from: this.me, at: Date.now(), ...body }, 'message');
-    const doc = (await this.sentRef(sent))?.doc ?? new Uint8Array(16);
+    const doc = (await this.sentPlace(sent))?.doc ?? new Uint8Array(16);
     await this.device.write(inbox, Kind.append, doc, encode(message));
   }
 
@@ -156,7 +156,7 @@ export class Microblog {
    * key of this account's own inbox, which only its devices hold. Every device of the account finds its sends
    * by it; providers see an id like any other. Undefined before this account's spaces exist.
    */
-  async sentRef(sent: Sent): Promise<SentRef | undefined> {
+  async sentPlace(sent: Sent): Promise<SentPlace | undefined> {
     if (!(await this.has(this.spaces.inbox))) return undefined;
     return { space: inboxOf(sent), doc: await this.device.docId(this.spaces.inbox, sentName(sent)) };
   }
@@ -173,7 +173,7 @@ export class Microblog {
    */
   async knownHandle(handle: string): Promise<IdentityState | undefined> {
     const f = (await this.following()).find((x) => x.handle === handle.toLowerCase());
-    const log = f && this.device.replica.contact(f.account);
+    const log = f && this.device.replica.contact(fromId(f.account, 'account'));
     return log?.handles.includes(handle.toLowerCase()) ? log : undefined;
   }
 

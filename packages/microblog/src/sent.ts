@@ -15,7 +15,7 @@ export type Sent =
   | { type: 'mention'; ref: PostRef; handle: string; account: string };
 
 /** Where a sent entry went, as its author's devices find it: the inbox, and the entry's document id there. */
-export interface SentRef {
+export interface SentPlace {
   space: Uint8Array;
   doc: Uint8Array;
 }
@@ -40,7 +40,7 @@ export const inboxOf = (s: Sent): Uint8Array => spacesOf(fromId(recipientOf(s), 
 
 /**
  * The name a send's document id is derived from. The id itself is keyed with a secret only the sender's devices
- * hold (see Microblog.sentRef), so the providers on the way see an opaque id, as for any document.
+ * hold (see Microblog.sentPlace), so the providers on the way see an opaque id, as for any document.
  */
 export function sentName(s: Sent): string {
   switch (s.type) {
