@@ -64,6 +64,7 @@ describe('the web app shows how far each message to another provider got', () =>
     cli(['provider', 'add', p2.url]);
     bobHandle = cli(['handle', 'claim', 'bob']);
     cli(['profile', '--name', 'Bob at P2']);
+    cli(['post', 'Hello from P2']);
     await signUp(alice, p1.url, 'Alice', 'alice');
   }, 120_000);
 
@@ -74,11 +75,27 @@ describe('the web app shows how far each message to another provider got', () =>
     rmSync(tmp, { recursive: true, force: true });
   });
 
-  it('a follow request reaches the other provider and shows delivered', async () => {
+  it('a follow request, a like and a reply reach the other provider and show delivered', async () => {
+    const there = `Delivered to ${new URL(p2.url).host}`;
     await follow(alice, bobHandle);
     const mark = alice.locator('.following li', { hasText: bobHandle }).locator('.delivery svg');
-    expect(await waitForLabel(mark, /^Delivered/, 30_000)).toBe(`Delivered to ${new URL(p2.url).host}`);
-  }, 60_000);
+    expect(await waitForLabel(mark, /^Delivered/, 30_000)).toBe(there);
+    // Opened again, the app has its provider mirror what it follows, and shows Bob's post.
+    await alice.reload();
+    await seen(alice, 'Hello from P2', 30_000);
+    const card = alice.locator('article', { hasText: 'Hello from P2' }).first();
+    await card.getByRole('button', { name: /♥/ }).click();
+    expect(await waitForLabel(card.locator('.actions .delivery svg'), /^Delivered/, 30_000)).toBe(there);
+    await card.getByRole('button', { name: /^Reply/ }).click();
+    const form = card.getByRole('form', { name: 'Reply' });
+    await form.getByLabel('Reply text').fill('Hi Bob, from P1');
+    await form.getByRole('button', { name: 'Reply', exact: true }).click();
+    await form.waitFor({ state: 'detached' });
+    const reply = alice.locator('article', { hasText: 'Hi Bob, from P1' }).first();
+    expect(await waitForLabel(reply.locator('header .delivery svg'), /^Delivered/, 30_000)).toBe(there);
+    // Bob reads both through his own provider.
+    await expect.poll(() => cli(['inbox']), { timeout: 30_000, interval: 1000 }).toMatch(/liked .*[\s\S]*replied to|replied to .*[\s\S]*liked/);
+  }, 120_000);
 
   it('a message sent while the recipient’s provider is down shows pending, then delivered once it is back, without a reload', async () => {
     await p2.stop();
@@ -127,6 +144,10 @@ describe('the web app shows how far each message to another provider got', () =>
     expect(await waitForLabel(mark, /^Failed/, 30_000)).toMatch(new RegExp(`^Failed at ${new URL(p2.url).host}: .*inbox is full.* \\[quota-exceeded\\]$`));
     const row = alice.locator('.notifications li', { hasText: text });
     await row.getByText(`Their provider ${new URL(p2.url).host} refused it`).waitFor();
+    // One more while P2 is down, for a picture of every state.
+    await p2.stop();
+    await dm(alice, bobHandle, 'Still there?');
+    await waitForLabel(markOf(alice, 'Still there?'), /^Pending/, 20_000);
     await alice.screenshot({ path: join(SHOTS, 'delivery.png') });
   }, 60_000);
 });

@@ -1,0 +1,121 @@
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { encodeCard, toId, type Device } from '@freehold/core';
+import { installNativeCrypto } from '@freehold/node';
+import { Deliveries, Providers, type DeliveryState, type LinkEvent } from '@freehold/client';
+import { Microblog, spacesOf, type Sent } from '@freehold/microblog';
+import { join_, newDevice, startServer, syncWith, tempDir, until, WS } from '../../server/test/helpers.js';
+
+installNativeCrypto();
+const tmp = tempDir('deliveries');
+afterAll(() => tmp.cleanup());
+
+const blog = (d: Device) => new Microblog(d, { resolve: () => Promise.reject(new Error('no network here')), fetch: async () => {} });
+
+/** Alice's direct message to `to` with this text, as the copy in her own inbox names it. */
+async function sentDm(mb: Microblog, to: string, text: string): Promise<Sent> {
+  const copy = (await mb.inbox()).find((i) => i.message.type === 'dm' && i.message.text === text)!.message;
+  return { type: 'dm', to, at: copy.at };
+}
+
+describe('the delivery state of what a device sent to another account', () => {
+  it('is unsent until a provider has it, delivered once it is in the recipient’s space, and failed, with the reason, when the own provider refuses it', async () => {
+    const server = await startServer({ data: join(tmp.dir, 'p') });
+    try {
+      const alice = await newDevice(tmp.dir, 'alice');
+      const bob = await newDevice(tmp.dir, 'bob');
+      await join_(alice, server.url);
+      await join_(bob, server.url);
+      const [aliceBlog, bobBlog] = [blog(alice), blog(bob)];
+      await bobBlog.ensure();
+      await syncWith(bob, server.url);
+      await aliceBlog.ensure();
+      await alice.replica.addCard(encodeCard(bob.identity()));
+      await syncWith(alice, server.url, [spacesOf(bob.account).inbox]);
+
+      const links = new Providers(alice, { WebSocket: WS });
+      const deliveries = new Deliveries(alice, links, { firstMs: 50, maxMs: 200 });
+      const pushed: LinkEvent[] = [];
+      links.listen((e) => e.type === 'pushed' && pushed.push(e));
+      const stateOf = async (text: string): Promise<DeliveryState | undefined> => {
+        const place = (await aliceBlog.sentPlace(await sentDm(aliceBlog, toId(bob.account), text)))!;
+        deliveries.track([place]);
+        return deliveries.state([place]);
+      };
+
+      // No provider linked yet: it is on this device only.
+      await aliceBlog.dm(toId(bob.account), 'first');
+      expect(await until(async () => (await stateOf('first'))?.state === 'unsent' && 'unsent', 5000)).toBe('unsent');
+      // Once the link has sent it: Bob lives at the same provider, so storing it there delivered it.
+      links.set([server.url]);
+      const delivered = await until(async () => {
+        const s = await stateOf('first');
+        return s?.state === 'delivered' ? s : undefined;
+      }, 10_000);
+      expect(delivered).toMatchObject({ state: 'delivered', to: server.url });
+
+      // Alice's quota is spent: her provider refuses what she sends next, and says which entry.
+      const row = (await server.provider.store.getAccount(alice.account))!;
+      await server.provider.store.putAccount({ ...row, quota: row.used });
+      await aliceBlog.dm(toId(bob.account), 'second');
+      const reports = await links.flush();
+      expect(reports[0]!.refused.length).toBeGreaterThan(0);
+      expect(reports[0]!.refused.every((r) => r.entry !== undefined && r.reason === 'quota-exceeded')).toBe(true);
+      expect(pushed.length).toBeGreaterThan(0);
+      const failed = await until(async () => {
+        const s = await stateOf('second');
+        return s?.state === 'failed' ? s : undefined;
+      }, 10_000);
+      expect(failed).toMatchObject({ state: 'failed', reason: 'quota-exceeded', to: server.url });
+      // What was delivered stays delivered.
+      expect((await stateOf('first'))?.state).toBe('delivered');
+      deliveries.close();
+      links.close();
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('asks no more once nothing is pending', async () => {
+    const server = await startServer({ data: join(tmp.dir, 'q') });
+    try {
+      const alice = await newDevice(tmp.dir, 'alice2');
+      const bob = await newDevice(tmp.dir, 'bob2');
+      await join_(alice, server.url);
+      await join_(bob, server.url);
+      const aliceBlog = blog(alice);
+      await blog(bob).ensure();
+      await syncWith(bob, server.url);
+      await aliceBlog.ensure();
+      await alice.replica.addCard(encodeCard(bob.identity()));
+      await syncWith(alice, server.url, [spacesOf(bob.account).inbox]);
+      await aliceBlog.dm(toId(bob.account), 'hello');
+      await syncWith(alice, server.url);
+
+      let asked = 0;
+      const counted = async (input: RequestInfo | URL, init?: RequestInit) => {
+        if (String(input).endsWith('/v1/outbox')) asked++;
+        return realFetch(input, init);
+      };
+      const realFetch = globalThis.fetch;
+      globalThis.fetch = counted as typeof fetch;
+      const links = new Providers(alice, { WebSocket: WS });
+      const deliveries = new Deliveries(alice, links, { firstMs: 50, maxMs: 100 });
+      try {
+        links.set([server.url]);
+        const place = (await aliceBlog.sentPlace(await sentDm(aliceBlog, toId(bob.account), 'hello')))!;
+        deliveries.track([place]);
+        await until(() => deliveries.state([place])?.state === 'delivered', 10_000);
+        const after = asked;
+        await new Promise((r) => setTimeout(r, 600));
+        expect(asked).toBe(after);
+      } finally {
+        globalThis.fetch = realFetch;
+        deliveries.close();
+        links.close();
+      }
+    } finally {
+      await server.close();
+    }
+  });
+});
