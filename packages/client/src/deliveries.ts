@@ -1,6 +1,7 @@
 import { equal, toHex, toId, type Device } from '@freehold/core';
+import { DeliveryMemory } from './delivery-memory.js';
 import { outbox, type Delivery, type OutboxItem } from './http.js';
-import type { LinkEvent, Refusal } from './link-options.js';
+import type { LinkEvent } from './link-options.js';
 import type { Providers } from './providers.js';
 
 /** Where a sent entry went: the space, and its document id there (how its author's devices find it again). */
@@ -45,12 +46,13 @@ const same = (a: DeliveryState | undefined, b: DeliveryState | undefined): boole
  * asks the account's providers (`outbox`, signed HTTP, the same request as `freehold outbox`) when something new
  * is tracked, after this device's entries went out or a link reconciled, and, while anything is still unsent or
  * pending, again after a wait that doubles (2 s to 30 s); once everything is delivered or failed it asks no more
- * until something happens. Refusals by the device's own providers come from its links' flushes.
+ * until something happens. What the device's own providers answered of its entries comes from its links'
+ * reports: an entry none has answered is unsent, one a provider refused has failed there. It remembers that, and
+ * what was delivered, across reloads (DeliveryMemory).
  */
 export class Deliveries {
   private readonly places = new Map<string, { place: SentPlace; state?: DeliveryState }>();
-  /** This device's entries its own providers refused, by entry id. */
-  private readonly refused = new Map<string, Refusal & { url: string }>();
+  private readonly memory: Promise<DeliveryMemory>;
   private readonly listeners = new Set<() => void>();
   private readonly stopListening: () => void;
   private readonly firstMs: number;
@@ -69,6 +71,7 @@ export class Deliveries {
     this.firstMs = opts.firstMs ?? 2000;
     this.maxMs = opts.maxMs ?? 30_000;
     this.wait = this.firstMs;
+    this.memory = DeliveryMemory.open(device.store);
     this.stopListening = providers.listen((e) => this.onLink(e));
   }
 
@@ -107,6 +110,10 @@ export class Deliveries {
     return () => this.listeners.delete(f);
   }
 
+  private emit(): void {
+    for (const f of this.listeners) f();
+  }
+
   close(): void {
     this.closed = true;
     clearTimeout(this.timer);
@@ -114,10 +121,12 @@ export class Deliveries {
   }
 
   private onLink(e: LinkEvent): void {
-    if (e.type === 'pushed') {
-      for (const r of e.report.refused) if (r.entry) this.refused.set(toHex(r.entry), { ...r, url: e.url });
-      this.soon();
-    } else if (e.type === 'synced') this.soon();
+    const answer = e.type === 'pushed' ? { acked: e.report.acked, refused: e.report.refused } : e.type === 'synced' ? { acked: e.report.acked, refused: [] } : undefined;
+    if (!answer) return;
+    void this.memory
+      .then((m) => m.note(e.url, answer.acked, answer.refused))
+      .catch(() => {})
+      .then(() => !this.closed && this.soon());
   }
 
   /** Asks again now, and from now on at the shortest wait. */
@@ -145,33 +154,43 @@ export class Deliveries {
   }
 
   private async refresh(): Promise<void> {
-    const asking = [...this.places.values()].filter((p) => p.state?.state !== 'delivered');
-    if (!asking.length || this.closed) return;
-    const answers = await Promise.all(this.providers.all.map((l) => this.ask(l.url, asking.map((p) => p.place))));
-    const found = new Map<string, Delivery[]>();
-    for (const items of answers) {
-      for (const i of items ?? []) {
-        const k = keyOf(i.space, i.doc);
-        found.set(k, [...(found.get(k) ?? []), i.delivery]);
-      }
-    }
-    const answered = answers.some((a) => a !== undefined);
+    const memory = await this.memory;
+    // What was delivered before (an earlier page, say) is not asked about again.
     let changed = false;
-    for (const p of asking) {
-      const said = found.get(keyOf(p.place.space, p.place.doc));
-      // With no provider answering, what was known stays; what was not is at best on this device.
-      const next = said ? merge(said) : answered || !p.state ? await this.local(p.place) : p.state;
-      if (same(next, p.state)) continue;
-      p.state = next;
-      changed = true;
+    for (const [k, p] of this.places) {
+      const d = p.state ? undefined : memory.deliveredAt(k);
+      if (d) [p.state, changed] = [{ state: 'delivered', ...d }, true];
     }
-    if (changed) for (const f of this.listeners) f();
+    const asking = [...this.places.entries()].filter(([, p]) => p.state?.state !== 'delivered');
+    if (asking.length && !this.closed) {
+      const { said, answered } = await this.askAll(asking.map(([, p]) => p.place));
+      for (const [k, p] of asking) {
+        // With no provider answering, what a provider said stays; what this device knows is brought up to date.
+        const next = said.has(k) ? merge(said.get(k)!) : answered || !p.state || p.state.state === 'unsent' ? await this.local(p.place) : p.state;
+        if (same(next, p.state)) continue;
+        p.state = next;
+        changed = true;
+      }
+      await memory.noteDelivered(asking.flatMap(([k, p]) => (p.state?.state === 'delivered' ? [[k, { at: p.state.at, to: p.state.to }] as const] : [])));
+    }
+    if (changed) this.emit();
     if (!this.closed && [...this.places.values()].some((p) => p.state?.state === 'unsent' || p.state?.state === 'pending')) {
       this.timer = setTimeout(() => {
         this.wait = Math.min(this.maxMs, this.wait * 2);
         this.run();
       }, this.wait);
     }
+  }
+
+  /** Every provider's word on these places, and whether any provider answered at all. */
+  private async askAll(places: SentPlace[]): Promise<{ said: Map<string, Delivery[]>; answered: boolean }> {
+    const answers = await Promise.all(this.providers.all.map((l) => this.ask(l.url, places)));
+    const said = new Map<string, Delivery[]>();
+    for (const i of answers.flatMap((a) => a ?? [])) {
+      const k = keyOf(i.space, i.doc);
+      said.set(k, [...(said.get(k) ?? []), i.delivery]);
+    }
+    return { said, answered: answers.some((a) => a !== undefined) };
   }
 
   /** One provider's answer for these places, or undefined if it gave none. */
@@ -185,11 +204,16 @@ export class Deliveries {
     }
   }
 
-  /** No provider has it: this device's own entry there is unsent, or failed if its provider refused it. */
+  /**
+   * What this device knows of its own entry at a place no provider answered for: failed if one of its providers
+   * refused it, unsent if none has answered it yet, else pending (a provider has it; its word is not at hand).
+   */
   private async local(place: SentPlace): Promise<DeliveryState | undefined> {
+    const memory = await this.memory;
     const mine = (await this.device.store.docEntries(place.space, place.doc)).filter((r) => equal(r.device, this.device.id));
     if (!mine.length) return undefined;
-    const refusal = mine.map((r) => this.refused.get(toHex(r.id))).find((r) => r !== undefined);
-    return refusal ? { state: 'failed', reason: refusal.reason, message: refusal.message, to: refusal.url } : { state: 'unsent' };
+    const refusal = mine.map((r) => memory.refusal(r.id)).find((r) => r !== undefined);
+    if (refusal) return { state: 'failed', reason: refusal.reason, message: refusal.message, to: refusal.url };
+    return mine.some((r) => r.seq > memory.upTo) ? { state: 'unsent' } : { state: 'pending' };
   }
 }

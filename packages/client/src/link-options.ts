@@ -42,6 +42,8 @@ export interface SyncReport {
   refused: Refusal[];
   /** Spaces this connection receives live pushes for. */
   subscribed: number;
+  /** This device's entries up to this sequence number have been answered by the provider (stored, or refused). */
+  acked: number;
 }
 
 export interface PushReport {
@@ -51,6 +53,8 @@ export interface PushReport {
   sent: number;
   refused: Refusal[];
   error?: string;
+  /** As in SyncReport, when the provider answered. */
+  acked?: number;
 }
 
 export type LinkEvent =

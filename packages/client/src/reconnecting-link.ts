@@ -240,7 +240,7 @@ export class ReconnectingLink {
         open.session = session;
         open.pushedSeq = Math.max(open.pushedSeq, before);
         await this.subscribe(open, ch, await this.device.store.spaces());
-        return { url: this.url, stats: session.stats, roundTrips, refused, subscribed: open.subscribed.size };
+        return { url: this.url, stats: session.stats, roundTrips, refused, subscribed: open.subscribed.size, acked: open.pushedSeq };
       } finally {
         open.reconciling = false;
       }
@@ -324,7 +324,7 @@ export class ReconnectingLink {
         // From here on, a new flush takes its own turn: it may have entries this one does not.
         started();
         const rows = await this.device.store.deviceEntries(null, this.device.id, open.pushedSeq);
-        if (!rows.length) return { url: this.url, delivered: true, sent: 0, refused: [] };
+        if (!rows.length) return { url: this.url, delivered: true, sent: 0, refused: [], acked: open.pushedSeq };
         const entries = rows.map((r) => decodeEntry(r.bytes));
         // The provider answers entries frames in order: what each carried names what an answer refused.
         const carried: Entry[][] = [];
@@ -352,7 +352,7 @@ export class ReconnectingLink {
         // A new space of ours (or one we were just let into) is carried live from now on.
         await this.subscribe(open, ch, entries.map((e) => e.space));
         const error = delivered ? undefined : 'the provider did not acknowledge every entry';
-        const report: PushReport = { url: this.url, delivered, sent: entries.length, refused, error };
+        const report: PushReport = { url: this.url, delivered, sent: entries.length, refused, error, acked: open.pushedSeq };
         this.emit({ type: 'pushed', url: this.url, report });
         return report;
       });

@@ -71,6 +71,20 @@ describe('the delivery state of what a device sent to another account', () => {
       expect((await stateOf('first'))?.state).toBe('delivered');
       deliveries.close();
       links.close();
+
+      // Opened again (a reload) with no provider reachable: what was delivered and what was refused are
+      // remembered, and only what no provider has answered is unsent.
+      await aliceBlog.dm(toId(bob.account), 'third');
+      const offline = new Deliveries(alice, new Providers(alice, { WebSocket: WS }));
+      const places = await Promise.all(['first', 'second', 'third'].map(async (t) => (await aliceBlog.sentPlace(await sentDm(aliceBlog, toId(bob.account), t)))!));
+      offline.track(places);
+      const states = await until(() => {
+        const all = places.map((p) => offline.state([p]));
+        return all.every((x) => x !== undefined) ? all : undefined;
+      }, 5000);
+      expect(states.map((x) => x!.state)).toEqual(['delivered', 'failed', 'unsent']);
+      expect(states[1]).toMatchObject({ reason: 'quota-exceeded', to: server.url });
+      offline.close();
     } finally {
       await server.close();
     }

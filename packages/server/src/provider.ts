@@ -3,7 +3,7 @@ import {
   asUint,
   canRead,
   definedOnly,
-  fromHex,
+  equal,
   Kind,
   reject,
   Replica,
@@ -198,12 +198,15 @@ export class Provider {
    * account's devices find what they sent). An entry for an account hosted here was delivered when it was stored.
    */
   async outbox(account: Uint8Array, sent?: { space: Uint8Array; doc: Uint8Array }[], limit = OUTBOX_LIMIT): Promise<OutboxItem[]> {
-    const devices = new Set([...(this.replica.contact(account)?.devices.values() ?? [])].map((d) => toHex(d.device)));
     const rows: EntryRow[] = [];
     if (sent) {
-      for (const { space, doc } of sent.slice(0, limit)) rows.push(...(await this.store.docEntries(space, doc)).filter((r) => devices.has(toHex(r.device))));
+      // Only what the account signed (as this provider attributes devices), whoever else wrote at a place.
+      const own = (r: EntryRow) => equal(this.replica.authorOf(r.device)?.account.account ?? new Uint8Array(0), account);
+      for (const { space, doc } of sent.slice(0, limit)) rows.push(...(await this.store.docEntries(space, doc)).filter(own));
     } else {
-      for (const d of devices) for (const row of await this.store.deviceEntries(null, fromHex(d), 0)) if (this.mirrors.get(row.space)) rows.push(row);
+      for (const d of this.replica.contact(account)?.devices.values() ?? []) {
+        for (const row of await this.store.deviceEntries(null, d.device, 0)) if (this.mirrors.get(row.space)) rows.push(row);
+      }
     }
     const out: OutboxItem[] = [];
     for (const row of rows) out.push({ entry: row.id, space: row.space, doc: row.doc, time: row.time, delivery: await this.delivery(row) });
