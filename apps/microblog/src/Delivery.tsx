@@ -1,7 +1,7 @@
 import { useEffect } from 'react';
-import type { DeliveryState, SentPlace } from '@freehold/client';
+import { hostOf as host, type DeliveryState, type SentPlace } from '@freehold/client';
 import { sentName, type Sent } from '@freehold/microblog';
-import type { Session } from './session.js';
+import { PROVIDER, type Session } from './session.js';
 import { useLoad } from './hooks.js';
 
 /** How far these sends got; tracked (and kept up to date) while a view shows them. */
@@ -14,14 +14,6 @@ function useDelivery(session: Session, sends: Sent[]): DeliveryState | undefined
   return places.state === 'ready' ? session.deliveries.state(places.value) : undefined;
 }
 
-const host = (url: string): string => {
-  try {
-    return new URL(url).host;
-  } catch {
-    return url;
-  }
-};
-
 /** The words for a state, as `freehold outbox` says them, and where a refusal came from. */
 function describe(session: Session, d: DeliveryState): { label: string; why?: string } {
   switch (d.state) {
@@ -32,7 +24,8 @@ function describe(session: Session, d: DeliveryState): { label: string; why?: st
     case 'delivered':
       return { label: `Delivered to ${host(d.to)}` };
     case 'failed': {
-      const mine = session.device.identity().providers.includes(d.to);
+      // A refusal by one of the account's own providers names it as this page reaches it.
+      const mine = d.to === PROVIDER || session.device.identity().providers.includes(d.to);
       return {
         label: `Failed at ${host(d.to)}: ${d.message} [${d.reason}]`,
         why: mine ? `Your provider ${host(d.to)} did not take it: ${d.message}` : `Their provider ${host(d.to)} refused it: ${d.message}`,

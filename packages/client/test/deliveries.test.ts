@@ -1,8 +1,10 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { encodeCard, toId, type Device } from '@freehold/core';
+import { encodeCard, FreeholdError, randomBytes, toId, type Device } from '@freehold/core';
 import { installNativeCrypto } from '@freehold/node';
-import { Deliveries, Providers, type DeliveryState, type LinkEvent } from '@freehold/client';
+import { Deliveries, outbox, Providers, type DeliveryState, type LinkEvent } from '@freehold/client';
 import { Microblog, spacesOf, type Sent } from '@freehold/microblog';
 import { join_, newDevice, startServer, syncWith, tempDir, until, WS } from '../../server/test/helpers.js';
 
@@ -130,6 +132,40 @@ describe('the delivery state of what a device sent to another account', () => {
       }
     } finally {
       await server.close();
+    }
+  });
+
+  it('refuses a provider’s malformed outbox answer with a typed error', async () => {
+    const items: unknown[] = [];
+    const hostile = createServer((req, res) => {
+      const { port } = hostile.address() as AddressInfo;
+      const url = `http://127.0.0.1:${port}`;
+      const body =
+        req.url === '/.well-known/freehold/provider'
+          ? { url, host: `127.0.0.1:${port}`, key: toId(randomBytes(32)), protocols: ['freehold-sync/1'] }
+          : { items };
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+    });
+    await new Promise<void>((r) => hostile.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(hostile.address() as AddressInfo).port}`;
+    try {
+      const alice = await newDevice(tmp.dir, 'alice3');
+      const good = { entry: 'ab'.repeat(32), space: toId(randomBytes(32)), doc: 'cd'.repeat(16), time: 1 };
+      for (const bad of [
+        { ...good, delivery: { state: 'delivered', at: 1, to: 'javascript:alert(1)' } },
+        { ...good, delivery: { state: 'lost' } },
+        { ...good, entry: '<b>', delivery: { state: 'pending' } },
+        { ...good, delivery: { state: 'failed', reason: 'x'.repeat(65), message: '', to: url } },
+      ]) {
+        items.splice(0, items.length, bad);
+        const e = await outbox(url, alice, []).catch((x: unknown) => x);
+        expect(e, JSON.stringify(bad)).toBeInstanceOf(FreeholdError);
+        expect((e as FreeholdError).reason).toBe('malformed');
+      }
+      items.splice(0, items.length, { ...good, delivery: { state: 'delivered', at: 1, to: url } });
+      expect(await outbox(url, alice, [])).toEqual(items);
+    } finally {
+      await new Promise((r) => hostile.close(r));
     }
   });
 });
