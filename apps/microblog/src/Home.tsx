@@ -3,6 +3,7 @@ import { toId } from '@freehold/core';
 import { refToString, type PostRef, type TimelineItem } from '@freehold/microblog';
 import type { Session } from './session.js';
 import { timeAgo, useLoad } from './hooks.js';
+import { DeliveryMark } from './Delivery.js';
 
 export function Home({ session }: { session: Session }) {
   const [limit, setLimit] = useState(30);
@@ -110,7 +111,10 @@ export function PostCard({ session, item }: { session: Session; item: TimelineIt
   const [showThread, setShowThread] = useState(false);
   const name = author.state === 'ready' && author.value ? author.value.name : item.author.slice(0, 8);
   const handle = author.state === 'ready' ? author.value?.handle : undefined;
-  const liked = Boolean(item.post.likedBy[session.account]);
+  const likes = useLoad(session, () => session.likes());
+  const myLike = likes.state === 'ready' ? likes.value.get(refToString(item.ref)) : undefined;
+  const liked = Boolean(item.post.likedBy[session.account] ?? myLike);
+  const mine = item.author === session.account;
   return (
     <article className="post card" aria-label={`Post by ${name}`}>
       <Avatar session={session} account={item.author} />
@@ -122,6 +126,7 @@ export function PostCard({ session, item }: { session: Session; item: TimelineIt
           {handle && <span className="muted">@{handle}</span>}
           <span className="muted">· {timeAgo(item.post.createdAt)}</span>
           {item.post.audience === 'friends' && <span className="pill">Friends</span>}
+          {mine && <DeliveryMark session={session} sends={session.mb.sentWith(item)} />}
         </header>
         {item.post.replyTo && <p className="muted small">Replying to a post</p>}
         <p className="text">{item.post.text}</p>
@@ -132,6 +137,7 @@ export function PostCard({ session, item }: { session: Session; item: TimelineIt
           <button className={`link ${liked ? 'liked' : ''}`} aria-pressed={liked} disabled={liked} onClick={() => void session.write((mb) => mb.like(item.ref))}>
             ♥ {item.post.likes || ''}
           </button>
+          {myLike && !mine && <DeliveryMark session={session} sends={[{ type: 'like', post: item.ref, at: myLike.createdAt }]} />}
           {item.post.replies.length > 0 && (
             <button className="link" onClick={() => setShowThread((s) => !s)} aria-expanded={showThread}>
               {showThread ? 'Hide thread' : 'Show thread'}
@@ -199,7 +205,10 @@ function FollowBox({ session }: { session: Session }) {
         <ul className="following">
           {following.value.map((f) => (
             <li key={f.account}>
-              <a href={`#/u/${f.account}`}>{f.handle ?? f.account.slice(0, 10)}</a>
+              <span>
+                <a href={`#/u/${f.account}`}>{f.handle ?? f.account.slice(0, 10)}</a>{' '}
+                <DeliveryMark session={session} sends={[{ type: 'follow', account: f.account, since: f.since }]} />
+              </span>
               <button className="link" onClick={() => void session.write((mb) => mb.unfollow(f.account))} aria-label={`Unfollow ${f.handle ?? f.account}`}>
                 Unfollow
               </button>

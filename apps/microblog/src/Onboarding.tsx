@@ -1,9 +1,10 @@
 import { useEffect, useMemo, useRef, useState, type FormEvent } from 'react';
 import { hostOf, providerInfo } from '@freehold/client';
-import { PROVIDER, Session } from './session.js';
+import { PROVIDER, type Session } from './session.js';
+import { draft, joinLinked, recover, requestLink } from './start.js';
 import { LinkForm, LinkWait } from './Linking.js';
 
-type Step = { t: 'welcome' } | { t: 'create' } | { t: 'phrase'; name: string; handle: string; draft: ReturnType<typeof Session.draft> } | { t: 'recover' } | { t: 'link' } | { t: 'linking'; fingerprint: string };
+type Step = { t: 'welcome' } | { t: 'create' } | { t: 'phrase'; name: string; handle: string; draft: ReturnType<typeof draft> } | { t: 'recover' } | { t: 'link' } | { t: 'linking'; fingerprint: string };
 
 /** Three positions of the phrase the user must type back, so nobody skips writing it down. */
 function pickPositions(): number[] {
@@ -39,10 +40,10 @@ export function Onboarding({ onReady }: { onReady: (s: Session) => void }) {
   const link = async (code: string) => {
     const ctl = new AbortController();
     linking.current = ctl;
-    const pending = await Session.requestLink(code);
+    const pending = await requestLink(code);
     setStep({ t: 'linking', fingerprint: pending.fingerprint });
     try {
-      onReady(await Session.joinLinked(pending, ctl.signal));
+      onReady(await joinLinked(pending, ctl.signal));
     } catch (e) {
       setStep({ t: ctl.signal.aborted ? 'welcome' : 'link' });
       if (!ctl.signal.aborted) throw e;
@@ -72,14 +73,14 @@ export function Onboarding({ onReady }: { onReady: (s: Session) => void }) {
           host={host}
           busy={busy}
           onBack={() => setStep({ t: 'welcome' })}
-          onSubmit={(name, handle) => setStep({ t: 'phrase', name, handle, draft: Session.draft(name) })}
+          onSubmit={(name, handle) => setStep({ t: 'phrase', name, handle, draft: draft(name) })}
         />
       )}
       {step.t === 'phrase' && <ConfirmPhrase step={step} busy={busy} onConfirmed={() => run(async () => onReady(await step.draft.finish(step.handle)))} />}
       {step.t === 'link' && <LinkForm busy={busy} onBack={() => setStep({ t: 'welcome' })} onSubmit={(code) => run(async () => link(code))} />}
       {step.t === 'linking' && <LinkWait fingerprint={step.fingerprint} onCancel={() => linking.current?.abort()} />}
       {step.t === 'recover' && (
-        <RecoverForm busy={busy} onBack={() => setStep({ t: 'welcome' })} onSubmit={(phrase, name) => run(async () => onReady(await Session.recover(phrase, name)))} />
+        <RecoverForm busy={busy} onBack={() => setStep({ t: 'welcome' })} onSubmit={(phrase, name) => run(async () => onReady(await recover(phrase, name)))} />
       )}
     </div>
   );

@@ -5,6 +5,7 @@ import type { Session } from './session.js';
 import { timeAgo, useLoad } from './hooks.js';
 import { Avatar, PostCard } from './Home.js';
 import { LinkDevice } from './Linking.js';
+import { DeliveryMark } from './Delivery.js';
 
 /** Scales an image down to a square avatar (JPEG), so the profile document stays small. */
 async function avatarFrom(file: File): Promise<Uint8Array> {
@@ -164,6 +165,7 @@ export function InboxPage({ session }: { session: Session }) {
                 <Sender session={session} account={i.message.from} />
               </a>{' '}
               <span>{describe(i.message)}</span> <span className="muted small">{timeAgo(i.message.at)}</span>
+              {i.message.type === 'dm' && i.message.from === session.account && <DeliveryMark session={session} sends={[{ type: 'dm', to: i.message.to, at: i.message.at }]} />}
             </li>
           ))}
         </ul>

@@ -1,40 +1,34 @@
 import {
-  beginRecovery,
   completeRecovery,
-  createAccount,
   Device,
   encodeCard,
   equal,
+  FreeholdError,
   fromId,
-  phraseToSecret,
-  secretToPhrase,
   toId,
   type IdentityState,
 } from '@freehold/core';
 import { IndexedDbStore } from '@freehold/stores/indexeddb';
 import {
   answered,
-  claimHandle,
   CLIENT_BACKOFF,
+  Deliveries,
   fetchCard,
   providerInfo,
   offerLink,
   ProviderLink,
   Providers,
-  register,
-  requestLink,
   resolveHandle,
   type LinkEvent,
   type LinkOffer,
   type LinkRequest,
-  type PendingLink,
   type WebSocketFactory,
 } from '@freehold/client';
-import { Microblog, spacesOf, type Mirror } from '@freehold/microblog';
+import { Microblog, spacesOf, type Like, type Mirror } from '@freehold/microblog';
 import { forgetIdentity, loadIdentity, saveIdentity, type StoredIdentity } from './keys.js';
 
 const WS = WebSocket as unknown as WebSocketFactory;
-const STORE = 'freehold-replica';
+export const STORE = 'freehold-replica';
 export const PROVIDER = location.origin;
 
 export type Status = 'connecting' | 'online' | 'offline';
@@ -63,8 +57,11 @@ export class Session {
   private absorbQueued: Promise<void> | undefined;
   /** Bumped on every change, so views know to reload. */
   version = 0;
+  private likesRead: { version: number; likes: Promise<Map<string, Like>> } | undefined;
 
   readonly mb: Microblog;
+  /** How far what this account sent to others got (see Deliveries); views track what they show. */
+  readonly deliveries: Deliveries;
 
   private constructor(
     readonly device: Device,
@@ -82,6 +79,8 @@ export class Session {
       interest: async () => [...(await this.mb.interest()), ...spaceList(device.account)],
     });
     this.links.listen((e) => this.onLink(e));
+    this.deliveries = new Deliveries(device, this.links);
+    this.deliveries.listen(() => this.changed());
     this.channel.onmessage = () => void this.reopen();
     window.addEventListener('online', this.retry);
   }
@@ -92,7 +91,8 @@ export class Session {
     return Session.start(id);
   }
 
-  private static async start(id: StoredIdentity): Promise<Session> {
+  /** Opens this browser's replica for an account it holds the keys of, and starts syncing. */
+  static async start(id: StoredIdentity): Promise<Session> {
     const device = await Device.open(await IndexedDbStore.open(STORE), id.keys, id.account);
     const s = new Session(device, id);
     void s.connect();
@@ -156,10 +156,27 @@ export class Session {
     );
   }
 
+  /**
+   * Looks up name@host at its provider. While that provider cannot be reached, someone this account already
+   * follows under that handle can still be written to: this account's providers deliver it later.
+   */
   async resolve(handle: string): Promise<IdentityState> {
-    const state = await resolveHandle(handle);
+    let state: IdentityState;
+    try {
+      state = await resolveHandle(handle);
+    } catch (e) {
+      const known = e instanceof FreeholdError && e.reason === 'unavailable' ? await this.mb.knownHandle(handle) : undefined;
+      if (!known) throw e;
+      return known;
+    }
     await this.device.replica.addCard(encodeCard(state));
     return state;
+  }
+
+  /** The posts this account liked, read once per change. */
+  likes(): Promise<Map<string, Like>> {
+    if (this.likesRead?.version !== this.version) this.likesRead = { version: this.version, likes: this.mb.likes() };
+    return this.likesRead.likes;
   }
 
   /**
@@ -213,6 +230,8 @@ export class Session {
   }
 
   private onLink(e: LinkEvent): void {
+    // What a flush sent is already shown; how far it got comes from the deliveries.
+    if (e.type === 'pushed') return;
     if (e.type === 'synced') {
       // The first sync also creates the account's spaces if no provider had them.
       if (e.report.stats.entriesReceived || !this.absorbing) void this.absorb();
@@ -311,68 +330,14 @@ export class Session {
     await req.accept();
   }
 
-  /** On the new device: offers keys under the code shown on the other device; shows the fingerprint next. */
-  static requestLink(code: string): Promise<PendingLink> {
-    return requestLink(PROVIDER, code, `${navigator.platform || 'browser'} (linked)`);
-  }
-
-  /** Once the other device has added this one: this browser joins that account. */
-  static async joinLinked(link: PendingLink, signal: AbortSignal): Promise<Session> {
-    await link.accepted(signal);
-    const id: StoredIdentity = { account: link.account, keys: link.keys, name: 'linked' };
-    await saveIdentity(id);
-    return Session.start(id);
-  }
-
   async signOut(): Promise<void> {
     this.stopped = true;
+    this.deliveries.close();
     this.links.close();
     window.removeEventListener('online', this.retry);
     await this.device.store.close();
     await forgetIdentity();
     await IndexedDbStore.destroy(STORE);
-  }
-
-  // ---- starting an account in this browser ----
-
-  /** Step 1 of sign-up: keys and the phrase, nothing stored until the user has confirmed the phrase. */
-  static draft(name: string): { phrase: string; finish(handle: string): Promise<Session> } {
-    const acct = createAccount(`${name}'s browser`, Date.now());
-    return {
-      phrase: secretToPhrase(acct.recoverySecret),
-      async finish(handle: string) {
-        const store = await IndexedDbStore.open(STORE);
-        const device = await Device.open(store, acct.device, acct.state.account);
-        await device.replica.commitIdentity(acct.state);
-        // The log names the provider by its canonical URL, whichever of its names this page was opened at.
-        const home = await providerInfo(PROVIDER);
-        await device.setProviders([home.url]);
-        await register(PROVIDER, device);
-        const full = `${handle}@${home.host}`;
-        await device.setHandles([full]);
-        await claimHandle(PROVIDER, device, handle).catch(async (e) => {
-          await device.setHandles([]);
-          throw e;
-        });
-        const id: StoredIdentity = { account: acct.state.account, keys: acct.device, name };
-        await saveIdentity(id);
-        await store.close();
-        const s = await Session.start(id);
-        await s.write(async (mb) => {
-          await mb.ensure();
-          await mb.setProfile({ name, handle: full });
-        });
-        return s;
-      },
-    };
-  }
-
-  /** Recovery: the phrase names the account and vouches for this browser as a new device of it. */
-  static async recover(phrase: string, name: string): Promise<Session> {
-    const pending = beginRecovery(phraseToSecret(phrase), `${name}'s browser`);
-    const id: StoredIdentity = { account: pending.account, keys: pending.device, name, recovery: pending };
-    await saveIdentity(id);
-    return Session.start(id);
   }
 }
 

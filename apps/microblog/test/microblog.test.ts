@@ -11,6 +11,7 @@ import jsonld from 'jsonld';
 import { decodeCard, fromBase64, liveDevices } from '@freehold/core';
 import { launchChromium } from '../../../test-support/browser.js';
 import { spawnServer } from '../../../packages/server/test/process.js';
+import { follow, seen, signUp } from './app.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const BIN = fileURLToPath(new URL('../../../packages/cli/bin/freehold.cjs', import.meta.url));
@@ -46,50 +47,12 @@ async function newPage(browser: Browser, options: BrowserContextOptions = { view
   return context.newPage();
 }
 
-async function signUp(page: Page, url: string, name: string, handle: string): Promise<string> {
-  await page.goto(url);
-  await page.getByRole('button', { name: 'Create an account' }).click();
-  await page.getByLabel('Display name').fill(name);
-  await page.getByLabel('Handle').fill(handle);
-  await page.getByRole('button', { name: 'Continue' }).click();
-  const words = await page.locator('ol.phrase li').allTextContents();
-  expect(words).toHaveLength(24);
-  if (handle === 'alice') await page.screenshot({ path: join(SHOTS, 'recovery-phrase.png') });
-  await page.getByRole('button', { name: 'I have written it down' }).click();
-  // A wrong word keeps the button disabled.
-  const labels = await page.locator('form label').allTextContents();
-  const positions = labels.map((l) => Number(/#(\d+)/.exec(l)![1]));
-  await page.getByLabel(`Word #${positions[0]}`, { exact: true }).fill('wrong');
-  expect(await page.getByRole('button', { name: 'Create account' }).isDisabled()).toBe(true);
-  for (const n of positions) await page.getByLabel(`Word #${n}`, { exact: true }).fill(words[n - 1]!);
-  await page.getByRole('button', { name: 'Create account' }).click();
-  await page.getByLabel('Post text').waitFor({ timeout: 30_000 });
-  await page.locator('.status', { hasText: 'Synced' }).waitFor({ timeout: 30_000 });
-  return words.join(' ');
-}
-
 async function post(page: Page, text: string, friends = false): Promise<void> {
   await page.goto(page.url().replace(/#.*$/, '#/'));
   await page.getByLabel('Post text').fill(text);
   await page.getByLabel('Friends only').setChecked(friends);
   await page.getByRole('button', { name: 'Post', exact: true }).click();
   await page.locator('article', { hasText: text }).first().waitFor();
-}
-
-async function follow(page: Page, handle: string): Promise<void> {
-  await page.goto(page.url().replace(/#.*$/, '#/'));
-  await page.getByLabel('Handle to follow').fill(handle);
-  await page.getByRole('button', { name: 'Follow', exact: true }).click();
-  await page.getByText(`Following ${handle}`).waitFor({ timeout: 20_000 });
-}
-
-async function seen(page: Page, text: string, timeout = 20_000, where = 'article'): Promise<void> {
-  try {
-    await page.locator(where, { hasText: text }).first().waitFor({ timeout });
-  } catch (e) {
-    await page.screenshot({ path: join(tmpdir(), `freehold-failed-${text.slice(0, 20).replace(/\W/g, '_')}.png`) });
-    throw e;
-  }
 }
 
 describe('the microblog in Chromium, with a CLI user on the same network', () => {
@@ -124,7 +87,7 @@ describe('the microblog in Chromium, with a CLI user on the same network', () =>
     await alice.goto(url);
     await alice.getByRole('button', { name: 'Create an account' }).waitFor();
     await alice.screenshot({ path: join(SHOTS, 'welcome.png') });
-    alicePhrase = await signUp(alice, url, 'Alice Liddell', 'alice');
+    alicePhrase = await signUp(alice, url, 'Alice Liddell', 'alice', join(SHOTS, 'recovery-phrase.png'));
     await signUp(bob, url, 'Bob Builder', 'bob');
     cli('carol', ['init', '--name', 'carol']);
     cli('carol', ['provider', 'add', url]);

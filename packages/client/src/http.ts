@@ -1,4 +1,20 @@
-import { decodeCard, encodeCard, FreeholdError, fromBase64, fromId, isRejectReason, reject, signRequest, toId, type Device, type IdentityState } from '@freehold/core';
+import {
+  asArray,
+  asRecord,
+  asString,
+  asUint,
+  decodeCard,
+  encodeCard,
+  FreeholdError,
+  fromBase64,
+  fromId,
+  isRejectReason,
+  reject,
+  signRequest,
+  toId,
+  type Device,
+  type IdentityState,
+} from '@freehold/core';
 import { providerInfo } from './provider-info.js';
 
 /** POSTs a signed request; a refusal becomes the FreeholdError the provider named. */
@@ -104,14 +120,58 @@ export async function refreshLog(device: Device, account: Uint8Array, providers:
   return false;
 }
 
+/** How far an entry written into another account's space got, as the provider that passes it on says. */
+export type Delivery =
+  | { state: 'pending' }
+  | { state: 'delivered'; at: number; to: string }
+  | { state: 'failed'; reason: string; message: string; to: string };
+
 export interface OutboxItem {
+  /** Hex, like `doc`. */
   entry: string;
   space: string;
+  doc: string;
   time: number;
-  delivery: { state: 'pending' } | { state: 'delivered'; at: number; to: string } | { state: 'failed'; reason: string; message: string; to: string };
+  delivery: Delivery;
 }
 
-/** What this account wrote into other accounts' spaces through a provider, and whether it has reached them. */
-export async function outbox(provider: string, device: Device): Promise<OutboxItem[]> {
-  return ((await post(`${provider}/v1/outbox`, await signedFor(provider, 'outbox', {}, device))) as { items: OutboxItem[] }).items;
+/**
+ * What this account wrote into other accounts' spaces through a provider, and whether it has reached them: the
+ * newest entries, or those at `sent` (a space and a document id each, at most 200).
+ */
+export async function outbox(provider: string, device: Device, sent?: { space: Uint8Array; doc: Uint8Array }[]): Promise<OutboxItem[]> {
+  const payload = sent ? { sent: sent.map((s) => [s.space, s.doc]) } : {};
+  const answer = asRecord(await post(`${provider}/v1/outbox`, await signedFor(provider, 'outbox', payload, device)), 'outbox');
+  return asArray(answer.items, 'outbox items', 1000).map(readOutboxItem);
+}
+
+const HEX = (n: number) => new RegExp(`^[0-9a-f]{${n}}$`);
+
+/** One item of a provider's outbox answer, checked field by field (it is shown to people as it is). */
+function readOutboxItem(v: unknown, i: number): OutboxItem {
+  const r = asRecord(v, `outbox[${i}]`);
+  const hex = (x: unknown, field: string, n: number) => {
+    const text = asString(x, field, n);
+    return HEX(n).test(text) ? text : reject('malformed', `${field}: expected ${n} hex digits`);
+  };
+  const d = asRecord(r.delivery, `outbox[${i}].delivery`);
+  const to = () => {
+    const url = asString(d.to, 'delivery.to', 512);
+    return /^https?:\/\/[^/\s]+$/.test(url) ? url : reject('malformed', 'delivery.to: expected a provider URL');
+  };
+  const delivery: Delivery =
+    d.state === 'pending'
+      ? { state: 'pending' }
+      : d.state === 'delivered'
+        ? { state: 'delivered', at: asUint(d.at, 'delivery.at'), to: to() }
+        : d.state === 'failed'
+          ? { state: 'failed', reason: asString(d.reason, 'delivery.reason', 64), message: asString(d.message, 'delivery.message', 1024), to: to() }
+          : reject('malformed', `outbox[${i}]: unknown delivery state`);
+  return {
+    entry: hex(r.entry, 'outbox entry', 64),
+    space: toId(fromId(asString(r.space, 'outbox space', 64), 'outbox space')),
+    doc: hex(r.doc, 'outbox doc', 32),
+    time: asUint(r.time, 'outbox time'),
+    delivery,
+  };
 }

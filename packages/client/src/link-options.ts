@@ -31,6 +31,8 @@ export type LinkStatus = 'connecting' | 'online' | 'offline' | 'closed';
 export interface Refusal {
   reason: string;
   message: string;
+  /** The entry's id, where the refusal names one (a flush's). */
+  entry?: Uint8Array;
 }
 
 export interface SyncReport {
@@ -40,6 +42,8 @@ export interface SyncReport {
   refused: Refusal[];
   /** Spaces this connection receives live pushes for. */
   subscribed: number;
+  /** This device's entries up to this sequence number have been answered by the provider (stored, or refused). */
+  acked: number;
 }
 
 export interface PushReport {
@@ -49,10 +53,14 @@ export interface PushReport {
   sent: number;
   refused: Refusal[];
   error?: string;
+  /** As in SyncReport, when the provider answered. */
+  acked?: number;
 }
 
 export type LinkEvent =
   | { type: 'status'; url: string; status: LinkStatus; error?: string; retryInMs?: number }
   | { type: 'synced'; url: string; report: SyncReport }
   /** Entries new to this replica, from a reconciliation (`live` false) or pushed as they were written. */
-  | { type: 'entries'; url: string; entries: Entry[]; live: boolean };
+  | { type: 'entries'; url: string; entries: Entry[]; live: boolean }
+  /** This device's entries went out in a flush, and the provider answered (or the link was down). */
+  | { type: 'pushed'; url: string; report: PushReport };

@@ -10,6 +10,7 @@ import {
   toHex,
   type Channel,
   type Device,
+  type Entry,
   type Frame,
 } from '@freehold/core';
 import { ProviderLink } from './link.js';
@@ -239,7 +240,7 @@ export class ReconnectingLink {
         open.session = session;
         open.pushedSeq = Math.max(open.pushedSeq, before);
         await this.subscribe(open, ch, await this.device.store.spaces());
-        return { url: this.url, stats: session.stats, roundTrips, refused, subscribed: open.subscribed.size };
+        return { url: this.url, stats: session.stats, roundTrips, refused, subscribed: open.subscribed.size, acked: open.pushedSeq };
       } finally {
         open.reconciling = false;
       }
@@ -323,18 +324,26 @@ export class ReconnectingLink {
         // From here on, a new flush takes its own turn: it may have entries this one does not.
         started();
         const rows = await this.device.store.deviceEntries(null, this.device.id, open.pushedSeq);
-        if (!rows.length) return { url: this.url, delivered: true, sent: 0, refused: [] };
+        if (!rows.length) return { url: this.url, delivered: true, sent: 0, refused: [], acked: open.pushedSeq };
         const entries = rows.map((r) => decodeEntry(r.bytes));
-        for (const f of open.session!.entryFrames(entries)) ch.send(encodeFrame(f));
+        // The provider answers entries frames in order: what each carried names what an answer refused.
+        const carried: Entry[][] = [];
+        let framed = 0;
+        for (const f of open.session!.entryFrames(entries)) {
+          if (f[0] === 'entries') carried.push(entries.slice(framed, (framed += f[1].length)));
+          ch.send(encodeFrame(f));
+        }
         let answered = 0;
         const refused: Refusal[] = [];
         await this.barrier(open, ch, (f) => {
           if (f[0] === 'ack') {
+            const batch = carried.shift() ?? [];
             answered += f[1] + f[2].length;
-            for (const [, reason, msg] of f[2]) refused.push({ reason, message: msg });
+            for (const [i, reason, msg] of f[2]) refused.push({ reason, message: msg, entry: batch[i]?.id });
           } else if (f[0] === 'error') {
             // In place of an ack: the provider could not take a frame of ours.
-            refused.push({ reason: f[1], message: f[2] });
+            const batch = carried.shift() ?? [];
+            refused.push(...(batch.length ? batch.map((e) => ({ reason: f[1], message: f[2], entry: e.id })) : [{ reason: f[1], message: f[2] }]));
           } else return false;
           return true;
         });
@@ -343,7 +352,9 @@ export class ReconnectingLink {
         // A new space of ours (or one we were just let into) is carried live from now on.
         await this.subscribe(open, ch, entries.map((e) => e.space));
         const error = delivered ? undefined : 'the provider did not acknowledge every entry';
-        return { url: this.url, delivered, sent: entries.length, refused, error };
+        const report: PushReport = { url: this.url, delivered, sent: entries.length, refused, error, acked: open.pushedSeq };
+        this.emit({ type: 'pushed', url: this.url, report });
+        return report;
       });
     } catch (e) {
       return undelivered(message(e));

@@ -6,38 +6,19 @@ import {
   Kind,
   listDocs,
   openDoc,
-  openDocById,
   randomBytes,
   decodeEntry,
   reject,
-  sha256,
-  spaceIdOf,
   toHex,
   toId,
-  utf8,
   FreeholdError,
   type Device,
   type IdentityState,
 } from '@freehold/core';
-import { Follow, Like, Message, Post, PostRef, Profile } from './schema.js';
-
-const nonce = (purpose: string): Uint8Array => sha256(utf8(`freehold/microblog/${purpose}`)).subarray(0, 16);
-const NONCES = { public: nonce('public'), friends: nonce('friends'), inbox: nonce('inbox') };
-
-/** An account's microblog spaces have well-known ids: anyone who knows the account can find them. */
-export function spacesOf(account: Uint8Array): { public: Uint8Array; friends: Uint8Array; inbox: Uint8Array } {
-  return {
-    public: spaceIdOf(account, NONCES.public, true),
-    friends: spaceIdOf(account, NONCES.friends, false),
-    inbox: spaceIdOf(account, NONCES.inbox, false),
-  };
-}
-
-export interface TimelineItem {
-  ref: PostRef;
-  author: string;
-  post: Post;
-}
+import { Follow, Like, Message, parse, Post, PostRef, Profile } from './schema.js';
+import { NONCES, POST_PREFIX, refToString, spacesOf } from './refs.js';
+import { newestPosts, type TimelineItem } from './timeline.js';
+import { inboxOf, postSends, recipientOf, sentName, type Sent, type SentPlace } from './sent.js';
 
 export interface Follower {
   account: string;
@@ -68,25 +49,6 @@ export interface MicroblogDeps {
 }
 
 const MENTION = /(?:^|[\s(])@([a-z0-9][a-z0-9_-]{0,31}@[a-z0-9.-]+(?::\d+)?)/gi;
-const POST_PREFIX = 'post/';
-
-/** `ACCOUNT/POST`, and `/friends` for a friends-only post: what parseRef reads back. */
-export const refToString = (r: PostRef): string => `${r.account}/${r.post}${r.audience === 'friends' ? '/friends' : ''}`;
-
-export function parseRef(text: string): PostRef {
-  const m = /^([1-9A-HJ-NP-Za-km-z]{40,50})\/([1-9A-HJ-NP-Za-km-z]{10,30})(?:\/(public|friends))?$/.exec(text.trim());
-  if (!m) return reject('invalid-argument', `"${text}" is not a post reference (ACCOUNT/POST, as \`freehold feed\` prints)`);
-  return { account: m[1]!, post: m[2]!, audience: (m[3] as 'public' | 'friends' | undefined) ?? 'public' };
-}
-
-function parse<T>(schema: { safeParse(v: unknown): { success: true; data: T } | { success: false; error: { issues: { message: string; path: PropertyKey[] }[] } } }, v: unknown, what: string): T {
-  const r = schema.safeParse(v);
-  if (!r.success) {
-    const i = r.error.issues[0]!;
-    return reject('invalid-argument', `${what}: ${i.path.length ? `${i.path.join('.')}: ` : ''}${i.message}`);
-  }
-  return r.data;
-}
 
 /**
  * The microblog over one device's replica. Everything it keeps is an ordinary document in the account's spaces,
@@ -167,22 +129,52 @@ export class Microblog {
     const space = audience === 'friends' ? this.spaces.friends : this.spaces.public;
     await this.edit(space, `${POST_PREFIX}${id}`, definedOnly(post));
     const ref: PostRef = { account: this.me, post: id, audience };
-    if (opts.replyTo && opts.replyTo.account !== this.me) await this.notify(opts.replyTo.account, { type: 'reply', post: opts.replyTo, reply: ref });
-    else if (opts.replyTo) await this.recordReply(opts.replyTo, ref);
-    for (const h of mentions) {
-      const who = await this.deps.resolve(h).catch(() => undefined);
-      if (who && toId(who.account) !== this.me) await this.notify(toId(who.account), { type: 'mention', post: ref });
+    if (opts.replyTo && opts.replyTo.account !== this.me) {
+      await this.notify({ type: 'reply', ref, to: opts.replyTo.account }, { type: 'reply', post: opts.replyTo, reply: ref });
+    } else if (opts.replyTo) await this.recordReply(opts.replyTo, ref);
+    for (const handle of mentions) {
+      const who = await this.deps.resolve(handle).catch(() => undefined);
+      const account = who && toId(who.account);
+      if (account && account !== this.me) await this.notify({ type: 'mention', ref, handle, account }, { type: 'mention', post: ref });
     }
     return ref;
   }
 
-  /** Appends a message to another account's inbox (sealed: only they can read it). */
-  private async notify(account: string, body: Record<string, unknown>): Promise<void> {
-    const inbox = spacesOf(fromId(account, 'account')).inbox;
-    if (!(await this.has(inbox))) await this.deps.fetch([{ space: inbox, owner: fromId(account, 'account') }]);
-    if (!(await this.has(inbox))) reject('not-found', `${account} has no inbox this device can reach (have they set up their microblog?)`);
+  /** Appends a message to another account's inbox (sealed: only they can read it), named as `sent` (see sentPlace). */
+  private async notify(sent: Sent, body: Record<string, unknown>): Promise<void> {
+    const inbox = inboxOf(sent);
+    const owner = fromId(recipientOf(sent), 'account');
+    if (!(await this.has(inbox))) await this.deps.fetch([{ space: inbox, owner }]);
+    if (!(await this.has(inbox))) reject('not-found', `${recipientOf(sent)} has no inbox this device can reach (have they set up their microblog?)`);
     const message = parse(Message, { schema: 'microblog.message@1', from: this.me, at: Date.now(), ...body }, 'message');
-    await this.device.write(inbox, Kind.append, new Uint8Array(16), encode(message));
+    const doc = (await this.sentPlace(sent))?.doc ?? new Uint8Array(16);
+    await this.device.write(inbox, Kind.append, doc, encode(message));
+  }
+
+  /**
+   * Where a send went: the recipient's inbox, and a document id derived from the send and keyed with the names
+   * key of this account's own inbox, which only its devices hold. Every device of the account finds its sends
+   * by it; providers see an id like any other. Undefined before this account's spaces exist.
+   */
+  async sentPlace(sent: Sent): Promise<SentPlace | undefined> {
+    if (!(await this.has(this.spaces.inbox))) return undefined;
+    return { space: inboxOf(sent), doc: await this.device.docId(this.spaces.inbox, sentName(sent)) };
+  }
+
+  /** What publishing one of this account's posts sent elsewhere: the notice to the author it replies to, and mentions. */
+  sentWith(item: TimelineItem): Sent[] {
+    return item.author === this.me ? postSends(item.ref, item.post, this.device.replica.contacts()) : [];
+  }
+
+  /**
+   * The account this replica last verified a handle for: one this account follows under that handle, whose
+   * signed log still claims it. (Any account may claim any handle in its own log; only the handle's provider
+   * ties the two, so a log alone is not enough.) Lets people be reached while their provider is down.
+   */
+  async knownHandle(handle: string): Promise<IdentityState | undefined> {
+    const f = (await this.following()).find((x) => x.handle === handle.toLowerCase());
+    const log = f && this.device.replica.contact(fromId(f.account, 'account'));
+    return log?.handles.includes(handle.toLowerCase()) ? log : undefined;
   }
 
   async follow(account: string, handle?: string): Promise<void> {
@@ -192,7 +184,7 @@ export class Microblog {
     // Also a request to see their friends-only posts; they approve or deny it. Someone who has not set up a
     // microblog yet has no inbox: following their public posts still works.
     try {
-      await this.notify(account, { type: 'follow-request', handle: (await this.profile())?.handle });
+      await this.notify({ type: 'follow', account, since: f.since }, { type: 'follow-request', handle: (await this.profile())?.handle });
     } catch (e) {
       if (!(e instanceof FreeholdError && e.reason === 'not-found')) throw e;
     }
@@ -234,67 +226,37 @@ export class Microblog {
   }
 
   /**
-   * Followed accounts and self, newest first: public posts, and friends-only posts where approved. Walks the
-   * replica's time index backwards and opens only the documents it needs, so the cost follows `limit`, not the
-   * number of posts held.
+   * Followed accounts and self, newest first: public posts, and friends-only posts where approved (see
+   * newestPosts: the cost follows `limit`, not the number of posts held).
    */
   async timeline(opts: { limit?: number } = {}): Promise<TimelineItem[]> {
-    const limit = opts.limit ?? 50;
-    const held = new Set((await this.device.store.spaces()).map(toHex));
-    const candidates = [this.me, ...(await this.following()).map((f) => f.account)].flatMap((account) => {
-      const s = spacesOf(fromId(account, 'account'));
-      return [
-        { space: s.public, account, audience: 'public' as const },
-        { space: s.friends, account, audience: 'friends' as const },
-      ].filter((c) => held.has(toHex(c.space)));
-    });
-    const readable = await Promise.all(candidates.map((c) => this.device.canRead(c.space)));
-    const spaces = candidates.filter((_, i) => readable[i]);
-    const bySpace = new Map(spaces.map((s) => [toHex(s.space), s]));
-    const seen = new Set<string>();
-    const items: TimelineItem[] = [];
-    let before = Number.MAX_SAFE_INTEGER;
-    while (items.length < limit) {
-      const rows = await this.device.store.recentEntries(
-        spaces.map((s) => s.space),
-        limit,
-        before,
-      );
-      // The newest entry of each document, newest first: documents open together, their reads pipelined.
-      const fresh = rows.filter((r) => {
-        const key = `${toHex(r.space)}/${toHex(r.doc)}`;
-        if ((r.kind !== Kind.update && r.kind !== Kind.snapshot) || seen.has(key)) return false;
-        seen.add(key);
-        return true;
-      });
-      const docs = await Promise.all(fresh.map((r) => openDocById(this.device, r.space, r.doc)));
-      for (const [i, doc] of docs.entries()) {
-        if (!doc?.name.startsWith(POST_PREFIX)) continue;
-        const post = Post.safeParse(doc.toJSON());
-        const where = bySpace.get(toHex(fresh[i]!.space))!;
-        if (post.success) items.push({ ref: { account: where.account, post: doc.name.slice(POST_PREFIX.length), audience: where.audience }, author: where.account, post: post.data });
-      }
-      if (rows.length < limit) break;
-      // Entries sharing the last time are read again next round (and skipped), so none is missed; the bound
-      // still moves back every round.
-      const last = rows[rows.length - 1]!.time;
-      before = last + 1 < before ? last + 1 : last;
-    }
-    return items.sort((a, b) => b.post.createdAt - a.post.createdAt).slice(0, limit);
+    return newestPosts(this.device, [this.me, ...(await this.following()).map((f) => f.account)], opts.limit ?? 50);
   }
 
   async like(ref: PostRef): Promise<void> {
     const like = parse(Like, { schema: 'microblog.like@1', post: ref, createdAt: Date.now() }, 'like');
     await this.edit(this.spaces.public, 'likes', { [refToString(ref)]: like });
     if (ref.account === this.me) await this.recordLike(ref, this.me);
-    else await this.notify(ref.account, { type: 'like', post: ref });
+    else await this.notify({ type: 'like', post: ref, at: like.createdAt }, { type: 'like', post: ref });
+  }
+
+  /** The posts this account liked, by reference (ACCOUNT/POST). */
+  async likes(): Promise<Map<string, Like>> {
+    const raw = (await this.read(this.spaces.public, 'likes')) ?? {};
+    const out = new Map<string, Like>();
+    for (const [k, v] of Object.entries(raw)) {
+      const r = Like.safeParse(v);
+      if (r.success) out.set(k, r.data);
+    }
+    return out;
   }
 
   async dm(account: string, text: string): Promise<void> {
     if (account === this.me) reject('invalid-argument', 'a direct message goes to someone else');
-    await this.notify(account, { type: 'dm', to: account, text });
-    // A copy in our own inbox keeps both sides of the conversation.
-    const copy = parse(Message, { schema: 'microblog.message@1', type: 'dm', from: this.me, to: account, text, at: Date.now() }, 'message');
+    const at = Date.now();
+    await this.notify({ type: 'dm', to: account, at }, { type: 'dm', to: account, text, at });
+    // A copy in our own inbox keeps both sides of the conversation (and, by its time, finds what was sent).
+    const copy = parse(Message, { schema: 'microblog.message@1', type: 'dm', from: this.me, to: account, text, at }, 'message');
     await this.device.write(this.spaces.inbox, Kind.append, new Uint8Array(16), encode(copy));
   }
 

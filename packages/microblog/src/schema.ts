@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { reject } from '@freehold/core';
 
 /**
  * The open schemas of the microblog. Every document carries its schema name, so any app can tell what it holds
@@ -70,6 +71,16 @@ export const Message = z.discriminatedUnion('type', [
   }),
 ]);
 export type Message = z.infer<typeof Message>;
+
+/** A document checked against its schema; what does not fit is refused (`invalid-argument`) with the first problem. */
+export function parse<T>(schema: z.ZodType<T>, v: unknown, what: string): T {
+  const r = schema.safeParse(v);
+  if (!r.success) {
+    const i = r.error.issues[0]!;
+    return reject('invalid-argument', `${what}: ${i.path.length ? `${i.path.join('.')}: ` : ''}${i.message}`);
+  }
+  return r.data;
+}
 
 /** Maps the schemas onto ActivityStreams 2.0 with full IRIs, so it expands offline without fetching a context. */
 export const JSONLD_CONTEXT = {

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { encodeCard, FreeholdError, fromId, reject, toBase64, toHex, toId, verifyRequest } from '@freehold/core';
-import type { Provider } from './provider.js';
+import { asArray, asBytes, encodeCard, FreeholdError, fromId, reject, toBase64, toHex, toId, verifyRequest } from '@freehold/core';
+import { OUTBOX_LIMIT, type Provider } from './provider.js';
 import { publicProfile } from './public-web.js';
 import { decodeSegment, serveStatic } from './static.js';
 import { pageCsp, secure } from './headers.js';
@@ -24,6 +24,14 @@ const STATUS: Record<string, number> = {
   'rate-limited': 429,
   unavailable: 503,
 };
+
+/** An outbox request's places: a space and a document id each, at most OUTBOX_LIMIT of them. */
+function sentPlaces(v: unknown): { space: Uint8Array; doc: Uint8Array }[] {
+  return asArray(v, 'sent', OUTBOX_LIMIT).map((pair, i) => {
+    const [space, doc] = asArray(pair, `sent[${i}]`, 2);
+    return { space: asBytes(space, `sent[${i}].space`, 32), doc: asBytes(doc, `sent[${i}].doc`, 16) };
+  });
+}
 
 /** A page the provider renders: its one inline stylesheet is the only thing its CSP lets it use. */
 interface Page {
@@ -88,6 +96,9 @@ export function httpHandler(provider: Provider, webRoot: string, pairingLimits: 
     secure(res);
     try {
       const url = parseUrl(req.url);
+      // The well-known documents are public and self-certifying: a page from any provider may read them (the web
+      // app resolves a handle, or fetches an identity log, at the provider that holds it).
+      if (req.method === 'GET' && url.pathname.startsWith('/.well-known/freehold/')) res.setHeader('access-control-allow-origin', '*');
       if (req.method === 'GET' && url.pathname === '/healthz') return await health(res, provider, storageFault);
       // Any name this provider is reached by answers with its canonical one, which clients then sign for.
       if (req.method === 'GET' && url.pathname === '/.well-known/freehold/provider') return json(res, 200, provider.document);
@@ -123,7 +134,14 @@ export function httpHandler(provider: Provider, webRoot: string, pairingLimits: 
       }
       if (req.method === 'POST' && url.pathname === '/v1/outbox') {
         const r = verifyRequest(await body(req), 'outbox', provider.host, Date.now());
-        const items = (await provider.outbox(r.account.account)).map((i) => ({ entry: toHex(i.entry), space: toId(i.space), time: i.time, delivery: i.delivery }));
+        const sent = r.payload.sent === undefined ? undefined : sentPlaces(r.payload.sent);
+        const items = (await provider.outbox(r.account.account, sent)).map((i) => ({
+          entry: toHex(i.entry),
+          space: toId(i.space),
+          doc: toHex(i.doc),
+          time: i.time,
+          delivery: i.delivery,
+        }));
         return json(res, 200, { items });
       }
       if (req.method === 'POST' && url.pathname === '/v1/inbox') return json(res, 200, await provider.inboxSettings(await body(req)));

@@ -3,6 +3,7 @@ import {
   asUint,
   canRead,
   definedOnly,
+  equal,
   fromHex,
   Kind,
   reject,
@@ -13,6 +14,7 @@ import {
   type AccountRow,
   type Charge,
   type Entry,
+  type EntryRow,
   type IdentityState,
   type SigningKey,
   type SpaceGraph,
@@ -27,6 +29,18 @@ import { NetworkBudgets } from './budget.js';
 import { Mirrors, READS_FLUSH_MS, type Delivery, type Mirror } from './mirrors.js';
 import { DEFAULT_MIRROR_BUDGET, MirrorCache } from './mirror-cache.js';
 import { DEFAULT_HANDLE_POLICY, HANDLE_NAME, HandleDirectory, type HandlePolicy } from './handles.js';
+
+/** Outbox entries one request answers at most. */
+export const OUTBOX_LIMIT = 200;
+
+/** One entry an account wrote into another account's space, and how far it got. */
+export interface OutboxItem {
+  entry: Uint8Array;
+  space: Uint8Array;
+  doc: Uint8Array;
+  time: number;
+  delivery: Delivery;
+}
 
 /** How long a mirror request waits for the new mirrors' first reconciliation before it is answered anyway. */
 const MIRROR_FILL_WAIT_MS = 5000;
@@ -224,16 +238,31 @@ export class Provider {
     if (account && this.isRegistered(account)) void this.cache.read(spaces);
   }
 
-  /** Where the entries an account wrote into others' spaces through this provider stand, newest first. */
-  async outbox(account: Uint8Array, limit = 200): Promise<{ entry: Uint8Array; space: Uint8Array; time: number; delivery: Delivery }[]> {
-    const log = this.replica.contact(account);
-    const out: { entry: Uint8Array; space: Uint8Array; time: number; delivery: Delivery }[] = [];
-    for (const d of log?.devices.values() ?? []) {
-      for (const row of await this.store.deviceEntries(null, d.device, 0)) {
-        if (this.mirrors.get(row.space)) out.push({ entry: row.id, space: row.space, time: row.time, delivery: await this.mirrors.delivery(row.id) });
+  /**
+   * Where the entries an account wrote into others' spaces through this provider stand, newest first: those in
+   * spaces mirrored here, or, with `sent`, those at these places (a space and a document id each: how the
+   * account's devices find what they sent). An entry for an account hosted here was delivered when it was stored.
+   */
+  async outbox(account: Uint8Array, sent?: { space: Uint8Array; doc: Uint8Array }[], limit = OUTBOX_LIMIT): Promise<OutboxItem[]> {
+    const rows: EntryRow[] = [];
+    if (sent) {
+      // Only what the account signed (as this provider attributes devices), whoever else wrote at a place.
+      const own = (r: EntryRow) => equal(this.replica.authorOf(r.device)?.account.account ?? new Uint8Array(0), account);
+      for (const { space, doc } of sent.slice(0, limit)) rows.push(...(await this.store.docEntries(space, doc)).filter(own));
+    } else {
+      for (const d of this.replica.contact(account)?.devices.values() ?? []) {
+        for (const row of await this.store.deviceEntries(null, d.device, 0)) if (this.mirrors.get(row.space)) rows.push(row);
       }
     }
+    const out: OutboxItem[] = [];
+    for (const row of rows) out.push({ entry: row.id, space: row.space, doc: row.doc, time: row.time, delivery: await this.delivery(row) });
     return out.sort((a, b) => b.time - a.time).slice(0, limit);
+  }
+
+  private async delivery(row: EntryRow): Promise<Delivery> {
+    if (this.mirrors.get(row.space)) return this.mirrors.delivery(row.id);
+    const owner = (await this.replica.graph(row.space)).creatorAccount;
+    return owner && this.isRegistered(owner) ? { state: 'delivered', at: row.time, to: this.opts.publicUrl } : { state: 'pending' };
   }
 
   /** Validates and stores a batch from a session, under this provider's hosting rules. */

@@ -1,0 +1,58 @@
+import { beginRecovery, createAccount, Device, phraseToSecret, secretToPhrase } from '@freehold/core';
+import { IndexedDbStore } from '@freehold/stores/indexeddb';
+import { claimHandle, providerInfo, register, requestLink as offerKeys, type PendingLink } from '@freehold/client';
+import { saveIdentity, type StoredIdentity } from './keys.js';
+import { PROVIDER, Session, STORE } from './session.js';
+
+/** Step 1 of sign-up: keys and the phrase, nothing stored until the user has confirmed the phrase. */
+export function draft(name: string): { phrase: string; finish(handle: string): Promise<Session> } {
+  const acct = createAccount(`${name}'s browser`, Date.now());
+  return {
+    phrase: secretToPhrase(acct.recoverySecret),
+    async finish(handle: string) {
+      const store = await IndexedDbStore.open(STORE);
+      const device = await Device.open(store, acct.device, acct.state.account);
+      await device.replica.commitIdentity(acct.state);
+      // The log names the provider by its canonical URL, whichever of its names this page was opened at.
+      const home = await providerInfo(PROVIDER);
+      await device.setProviders([home.url]);
+      await register(PROVIDER, device);
+      const full = `${handle}@${home.host}`;
+      await device.setHandles([full]);
+      await claimHandle(PROVIDER, device, handle).catch(async (e) => {
+        await device.setHandles([]);
+        throw e;
+      });
+      const id: StoredIdentity = { account: acct.state.account, keys: acct.device, name };
+      await saveIdentity(id);
+      await store.close();
+      const s = await Session.start(id);
+      await s.write(async (mb) => {
+        await mb.ensure();
+        await mb.setProfile({ name, handle: full });
+      });
+      return s;
+    },
+  };
+}
+
+/** Recovery: the phrase names the account and vouches for this browser as a new device of it. */
+export async function recover(phrase: string, name: string): Promise<Session> {
+  const pending = beginRecovery(phraseToSecret(phrase), `${name}'s browser`);
+  const id: StoredIdentity = { account: pending.account, keys: pending.device, name, recovery: pending };
+  await saveIdentity(id);
+  return Session.start(id);
+}
+
+/** On the new device: offers keys under the code shown on the other device; shows the fingerprint next. */
+export function requestLink(code: string): Promise<PendingLink> {
+  return offerKeys(PROVIDER, code, `${navigator.platform || 'browser'} (linked)`);
+}
+
+/** Once the other device has added this one: this browser joins that account. */
+export async function joinLinked(link: PendingLink, signal: AbortSignal): Promise<Session> {
+  await link.accepted(signal);
+  const id: StoredIdentity = { account: link.account, keys: link.keys, name: 'linked' };
+  await saveIdentity(id);
+  return Session.start(id);
+}

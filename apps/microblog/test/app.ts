@@ -1,0 +1,44 @@
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { expect } from 'vitest';
+import type { Page } from 'playwright-core';
+
+/** Signs up in the web app at `url`, confirming the recovery phrase (shot to `phraseShot` if given); returns it. */
+export async function signUp(page: Page, url: string, name: string, handle: string, phraseShot?: string): Promise<string> {
+  await page.goto(url);
+  await page.getByRole('button', { name: 'Create an account' }).click();
+  await page.getByLabel('Display name').fill(name);
+  await page.getByLabel('Handle').fill(handle);
+  await page.getByRole('button', { name: 'Continue' }).click();
+  const words = await page.locator('ol.phrase li').allTextContents();
+  expect(words).toHaveLength(24);
+  if (phraseShot) await page.screenshot({ path: phraseShot });
+  await page.getByRole('button', { name: 'I have written it down' }).click();
+  // A wrong word keeps the button disabled.
+  const labels = await page.locator('form label').allTextContents();
+  const positions = labels.map((l) => Number(/#(\d+)/.exec(l)![1]));
+  await page.getByLabel(`Word #${positions[0]}`, { exact: true }).fill('wrong');
+  expect(await page.getByRole('button', { name: 'Create account' }).isDisabled()).toBe(true);
+  for (const n of positions) await page.getByLabel(`Word #${n}`, { exact: true }).fill(words[n - 1]!);
+  await page.getByRole('button', { name: 'Create account' }).click();
+  await page.getByLabel('Post text').waitFor({ timeout: 30_000 });
+  await page.locator('.status', { hasText: 'Synced' }).waitFor({ timeout: 30_000 });
+  return words.join(' ');
+}
+
+export async function follow(page: Page, handle: string): Promise<void> {
+  await page.goto(page.url().replace(/#.*$/, '#/'));
+  await page.getByLabel('Handle to follow').fill(handle);
+  await page.getByRole('button', { name: 'Follow', exact: true }).click();
+  await page.getByText(`Following ${handle}`).waitFor({ timeout: 20_000 });
+}
+
+/** Waits for an element (`where`) holding `text`; on failure the page is shot to the temporary folder. */
+export async function seen(page: Page, text: string, timeout = 20_000, where = 'article'): Promise<void> {
+  try {
+    await page.locator(where, { hasText: text }).first().waitFor({ timeout });
+  } catch (e) {
+    await page.screenshot({ path: join(tmpdir(), `freehold-failed-${text.slice(0, 20).replace(/\W/g, '_')}.png`) });
+    throw e;
+  }
+}

@@ -1,0 +1,27 @@
+import { reject, sha256, spaceIdOf, utf8 } from '@freehold/core';
+import type { PostRef } from './schema.js';
+
+const nonce = (purpose: string): Uint8Array => sha256(utf8(`freehold/microblog/${purpose}`)).subarray(0, 16);
+/** The create nonces of an account's microblog spaces: fixed, so each can be created only once. */
+export const NONCES = { public: nonce('public'), friends: nonce('friends'), inbox: nonce('inbox') };
+
+/** An account's microblog spaces have well-known ids: anyone who knows the account can find them. */
+export function spacesOf(account: Uint8Array): { public: Uint8Array; friends: Uint8Array; inbox: Uint8Array } {
+  return {
+    public: spaceIdOf(account, NONCES.public, true),
+    friends: spaceIdOf(account, NONCES.friends, false),
+    inbox: spaceIdOf(account, NONCES.inbox, false),
+  };
+}
+
+/** Posts are documents named `post/ID` in the public or the friends space. */
+export const POST_PREFIX = 'post/';
+
+/** `ACCOUNT/POST`, and `/friends` for a friends-only post: what parseRef reads back. */
+export const refToString = (r: PostRef): string => `${r.account}/${r.post}${r.audience === 'friends' ? '/friends' : ''}`;
+
+export function parseRef(text: string): PostRef {
+  const m = /^([1-9A-HJ-NP-Za-km-z]{40,50})\/([1-9A-HJ-NP-Za-km-z]{10,30})(?:\/(public|friends))?$/.exec(text.trim());
+  if (!m) return reject('invalid-argument', `"${text}" is not a post reference (ACCOUNT/POST, as \`freehold feed\` prints)`);
+  return { account: m[1]!, post: m[2]!, audience: (m[3] as 'public' | 'friends' | undefined) ?? 'public' };
+}
