@@ -281,7 +281,7 @@ describe('the microblog across three providers, each person talking only to thei
   // sends. When the recipient's provider takes a message by leading the reconciliation itself (it came back
   // before the sender's provider retried), it asks for the entry with `want` and `lead()` drops the `ack` it
   // then makes, so the sender's provider never learns the message arrived: its outbox says pending for good.
-  it('KNOWN BUG (issue 10, delivery state): a message its recipient’s provider took by reconciliation stays pending', async () => {
+  it('a message its recipient’s provider takes by reconciling with the sender’s provider shows delivered', async () => {
     await p2.stop();
     await bob.ok(['dm', carol.handle, 'bob to carol, taken by reconciliation']);
     const carolInbox = spaceId(carol, 'inbox');

@@ -21,6 +21,7 @@ import { providerInfo, type ProviderInfo } from '@freehold/client';
 import type { Provider, Subscriber } from './provider.js';
 import type { Metrics } from './metrics.js';
 import { WorkBudget, frameCost, type BudgetTier } from './budget.js';
+import { DeliveryTracker } from './delivery.js';
 import { RESYNC_CLOSE } from './peer-link.js';
 
 export interface ConnectionLimits {
@@ -58,6 +59,7 @@ export class Connection implements Subscriber {
   peer: string | undefined;
   private readonly nonce = randomBytes(32);
   private session: SyncSession | undefined;
+  private deliveries: DeliveryTracker | undefined;
   private readonly queue: RawData[] = [];
   private busy = false;
   private errors = 0;
@@ -100,6 +102,8 @@ export class Connection implements Subscriber {
 
   private send(f: Frame | Uint8Array): void {
     if (this.ws.readyState !== this.ws.OPEN) return;
+    // To a peer provider, entries frames carry the outbox: their acknowledgements are deliveries.
+    if (this.deliveries) this.deliveries.sent(f instanceof Uint8Array ? decodeFrame(f) : f);
     const bytes = f instanceof Uint8Array ? f : encodeFrame(f);
     this.stats.bytesOut += bytes.length;
     this.metrics.bytesOut.inc(bytes.length);
@@ -251,9 +255,11 @@ export class Connection implements Subscriber {
       // the session pays for (its next frame waits).
       offerable: async (peer) => {
         if (this.peer) {
-          // What the peer's link summarises too: the spaces both are home to, and those it mirrors from here
-          // (it subscribes to them first). Its own mirrors from here are reconciled by this provider's link.
-          const homed = (await this.provider.spacesHomedAt(this.peer)).filter((s) => !this.provider.mirrors.get(s));
+          // What the peer's link summarises too: the spaces both are home to, and those it mirrors from here (it
+          // subscribes to them first). And this provider's mirrors of the peer's spaces, though its own link
+          // reconciles those too: a provider that cannot be dialled (behind a firewall) still gets what this
+          // one's users wrote there when it dials out. Those cost a reconciliation each on every reconnect.
+          const homed = await this.provider.spacesHomedAt(this.peer);
           this.budget.spend(this.tier(), homed.length);
           return [...homed, ...this.subscriptions.values()];
         }
@@ -267,6 +273,7 @@ export class Connection implements Subscriber {
         this.metrics.entriesIn.inc(entries.length);
         void this.provider.fanout(entries, { subscriber: this, peer: this.peer });
       },
+      onAck: (_stored, rejected) => void this.deliveries?.acked(rejected),
       onRejected: (entry, reason, message) => {
         this.stats.rejected++;
         this.metrics.rejections.inc({ reason });
@@ -309,6 +316,7 @@ export class Connection implements Subscriber {
     if (!named(info)) info = await providerInfo(url, { fresh: true }).catch(() => undefined);
     if (!named(info)) return this.fail('unauthenticated', `${url.slice(0, 200)} does not name that key as its own`);
     this.peer = url;
+    this.deliveries = new DeliveryTracker(this.provider, url);
     this.log.info({ event: 'peer-auth', peer: url }, 'peer provider authenticated');
     this.send(['authed', this.provider.publicKey]);
   }

@@ -1,7 +1,6 @@
 import WebSocket from 'ws';
 import {
   challengeMessage,
-  decodeEntry,
   decodeFrame,
   encodeFrame,
   FRAME_LIMITS,
@@ -16,6 +15,7 @@ import {
 } from '@freehold/core';
 import type { Logger } from 'pino';
 import type { Provider } from './provider.js';
+import { DeliveryTracker } from './delivery.js';
 
 /** Reconnection delays: a short first retry, doubling, capped, reset once a session completes its first sync. */
 export const PEER_BACKOFF = { firstMs: 500, maxMs: 5 * 60_000 };
@@ -96,8 +96,8 @@ export class PeerLink {
   private stopped = false;
   private kicked = false;
   private attempted: (() => void)[] = [];
-  /** Per entries frame sent in this session, in order: the entries in mirrored spaces it carried. */
-  private awaitingAck: Uint8Array[][] = [];
+  /** The outbox's deliveries over this session's entries frames. */
+  private deliveries: DeliveryTracker;
   /** Entries to push once fewer than PUSH_WINDOW frames await acknowledgement. */
   private pending: Entry[] = [];
   lastError: string | undefined;
@@ -108,7 +108,9 @@ export class PeerLink {
     private readonly key: SigningKey,
     private readonly log: Logger,
     private readonly heartbeatMs = PEER_HEARTBEAT_MS,
-  ) {}
+  ) {
+    this.deliveries = new DeliveryTracker(provider, url);
+  }
 
   start(): void {
     void this.run();
@@ -172,40 +174,12 @@ export class PeerLink {
     const session = this.session;
     if (this.state !== 'up' || !channel || !session) return;
     try {
-      while (this.pending.length && this.awaitingAck.length < PUSH_WINDOW) {
+      while (this.pending.length && this.deliveries.inFlight < PUSH_WINDOW) {
         for (const f of session.entryFrames(this.pending.splice(0, FRAME_LIMITS.entries))) channel.send(encodeFrame(f));
       }
     } catch {
       // The session is closing; the next reconciliation carries these.
       this.pending = [];
-    }
-  }
-
-  /** Notes which entries in mirrored spaces an outgoing entries frame carries (the outbox's deliveries). */
-  private track(frame: Uint8Array): void {
-    const f = decodeFrame(frame);
-    if (f[0] !== 'entries') return;
-    const outgoing: Uint8Array[] = [];
-    for (const bytes of f[1]) {
-      const e = decodeEntry(bytes);
-      outgoing.push(this.provider.mirrors.get(e.space) ? e.id : new Uint8Array(0));
-    }
-    this.awaitingAck.push(outgoing);
-  }
-
-  /** The peer acknowledged the oldest unacknowledged entries frame: record what it took and what it refused. */
-  private async acked(rejected: [number, string, string][]): Promise<void> {
-    const ids = this.awaitingAck.shift() ?? [];
-    const refused = new Map(rejected.map(([i, reason, message]) => [i, { reason, message }]));
-    for (let i = 0; i < ids.length; i++) {
-      if (!ids[i]!.length) continue;
-      const r = refused.get(i);
-      // Waiting for a dependency is not a refusal: the next reconciliation sends it again.
-      if (r?.reason === 'missing-dependency') continue;
-      await this.provider.mirrors.setDelivery(
-        ids[i]!,
-        r && r.reason !== 'duplicate' ? { state: 'failed', reason: r.reason, message: r.message, to: this.url } : { state: 'delivered', at: Date.now(), to: this.url },
-      );
     }
   }
 
@@ -254,13 +228,13 @@ export class PeerLink {
     ws.on('close', (code) => {
       if (code === RESYNC_CLOSE && this.state === 'up') this.kicked = true;
     });
-    this.awaitingAck = [];
+    this.deliveries = new DeliveryTracker(this.provider, this.url);
     this.pending = [];
     // Every frame goes out through here, so acks (answered in order) can be matched to the entries they cover.
     const channel: Channel & { ws: WebSocket } = {
       ws,
       send: (b) => {
-        this.track(b);
+        this.deliveries.sent(decodeFrame(b));
         socket.send(b);
       },
       next: () => socket.next(),
@@ -292,7 +266,7 @@ export class PeerLink {
       peer: null,
       offer: async (space) => ((await this.provider.sharedWith(space, this.url)) ? 'all' : false),
       onAck: (_stored, rejected) => {
-        void this.acked(rejected);
+        void this.deliveries.acked(rejected);
         this.flush();
       },
       offerable: () => this.provider.spacesHomedAt(this.url),

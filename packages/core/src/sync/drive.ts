@@ -25,10 +25,10 @@ export async function lead(session: SyncSession, channel: Channel): Promise<{ ro
       const bytes = await channel.next();
       const f = decodeFrame(bytes);
       if (f[0] === 'synced' && f[1] === roundTrips) break;
-      out.push(...(await session.receive(bytes)));
+      const { acks, rest } = await session.answer(f, bytes.length);
+      for (const a of acks) channel.send(a);
+      out.push(...rest);
     }
-    // Acks need no answer; what is left is the next round.
-    out = out.filter((b) => decodeFrame(b)[0] !== 'ack');
   }
   await session.finish();
   return { roundTrips };

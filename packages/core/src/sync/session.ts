@@ -273,6 +273,16 @@ export class SyncSession {
     return this.receiveFrame(decodeFrame(bytes), bytes.length);
   }
 
+  /**
+   * Like receive, with acknowledgements apart: a side leading in rounds sends those at once (the peer tracks
+   * delivery by them) and the rest in its next round.
+   */
+  async answer(f: Frame, size: number): Promise<{ acks: Uint8Array[]; rest: Uint8Array[] }> {
+    this.stats.bytesReceived += size;
+    const frames = await this.handle(f);
+    return { acks: this.out(frames.filter((f) => f[0] === 'ack')), rest: this.out(frames.filter((f) => f[0] !== 'ack')) };
+  }
+
   /** Like receive, for a frame the transport already decoded (`size`: its encoded length). */
   async receiveFrame(f: Frame, size: number): Promise<Uint8Array[]> {
     this.stats.bytesReceived += size;
