@@ -182,6 +182,7 @@ function FollowBox({ session }: { session: Session }) {
           try {
             const state = await session.resolve(handle.trim().replace(/^@/, ''));
             await session.write((mb) => mb.follow(toId(state.account), handle.trim().replace(/^@/, '').toLowerCase()));
+            void session.readFollowed();
             setMsg({ ok: true, text: `Following ${handle}` });
             setHandle('');
           } catch (err) {

@@ -144,6 +144,17 @@ export class Session {
 
   private readonly lookedUp = new Set<string>();
 
+  /**
+   * Asks this account's providers to mirror what it follows and reads it through them: after a follow, so the
+   * newly followed account's posts show without a reload.
+   */
+  async readFollowed(): Promise<void> {
+    const mirrors = await this.mb.mirrors();
+    await this.mirror(mirrors);
+    await this.pushPull(mirrors.map((m) => m.space));
+    this.changed();
+  }
+
   /** Fetches someone's public space (profile and posts) once, so they show by name rather than by id. */
   lookUp(account: string): void {
     if (this.lookedUp.has(account)) return;

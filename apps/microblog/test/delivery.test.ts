@@ -80,8 +80,7 @@ describe('the web app shows how far each message to another provider got', () =>
     await follow(alice, bobHandle);
     const mark = alice.locator('.following li', { hasText: bobHandle }).locator('.delivery svg');
     expect(await waitForLabel(mark, /^Delivered/, 30_000)).toBe(there);
-    // Opened again, the app has its provider mirror what it follows, and shows Bob's post.
-    await alice.reload();
+    // Without a reload, the app has its provider mirror whom it just followed, and shows Bob's post.
     await seen(alice, 'Hello from P2', 30_000);
     const card = alice.locator('article', { hasText: 'Hello from P2' }).first();
     await card.getByRole('button', { name: /♥/ }).click();
