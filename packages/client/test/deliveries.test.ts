@@ -2,17 +2,17 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { encodeCard, FreeholdError, randomBytes, toId, type Device } from '@freehold/core';
+import { FreeholdError, randomBytes, toId } from '@freehold/core';
 import { installNativeCrypto } from '@freehold/node';
 import { Deliveries, outbox, Providers, type DeliveryState, type LinkEvent } from '@freehold/client';
-import { Microblog, spacesOf, type Sent } from '@freehold/microblog';
-import { join_, newDevice, startServer, syncWith, tempDir, until, WS } from '../../server/test/helpers.js';
+import { type Microblog, type Sent } from '@freehold/microblog';
+import { newDevice, startServer, syncWith, tempDir, until, WS } from '../../server/test/helpers.js';
+import { aliceAndBob } from '../../server/test/bloggers.js';
 
 installNativeCrypto();
 const tmp = tempDir('deliveries');
 afterAll(() => tmp.cleanup());
 
-const blog = (d: Device) => new Microblog(d, { resolve: () => Promise.reject(new Error('no network here')), fetch: async () => {} });
 
 /** Alice's direct message to `to` with this text, as the copy in her own inbox names it. */
 async function sentDm(mb: Microblog, to: string, text: string): Promise<Sent> {
@@ -24,16 +24,7 @@ describe('the delivery state of what a device sent to another account', () => {
   it('is unsent until a provider has it, delivered once it is in the recipient’s space, and failed, with the reason, when the own provider refuses it', async () => {
     const server = await startServer({ data: join(tmp.dir, 'p') });
     try {
-      const alice = await newDevice(tmp.dir, 'alice');
-      const bob = await newDevice(tmp.dir, 'bob');
-      await join_(alice, server.url);
-      await join_(bob, server.url);
-      const [aliceBlog, bobBlog] = [blog(alice), blog(bob)];
-      await bobBlog.ensure();
-      await syncWith(bob, server.url);
-      await aliceBlog.ensure();
-      await alice.replica.addCard(encodeCard(bob.identity()));
-      await syncWith(alice, server.url, [spacesOf(bob.account).inbox]);
+      const { alice, bob, aliceBlog } = await aliceAndBob(tmp.dir, server.url);
 
       const links = new Providers(alice, { WebSocket: WS });
       const deliveries = new Deliveries(alice, links, { firstMs: 50, maxMs: 200 });
@@ -95,16 +86,7 @@ describe('the delivery state of what a device sent to another account', () => {
   it('asks no more once nothing is pending', async () => {
     const server = await startServer({ data: join(tmp.dir, 'q') });
     try {
-      const alice = await newDevice(tmp.dir, 'alice2');
-      const bob = await newDevice(tmp.dir, 'bob2');
-      await join_(alice, server.url);
-      await join_(bob, server.url);
-      const aliceBlog = blog(alice);
-      await blog(bob).ensure();
-      await syncWith(bob, server.url);
-      await aliceBlog.ensure();
-      await alice.replica.addCard(encodeCard(bob.identity()));
-      await syncWith(alice, server.url, [spacesOf(bob.account).inbox]);
+      const { alice, bob, aliceBlog } = await aliceAndBob(tmp.dir, server.url, '2');
       await aliceBlog.dm(toId(bob.account), 'hello');
       await syncWith(alice, server.url);
 

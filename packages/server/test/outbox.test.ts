@@ -3,14 +3,13 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { installNativeCrypto } from '@freehold/node';
 import { outbox } from '@freehold/client';
 import { encodeCard, signRequest, toHex, toId, type Device } from '@freehold/core';
-import { Microblog, spacesOf } from '@freehold/microblog';
-import { join_, newDevice, startServer, syncWith, tempDir } from './helpers.js';
+import { startServer, syncWith, tempDir } from './helpers.js';
+import { aliceAndBob } from './bloggers.js';
 
 installNativeCrypto();
 const tmp = tempDir('outbox');
 afterAll(() => tmp.cleanup());
 
-const blog = (d: Device) => new Microblog(d, { resolve: () => Promise.reject(new Error('no network here')), fetch: async () => {} });
 
 /** POST /v1/outbox with any payload, signed by the device: the status and the answer. */
 async function ask(url: string, device: Device, payload: Record<string, unknown>): Promise<{ status: number; body: { error?: string; items?: unknown[] } }> {
@@ -23,16 +22,7 @@ describe('the outbox, asked about particular sends', () => {
   it('answers for the asking account’s own entries only, and refuses malformed or oversized questions', async () => {
     const server = await startServer({ data: join(tmp.dir, 'p') });
     try {
-      const alice = await newDevice(tmp.dir, 'alice');
-      const bob = await newDevice(tmp.dir, 'bob');
-      await join_(alice, server.url);
-      await join_(bob, server.url);
-      const aliceBlog = blog(alice);
-      await blog(bob).ensure();
-      await syncWith(bob, server.url);
-      await aliceBlog.ensure();
-      await alice.replica.addCard(encodeCard(bob.identity()));
-      await syncWith(alice, server.url, [spacesOf(bob.account).inbox]);
+      const { alice, bob, aliceBlog } = await aliceAndBob(tmp.dir, server.url);
       await aliceBlog.dm(toId(bob.account), 'hi Bob');
       await syncWith(alice, server.url);
       const at = (await aliceBlog.inbox()).find((i) => i.message.type === 'dm')!.message.at;
