@@ -28,6 +28,10 @@ function progress(): { update(url: string, s: SyncStats): void; done(): void } {
   };
 }
 
+/** A provider the account moved away from, and where the links go instead. */
+export const movedLine = (url: string, providers: string[]): string =>
+  `${hostOf(url)} no longer hosts this account; its log names ${providers.map(hostOf).join(', ') || 'no provider'} (syncing there instead)`;
+
 /** Why a provider did not answer, naming it once. */
 const why = (url: string, error: string | undefined): string => {
   const text = error ?? 'no answer';
@@ -43,12 +47,27 @@ export class CommandLinks {
   private readonly warned = new Set<string>();
   private readonly bar = progress();
 
+  /** `progress` replaces the bar of entries received (a move shows what it sends instead). */
   constructor(
     device: Device,
     private readonly io: Lines,
     interest?: () => Promise<Uint8Array[]>,
+    progress?: (url: string, s: SyncStats) => void,
   ) {
-    this.pool = new Providers(device, { WebSocket: WS, interest, recheckMs: 0, onProgress: this.bar.update });
+    this.pool = new Providers(device, { WebSocket: WS, interest, recheckMs: 0, onProgress: progress ?? this.bar.update });
+    this.pool.listen((e) => e.type === 'moved' && this.moved(e.url, e.providers));
+  }
+
+  /** One warning line for a provider the account moved away from (the links follow the log by themselves). */
+  moved(url: string, providers: string[]): void {
+    if (this.warned.has(url)) return;
+    this.warned.add(url);
+    this.io.err(`freehold: warning: ${movedLine(url, providers)}`);
+  }
+
+  /** Why a provider is not linked now, if it is not. */
+  lastError(url: string): string | undefined {
+    return this.pool.all.find((l) => l.url === url)?.lastError;
   }
 
   private warn(url: string, error: string | undefined): void {
@@ -111,6 +130,7 @@ export async function watchProviders(device: Device, providers: string[], io: Li
   const pool = new Providers(device, { WebSocket: WS });
   pool.listen((e) => {
     const host = hostOf(e.url);
+    if (e.type === 'moved') io.err(`freehold: warning: ${movedLine(e.url, e.providers)}`);
     if (e.type === 'synced') {
       const s = e.report.stats;
       io.out(`${host}: in sync (${s.entriesReceived} received, ${s.entriesSent} sent); watching ${e.report.subscribed} spaces`);

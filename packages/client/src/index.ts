@@ -11,6 +11,21 @@ export {
   type SyncReport,
 } from './link-options.js';
 export { answered, Providers, type Outcome, type ProviderStatus } from './providers.js';
-export { claimHandle, fetchCard, handleUrl, hostOf, inboxSettings, outbox, refreshLog, register, resolveHandle, type OutboxItem } from './http.js';
+export {
+  claimHandle,
+  fetchCard,
+  fingerprints,
+  handleUrl,
+  hostOf,
+  inboxSettings,
+  outbox,
+  refreshLog,
+  register,
+  registrationTerms,
+  resolveHandle,
+  type OutboxItem,
+  type SpaceFingerprint,
+} from './http.js';
 export { CODE_LENGTH, linkFingerprint, newPairingCode, offerLink, parsePairingCode, requestLink, type LinkOffer, type LinkRequest, type PendingLink } from './pairing.js';
 export { providerInfo, type ProviderInfo } from './provider-info.js';
+export { MovedError } from './moved.js';

@@ -55,4 +55,9 @@ export type LinkEvent =
   | { type: 'status'; url: string; status: LinkStatus; error?: string; retryInMs?: number }
   | { type: 'synced'; url: string; report: SyncReport }
   /** Entries new to this replica, from a reconciliation (`live` false) or pushed as they were written. */
-  | { type: 'entries'; url: string; entries: Entry[]; live: boolean };
+  | { type: 'entries'; url: string; entries: Entry[]; live: boolean }
+  /**
+   * The account's newest identity log no longer lists this provider (it said so, with the log, or the log came
+   * from elsewhere): the link has closed for good, and `providers` are where the account lives now.
+   */
+  | { type: 'moved'; url: string; providers: string[] };

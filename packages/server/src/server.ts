@@ -47,6 +47,8 @@ export interface ServeOptions {
   pairing?: Partial<PairingLimits>;
   /** Bytes of mirrored spaces to keep at most (default 2 GiB); past it the least recently read are evicted. */
   mirrorBudget?: number;
+  /** How long an account whose log dropped this provider is still answered for (default 30 days). */
+  retiredGraceMs?: number;
   /** SQLite: skip `PRAGMA quick_check` at start (it reads the whole file). */
   skipIntegrityCheck?: boolean;
   /** SQLite: start even though acknowledged writes are missing, making what is there the new baseline. */
@@ -141,6 +143,7 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
     handles: { maxHandles: opts.maxHandles, graceMs: opts.handleGraceMs },
     heartbeatMs: opts.heartbeatMs,
     mirrorBudget: opts.mirrorBudget,
+    retiredGraceMs: opts.retiredGraceMs,
   });
   const pairing = { ...DEFAULT_PAIRING_LIMITS, ...definedOnly(opts.pairing ?? {}) };
   http.on('request', httpHandler(provider, opts.webRoot ?? DEFAULT_WEB_ROOT, pairing, () => fault));
