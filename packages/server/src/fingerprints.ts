@@ -3,7 +3,11 @@ import type { Provider } from './provider.js';
 import { RateLimiter, RetryLater, waitText } from './rate-limit.js';
 
 /** Spaces one answer covers at most, and entry keys it reads at most (a space is never cut in two). */
-export const FINGERPRINT_PAGE = { spaces: 512, keys: 250_000 };
+export interface FingerprintPage {
+  spaces: number;
+  keys: number;
+}
+export const FINGERPRINT_PAGE: FingerprintPage = { spaces: 512, keys: 250_000 };
 
 /** What a provider holds of one space: its entry count and the reconciliation fingerprint over all its entries. */
 export interface SpaceFingerprint {
@@ -21,7 +25,10 @@ export interface SpaceFingerprint {
 export class FingerprintService {
   private readonly asked = new RateLimiter(30, 20);
 
-  constructor(private readonly provider: Provider) {}
+  constructor(
+    private readonly provider: Provider,
+    private readonly page: FingerprintPage = FINGERPRINT_PAGE,
+  ) {}
 
   async answer(request: Uint8Array, now = Date.now()): Promise<{ spaces: SpaceFingerprint[]; next?: string }> {
     const p = this.provider;
@@ -35,7 +42,7 @@ export class FingerprintService {
     let keys = 0;
     const created = (await p.store.spacesOf(account)).filter((n) => n.creator && (!after || compare(n.space, after) > 0));
     for (const { space } of created) {
-      if (spaces.length >= FINGERPRINT_PAGE.spaces || keys >= FINGERPRINT_PAGE.keys) return { spaces, next: spaces[spaces.length - 1]!.space };
+      if (spaces.length >= this.page.spaces || keys >= this.page.keys) return { spaces, next: spaces[spaces.length - 1]!.space };
       const held = await p.store.keys(space);
       keys += held.length;
       spaces.push({ space: toId(space), entries: held.length, fingerprint: toHex(fingerprint(held, 0, held.length)) });

@@ -28,7 +28,7 @@ import { Mirrors, READS_FLUSH_MS, type Delivery, type Mirror } from './mirrors.j
 import { DEFAULT_MIRROR_BUDGET, MirrorCache } from './mirror-cache.js';
 import { DEFAULT_HANDLE_POLICY, HANDLE_NAME, HandleDirectory, type HandlePolicy } from './handles.js';
 import { DEFAULT_RETIRED_GRACE_MS, Retirements } from './retirements.js';
-import { FingerprintService } from './fingerprints.js';
+import { FINGERPRINT_PAGE, FingerprintService, type FingerprintPage } from './fingerprints.js';
 
 /** How long a mirror request waits for the new mirrors' first reconciliation before it is answered anyway. */
 const MIRROR_FILL_WAIT_MS = 5000;
@@ -50,6 +50,8 @@ export interface ProviderOptions {
   mirrorBudget?: number;
   /** How long an account whose log dropped this provider is still answered for (default 30 days). */
   retiredGraceMs?: number;
+  /** What one answer to a fingerprint request covers at most. */
+  fingerprintPage?: Partial<FingerprintPage>;
   logger: Logger;
   metrics: Metrics;
 }
@@ -81,7 +83,7 @@ export class Provider {
   /** The mirrors as a cache within the operator's budget. */
   readonly cache: MirrorCache;
   /** Answers accounts asking what is held of their spaces (a device verifying a move). */
-  readonly fingerprints = new FingerprintService(this);
+  readonly fingerprints: FingerprintService;
   private readonly flushReads: NodeJS.Timeout;
   private readonly graceCheck: NodeJS.Timeout;
   /** Retired accounts whose grace period is known to have ended (logged once). */
@@ -105,6 +107,7 @@ export class Provider {
     this.peering = new Peering(this, key, opts.logger, opts.heartbeatMs);
     this.anonymousBudgets = new NetworkBudgets(opts.anonymousWorkPerNetwork ?? 2000);
     this.publicKey = key.publicKey;
+    this.fingerprints = new FingerprintService(this, { ...FINGERPRINT_PAGE, ...definedOnly(opts.fingerprintPage ?? {}) });
     this.cache = new MirrorCache({
       replica,
       mirrors,
