@@ -162,6 +162,26 @@ export async function refreshLog(device: Device, account: Uint8Array, providers:
   return false;
 }
 
+/**
+ * Follows an account's log from provider to provider: asks each provider the log names, then those a newer log
+ * names (a provider the account moved away from holds the log that says where it went), keeping the newest.
+ * Answers whether any provider had it; at most `limit` providers are asked.
+ */
+export async function followLog(device: Device, account: Uint8Array, limit = 8): Promise<boolean> {
+  const asked = new Set<string>();
+  let found = false;
+  for (;;) {
+    const next = (device.replica.contact(account)?.providers ?? []).find((u) => !asked.has(u));
+    if (!next || asked.size >= limit) return found;
+    asked.add(next);
+    const card = await fetchCard(next, account).catch(() => undefined);
+    // A provider may answer with anything: only a log of this very account is taken.
+    if (!card || toId(decodeCard(card).account) !== toId(account)) continue;
+    await device.replica.addCard(card);
+    found = true;
+  }
+}
+
 export interface OutboxItem {
   entry: string;
   space: string;

@@ -15,6 +15,7 @@ export {
   claimHandle,
   fetchCard,
   fingerprints,
+  followLog,
   handleUrl,
   hostOf,
   inboxSettings,

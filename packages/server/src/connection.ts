@@ -11,6 +11,7 @@ import {
   encodeCard,
   encodeFrame,
   FreeholdError,
+  Kind,
   SyncSession,
   toHex,
   toId,
@@ -128,6 +129,14 @@ export class Connection implements Subscriber {
     this.toldMoved.add(k);
     for (const f of this.sync().cardFrames([log.account])) this.send(f);
     this.send(['error', 'moved', movedMessage(log, this.provider.host)]);
+  }
+
+  /** A peer provider may see a space it was refused before: it gets everything the space holds, then live pushes. */
+  async granted(space: Uint8Array): Promise<void> {
+    this.subscriptions.set(toId(space), space);
+    const entries = (await this.provider.store.spaceEntries(space)).map((r) => decodeEntry(r.bytes));
+    // Membership first, so the peer can check what follows against it.
+    this.push(space, [...entries.filter((e) => e.kind === Kind.membership), ...entries.filter((e) => e.kind !== Kind.membership)]);
   }
 
   /** Spaces a session names that belong to an account that moved away: it is told where that account lives. */
@@ -364,6 +373,7 @@ export class Connection implements Subscriber {
         ok.push(space);
       } else {
         refused.push(key);
+        if (this.peer) this.provider.waitFor(space, this);
       }
     }
     // One answer for what was refused: a space one may not read is not a malformed frame.

@@ -64,6 +64,11 @@ export interface Subscriber {
   push(space: Uint8Array, entries: Entry[]): void;
   /** The owner of spaces it subscribed to moved away from this provider: `log` names where it lives now. */
   moved(log: IdentityState): void;
+  /**
+   * A space it was refused may be shown to it now (a membership change let one of its accounts in): it is
+   * subscribed, and sent what the space holds.
+   */
+  granted?(space: Uint8Array): Promise<void>;
 }
 
 /**
@@ -73,6 +78,8 @@ export interface Subscriber {
 export class Provider {
   readonly host: string;
   private readonly subscribers = new Map<string, Set<Subscriber>>();
+  /** Peer sessions refused a subscription, by space: a membership change there may let them in. */
+  private readonly waiting = new Map<string, Set<Subscriber>>();
   readonly inbox: InboxPolicy;
   private readonly handles: HandleDirectory;
   readonly peering: Peering;
@@ -451,10 +458,36 @@ export class Provider {
   }
 
   unsubscribeAll(s: Subscriber): void {
-    for (const [k, set] of this.subscribers) {
-      set.delete(s);
-      if (set.size === 0) this.subscribers.delete(k);
+    for (const map of [this.subscribers, this.waiting]) {
+      for (const [k, set] of map) {
+        set.delete(s);
+        if (set.size === 0) map.delete(k);
+      }
     }
+  }
+
+  /**
+   * A peer session was refused a space (none of its accounts may read it yet). Grants cannot be pushed into a
+   * space one is not subscribed to, so it is kept waiting: once a membership change lets it see the space, it
+   * is subscribed and sent the space (see `granted`). Otherwise its provider would learn of the grant only when
+   * its link next reconnects.
+   */
+  waitFor(space: Uint8Array, s: Subscriber): void {
+    const k = toHex(space);
+    let set = this.waiting.get(k);
+    if (!set) this.waiting.set(k, (set = new Set()));
+    set.add(s);
+  }
+
+  private async regrant(space: Uint8Array): Promise<void> {
+    const set = this.waiting.get(toHex(space));
+    for (const s of set ?? []) {
+      if (!s.granted || !(await this.canSubscribe(space, s))) continue;
+      set!.delete(s);
+      this.subscribe(space, s);
+      await s.granted(space);
+    }
+    if (set?.size === 0) this.waiting.delete(toHex(space));
   }
 
   /**
@@ -471,6 +504,7 @@ export class Provider {
       bySpace.set(k, list);
     }
     for (const [k, list] of bySpace) {
+      if (this.waiting.has(k) && list.some((e) => e.kind === Kind.membership)) await this.regrant(list[0]!.space);
       const set = this.subscribers.get(k);
       if (!set) continue;
       for (const s of set) {
