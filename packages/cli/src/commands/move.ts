@@ -1,5 +1,16 @@
-import { FreeholdError, reject, toId, type Device, type SyncStats } from '@freehold/core';
-import { claimHandle, fingerprints, hostOf, MovedError, ProviderLink, providerInfo, register, registrationTerms, resolveHandle } from '@freehold/client';
+import { FreeholdError, reject, toId, type Device } from '@freehold/core';
+import {
+  claimHandle,
+  fingerprints,
+  hostOf,
+  MovedError,
+  ProviderLink,
+  providerInfo,
+  register,
+  registrationTerms,
+  resolveHandle,
+  type SpaceFingerprint,
+} from '@freehold/client';
 import { formatSize } from '@freehold/server';
 import { Microblog } from '@freehold/microblog';
 import { ready, type Command, type Context } from '../command.js';
@@ -54,23 +65,59 @@ async function endpoints(device: Device, fromArg: string, toArg: string): Promis
   return { from, to };
 }
 
-/** A bar on stderr, when it is a terminal, of the entries sent to TO against what it lacked when copying began. */
-function sendBar(to: string, expected: number): { update(url: string, s: SyncStats): void; done(): void } {
+/** A one-line bar on stderr, when it is a terminal and enough entries move to be worth watching. */
+function bar(label: string): { show(done: number, total: number): void; done(): void } {
   const tty = process.stderr.isTTY;
   let shown = false;
   return {
-    update(url, s) {
-      if (!tty || url !== to || expected < 200) return;
+    show(done, total) {
+      if (!tty || total < 200) return;
       shown = true;
-      const done = Math.min(s.entriesSent, expected);
-      const filled = Math.round((done / expected) * 30);
-      process.stderr.write(`\rcopying to ${hostOf(to)} [${'#'.repeat(filled)}${'-'.repeat(30 - filled)}] ${done}/${expected} entries`);
+      const filled = Math.round((Math.min(done, total) / total) * 30);
+      process.stderr.write(`\r${label} [${'#'.repeat(filled)}${'-'.repeat(30 - filled)}] ${Math.min(done, total)}/${total} entries`);
     },
     done() {
       if (shown) process.stderr.write('\n');
       shown = false;
     },
   };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** How long TO's copy may stop growing before this device sends it what it lacks, and how often to look. */
+const STALL_MS = 4000;
+const POLL_MS = 1000;
+
+/**
+ * Waits while TO takes the account's spaces from the account's other providers over their peer links (sending
+ * them again from this device would double what crosses the wire), until it holds as many entries as this device
+ * or its copy stops growing (those providers lack entries, or are not linking).
+ */
+async function catchUp(device: Device, to: string, local: SpaceFingerprint[]): Promise<void> {
+  const want = new Map(local.map((f) => [f.space, f.entries]));
+  const total = local.reduce((n, f) => n + f.entries, 0);
+  const progress = bar(`${hostOf(to)} copying`);
+  let best = -1;
+  let since = Date.now();
+  try {
+    for (;;) {
+      const atTo = await fingerprints(to, device).catch((e: unknown) => {
+        if (e instanceof FreeholdError && e.reason === 'rate-limited') return undefined;
+        throw e;
+      });
+      if (atTo) {
+        const held = atTo.reduce((n, f) => n + Math.min(f.entries, want.get(f.space) ?? 0), 0);
+        progress.show(held, total);
+        if (held >= total) return;
+        if (held > best) [best, since] = [held, Date.now()];
+      }
+      if (Date.now() - since > STALL_MS) return;
+      await sleep(POLL_MS);
+    }
+  } finally {
+    progress.done();
+  }
 }
 
 /** Checks that TO would take this account's data, then lists TO in the log and registers there. */
@@ -98,18 +145,26 @@ async function enlist(device: Device, to: string, report: MoveReport, say: (s: s
 }
 
 /**
- * Copies every space to TO (this device reconciles with every provider of the account, both ways, and TO also
- * takes what FROM holds over their peer link), then compares fingerprints until TO holds every entry this device
- * (or, for a space it lacks, FROM) holds. Fails, leaving FROM in the log, if it does not within a few rounds.
+ * Copies every space to TO: this device first reconciles with the account's other providers (taking what it
+ * lacks, and telling them TO is a home too, so they copy to it over their peer links), waits for that, then
+ * sends TO whatever it still lacks. Then compares fingerprints until TO holds every entry this device (or, for a
+ * space it lacks, FROM) holds; fails, leaving FROM in the log, if it does not within a few rounds.
  */
 async function copyAndVerify(device: Device, io: Lines, from: string, to: string, report: MoveReport): Promise<void> {
-  const local = await localFingerprints(device);
-  const atTo = await fingerprints(to, device);
-  const lacking = local.reduce((n, f) => n + f.entries, 0) - atTo.reduce((n, f) => n + f.entries, 0);
-  const bar = sendBar(to, lacking);
-  const links = new CommandLinks(device, io, undefined, bar.update);
+  let sending = bar(`sending to ${hostOf(to)}`);
+  let expected = 0;
+  const links = new CommandLinks(device, io, undefined, (url, s) => url === to && sending.show(s.entriesSent, expected));
   try {
-    const reports = await links.connect(device.identity().providers).finally(() => bar.done());
+    const others = device.identity().providers.filter((u) => u !== to);
+    if (others.length) {
+      const pulled = await links.connect(others).catch((e: unknown) => void io.err(`freehold: warning: ${(e as Error).message}; copying from this device alone`));
+      if (pulled) await catchUp(device, to, await localFingerprints(device));
+    }
+    const local = await localFingerprints(device);
+    const held = new Map((await fingerprints(to, device)).map((f) => [f.space, f.entries]));
+    expected = local.reduce((n, f) => n + Math.max(0, f.entries - (held.get(f.space) ?? 0)), 0);
+    sending = bar(`sending to ${hostOf(to)}`);
+    const reports = await links.connect(device.identity().providers).finally(() => sending.done());
     if (!links.online(to)) reject('unavailable', `cannot reach ${hostOf(to)} (${links.lastError(to) ?? 'no answer'}); ${hostOf(from)} stays in this account's log`);
     for (const r of reports) report.copied.push({ provider: r.url, sent: r.stats.entriesSent, received: r.stats.entriesReceived, bytes: r.stats.bytesSent + r.stats.bytesReceived });
     for (let round = 1; ; round++) {
@@ -119,7 +174,7 @@ async function copyAndVerify(device: Device, io: Lines, from: string, to: string
       if (!missing.length) return;
       if (round === VERIFY_ROUNDS) incomplete(links, from, to, missing, report.spaces.length);
       // Entries may still be on their way (TO's peer link, a write meanwhile): reconcile again and look again.
-      await new Promise((r) => setTimeout(r, 500 * round));
+      await sleep(500 * round);
       await links.reconcile([]);
     }
   } finally {
