@@ -65,10 +65,6 @@ export class CommandLinks {
     this.io.err(`freehold: warning: ${movedLine(url, providers)}`);
   }
 
-  /** Why a provider is not linked now, if it is not. */
-  lastError(url: string): string | undefined {
-    return this.pool.all.find((l) => l.url === url)?.lastError;
-  }
 
   private warn(url: string, error: string | undefined): void {
     if (this.warned.has(url)) return;
@@ -76,13 +72,18 @@ export class CommandLinks {
     this.io.err(`freehold: warning: ${why(url, error)}; going on without it`);
   }
 
-  /** Links to these providers (each reconciles first) and answers the reports of those that did. */
-  async connect(urls: Iterable<string>): Promise<SyncReport[]> {
+  /**
+   * Links to these providers (each reconciles first) and answers the reports of those that did. A `required` one
+   * that does not answer fails the call instead of costing a warning.
+   */
+  async connect(urls: Iterable<string>, required?: string): Promise<SyncReport[]> {
     this.pool.set(urls);
     await this.pool.settled();
     this.bar.done();
     const links = this.pool.all;
     const online = links.filter((l) => l.status === 'online');
+    const missing = links.find((l) => l.url === required && l.status !== 'online');
+    if (missing) throw new FreeholdError('unavailable', `cannot reach ${why(missing.url, missing.lastError)}`);
     if (!online.length) throw new FreeholdError('unavailable', links.map((l) => why(l.url, l.lastError)).join('; '));
     for (const l of links) if (l.status !== 'online') this.warn(l.url, l.lastError);
     return online.map((l) => l.lastSync!);

@@ -141,7 +141,7 @@ async function enlist(device: Device, to: string, report: MoveReport, say: (s: s
     if (added) await device.setProviders(device.identity().providers.filter((u) => u !== to));
     throw refusedBy(to, e);
   }
-  say(`registered with ${hostOf(to)} (quota ${formatSize(terms.quota)}; this account holds ${formatSize(bytes)})`);
+  say(`registered with ${hostOf(to)} (quota ${formatSize(terms.quota)}; this account holds ${formatSize(bytes)}); copying`);
 }
 
 /**
@@ -164,8 +164,12 @@ async function copyAndVerify(device: Device, io: Lines, from: string, to: string
     const held = new Map((await fingerprints(to, device)).map((f) => [f.space, f.entries]));
     expected = local.reduce((n, f) => n + Math.max(0, f.entries - (held.get(f.space) ?? 0)), 0);
     sending = bar(`sending to ${hostOf(to)}`);
-    const reports = await links.connect(device.identity().providers).finally(() => sending.done());
-    if (!links.online(to)) reject('unavailable', `cannot reach ${hostOf(to)} (${links.lastError(to) ?? 'no answer'}); ${hostOf(from)} stays in this account's log`);
+    const reports = await links
+      .connect(device.identity().providers, to)
+      .catch((e: unknown) => {
+        throw new FreeholdError('unavailable', `${(e as Error).message}; ${hostOf(from)} stays in this account's log`);
+      })
+      .finally(() => sending.done());
     for (const r of reports) report.copied.push({ provider: r.url, sent: r.stats.entriesSent, received: r.stats.entriesReceived, bytes: r.stats.bytesSent + r.stats.bytesReceived });
     for (let round = 1; ; round++) {
       const atFrom = links.online(from) ? await fingerprints(from, device).catch(() => undefined) : undefined;
@@ -275,7 +279,6 @@ async function move(ctx: Context): Promise<MoveReport> {
     seconds: 0,
   };
   if (device.identity().providers.includes(from)) {
-    say(`moving ${report.account} from ${hostOf(from)} to ${hostOf(to)}`);
     await enlist(device, to, report, say);
     // TO mirrors what the account follows from now on, and takes what it wrote there.
     await declareMirrors(device, [to], await microblog(device).mirrors());
