@@ -3,6 +3,7 @@ import { coreBench } from './core.js';
 import { serverBench } from './server.js';
 import { clientBench } from './client.js';
 import { federationBench } from './federation.js';
+import { moveBench } from './move.js';
 import { printTable } from './table.js';
 
 const started = new Date().toISOString();
@@ -13,4 +14,5 @@ if (!only || only === 'server') console.log(`\n${printTable('Cloud peer (freehol
 if (!only || only === 'federation') {
   console.log(`\n${printTable('Federation (providers in their own processes, on loopback; clients in this one)', await federationBench(process.argv[3]))}`);
 }
+if (!only || only === 'move') console.log(`\n${printTable('Moving an account (providers in their own processes, on loopback; the CLI in its own)', await moveBench())}`);
 if (!only || only === 'client') console.log(`\n${printTable('Web client (Chromium, IndexedDB)', await clientBench())}`);

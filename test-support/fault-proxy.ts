@@ -9,9 +9,11 @@ export interface Faults {
   cutWithinMs: number;
   /** New connections are refused (closed at once) while set: a partition. */
   refuse: boolean;
+  /** Connections asking for a WebSocket upgrade are closed while set; plain HTTP requests pass. */
+  refuseUpgrades: boolean;
 }
 
-export const NO_FAULTS: Faults = { delayMs: 0, dropRate: 0, cutWithinMs: 0, refuse: false };
+export const NO_FAULTS: Faults = { delayMs: 0, dropRate: 0, cutWithinMs: 0, refuse: false, refuseUpgrades: false };
 
 /** One direction of a connection: chunks wait their turn and their delay, so a delay never reorders bytes. */
 class DelayedPipe {
@@ -113,7 +115,15 @@ export class FaultProxy {
       s.on('close', () => this.sockets.delete(s));
       s.on('error', () => {});
     }
-    inbound.on('data', (d: Buffer) => conn.silent || toTarget.write(d));
+    let first = true;
+    inbound.on('data', (d: Buffer) => {
+      if (first && this.faults.refuseUpgrades && /\r\nupgrade:\s*websocket/i.test(d.toString('latin1'))) {
+        this.stats.refused++;
+        return void inbound.destroy();
+      }
+      first = false;
+      if (!conn.silent) toTarget.write(d);
+    });
     outbound.on('data', (d: Buffer) => conn.silent || toClient.write(d));
     inbound.on('close', () => {
       this.open.delete(conn);

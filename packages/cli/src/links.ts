@@ -28,6 +28,10 @@ function progress(): { update(url: string, s: SyncStats): void; done(): void } {
   };
 }
 
+/** A provider the account moved away from, and where the links go instead. */
+export const movedLine = (url: string, providers: string[]): string =>
+  `${hostOf(url)} no longer hosts this account; its log names ${providers.map(hostOf).join(', ') || 'no provider'} (syncing there instead)`;
+
 /** Why a provider did not answer, naming it once. */
 const why = (url: string, error: string | undefined): string => {
   const text = error ?? 'no answer';
@@ -43,13 +47,24 @@ export class CommandLinks {
   private readonly warned = new Set<string>();
   private readonly bar = progress();
 
+  /** `progress` replaces the bar of entries received (a move shows what it sends instead). */
   constructor(
     device: Device,
     private readonly io: Lines,
     interest?: () => Promise<Uint8Array[]>,
+    progress?: (url: string, s: SyncStats) => void,
   ) {
-    this.pool = new Providers(device, { WebSocket: WS, interest, recheckMs: 0, onProgress: this.bar.update });
+    this.pool = new Providers(device, { WebSocket: WS, interest, recheckMs: 0, onProgress: progress ?? this.bar.update });
+    this.pool.listen((e) => e.type === 'moved' && this.moved(e.url, e.providers));
   }
+
+  /** One warning line for a provider the account moved away from (the links follow the log by themselves). */
+  moved(url: string, providers: string[]): void {
+    if (this.warned.has(url)) return;
+    this.warned.add(url);
+    this.io.err(`freehold: warning: ${movedLine(url, providers)}`);
+  }
+
 
   private warn(url: string, error: string | undefined): void {
     if (this.warned.has(url)) return;
@@ -57,13 +72,18 @@ export class CommandLinks {
     this.io.err(`freehold: warning: ${why(url, error)}; going on without it`);
   }
 
-  /** Links to these providers (each reconciles first) and answers the reports of those that did. */
-  async connect(urls: Iterable<string>): Promise<SyncReport[]> {
+  /**
+   * Links to these providers (each reconciles first) and answers the reports of those that did. A `required` one
+   * that does not answer fails the call instead of costing a warning.
+   */
+  async connect(urls: Iterable<string>, required?: string): Promise<SyncReport[]> {
     this.pool.set(urls);
     await this.pool.settled();
     this.bar.done();
     const links = this.pool.all;
     const online = links.filter((l) => l.status === 'online');
+    const missing = links.find((l) => l.url === required && l.status !== 'online');
+    if (missing) throw new FreeholdError('unavailable', `cannot reach ${why(missing.url, missing.lastError)}`);
     if (!online.length) throw new FreeholdError('unavailable', links.map((l) => why(l.url, l.lastError)).join('; '));
     for (const l of links) if (l.status !== 'online') this.warn(l.url, l.lastError);
     return online.map((l) => l.lastSync!);
@@ -111,6 +131,7 @@ export async function watchProviders(device: Device, providers: string[], io: Li
   const pool = new Providers(device, { WebSocket: WS });
   pool.listen((e) => {
     const host = hostOf(e.url);
+    if (e.type === 'moved') io.err(`freehold: warning: ${movedLine(e.url, e.providers)}`);
     if (e.type === 'synced') {
       const s = e.report.stats;
       io.out(`${host}: in sync (${s.entriesReceived} received, ${s.entriesSent} sent); watching ${e.report.subscribed} spaces`);

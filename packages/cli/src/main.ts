@@ -4,10 +4,11 @@ import { accountCommands } from './commands/account.js';
 import { spaceCommands } from './commands/spaces.js';
 import { replicaCommands } from './commands/replica.js';
 import { providerCommands } from './commands/provider.js';
+import { moveCommand } from './commands/move.js';
 import { operatorCommands } from './commands/operator.js';
 import { microblogCommands } from './commands/microblog.js';
 
-const commands: Command[] = [...accountCommands, ...spaceCommands, ...replicaCommands, ...providerCommands, ...microblogCommands, ...operatorCommands];
+const commands: Command[] = [...accountCommands, ...spaceCommands, ...replicaCommands, ...providerCommands, moveCommand, ...microblogCommands, ...operatorCommands];
 
 function help(): string {
   const width = Math.max(...commands.map((c) => c.usage.length));

@@ -3,6 +3,7 @@ import {
   asRecord,
   asString,
   asUint,
+  compare,
   decodeCard,
   encodeCard,
   FreeholdError,
@@ -43,6 +44,39 @@ export async function register(provider: string, device: Device): Promise<{ quot
   return (await post(`${provider}/v1/accounts`, await signedFor(provider, 'register', {}, device))) as { quota: number; used: number };
 }
 
+/**
+ * What a provider would give this account if it registered (nothing is stored, and the log need not list the
+ * provider yet): a device checks that its data fits before it names the provider in its log.
+ */
+export async function registrationTerms(provider: string, device: Device): Promise<{ quota: number; used: number }> {
+  return (await post(`${provider}/v1/accounts`, await signedFor(provider, 'register', { check: true }, device))) as { quota: number; used: number };
+}
+
+/** What a provider holds of one of the account's spaces: its entry count and reconciliation fingerprint (hex). */
+export interface SpaceFingerprint {
+  space: string;
+  entries: number;
+  fingerprint: string;
+}
+
+/** The fingerprints of every space the account created, as a provider holds them (it answers a page at a time). */
+export async function fingerprints(provider: string, device: Device): Promise<SpaceFingerprint[]> {
+  const out: SpaceFingerprint[] = [];
+  let after: Uint8Array | undefined;
+  for (;;) {
+    const payload = after ? { after } : {};
+    const page = asRecord(await post(`${provider}/v1/fingerprints`, await signedFor(provider, 'fingerprints', payload, device)), 'fingerprints');
+    for (const [i, item] of asArray(page.spaces, 'fingerprints.spaces', 100_000).entries()) {
+      const r = asRecord(item, `fingerprints.spaces[${i}]`);
+      out.push({ space: asString(r.space, 'space', 64), entries: asUint(r.entries, 'entries'), fingerprint: asString(r.fingerprint, 'fingerprint', 64) });
+    }
+    if (page.next === undefined) return out;
+    const next = fromId(asString(page.next, 'fingerprints.next', 64), 'space');
+    if (after && compare(next, after) <= 0) reject('malformed', `${hostOf(provider)} sent fingerprint pages out of order`);
+    after = next;
+  }
+}
+
 export async function claimHandle(provider: string, device: Device, name: string): Promise<string> {
   return ((await post(`${provider}/v1/handles`, await signedFor(provider, 'claim-handle', { name }, device))) as { handle: string }).handle;
 }
@@ -72,9 +106,15 @@ export function handleUrl(handle: string): { name: string; host: string; url: st
   return { name: m[1]!.toLowerCase(), host, url: `${local ? 'http' : 'https'}://${host}/.well-known/freehold/handles/${m[1]!.toLowerCase()}` };
 }
 
+/** Whether an identity log claims a handle now or claimed it in an earlier record. */
+const everClaimed = (state: IdentityState, handle: string): boolean =>
+  state.handles.includes(handle) || state.records.some((r) => r.body.op.t === 'set-handles' && r.body.op.handles.includes(handle));
+
 /**
  * Resolves name@host and verifies the answer: the card must verify from its genesis, be the account the
- * directory names, and list this very handle in its own signed log, so a provider cannot redirect a handle.
+ * directory names, and list this very handle in its own signed log, so a provider cannot redirect a handle. For
+ * a while after an account moved away, its former provider answers with the newest log, `moved`: that log need
+ * only have claimed the handle once (the caller sees the handle missing from `handles`, and where it lives now).
  */
 export async function resolveHandle(handle: string): Promise<IdentityState> {
   const { name, host, url } = handleUrl(handle);
@@ -86,11 +126,13 @@ export async function resolveHandle(handle: string): Promise<IdentityState> {
   }
   if (res.status === 404) reject('not-found', `${name}@${host} does not exist`);
   if (!res.ok) reject('unavailable', `${host} answered ${res.status}`);
-  const body = (await res.json()) as { account?: string; card?: string };
+  const body = (await res.json()) as { account?: string; card?: string; moved?: boolean };
   if (typeof body.account !== 'string' || typeof body.card !== 'string') reject('malformed', `${host} sent an invalid directory entry`);
   const state = decodeCard(fromBase64(body.card, 'directory card'));
   if (toId(state.account) !== toId(fromId(body.account, 'account'))) reject('bad-signature', `${host} names an account that its card does not prove`);
-  if (!state.handles.includes(`${name}@${host}`)) reject('bad-signature', `the account's own signed log does not claim ${name}@${host}: the provider's directory is wrong`);
+  const wanted = `${name}@${host}`;
+  const claims = body.moved === true ? everClaimed(state, wanted) : state.handles.includes(wanted);
+  if (!claims) reject('bad-signature', `the account's own signed log does not claim ${wanted}: the provider's directory is wrong`);
   return state;
 }
 
@@ -125,6 +167,25 @@ export type Delivery =
   | { state: 'pending' }
   | { state: 'delivered'; at: number; to: string }
   | { state: 'failed'; reason: string; message: string; to: string };
+/**
+ * Follows an account's log from provider to provider: asks each provider the log names, then those a newer log
+ * names (a provider the account moved away from holds the log that says where it went), keeping the newest.
+ * Answers whether any provider had it; at most `limit` providers are asked.
+ */
+export async function followLog(device: Device, account: Uint8Array, limit = 8): Promise<boolean> {
+  const asked = new Set<string>();
+  let found = false;
+  for (;;) {
+    const next = (device.replica.contact(account)?.providers ?? []).find((u) => !asked.has(u));
+    if (!next || asked.size >= limit) return found;
+    asked.add(next);
+    const card = await fetchCard(next, account).catch(() => undefined);
+    // A provider may answer with anything: only a log of this very account is taken.
+    if (!card || toId(decodeCard(card).account) !== toId(account)) continue;
+    await device.replica.addCard(card);
+    found = true;
+  }
+}
 
 export interface OutboxItem {
   /** Hex, like `doc`. */

@@ -11,7 +11,24 @@ export {
   type SyncReport,
 } from './link-options.js';
 export { answered, Providers, type Outcome, type ProviderStatus } from './providers.js';
-export { claimHandle, fetchCard, handleUrl, hostOf, inboxSettings, outbox, refreshLog, register, resolveHandle, type Delivery, type OutboxItem } from './http.js';
+export {
+  claimHandle,
+  fetchCard,
+  fingerprints,
+  followLog,
+  handleUrl,
+  hostOf,
+  inboxSettings,
+  outbox,
+  refreshLog,
+  register,
+  registrationTerms,
+  resolveHandle,
+  type Delivery,
+  type OutboxItem,
+  type SpaceFingerprint,
+} from './http.js';
 export { Deliveries, type DeliveryOptions, type DeliveryState, type SentPlace } from './deliveries.js';
 export { CODE_LENGTH, linkFingerprint, newPairingCode, offerLink, parsePairingCode, requestLink, type LinkOffer, type LinkRequest, type PendingLink } from './pairing.js';
 export { providerInfo, type ProviderInfo } from './provider-info.js';
+export { MovedError } from './moved.js';

@@ -63,4 +63,9 @@ export type LinkEvent =
   /** Entries new to this replica, from a reconciliation (`live` false) or pushed as they were written. */
   | { type: 'entries'; url: string; entries: Entry[]; live: boolean }
   /** This device's entries went out in a flush, and the provider answered (or the link was down). */
-  | { type: 'pushed'; url: string; report: PushReport };
+  | { type: 'pushed'; url: string; report: PushReport }
+  /**
+   * The account's newest identity log no longer lists this provider (it said so, with the log, or the log came
+   * from elsewhere): the link has closed for good, and `providers` are where the account lives now.
+   */
+  | { type: 'moved'; url: string; providers: string[] };

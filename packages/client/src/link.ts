@@ -16,6 +16,8 @@ import {
   type SessionOptions,
   type SyncStats,
 } from '@freehold/core';
+import { movedFrom } from './moved.js';
+import { providerInfo } from './provider-info.js';
 
 /** The part of the WebSocket API both browsers and the `ws` package provide. */
 export interface WebSocketLike {
@@ -104,7 +106,19 @@ export class ProviderLink implements Channel {
       if (device) {
         const sig = sign(challengeMessage(challenge[1], challenge[2]), device.keys.sign.seed);
         link.send(encodeFrame(['auth', encodeCard(device.identity()), device.id, sig]));
-        const answer = decodeFrame(await link.next());
+        let answer = decodeFrame(await link.next());
+        // A provider the account moved away from sends the newest log first, then refuses with `moved`.
+        while (answer[0] === 'cards') {
+          for (const card of answer[1]) await device.replica.addCard(card).catch(() => false);
+          answer = decodeFrame(await link.next());
+        }
+        if (answer[0] === 'error' && answer[1] === 'moved') {
+          // Believed only as far as the signed log goes: it must no longer list the provider's canonical name.
+          const canonical = await providerInfo(provider).then((i) => i.url, () => provider);
+          const moved = movedFrom(device, canonical);
+          if (moved) throw moved;
+          reject('unavailable', `${provider} says this account moved, but the account's log still lists it`);
+        }
         if (answer[0] === 'error') throw new FreeholdError(isRejectReason(answer[1]) ? answer[1] : 'unauthenticated', `${provider}: ${answer[2]}`);
         if (answer[0] !== 'authed') reject('malformed', 'provider did not confirm authentication');
         link.account = answer[1];

@@ -13,7 +13,8 @@ export interface ProviderStatus {
 
 /**
  * One reconnecting link per provider a device syncs with. Requests go to every provider at once, and one that
- * cannot be reached never fails a request another one answers (`answered`).
+ * cannot be reached never fails a request another one answers (`answered`). A link to a provider the account
+ * moved away from is replaced by links to the providers its newest log names.
  */
 export class Providers {
   private readonly links = new Map<string, ReconnectingLink>();
@@ -36,6 +37,10 @@ export class Providers {
       if (this.links.has(url)) continue;
       const link = new ReconnectingLink(url, this.device, this.opts);
       link.listen((e) => {
+        if (e.type === 'moved' && this.links.get(e.url) === link) {
+          this.links.delete(e.url);
+          this.set([...this.links.keys(), ...e.providers]);
+        }
         for (const f of this.listeners) f(e);
       });
       this.links.set(url, link.start());
@@ -56,9 +61,13 @@ export class Providers {
     return () => this.listeners.delete(f);
   }
 
-  /** Resolves once no link is in the middle of an attempt. */
+  /** Resolves once no link is in the middle of an attempt (links that replaced a moved one included). */
   async settled(): Promise<void> {
-    await Promise.all(this.all.map((l) => l.settled()));
+    for (;;) {
+      const links = this.all;
+      await Promise.all(links.map((l) => l.settled()));
+      if (this.all.every((l) => links.includes(l))) return;
+    }
   }
 
   /** A reconciliation with every provider (see ReconnectingLink.reconcile). */

@@ -24,6 +24,8 @@ import {
   type SyncReport,
 } from './link-options.js';
 import { Turns } from './turns.js';
+import { movedFrom, MovedError } from './moved.js';
+import { providerInfo } from './provider-info.js';
 
 /** What one open connection holds. */
 interface Open {
@@ -134,6 +136,7 @@ export class ReconnectingLink {
       }
       this.stopTimers();
       this.open = undefined;
+      if (error instanceof MovedError) this.leave(error);
       if (this.closed) return;
       this.failures++;
       this.lastError = message(error);
@@ -168,6 +171,24 @@ export class ReconnectingLink {
       throw e;
     }
     return open.turns.ended;
+  }
+
+  /** The account no longer lives at this provider: the link says where it went and closes for good. */
+  private leave(moved: MovedError): void {
+    if (this.closed) return;
+    this.lastError = moved.message;
+    this.emit({ type: 'moved', url: this.url, providers: moved.providers });
+    this.close();
+  }
+
+  /** After the provider said an account moved away: if it is this one (by its newest log), the link leaves. */
+  private async checkHome(): Promise<void> {
+    const canonical = await providerInfo(this.url).then(
+      (i) => i.url,
+      () => this.url,
+    );
+    const moved = movedFrom(this.device, canonical);
+    if (moved) this.leave(moved);
   }
 
   private stopTimers(): void {
@@ -207,6 +228,7 @@ export class ReconnectingLink {
         for (const [, reason, msg] of rejected) refused.push({ reason, message: msg });
       },
       onStored: (entries) => this.emit({ type: 'entries', url: this.url, entries, live: !open.reconciling }),
+      onError: (reason) => void (reason === 'moved' && this.checkHome()),
       onProgress: this.opts.onProgress && ((s) => this.opts.onProgress!(this.url, s)),
     });
   }
@@ -369,6 +391,7 @@ export class ReconnectingLink {
   }
 
   private async apply(open: Open, f: Frame, size: number): Promise<void> {
+    if (f[0] === 'error' && f[1] === 'moved') return this.checkHome();
     // Anything else outside a conversation of ours (a refusal of a push's ack, say) needs no answer.
     if (f[0] !== 'entries' && f[0] !== 'cards') return;
     if (!open.session) throw new FreeholdError('malformed', `${this.url} pushed entries before reconciling`);

@@ -33,6 +33,8 @@ export const REJECT_REASONS = [
   'unauthenticated',
   'unavailable',
   'damaged',
+  /** The account no longer lives at this provider: its newest identity log (sent along) names where it does. */
+  'moved',
 ] as const;
 
 export type RejectReason = (typeof REJECT_REASONS)[number];

@@ -8,13 +8,16 @@ import {
   decodeFrame,
   defaultOffer,
   deviceOf,
+  encodeCard,
   encodeFrame,
   FreeholdError,
   SyncSession,
+  toHex,
   toId,
   verify,
   type Entry,
   type Frame,
+  type IdentityState,
 } from '@freehold/core';
 import type { Logger } from 'pino';
 import { providerInfo, type ProviderInfo } from '@freehold/client';
@@ -70,6 +73,8 @@ export class Connection implements Subscriber {
   private readonly budget: WorkBudget;
   private readonly stats = { frames: 0, entriesIn: 0, entriesOut: 0, bytesIn: 0, bytesOut: 0, rejected: 0 };
   private readonly opened = Date.now();
+  /** Accounts this session was told have moved away (each once). */
+  private readonly toldMoved = new Set<string>();
 
   constructor(
     private readonly ws: WebSocket,
@@ -119,6 +124,24 @@ export class Connection implements Subscriber {
     this.metrics.entriesOut.inc(entries.length);
     // With the identity logs of authors this session has not been sent yet.
     for (const f of this.sync().entryFrames(entries)) this.send(f);
+  }
+
+  /** Tells the session where an account that moved away lives now: its newest log, then a `moved` error. */
+  moved(log: IdentityState): void {
+    const k = toHex(log.account);
+    if (this.toldMoved.has(k)) return;
+    this.toldMoved.add(k);
+    for (const f of this.sync().cardFrames([log.account])) this.send(f);
+    this.send(['error', 'moved', movedMessage(log, this.provider.host)]);
+  }
+
+  /** Spaces a session names that belong to an account that moved away: it is told where that account lives. */
+  private async tellMoved(spaces: Uint8Array[]): Promise<void> {
+    for (const space of spaces) {
+      const creator = (await this.provider.replica.graph(space)).creatorAccount;
+      const log = creator && this.provider.movedAway(creator);
+      if (log) this.moved(log);
+    }
   }
 
   private enqueue(data: RawData): void {
@@ -203,6 +226,10 @@ export class Connection implements Subscriber {
           return await this.peerAuth(f[1], f[2], f[3]);
         case 'mirror':
           if (!this.account) return this.fail('unauthenticated', 'authenticate before asking for mirrors');
+          for (const owner of f[2]) {
+            const log = this.provider.movedAway(owner);
+            if (log) this.moved(log);
+          }
           return await this.provider.mirror(
             this.account,
             f[1].map((space, i) => ({ space, owner: f[2][i]! })),
@@ -210,6 +237,7 @@ export class Connection implements Subscriber {
           );
         case 'sub':
           this.provider.noteRead(this.account, f[1]);
+          await this.tellMoved(f[1]);
           return await this.subscribe(f[1]);
         case 'hello':
         case 'rec':
@@ -217,6 +245,7 @@ export class Connection implements Subscriber {
           // with a summary names only what differs; the spaces it subscribes to are read too.
           this.provider.noteRead(this.account, f[0] === 'hello' ? f[2] : [f[1]]);
           for (const out of await this.sync().receiveFrame(f, size)) this.send(out);
+          await this.tellMoved(f[0] === 'hello' ? f[2] : [f[1]]);
           return;
         case 'sum':
         case 'cards':
@@ -296,6 +325,12 @@ export class Connection implements Subscriber {
     const info = account && deviceOf(account, device);
     if (!account || !info || info.revoked) return this.fail('unauthenticated', 'that device is not a live device of the account');
     if (!verify(signature, challengeMessage(this.nonce, this.provider.host), device)) return this.fail('unauthenticated', 'the challenge signature does not verify');
+    // A device of an account that moved away is sent the newest log, which names where to go, instead of a session.
+    const gone = this.provider.movedAway(account.account);
+    if (gone) {
+      this.send(['cards', [encodeCard(gone)]]);
+      return this.fail('moved', movedMessage(gone, this.provider.host));
+    }
     this.account = account.account;
     this.log.info({ event: 'auth', account: toId(this.account), device: toId(device) }, 'session authenticated');
     this.send(['authed', this.account]);
@@ -365,6 +400,9 @@ export class Connection implements Subscriber {
     );
   }
 }
+
+const movedMessage = (log: IdentityState, host: string): string =>
+  `account ${toId(log.account)} no longer lives at ${host}; its identity log names ${log.providers.join(', ') || 'no provider'}`;
 
 function toBytes(data: RawData): Uint8Array {
   const b = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);

@@ -61,6 +61,11 @@ export class HandleDirectory {
     }
   }
 
+  /** The account holding a name here, whether or not its log still claims it. */
+  async holder(name: string): Promise<Uint8Array | undefined> {
+    return HANDLE_NAME.test(name) ? (await this.store.handle(name))?.account : undefined;
+  }
+
   /** The account a name points to, if its log still claims it. */
   async lookup(name: string): Promise<Uint8Array | undefined> {
     if (!HANDLE_NAME.test(name)) return undefined;

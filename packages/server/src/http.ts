@@ -144,6 +144,7 @@ export function httpHandler(provider: Provider, webRoot: string, pairingLimits: 
         }));
         return json(res, 200, { items });
       }
+      if (req.method === 'POST' && url.pathname === '/v1/fingerprints') return json(res, 200, await provider.fingerprints.answer(await body(req)));
       if (req.method === 'POST' && url.pathname === '/v1/inbox') return json(res, 200, await provider.inboxSettings(await body(req)));
       if (req.method === 'POST' && url.pathname === '/v1/handles') return json(res, 200, { handle: await provider.claimHandle(await body(req)) });
       if (req.method === 'GET' && (await serveStatic(webRoot, url.pathname, res))) return;

@@ -29,6 +29,8 @@ import { NetworkBudgets } from './budget.js';
 import { Mirrors, READS_FLUSH_MS, type Delivery, type Mirror } from './mirrors.js';
 import { DEFAULT_MIRROR_BUDGET, MirrorCache } from './mirror-cache.js';
 import { DEFAULT_HANDLE_POLICY, HANDLE_NAME, HandleDirectory, type HandlePolicy } from './handles.js';
+import { DEFAULT_RETIRED_GRACE_MS, Retirements } from './retirements.js';
+import { FINGERPRINT_PAGE, FingerprintService, type FingerprintPage } from './fingerprints.js';
 
 /** Outbox entries one request answers at most. */
 export const OUTBOX_LIMIT = 200;
@@ -60,6 +62,10 @@ export interface ProviderOptions {
   heartbeatMs?: number;
   /** Bytes of mirrored spaces to keep at most (default 2 GiB); past it the least recently read are evicted. */
   mirrorBudget?: number;
+  /** How long an account whose log dropped this provider is still answered for (default 30 days). */
+  retiredGraceMs?: number;
+  /** What one answer to a fingerprint request covers at most. */
+  fingerprintPage?: Partial<FingerprintPage>;
   logger: Logger;
   metrics: Metrics;
 }
@@ -72,6 +78,8 @@ export interface Subscriber {
   push(space: Uint8Array, entries: Entry[]): void;
   /** Let into a space it was refused: it should reconcile again to take what the space already holds. */
   admitted(space: Uint8Array): void;
+  /** The owner of spaces it subscribed to moved away from this provider: `log` names where it lives now. */
+  moved(log: IdentityState): void;
 }
 
 /**
@@ -92,7 +100,14 @@ export class Provider {
   readonly publicKey: Uint8Array;
   /** The mirrors as a cache within the operator's budget. */
   readonly cache: MirrorCache;
+  /** Answers accounts asking what is held of their spaces (a device verifying a move). */
+  readonly fingerprints: FingerprintService;
   private readonly flushReads: NodeJS.Timeout;
+  private readonly graceCheck: NodeJS.Timeout;
+  /** Retired accounts whose grace period is known to have ended (logged once). */
+  private readonly graceEnded = new Set<string>();
+  /** The providers each mirrored space's owner was last seen to list, to notice when an owner moves. */
+  private readonly ownerHomes = new Map<string, string>();
 
   private constructor(
     readonly replica: Replica,
@@ -102,6 +117,7 @@ export class Provider {
     readonly document: ProviderDocument,
     key: SigningKey,
     readonly mirrors: Mirrors,
+    readonly retirements: Retirements,
   ) {
     this.host = new URL(opts.publicUrl).host;
     this.inbox = new InboxPolicy(replica, (a) => this.isRegistered(a), { ...DEFAULT_INBOX_LIMITS, ...definedOnly(opts.inbox ?? {}) });
@@ -109,6 +125,7 @@ export class Provider {
     this.peering = new Peering(this, key, opts.logger, opts.heartbeatMs);
     this.anonymousBudgets = new NetworkBudgets(opts.anonymousWorkPerNetwork ?? 2000);
     this.publicKey = key.publicKey;
+    this.fingerprints = new FingerprintService(this, { ...FINGERPRINT_PAGE, ...definedOnly(opts.fingerprintPage ?? {}) });
     this.cache = new MirrorCache({
       replica,
       mirrors,
@@ -119,6 +136,8 @@ export class Provider {
       metrics: opts.metrics,
     });
     this.flushReads = setInterval(() => void mirrors.flush().catch(() => {}), READS_FLUSH_MS).unref();
+    this.graceCheck = setInterval(() => this.endGraces(), Math.max(1000, Math.min(retirements.graceMs, 3600_000))).unref();
+    for (const m of mirrors.all()) this.ownerHomes.set(toHex(m.owner), (replica.contact(m.owner)?.providers ?? []).join(' '));
   }
 
   static async open(opts: ProviderOptions): Promise<Provider> {
@@ -132,7 +151,9 @@ export class Provider {
       graphCache: opts.graphCache,
     });
     const key = await providerKey(opts.store);
-    late.provider = new Provider(replica, opts, registered, providerDocument(opts.publicUrl, key), key, await Mirrors.open(opts.store));
+    const moved = [...registered].map(fromHex).filter((a) => !(replica.storedLog(a)?.providers.includes(opts.publicUrl) ?? true));
+    const retirements = await Retirements.open(opts.store, opts.retiredGraceMs ?? DEFAULT_RETIRED_GRACE_MS, moved);
+    late.provider = new Provider(replica, opts, registered, providerDocument(opts.publicUrl, key), key, await Mirrors.open(opts.store), retirements);
     await late.provider.cache.open();
     return late.provider;
   }
@@ -144,12 +165,74 @@ export class Provider {
    */
   private async logStored(log: IdentityState): Promise<void> {
     const k = toHex(log.account);
-    if (log.providers.includes(this.opts.publicUrl) && !this.registered.has(k)) {
+    const listed = log.providers.includes(this.opts.publicUrl);
+    if (listed && !this.registered.has(k)) {
       await this.store.putAccount({ account: log.account, quota: this.opts.defaultQuota, used: 0, created: Date.now() });
       this.registered.add(k);
       this.opts.logger.info({ event: 'register', account: toId(log.account), by: 'identity-log' }, 'account hosted: its log lists this provider');
     }
-    if (this.registered.has(k)) void this.peering.refresh();
+    if (this.registered.has(k)) {
+      await this.noteRetirement(log, listed);
+      void this.peering.refresh();
+    }
+    await this.ownerMoved(log);
+  }
+
+  /**
+   * A hosted account whose log drops this provider has moved away: it is still hosted for the grace period, and
+   * the sessions subscribed to its spaces (its other devices, the providers mirroring them) are sent the new log.
+   */
+  private async noteRetirement(log: IdentityState, listed: boolean): Promise<void> {
+    const id = toId(log.account);
+    if (listed) {
+      if (await this.retirements.restore(log.account)) this.opts.logger.info({ event: 'retire-undone', account: id }, 'account lists this provider again');
+      return;
+    }
+    if (!(await this.retirements.retire(log.account))) return;
+    const until = new Date(Date.now() + this.retirements.graceMs).toISOString();
+    this.opts.logger.info({ event: 'retired', account: id, providers: log.providers, until }, 'account moved away; answering for it until the grace period ends');
+    const told = new Set<Subscriber>();
+    for (const n of await this.store.spacesOf(log.account)) {
+      if (!n.creator) continue;
+      for (const s of this.subscribers.get(toHex(n.space)) ?? []) {
+        if (told.has(s)) continue;
+        told.add(s);
+        s.moved(log);
+      }
+    }
+  }
+
+  /** The owner of spaces mirrored here lists other providers now: the links follow it there. */
+  private async ownerMoved(log: IdentityState): Promise<void> {
+    const k = toHex(log.account);
+    const owned = this.mirrors.all().filter((m) => toHex(m.owner) === k);
+    if (!owned.length) return;
+    const homes = log.providers.join(' ');
+    const before = this.ownerHomes.get(k);
+    this.ownerHomes.set(k, homes);
+    if (before === undefined || before === homes) return;
+    this.opts.logger.info({ event: 'owner-moved', account: toId(log.account), providers: log.providers, mirrors: owned.length }, 'a mirrored account lives elsewhere now');
+    await this.peering.refresh(owned);
+  }
+
+  /** Retired accounts whose grace period has ended are no longer hosted: their links go. */
+  private endGraces(): void {
+    const ended = this.retirements.ended().filter((k) => !this.graceEnded.has(k));
+    if (!ended.length) return;
+    for (const k of ended) {
+      this.graceEnded.add(k);
+      this.opts.logger.info({ event: 'retire-end', account: toId(fromHex(k)) }, 'grace period over: no longer hosting the account');
+    }
+    void this.peering.refresh();
+  }
+
+  /**
+   * The newest log of an account that was hosted here and moved away (within its grace period or after), which
+   * names where it lives now; undefined for any other account.
+   */
+  movedAway(account: Uint8Array): IdentityState | undefined {
+    if (!this.registered.has(toHex(account)) || this.retirements.at(account) === undefined) return undefined;
+    return this.replica.storedLog(account);
   }
 
   /** Whether a space's creator lists this provider URL as one of its homes. */
@@ -189,7 +272,7 @@ export class Provider {
   async spacesHomedAt(url: string): Promise<Uint8Array[]> {
     const out = new Map<string, Uint8Array>();
     for (const account of this.registered) {
-      if (!this.replica.contact(account)?.providers.includes(url)) continue;
+      if (!this.replica.contact(account)?.providers.includes(url) || this.retirements.expired(fromHex(account))) continue;
       for (const n of await this.store.spacesOf(fromHex(account))) if (n.creator) out.set(toHex(n.space), n.space);
     }
     for (const m of this.mirrors.all()) if (this.mirroredFrom(m.space, url)) out.set(toHex(m.space), m.space);
@@ -279,12 +362,14 @@ export class Provider {
   /** Stops the peer links and writes back the mirrors' read times. */
   async stop(): Promise<void> {
     clearInterval(this.flushReads);
+    clearInterval(this.graceCheck);
     this.peering.stop();
     await this.mirrors.flush();
   }
 
+  /** Hosted here: registered, or listed by the account's log, and not retired past the grace period. */
   isRegistered(account: Uint8Array): boolean {
-    return this.registered.has(toHex(account));
+    return this.registered.has(toHex(account)) && !this.retirements.expired(account);
   }
 
   /**
@@ -311,8 +396,17 @@ export class Provider {
     return reject('not-hosted', `account ${toId(author)} is not registered with ${this.host} (run \`freehold provider add ${this.opts.publicUrl}\`)`);
   }
 
+  /**
+   * Registers the account that signed the request, which must list this provider in its log. With `check` in the
+   * payload nothing is stored and the log need not list it yet: the answer is the quota this provider would
+   * give, so a device can see whether its data fits before it names a new provider in its log.
+   */
   async register(request: Uint8Array): Promise<AccountRow> {
     const r = verifyRequest(request, 'register', this.host, Date.now());
+    if (r.payload.check === true) {
+      const held = await this.store.getAccount(r.account.account);
+      return held ?? { account: r.account.account, quota: this.opts.defaultQuota, used: 0, created: Date.now() };
+    }
     if (!r.account.providers.includes(this.opts.publicUrl)) {
       reject('invalid-argument', `the account's identity log does not list ${this.opts.publicUrl} as a provider`);
     }
@@ -356,12 +450,22 @@ export class Provider {
     return handle;
   }
 
-  /** The directory entry for a handle: the account and its whole signed log, which must list the handle. */
-  async lookupHandle(name: string): Promise<{ handle: string; account: string; card: string } | undefined> {
-    const account = await this.handles.lookup(name);
+  /**
+   * The directory entry for a handle: the account and its whole signed log, which must list the handle. For the
+   * grace period after its holder moved away, a name its log dropped is still answered, `moved`: the log names
+   * where the account lives now, and an earlier record of it claims the name.
+   */
+  async lookupHandle(name: string): Promise<{ handle: string; account: string; card: string; moved?: true } | undefined> {
+    let account = await this.handles.lookup(name);
+    let moved = false;
+    if (!account) {
+      const holder = await this.handles.holder(name);
+      moved = holder !== undefined && this.movedAway(holder) !== undefined && !this.retirements.expired(holder);
+      if (moved) account = holder;
+    }
     const card = account && (await this.store.getCard(account));
     if (!account || !card) return undefined;
-    return { handle: `${name}@${this.host}`, account: toId(account), card: Buffer.from(card).toString('base64') };
+    return { handle: `${name}@${this.host}`, account: toId(account), card: Buffer.from(card).toString('base64'), ...(moved && { moved: true as const }) };
   }
 
   async canSubscribe(space: Uint8Array, who: { account: Uint8Array | null; peer?: string }): Promise<boolean> {

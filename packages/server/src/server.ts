@@ -16,6 +16,7 @@ import type { InboxLimits } from './inbox.js';
 import { normalizeOrigin, originCheck, refuseUpgrade } from './origin.js';
 import { DEFAULT_PAIRING_LIMITS, type PairingLimits } from './pairing.js';
 import { clientNetwork } from './rate-limit.js';
+import type { FingerprintPage } from './fingerprints.js';
 
 export interface ServeOptions {
   port: number;
@@ -47,6 +48,10 @@ export interface ServeOptions {
   pairing?: Partial<PairingLimits>;
   /** Bytes of mirrored spaces to keep at most (default 2 GiB); past it the least recently read are evicted. */
   mirrorBudget?: number;
+  /** How long an account whose log dropped this provider is still answered for (default 30 days). */
+  retiredGraceMs?: number;
+  /** What one answer to a fingerprint request covers at most (docs/OPERATING.md). */
+  fingerprintPage?: Partial<FingerprintPage>;
   /** SQLite: skip `PRAGMA quick_check` at start (it reads the whole file). */
   skipIntegrityCheck?: boolean;
   /** SQLite: start even though acknowledged writes are missing, making what is there the new baseline. */
@@ -141,6 +146,8 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
     handles: { maxHandles: opts.maxHandles, graceMs: opts.handleGraceMs },
     heartbeatMs: opts.heartbeatMs,
     mirrorBudget: opts.mirrorBudget,
+    retiredGraceMs: opts.retiredGraceMs,
+    fingerprintPage: opts.fingerprintPage,
   });
   const pairing = { ...DEFAULT_PAIRING_LIMITS, ...definedOnly(opts.pairing ?? {}) };
   http.on('request', httpHandler(provider, opts.webRoot ?? DEFAULT_WEB_ROOT, pairing, () => fault));

@@ -1,5 +1,5 @@
 import { encodeCard, equal, fromId, reject, toId, type Device, type IdentityState } from '@freehold/core';
-import { inboxSettings, ProviderLink, resolveHandle } from '@freehold/client';
+import { inboxSettings, MovedError, ProviderLink, resolveHandle } from '@freehold/client';
 import { WS } from '../ws.js';
 import { formatSize, parseSize } from '@freehold/server';
 import { CommandLinks } from '../links.js';
@@ -10,13 +10,17 @@ import type { Command, Context } from '../command.js';
 /**
  * Asks this account's providers to mirror the spaces it reads or writes to that belong to other accounts (with
  * those accounts' logs): the client then talks to its own providers only. A provider that does not answer is
- * skipped here; the links report it.
+ * skipped here; the links report it. One the account moved away from is reported to `links` (it sent the
+ * newest log, so the links go to the right providers).
  */
-async function declareMirrors(device: Device, urls: Iterable<string>, mirrors: Mirror[]): Promise<void> {
+export async function declareMirrors(device: Device, urls: Iterable<string>, mirrors: Mirror[], links?: CommandLinks): Promise<void> {
   const theirs = mirrors.filter((m) => !equal(m.owner, device.account));
   if (!theirs.length) return;
   for (const url of urls) {
-    const link = await ProviderLink.connect(url, device, WS).catch(() => undefined);
+    const link = await ProviderLink.connect(url, device, WS).catch((e: unknown) => {
+      if (e instanceof MovedError) links?.moved(url, e.providers);
+      return undefined;
+    });
     if (!link) continue;
     try {
       await link.mirror(device, theirs);
@@ -39,20 +43,20 @@ async function withMicroblog<T>(ctx: Context, f: (mb: Microblog, links: CommandL
   const mb: Microblog = new Microblog(device, {
     resolve: (handle) => resolve(mb, handle),
     fetch: async (mirrors) => {
-      await declareMirrors(device, own(), mirrors);
+      await declareMirrors(device, own(), mirrors, links);
       await links.reconcile(mirrors.map((m) => m.space));
     },
   });
   try {
     const declared = await mb.mirrors();
-    await declareMirrors(device, own(), declared);
+    await declareMirrors(device, own(), declared, links);
     await links.connect(own());
     await mb.ensure();
     await mb.absorbInbox();
     const result = await f(mb, links);
     // A new follow is mirrored from its author's providers from now on.
     const known = new Set(declared.map((m) => toId(m.space)));
-    await declareMirrors(device, own(), (await mb.mirrors()).filter((m) => !known.has(toId(m.space))));
+    await declareMirrors(device, own(), (await mb.mirrors()).filter((m) => !known.has(toId(m.space))), links);
     await links.flush();
     return result;
   } finally {

@@ -18,13 +18,22 @@ function sizeFlag(flag: string, value: unknown, fallback: number, max = Number.M
   return bytes;
 }
 
+const DAY_MS = 24 * 3600_000;
+
+/** A number of days (fractions allowed) from 0 to 3650; 30 when not given. */
+function days(flag: string, value: unknown): number {
+  const n = Number(value ?? 30);
+  if (!(n >= 0 && n <= 3650)) reject('invalid-argument', `--${flag} ${String(value)} is not a number of days (0-3650)`);
+  return n;
+}
+
 export const operatorCommands: Command[] = [
   {
     name: 'serve',
     usage:
       'serve [--port 8787] [--data DIR] [--db postgres://…] [--public-url URL] [--quota SIZE] [--web DIR] [--allow-origin URL]… ' +
       '[--metrics HOST:PORT] [--max-handles 3] [--handle-grace DAYS] [--inbox-allowance SIZE] [--inbox-rate N] [--session-work A,B,H] ' +
-      '[--mirror-budget SIZE] ' +
+      '[--mirror-budget SIZE] [--retired-grace DAYS] ' +
       '[--skip-integrity-check] [--accept-data-loss]',
     summary:
       'Run a cloud peer: WebSocket sync, accounts and quotas, handles, inboxes; SQLite in DIR (default ./data) or PostgreSQL with --db. ' +
@@ -33,7 +42,8 @@ export const operatorCommands: Command[] = [
       '--inbox-allowance (default 8MiB) and --inbox-rate (a minute, default 60) bound what senders hosted elsewhere leave in one inbox; ' +
       '--session-work sets the work units a second for anonymous, authenticated and hosted sessions (default 1000,5000,20000); ' +
       '--mirror-budget bounds what the spaces mirrored for users here (from other providers) take, evicting the least recently read ' +
-      'past it (default 2GiB). ' +
+      'past it (default 2GiB); --retired-grace is how long an account that moved away is still answered for, pointing to where it ' +
+      'lives now (default 30). ' +
       'SQLite is checked at start and a damaged store refused: --skip-integrity-check skips the full-file check, --accept-data-loss ' +
       'starts from what the files hold. See docs/OPERATING.md.',
     options: {
@@ -51,6 +61,7 @@ export const operatorCommands: Command[] = [
       'inbox-rate': { type: 'string' },
       'session-work': { type: 'string' },
       'mirror-budget': { type: 'string' },
+      'retired-grace': { type: 'string' },
       'skip-integrity-check': { type: 'boolean' },
       'accept-data-loss': { type: 'boolean' },
     },
@@ -60,8 +71,8 @@ export const operatorCommands: Command[] = [
       if (!Number.isInteger(port) || port < 0 || port > 65535) reject('invalid-argument', `--port ${String(ctx.values.port)} is not a port number`);
       const maxHandles = Number(ctx.values['max-handles'] ?? 3);
       if (!Number.isInteger(maxHandles) || maxHandles < 0) reject('invalid-argument', `--max-handles ${String(ctx.values['max-handles'])} is not a whole number`);
-      const graceDays = Number(ctx.values['handle-grace'] ?? 30);
-      if (!(graceDays >= 0 && graceDays <= 3650)) reject('invalid-argument', `--handle-grace ${String(ctx.values['handle-grace'])} is not a number of days (0-3650)`);
+      const graceDays = days('handle-grace', ctx.values['handle-grace']);
+      const retiredDays = days('retired-grace', ctx.values['retired-grace']);
       const inboxRate = Number(ctx.values['inbox-rate'] ?? 60);
       if (!(Number.isInteger(inboxRate) && inboxRate > 0)) reject('invalid-argument', `--inbox-rate ${String(ctx.values['inbox-rate'])} is not a positive whole number`);
       const work = ((ctx.values['session-work'] as string | undefined) ?? '1000,5000,20000').split(',').map(Number);
@@ -79,7 +90,8 @@ export const operatorCommands: Command[] = [
         allowOrigins: ctx.values['allow-origin'] as string[] | undefined,
         metrics: ctx.values.metrics as string | undefined,
         maxHandles,
-        handleGraceMs: graceDays * 24 * 3600_000,
+        handleGraceMs: graceDays * DAY_MS,
+        retiredGraceMs: retiredDays * DAY_MS,
         inbox: { strangerBytes: sizeFlag('inbox-allowance', ctx.values['inbox-allowance'], 8 << 20), strangerAppendsPerMinute: inboxRate },
         mirrorBudget: sizeFlag('mirror-budget', ctx.values['mirror-budget'], DEFAULT_MIRROR_BUDGET, MAX_MIRROR_BUDGET),
         limits: { work: { anonymous: work[0]!, authenticated: work[1]!, hosted: work[2]! } },

@@ -4,6 +4,7 @@ import type { Command } from '../command.js';
 import { Profile, resolveHome } from '../profile.js';
 import { CommandLinks, printReport, watchProviders } from '../links.js';
 import { readInput } from '../files.js';
+import { followLog } from '@freehold/client';
 import { writeFileSync } from 'node:fs';
 
 const EXPORT_FORMAT = 'freehold-export/1';
@@ -88,6 +89,11 @@ export const replicaCommands: Command[] = [
       const entries = asArray(r.entries, 'entries', 100_000_000).map((e, i) => asBytes(e, `entries[${i}]`));
       const p = await ctx.profile();
       for (const c of cards) await p.device.replica.addCard(c);
+      // The export may predate changes to the log (a move to another provider): a recovery appended to an old log
+      // would fork it, so the newest is fetched from the providers it names first.
+      if (p.recovering && !(await followLog(p.device, p.device.account))) {
+        ctx.err('freehold: warning: no provider the exported log names could be asked for a newer one; finishing the recovery on the exported log');
+      }
       const recovered = await p.finishRecovery();
       let stored = 0;
       let duplicate = 0;

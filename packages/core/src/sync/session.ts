@@ -134,13 +134,19 @@ export class SyncSession {
   }
 
   private out(frames: Frame[]): Uint8Array[] {
-    return frames.map((f) => {
+    let sent = false;
+    const bytes = frames.map((f) => {
       const b = encodeFrame(f);
       this.stats.bytesSent += b.length;
       if (f[0] === 'rec' || f[0] === 'sum') this.stats.reconcileMessages++;
-      if (f[0] === 'entries') this.stats.entriesSent += f[1].length;
+      if (f[0] === 'entries') {
+        this.stats.entriesSent += f[1].length;
+        sent = true;
+      }
       return b;
     });
+    if (sent) this.opts.onProgress?.(this.stats);
+    return bytes;
   }
 
   /**
@@ -224,7 +230,8 @@ export class SyncSession {
     return out;
   }
 
-  private cardFrames(accounts: Iterable<Uint8Array>): Frame[] {
+  /** `cards` frames with the logs of these accounts that the peer has not been sent yet in this session. */
+  cardFrames(accounts: Iterable<Uint8Array>): Frame[] {
     const cards = this.cardsOf(accounts);
     const frames: Frame[] = [];
     for (let i = 0; i < cards.length; i += CARDS_PER_FRAME) frames.push(['cards', cards.slice(i, i + CARDS_PER_FRAME)]);
