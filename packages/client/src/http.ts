@@ -1,4 +1,4 @@
-import { decodeCard, encodeCard, FreeholdError, fromBase64, fromId, isRejectReason, reject, signRequest, toId, type Device, type IdentityState } from '@freehold/core';
+import { chooseLog, decodeCard, encodeCard, FreeholdError, fromBase64, fromId, isRejectReason, reject, signRequest, toId, type Device, type IdentityState } from '@freehold/core';
 import { providerInfo } from './provider-info.js';
 
 /** POSTs a signed request; a refusal becomes the FreeholdError the provider named. */
@@ -79,8 +79,8 @@ export async function resolveHandle(handle: string): Promise<IdentityState> {
 }
 
 /** An account's identity log as a provider holds it (verified here from its genesis). */
-export async function fetchCard(provider: string, account: Uint8Array): Promise<Uint8Array | undefined> {
-  const res = await fetch(`${provider}/.well-known/freehold/accounts/${toId(account)}`).catch(() => reject('unavailable', `cannot reach ${provider}`));
+export async function fetchCard(provider: string, account: Uint8Array, signal?: AbortSignal): Promise<Uint8Array | undefined> {
+  const res = await fetch(`${provider}/.well-known/freehold/accounts/${toId(account)}`, { signal }).catch(() => reject('unavailable', `cannot reach ${provider}`));
   if (res.status === 404) return undefined;
   if (!res.ok) reject('unavailable', `${new URL(provider).host} answered ${res.status}`);
   const card = fromBase64(((await res.json()) as { card: string }).card, 'card');
@@ -102,6 +102,50 @@ export async function refreshLog(device: Device, account: Uint8Array, providers:
     return true;
   }
   return false;
+}
+
+/** Where an account's identity log was looked for, and the newest log found. */
+export interface FoundLog {
+  /** The newest log any provider served (the replicas' fork rule decides between diverging ones). */
+  state: IdentityState | undefined;
+  /** Providers that answered, whether or not they had the log. */
+  answered: string[];
+  /** Providers that could not be reached, each with why. */
+  unreachable: { url: string; error: string }[];
+}
+
+/**
+ * Looks for an account's identity log with nothing but its id: asks `first` (any providers: the user's guess, or
+ * one that merely deals with the account), then every provider the log names, and those a newer log names in
+ * turn, keeping the newest. A provider can serve a stale log but not forge one, so asking every provider the
+ * account lists is what finds its current devices, providers and recovery key.
+ */
+export async function findLog(account: Uint8Array, first: Iterable<string>): Promise<FoundLog> {
+  const found: FoundLog = { state: undefined, answered: [], unreachable: [] };
+  const asked = new Set<string>();
+  let queue = [...first];
+  while (queue.length) {
+    const fresh = [...new Set(queue)].filter((u) => !asked.has(u));
+    for (const u of fresh) asked.add(u);
+    const cards = await Promise.all(
+      fresh.map((url) =>
+        fetchCard(url, account).then(
+          (card) => {
+            found.answered.push(url);
+            return card;
+          },
+          (e: Error) => void found.unreachable.push({ url, error: e.message }),
+        ),
+      ),
+    );
+    for (const card of cards) {
+      if (!card) continue;
+      const state = decodeCard(card);
+      found.state = found.state ? chooseLog(found.state, state) : state;
+    }
+    queue = found.state?.providers.filter((u) => !asked.has(u)) ?? [];
+  }
+  return found;
 }
 
 export interface OutboxItem {

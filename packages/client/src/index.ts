@@ -11,6 +11,6 @@ export {
   type SyncReport,
 } from './link-options.js';
 export { answered, Providers, type Outcome, type ProviderStatus } from './providers.js';
-export { claimHandle, fetchCard, handleUrl, hostOf, inboxSettings, outbox, refreshLog, register, resolveHandle, type OutboxItem } from './http.js';
+export { claimHandle, fetchCard, findLog, handleUrl, hostOf, inboxSettings, outbox, refreshLog, register, resolveHandle, type FoundLog, type OutboxItem } from './http.js';
 export { CODE_LENGTH, linkFingerprint, newPairingCode, offerLink, parsePairingCode, requestLink, type LinkOffer, type LinkRequest, type PendingLink } from './pairing.js';
 export { providerInfo, type ProviderInfo } from './provider-info.js';

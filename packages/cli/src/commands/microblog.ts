@@ -26,6 +26,33 @@ async function declareMirrors(device: Device, urls: Iterable<string>, mirrors: M
   }
 }
 
+/** Brings other accounts' spaces in through this account's providers, which mirror them. */
+async function fetchMirrored(device: Device, links: CommandLinks, mirrors: Mirror[]): Promise<void> {
+  await declareMirrors(device, device.identity().providers, mirrors);
+  await links.reconcile(mirrors.map((m) => m.space));
+}
+
+/** The microblog over this device: what it reads of other accounts comes through the account's own providers. */
+function microblogOver(device: Device, links: CommandLinks): Microblog {
+  return new Microblog(device, {
+    resolve: async (handle) => {
+      const state = await resolveHandle(handle);
+      await device.replica.addCard(encodeCard(state));
+      return state;
+    },
+    fetch: (mirrors) => fetchMirrored(device, links, mirrors),
+  });
+}
+
+/**
+ * Brings in what the account follows, through its providers' mirrors (the links have reconciled the account's
+ * own spaces already): a recovered device then holds what the lost one did.
+ */
+export async function fetchFollowed(device: Device, links: CommandLinks): Promise<void> {
+  const mirrors = await microblogOver(device, links).mirrors();
+  if (mirrors.length) await fetchMirrored(device, links, mirrors);
+}
+
 /**
  * Runs a microblog command over links to this account's own providers, which mirror what it follows: each
  * reconciles first (fresh data in), and what the command wrote goes out over the same connections.
@@ -36,17 +63,7 @@ async function withMicroblog<T>(ctx: Context, f: (mb: Microblog, links: CommandL
   const device = p.device;
   const own = () => device.identity().providers;
   const links = new CommandLinks(device, ctx, () => mb.interest());
-  const mb: Microblog = new Microblog(device, {
-    resolve: async (handle) => {
-      const state = await resolveHandle(handle);
-      await device.replica.addCard(encodeCard(state));
-      return state;
-    },
-    fetch: async (mirrors) => {
-      await declareMirrors(device, own(), mirrors);
-      await links.reconcile(mirrors.map((m) => m.space));
-    },
-  });
+  const mb = microblogOver(device, links);
   try {
     await declareMirrors(device, own(), await mb.mirrors());
     await links.connect(own());
