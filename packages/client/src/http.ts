@@ -1,4 +1,5 @@
 import { chooseLog, decodeCard, encodeCard, FreeholdError, fromBase64, fromId, isRejectReason, reject, signRequest, toId, type Device, type IdentityState } from '@freehold/core';
+import { boundedFetch } from './bounded-fetch.js';
 import { providerInfo } from './provider-info.js';
 
 /** POSTs a signed request; a refusal becomes the FreeholdError the provider named. */
@@ -79,8 +80,10 @@ export async function resolveHandle(handle: string): Promise<IdentityState> {
 }
 
 /** An account's identity log as a provider holds it (verified here from its genesis). */
-export async function fetchCard(provider: string, account: Uint8Array, signal?: AbortSignal): Promise<Uint8Array | undefined> {
-  const res = await fetch(`${provider}/.well-known/freehold/accounts/${toId(account)}`, { signal }).catch(() => reject('unavailable', `cannot reach ${provider}`));
+export async function fetchCard(provider: string, account: Uint8Array): Promise<Uint8Array | undefined> {
+  const res = await boundedFetch(`${provider}/.well-known/freehold/accounts/${toId(account)}`).catch((e: Error) =>
+    reject('unavailable', e instanceof FreeholdError ? e.message : `cannot reach ${provider}`),
+  );
   if (res.status === 404) return undefined;
   if (!res.ok) reject('unavailable', `${new URL(provider).host} answered ${res.status}`);
   const card = fromBase64(((await res.json()) as { card: string }).card, 'card');

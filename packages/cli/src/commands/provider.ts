@@ -44,7 +44,7 @@ interface ProviderState {
 
 async function probeProvider(url: string, me: IdentityState): Promise<ProviderState> {
   try {
-    const card = await fetchCard(url, me.account, AbortSignal.timeout(10_000));
+    const card = await fetchCard(url, me.account);
     if (!card) return { url, status: 'missing' };
     const theirs = decodeCard(card);
     if (equal(theirs.head, me.head)) return { url, status: 'current' };
