@@ -7,6 +7,7 @@ import {
   equal,
   fromId,
   phraseToSecret,
+  requireCurrentPhrase,
   secretToPhrase,
   toId,
   type IdentityState,
@@ -16,7 +17,7 @@ import {
   answered,
   claimHandle,
   CLIENT_BACKOFF,
-  fetchCard,
+  findLog,
   providerInfo,
   offerLink,
   ProviderLink,
@@ -287,9 +288,9 @@ export class Session {
    */
   private async ensureIdentityLog(): Promise<void> {
     if (!this.device.replica.contact(this.device.account)) {
-      const card = await fetchCard(PROVIDER, this.device.account);
-      if (!card) throw new Error('this provider does not know the account');
-      await this.device.replica.addCard(card);
+      const { state } = await findLog(this.device.account, [PROVIDER]);
+      if (!state) throw new Error('this provider does not know the account');
+      await this.device.replica.addCard(encodeCard(state));
     }
     if (this.identity.recovery && (await completeRecovery(this.device.replica, this.identity.recovery))) {
       delete this.identity.recovery;
@@ -370,6 +371,16 @@ export class Session {
   /** Recovery: the phrase names the account and vouches for this browser as a new device of it. */
   static async recover(phrase: string, name: string): Promise<Session> {
     const pending = beginRecovery(phraseToSecret(phrase), `${name}'s browser`);
+    // Nothing is kept until a provider knows the account: a mistyped phrase that still checks out names another.
+    const found = await findLog(pending.account, [PROVIDER]);
+    if (!found.state) {
+      throw new Error(
+        found.answered.length
+          ? 'No provider knows the account this phrase names. Check the words and their order.'
+          : `Cannot reach ${location.host} to look the account up; try again when it is back.`,
+      );
+    }
+    requireCurrentPhrase(found.state, pending);
     const id: StoredIdentity = { account: pending.account, keys: pending.device, name, recovery: pending };
     await saveIdentity(id);
     return Session.start(id);
