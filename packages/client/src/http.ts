@@ -111,6 +111,8 @@ export async function refreshLog(device: Device, account: Uint8Array, providers:
 export interface FoundLog {
   /** The newest log any provider served (the replicas' fork rule decides between diverging ones). */
   state: IdentityState | undefined;
+  /** Providers that served a log of the account. */
+  holders: string[];
   /** Providers that answered, whether or not they had the log. */
   answered: string[];
   /** Providers that could not be reached, each with why. */
@@ -124,7 +126,7 @@ export interface FoundLog {
  * account lists is what finds its current devices, providers and recovery key.
  */
 export async function findLog(account: Uint8Array, first: Iterable<string>): Promise<FoundLog> {
-  const found: FoundLog = { state: undefined, answered: [], unreachable: [] };
+  const found: FoundLog = { state: undefined, holders: [], answered: [], unreachable: [] };
   const asked = new Set<string>();
   let queue = [...first];
   while (queue.length) {
@@ -141,8 +143,9 @@ export async function findLog(account: Uint8Array, first: Iterable<string>): Pro
         ),
       ),
     );
-    for (const card of cards) {
+    for (const [i, card] of cards.entries()) {
       if (!card) continue;
+      found.holders.push(fresh[i]!);
       const state = decodeCard(card);
       found.state = found.state ? chooseLog(found.state, state) : state;
     }

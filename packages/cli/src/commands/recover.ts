@@ -46,7 +46,7 @@ async function firstProviders(ctx: Context): Promise<string[]> {
 /** The account's newest identity log from the providers, or a one-line reason why there is none. */
 async function locate(account: Uint8Array, first: string[]): Promise<{ state: IdentityState; sources: string[] }> {
   const found = await findLog(account, first);
-  if (found.state) return { state: found.state, sources: found.answered };
+  if (found.state) return { state: found.state, sources: found.holders };
   if (!found.answered.length) {
     return reject('unavailable', `cannot reach a provider to recover from (${found.unreachable.map((u) => `${hostOf(u.url)}: ${u.error}`).join('; ')})`);
   }
@@ -78,12 +78,12 @@ async function recoverOnline(ctx: Context, pending: PendingRecovery, name: strin
       );
       for (const r of reports) printReport(r, ctx.out);
       await fetchFollowed(profile.device, links);
+      await nameHeldSpaces(profile);
+      const spaces = await profile.device.store.spaces();
+      ctx.out(`recovered: ${spaces.length} space${spaces.length === 1 ? '' : 's'} from ${reports.map((r) => hostOf(r.url)).join(', ')}`);
     } finally {
       links.close();
     }
-    await nameHeldSpaces(profile);
-    const spaces = await profile.device.store.spaces();
-    ctx.out(`recovered: ${spaces.length} space${spaces.length === 1 ? '' : 's'} from ${providers.map(hostOf).join(', ')}`);
   } finally {
     await profile.close();
   }
