@@ -13,7 +13,7 @@ import {
   answered,
   CLIENT_BACKOFF,
   Deliveries,
-  fetchCard,
+  findLog,
   providerInfo,
   offerLink,
   ProviderLink,
@@ -317,9 +317,9 @@ export class Session {
    */
   private async ensureIdentityLog(): Promise<void> {
     if (!this.device.replica.contact(this.device.account)) {
-      const card = await fetchCard(PROVIDER, this.device.account);
-      if (!card) throw new Error('this provider does not know the account');
-      await this.device.replica.addCard(card);
+      const { state } = await findLog(this.device.account, [PROVIDER]);
+      if (!state) throw new Error('this provider does not know the account');
+      await this.device.replica.addCard(encodeCard(state));
     }
     if (this.identity.recovery && (await completeRecovery(this.device.replica, this.identity.recovery))) {
       delete this.identity.recovery;

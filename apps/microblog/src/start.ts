@@ -1,6 +1,6 @@
-import { beginRecovery, createAccount, Device, phraseToSecret, secretToPhrase } from '@freehold/core';
+import { beginRecovery, createAccount, Device, phraseToSecret, requireCurrentPhrase, secretToPhrase } from '@freehold/core';
 import { IndexedDbStore } from '@freehold/stores/indexeddb';
-import { claimHandle, providerInfo, register, requestLink as offerKeys, type PendingLink } from '@freehold/client';
+import { claimHandle, findLog, providerInfo, register, requestLink as offerKeys, type PendingLink } from '@freehold/client';
 import { saveIdentity, type StoredIdentity } from './keys.js';
 import { PROVIDER, Session, STORE } from './session.js';
 
@@ -39,6 +39,16 @@ export function draft(name: string): { phrase: string; finish(handle: string): P
 /** Recovery: the phrase names the account and vouches for this browser as a new device of it. */
 export async function recover(phrase: string, name: string): Promise<Session> {
   const pending = beginRecovery(phraseToSecret(phrase), `${name}'s browser`);
+  // Nothing is kept until a provider knows the account: a mistyped phrase that still checks out names another.
+  const found = await findLog(pending.account, [PROVIDER]);
+  if (!found.state) {
+    throw new Error(
+      found.answered.length
+        ? 'No provider knows the account this phrase names. Check the words and their order.'
+        : `Cannot reach ${location.host} to look the account up; try again when it is back.`,
+    );
+  }
+  requireCurrentPhrase(found.state, pending);
   const id: StoredIdentity = { account: pending.account, keys: pending.device, name, recovery: pending };
   await saveIdentity(id);
   return Session.start(id);

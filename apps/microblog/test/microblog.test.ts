@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { build } from 'vite';
 import type { Browser, BrowserContext, BrowserContextOptions, Page } from 'playwright-core';
 import jsonld from 'jsonld';
-import { decodeCard, fromBase64, liveDevices } from '@freehold/core';
+import { decodeCard, fromBase64, liveDevices, randomBytes, secretToPhrase } from '@freehold/core';
 import { launchChromium } from '../../../test-support/browser.js';
 import { spawnServer } from '../../../packages/server/test/process.js';
 import { follow, seen, signUp } from './app.js';
@@ -202,10 +202,18 @@ describe('the microblog in Chromium, with a CLI user on the same network', () =>
     const fresh = await newPage(browser);
     await fresh.goto(url);
     await fresh.getByRole('button', { name: 'I have a recovery phrase' }).click();
+    // A phrase that checks out but names an account nobody knows: said so, and nothing is kept.
+    await fresh.getByLabel('Recovery phrase').fill(secretToPhrase(randomBytes(32)));
+    await fresh.getByRole('button', { name: 'Recover account' }).click();
+    await fresh.getByRole('alert').getByText('No provider knows the account this phrase names').waitFor({ timeout: 20_000 });
+    await fresh.reload();
+    await fresh.getByRole('button', { name: 'I have a recovery phrase' }).click();
     await fresh.getByLabel('Recovery phrase').fill(alicePhrase);
     await fresh.getByRole('button', { name: 'Recover account' }).click();
     await seen(fresh, 'Hello from Alice, whose keys never leave her browser', 60_000);
     await seen(fresh, 'After Bob was removed', 30_000);
+    await fresh.goto(`${url}/#/inbox`);
+    await seen(fresh, 'A private word, Alice', 30_000, 'li');
     await fresh.goto(`${url}/#/me`);
     await fresh.getByRole('heading', { name: 'Alice Liddell' }).waitFor({ timeout: 30_000 });
     await fresh.screenshot({ path: join(SHOTS, 'profile.png') });

@@ -1,6 +1,7 @@
 import { FreeholdError } from '@freehold/core';
 import { runCommand, type Command, type Io } from './command.js';
 import { accountCommands } from './commands/account.js';
+import { recoverCommand } from './commands/recover.js';
 import { spaceCommands } from './commands/spaces.js';
 import { replicaCommands } from './commands/replica.js';
 import { providerCommands } from './commands/provider.js';
@@ -8,7 +9,7 @@ import { moveCommand } from './commands/move.js';
 import { operatorCommands } from './commands/operator.js';
 import { microblogCommands } from './commands/microblog.js';
 
-const commands: Command[] = [...accountCommands, ...spaceCommands, ...replicaCommands, ...providerCommands, moveCommand, ...microblogCommands, ...operatorCommands];
+const commands: Command[] = [...accountCommands, recoverCommand, ...spaceCommands, ...replicaCommands, ...providerCommands, moveCommand, ...microblogCommands, ...operatorCommands];
 
 function help(): string {
   const width = Math.max(...commands.map((c) => c.usage.length));

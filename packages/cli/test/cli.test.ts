@@ -113,7 +113,7 @@ describe('freehold CLI end to end', () => {
     const exportFile = join(root, 'carol.export');
     ok('carol', ['export', exportFile]);
     const phrase = readFileSync(phraseFile, 'utf8');
-    const rec = ok('carol2', ['recover', '--name', 'carol'], phrase);
+    const rec = ok('carol2', ['recover', '--offline', '--name', 'carol'], phrase);
     expect(rec).toContain(account('carol'));
     fails('carol2', ['space', 'list'], /recovery is not finished/);
     expect(ok('carol2', ['import', exportFile])).toMatch(/recovery finished/);
@@ -138,9 +138,9 @@ describe('freehold CLI end to end', () => {
     expect(readFileSync(newPhrase, 'utf8')).not.toBe(phrase);
     const exportAfter = join(root, 'carol2.export');
     ok('carol2', ['export', exportAfter]);
-    ok('carol5', ['recover'], phrase);
+    ok('carol5', ['recover', '--offline'], phrase);
     fails('carol5', ['import', exportAfter], /recovery phrase was replaced by a newer one/);
-    ok('carol6', ['recover', '--account', account('carol2')], readFileSync(newPhrase, 'utf8'));
+    ok('carol6', ['recover', '--offline', '--account', account('carol2')], readFileSync(newPhrase, 'utf8'));
     expect(ok('carol6', ['import', exportAfter])).toMatch(/recovery finished/);
     fails('carol3', ['recover'], /no recovery phrase/);
     expect(fh('carol4', ['recover'], 'abandon '.repeat(24)).err).toMatch(/not valid/);

@@ -48,8 +48,8 @@ describe('freehold CLI with a provider', () => {
     expect(ok(['provider', 'add', url], 'alice')).toMatch(/registered with .*quota 195\.3 KiB/);
     // Bob knows the provider by another of its names: his log lists the canonical one.
     ok(['provider', 'add', url.replace('//localhost:', '//127.0.0.1:')], 'bob');
-    expect(JSON.parse(ok(['provider', 'list', '--json'], 'alice'))).toEqual([url]);
-    expect(JSON.parse(ok(['provider', 'list', '--json'], 'bob'))).toEqual([url]);
+    expect(JSON.parse(ok(['provider', 'list', '--json'], 'alice'))).toEqual([{ url, status: 'current' }]);
+    expect(JSON.parse(ok(['provider', 'list', '--json'], 'bob'))).toEqual([{ url, status: 'current' }]);
     expect(ok(['handle', 'claim', 'alice'], 'alice')).toBe(`alice@${host}`);
     expect(ok(['handle', 'claim', 'bob'], 'bob')).toBe(`bob@${host}`);
     expect(fh(['handle', 'claim', 'alice'], 'bob').err).toMatch(/already taken/);

@@ -3,6 +3,7 @@ import {
   asRecord,
   asString,
   asUint,
+  chooseLog,
   compare,
   decodeCard,
   encodeCard,
@@ -16,6 +17,7 @@ import {
   type Device,
   type IdentityState,
 } from '@freehold/core';
+import { boundedFetch } from './bounded-fetch.js';
 import { providerInfo } from './provider-info.js';
 
 /** POSTs a signed request; a refusal becomes the FreeholdError the provider named. */
@@ -138,11 +140,14 @@ export async function resolveHandle(handle: string): Promise<IdentityState> {
 
 /** An account's identity log as a provider holds it (verified here from its genesis). */
 export async function fetchCard(provider: string, account: Uint8Array): Promise<Uint8Array | undefined> {
-  const res = await fetch(`${provider}/.well-known/freehold/accounts/${toId(account)}`).catch(() => reject('unavailable', `cannot reach ${provider}`));
+  const res = await boundedFetch(`${provider}/.well-known/freehold/accounts/${toId(account)}`).catch((e: Error) =>
+    reject('unavailable', e instanceof FreeholdError ? e.message : `cannot reach ${provider}`),
+  );
   if (res.status === 404) return undefined;
   if (!res.ok) reject('unavailable', `${new URL(provider).host} answered ${res.status}`);
   const card = fromBase64(((await res.json()) as { card: string }).card, 'card');
-  decodeCard(card);
+  // A provider may answer with anything: only a verified log of this very account is taken.
+  if (toId(decodeCard(card).account) !== toId(account)) reject('malformed', `${new URL(provider).host} answered with another account's log`);
   return card;
 }
 
@@ -167,24 +172,61 @@ export type Delivery =
   | { state: 'pending' }
   | { state: 'delivered'; at: number; to: string }
   | { state: 'failed'; reason: string; message: string; to: string };
+/** Where an account's identity log was looked for, and the newest log found. */
+export interface FoundLog {
+  /** The newest log any provider served (the replicas' fork rule decides between diverging ones). */
+  state: IdentityState | undefined;
+  /** Providers that served a log of the account. */
+  holders: string[];
+  /** Providers that answered, whether or not they had the log. */
+  answered: string[];
+  /** Providers that could not be reached, each with why. */
+  unreachable: { url: string; error: string }[];
+}
+
 /**
- * Follows an account's log from provider to provider: asks each provider the log names, then those a newer log
- * names (a provider the account moved away from holds the log that says where it went), keeping the newest.
- * Answers whether any provider had it; at most `limit` providers are asked.
+ * Looks for an account's identity log with nothing but its id: asks `first` (any providers: the user's guess, or
+ * one that merely deals with the account), then every provider the log names, and those a newer log names in
+ * turn, keeping the newest. A provider can serve a stale log but not forge one, so asking every provider the
+ * account lists is what finds its current devices, providers and recovery key.
  */
-export async function followLog(device: Device, account: Uint8Array, limit = 8): Promise<boolean> {
+export async function findLog(account: Uint8Array, first: Iterable<string>): Promise<FoundLog> {
+  const found: FoundLog = { state: undefined, holders: [], answered: [], unreachable: [] };
   const asked = new Set<string>();
-  let found = false;
-  for (;;) {
-    const next = (device.replica.contact(account)?.providers ?? []).find((u) => !asked.has(u));
-    if (!next || asked.size >= limit) return found;
-    asked.add(next);
-    const card = await fetchCard(next, account).catch(() => undefined);
-    // A provider may answer with anything: only a log of this very account is taken.
-    if (!card || toId(decodeCard(card).account) !== toId(account)) continue;
-    await device.replica.addCard(card);
-    found = true;
+  let queue = [...first];
+  while (queue.length) {
+    const fresh = [...new Set(queue)].filter((u) => !asked.has(u));
+    for (const u of fresh) asked.add(u);
+    const cards = await Promise.all(
+      fresh.map((url) =>
+        fetchCard(url, account).then(
+          (card) => {
+            found.answered.push(url);
+            return card;
+          },
+          (e: Error) => void found.unreachable.push({ url, error: e.message }),
+        ),
+      ),
+    );
+    for (const [i, card] of cards.entries()) {
+      if (!card) continue;
+      found.holders.push(fresh[i]!);
+      const state = decodeCard(card);
+      found.state = found.state ? chooseLog(found.state, state) : state;
+    }
+    queue = found.state?.providers.filter((u) => !asked.has(u)) ?? [];
   }
+  return found;
+}
+
+/**
+ * Follows an account's log from provider to provider (see findLog), starting from those the log held here names,
+ * and keeps the newest found. Answers whether any provider had it.
+ */
+export async function followLog(device: Device, account: Uint8Array): Promise<boolean> {
+  const found = await findLog(account, device.replica.contact(account)?.providers ?? []);
+  if (found.state) await device.replica.addCard(encodeCard(found.state));
+  return found.holders.length > 0;
 }
 
 export interface OutboxItem {

@@ -14,6 +14,7 @@ export { answered, Providers, type Outcome, type ProviderStatus } from './provid
 export {
   claimHandle,
   fetchCard,
+  findLog,
   fingerprints,
   followLog,
   handleUrl,
@@ -25,6 +26,7 @@ export {
   registrationTerms,
   resolveHandle,
   type Delivery,
+  type FoundLog,
   type OutboxItem,
   type SpaceFingerprint,
 } from './http.js';

@@ -1,4 +1,5 @@
 import { asArray, asRecord, asString, fromId, reject, type RejectReason } from '@freehold/core';
+import { boundedFetch } from './bounded-fetch.js';
 
 /** A provider as its well-known document describes it. */
 export interface ProviderInfo {
@@ -14,7 +15,7 @@ const known = new Map<string, Promise<ProviderInfo>>();
 
 async function load(base: string): Promise<ProviderInfo> {
   const fail = (reason: RejectReason, why: string): never => reject(reason, `${new URL(base).host}: ${why}`);
-  const res = await fetch(`${base}/.well-known/freehold/provider`).catch(() =>
+  const res = await boundedFetch(`${base}/.well-known/freehold/provider`).catch(() =>
     reject('unavailable', `cannot reach a Freehold provider at ${base} (is it running?)`),
   );
   if (!res.ok) fail(res.status === 404 ? 'not-found' : 'unavailable', `answered ${res.status} for its provider document (is it a Freehold provider?)`);

@@ -1,11 +1,9 @@
 import { writeFileSync } from 'node:fs';
 import {
-  beginRecovery,
   createAccount,
   decodeCard,
   encodeCard,
   fromId,
-  phraseToSecret,
   reject,
   secretToPhrase,
   toId,
@@ -104,25 +102,6 @@ export const accountCommands: Command[] = [
       const state = decodeCard(new Uint8Array(bytes));
       await p.device.replica.addCard(new Uint8Array(bytes));
       ctx.out(`contact ${toId(state.account)} added (${state.devices.size} device${state.devices.size === 1 ? '' : 's'})`);
-    },
-  },
-  {
-    name: 'recover',
-    usage: 'recover [--name NAME] [--account ACCOUNT] < phrase',
-    summary: 'Read the recovery phrase on stdin and make this profile a new device of that account. Finish with `import` or `sync --with`.',
-    options: { name: { type: 'string' }, account: { type: 'string' } },
-    args: [0, 0],
-    async run(ctx) {
-      if (hasProfile(ctx.home)) reject('invalid-argument', `a profile already exists in ${ctx.home} (recover into an empty --home)`);
-      const phrase = (await ctx.stdin()).trim();
-      if (!phrase) reject('bad-phrase', 'no recovery phrase on stdin (pipe the 24 words in)');
-      const name = (ctx.values.name as string | undefined) ?? 'me';
-      const account = ctx.values.account ? fromId(ctx.values.account as string, 'account') : undefined;
-      const pending = beginRecovery(phraseToSecret(phrase), `${name}'s recovered device`, account);
-      const profile = await Profile.create(ctx.home, pending.account, pending.device, name, pending);
-      await profile.close();
-      ctx.out(`recovering account ${toId(pending.account)} on new device ${toId(pending.device.sign.publicKey)}`);
-      ctx.out('next: `freehold import FILE` (an export) or `freehold sync --with DIR` (another replica) to finish');
     },
   },
   {

@@ -6,7 +6,6 @@ import { CommandLinks } from '../links.js';
 import { Microblog, parseRef, refToString, type Mirror, type TimelineItem } from '@freehold/microblog';
 import type { Command, Context } from '../command.js';
 
-
 /**
  * Asks this account's providers to mirror the spaces it reads or writes to that belong to other accounts (with
  * those accounts' logs): the client then talks to its own providers only. A provider that does not answer is
@@ -30,6 +29,30 @@ export async function declareMirrors(device: Device, urls: Iterable<string>, mir
   }
 }
 
+/** Brings other accounts' spaces in through this account's providers, which mirror them. */
+async function fetchMirrored(device: Device, links: CommandLinks, mirrors: Mirror[]): Promise<void> {
+  await declareMirrors(device, device.identity().providers, mirrors, links);
+  await links.reconcile(mirrors.map((m) => m.space));
+}
+
+/** The microblog over this device: what it reads of other accounts comes through the account's own providers. */
+function microblogOver(device: Device, links: CommandLinks): Microblog {
+  const mb: Microblog = new Microblog(device, {
+    resolve: (handle) => resolve(mb, handle),
+    fetch: (mirrors) => fetchMirrored(device, links, mirrors),
+  });
+  return mb;
+}
+
+/**
+ * Brings in what the account follows, through its providers' mirrors (the links have reconciled the account's
+ * own spaces already): a recovered device then holds what the lost one did.
+ */
+export async function fetchFollowed(device: Device, links: CommandLinks): Promise<void> {
+  const mirrors = await microblogOver(device, links).mirrors();
+  if (mirrors.length) await fetchMirrored(device, links, mirrors);
+}
+
 /**
  * Runs a microblog command over links to this account's own providers, which mirror what it follows: each
  * reconciles first (fresh data in), and what the command wrote goes out over the same connections.
@@ -40,13 +63,7 @@ async function withMicroblog<T>(ctx: Context, f: (mb: Microblog, links: CommandL
   const device = p.device;
   const own = () => device.identity().providers;
   const links = new CommandLinks(device, ctx, () => mb.interest());
-  const mb: Microblog = new Microblog(device, {
-    resolve: (handle) => resolve(mb, handle),
-    fetch: async (mirrors) => {
-      await declareMirrors(device, own(), mirrors, links);
-      await links.reconcile(mirrors.map((m) => m.space));
-    },
-  });
+  const mb = microblogOver(device, links);
   try {
     const declared = await mb.mirrors();
     await declareMirrors(device, own(), declared, links);

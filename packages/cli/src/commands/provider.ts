@@ -1,5 +1,5 @@
-import { encodeCard, fromId, reject, toId } from '@freehold/core';
-import { claimHandle, hostOf, outbox, providerInfo, refreshLog, register, resolveHandle, type OutboxItem } from '@freehold/client';
+import { chooseLog, decodeCard, encodeCard, equal, fromId, reject, toId, type IdentityState } from '@freehold/core';
+import { claimHandle, fetchCard, hostOf, outbox, providerInfo, refreshLog, register, resolveHandle, type OutboxItem } from '@freehold/client';
 import { formatSize } from '@freehold/server';
 import { ready, type Command } from '../command.js';
 import { CommandLinks, printReport } from '../links.js';
@@ -33,6 +33,42 @@ export async function accountRef(p: Profile, ref: string): Promise<Uint8Array> {
   const state = await resolveHandle(ref);
   await p.device.replica.addCard(encodeCard(state));
   return state.account;
+}
+
+/** What one provider of the account holds of it now, as far as its served identity log tells. */
+interface ProviderState {
+  url: string;
+  status: 'current' | 'behind' | 'ahead' | 'missing' | 'unreachable';
+  error?: string;
+}
+
+async function probeProvider(url: string, me: IdentityState): Promise<ProviderState> {
+  try {
+    const card = await fetchCard(url, me.account);
+    if (!card) return { url, status: 'missing' };
+    const theirs = decodeCard(card);
+    if (equal(theirs.head, me.head)) return { url, status: 'current' };
+    return { url, status: chooseLog(me, theirs) === me ? 'behind' : 'ahead' };
+  } catch (e) {
+    return { url, status: 'unreachable', error: (e as Error).message };
+  }
+}
+
+function meaning(x: ProviderState, othersServe: boolean): string {
+  switch (x.status) {
+    case 'current':
+      return 'holds this account and its current identity log';
+    case 'behind':
+      return 'holds an older identity log of this account; it catches up from this device and the other providers';
+    case 'ahead':
+      return 'holds a newer identity log than this device (another device changed it): `freehold sync`';
+    case 'missing':
+      return 'answers but holds nothing of this account (it lost its data, or has not caught up yet); it takes the account back from its other providers';
+    case 'unreachable':
+      return othersServe
+        ? `no answer (${x.error}). Nothing is lost: the other providers hold the account and serve its contacts; \`freehold provider remove ${x.url}\` if it does not come back`
+        : `no answer (${x.error}). No provider of this account answers now: this device keeps everything and syncs when one is back`;
+  }
 }
 
 export const providerCommands: Command[] = [
@@ -87,15 +123,19 @@ export const providerCommands: Command[] = [
   {
     name: 'provider list',
     usage: 'provider list [--json]',
-    summary: 'List the providers of this account.',
+    summary:
+      'List the providers of this account and whether each answers now: current (holds this account\u2019s current identity log), ' +
+      'behind or ahead (holds an older or newer one), missing (answers but holds nothing of the account), unreachable.',
     options: { json: { type: 'boolean' } },
     args: [0, 0],
     async run(ctx) {
       const p = await ready(ctx);
-      const list = p.device.identity().providers;
+      const me = p.device.identity();
+      const list = await Promise.all(me.providers.map((url) => probeProvider(url, me)));
       if (ctx.values.json) return ctx.json(list);
       if (!list.length) return ctx.out('no providers yet: `freehold provider add URL`');
-      for (const u of list) ctx.out(u);
+      const others = (url: string) => list.some((x) => x.url !== url && x.status !== 'unreachable' && x.status !== 'missing');
+      for (const x of list) ctx.out(`${x.url}  ${x.status}: ${meaning(x, others(x.url))}`);
     },
   },
   {

@@ -14,6 +14,15 @@ async function spaceName(p: Profile, space: Uint8Array): Promise<string | undefi
   return typeof name === 'string' ? name : undefined;
 }
 
+/** Gives every held space that has no local name here the name its members see, when that name is free. */
+export async function nameHeldSpaces(p: Profile): Promise<void> {
+  const named = new Set(Object.values(p.spaceNames()));
+  for (const space of await p.device.store.spaces()) {
+    if (named.has(toId(space))) continue;
+    const name = await spaceName(p, space);
+    if (name && !p.spaceNames()[name]) p.nameSpace(name, space);
+  }
+}
 
 function parseFields(text: string): Record<string, unknown> {
   let v: unknown;
