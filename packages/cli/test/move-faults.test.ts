@@ -24,7 +24,7 @@ interface MoveJson {
 }
 
 const entriesAt = async (url: string): Promise<number> => ((await (await fetch(`${url}/healthz`)).json()) as { entries: number }).entries;
-const providers = (home: string): string[] => JSON.parse(ok(['provider', 'list', '--json'], home)) as string[];
+const providers = (home: string): string[] => (JSON.parse(ok(['provider', 'list', '--json'], home)) as { url: string }[]).map((p) => p.url);
 
 async function until(f: () => Promise<boolean>, ms: number): Promise<void> {
   const end = Date.now() + ms;

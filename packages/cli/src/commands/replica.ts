@@ -91,7 +91,8 @@ export const replicaCommands: Command[] = [
       for (const c of cards) await p.device.replica.addCard(c);
       // The export may predate changes to the log (a move to another provider): a recovery appended to an old log
       // would fork it, so the newest is fetched from the providers it names first.
-      if (p.recovering && !(await followLog(p.device, p.device.account))) {
+      const named = p.device.replica.contact(p.device.account)?.providers.length ?? 0;
+      if (p.recovering && named > 0 && !(await followLog(p.device, p.device.account))) {
         ctx.err('freehold: warning: no provider the exported log names could be asked for a newer one; finishing the recovery on the exported log');
       }
       const recovered = await p.finishRecovery();
