@@ -38,7 +38,7 @@ export class MemoryStore implements Store {
     // Same contract as the SQL stores' unique (device, seq) index: a conflicting batch changes nothing.
     for (const r of rows) {
       const held = this.bySeq.get(`${toHex(r.device)}:${r.seq}`);
-      if (held && toHex(held) !== toHex(r.id)) throw new Error(`device sequence ${r.seq} is already taken by another entry`);
+      if (held && toHex(held) !== toHex(r.id)) reject('fork', `the device already signed a different entry with sequence ${r.seq}`);
     }
     for (const { names, ...r } of rows) {
       if (names) this.name(r.space, names.account, names.creator);
