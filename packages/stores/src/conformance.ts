@@ -257,6 +257,26 @@ export function storeConformance(name: string, makeFactory: () => Promise<StoreF
       expect(await s.getAccount(id32(502))).toBeUndefined();
     });
 
+    it('decides each of several batches put at once on its own, in the order they were put', async () => {
+      const s = await fresh();
+      const acct = id32(500);
+      await s.putAccount({ account: acct, quota: 100, used: 0, created: 1 });
+      await s.putEntries([row(1)]);
+      const settled = await Promise.allSettled([
+        s.putEntries([row(2)], [{ account: acct, bytes: 60 }]),
+        s.putEntries([row(3), row(50, { seq: 1 })]),
+        s.putEntries([row(4)], [{ account: acct, bytes: 41 }]),
+        s.putEntries([row(5)], [{ account: id32(501), bytes: 1 }]),
+        s.putEntries([row(6, { space: SPACE_B, kind: 0, names: { account: id32(600), creator: true } })], [{ account: acct, bytes: 40 }]),
+      ]);
+      const outcomes = settled.map((r) => (r.status === 'fulfilled' ? 'stored' : (r.reason as { reason?: string }).reason));
+      expect(outcomes).toEqual(['stored', 'fork', 'quota-exceeded', 'not-hosted', 'stored']);
+      expect(hexes((await s.keys(SPACE_A)).map((k) => k.id)).sort()).toEqual(hexes([id32(1), id32(2)]).sort());
+      expect(hexes((await s.keys(SPACE_B)).map((k) => k.id))).toEqual([toHex(id32(6))]);
+      expect((await s.getAccount(acct))!.used).toBe(100);
+      expect((await s.spacesOf(id32(600))).map((n) => [toHex(n.space), n.creator])).toEqual([[toHex(SPACE_B), true]]);
+    });
+
     const open_ = { max: 3, releasedBefore: 0 };
     const names = (rows: { name: string }[]) => rows.map((h) => h.name);
 

@@ -18,8 +18,8 @@ interface Refused {
   needed: number | null;
 }
 
-const PUT = `SELECT * FROM put_entries($1::int[], $2::bytea[], $3::bytea[], $4::bytea[], $5::smallint[], $6::bytea[], $7::bigint[], $8::bigint[],
-  $9::bytea[], $10::int[], $11::bytea[], $12::bytea[], $13::boolean[], $14::int[], $15::bytea[], $16::bigint[])`;
+const PUT = `SELECT * FROM put_entries($1::int[], $2::bytea, $3::int[], $4::smallint[], $5::bigint[], $6::bigint[],
+  $7::int[], $8::bytea[], $9::bytea[], $10::boolean[], $11::int[], $12::bytea[], $13::bigint[])`;
 
 const buf = (b: Uint8Array): Buffer => Buffer.from(b.buffer, b.byteOffset, b.byteLength);
 
@@ -37,24 +37,49 @@ function namesOf(rows: EntryRow[]): { account: Buffer; space: Buffer; creator: b
   return [...named.values()];
 }
 
-/** put_entries' arguments: one array per column, each batch's part ending where its `ends` says. */
-function columns(group: Put[]): unknown[] {
-  const c = { ends: [] as number[], nameEnds: [] as number[], chargeEnds: [] as number[] };
-  const entry: unknown[][] = Array.from({ length: 8 }, () => []);
-  const name: unknown[][] = [[], [], []];
-  const charge: unknown[][] = [[], []];
-  for (const { rows, charges } of group) {
-    for (const r of rows) {
-      const values = [buf(r.id), buf(r.space), buf(r.doc), r.kind, buf(r.device), r.seq, r.time, buf(r.bytes)];
-      values.forEach((v, i) => entry[i]!.push(v));
+/**
+ * put_entries' arguments. The entries' byte fields go as one binary value (hex text in arrays would double them
+ * and cost both sides a conversion); each batch's part of a list ends where its `ends` says.
+ */
+function argumentsOf(group: Put[]): unknown[] {
+  const fields: Buffer[] = [];
+  const fieldEnds: number[] = [];
+  const rows = { kinds: [] as number[], seqs: [] as number[], times: [] as number[] };
+  const names: { account: Buffer; space: Buffer; creator: boolean }[] = [];
+  const charges: Charge[] = [];
+  const ends = { rows: [] as number[], names: [] as number[], charges: [] as number[] };
+  let at = 0;
+  for (const put of group) {
+    for (const r of put.rows) {
+      for (const f of [r.id, r.space, r.doc, r.device, r.bytes]) {
+        fields.push(buf(f));
+        fieldEnds.push((at += f.length));
+      }
+      rows.kinds.push(r.kind);
+      rows.seqs.push(r.seq);
+      rows.times.push(r.time);
     }
-    for (const n of namesOf(rows)) [n.account, n.space, n.creator].forEach((v, i) => name[i]!.push(v));
-    for (const ch of charges) [buf(ch.account), ch.bytes].forEach((v, i) => charge[i]!.push(v));
-    c.ends.push(entry[0]!.length);
-    c.nameEnds.push(name[0]!.length);
-    c.chargeEnds.push(charge[0]!.length);
+    names.push(...namesOf(put.rows));
+    charges.push(...put.charges);
+    ends.rows.push(rows.kinds.length);
+    ends.names.push(names.length);
+    ends.charges.push(charges.length);
   }
-  return [c.ends, ...entry, c.nameEnds, ...name, c.chargeEnds, ...charge];
+  return [
+    ends.rows,
+    Buffer.concat(fields, at),
+    fieldEnds,
+    rows.kinds,
+    rows.seqs,
+    rows.times,
+    ends.names,
+    names.map((n) => n.account),
+    names.map((n) => n.space),
+    names.map((n) => n.creator),
+    ends.charges,
+    charges.map((c) => buf(c.account)),
+    charges.map((c) => c.bytes),
+  ];
 }
 
 function refusal(r: Refused): FreeholdError {
@@ -68,7 +93,7 @@ function refusal(r: Refused): FreeholdError {
  * alone, in the group's order. Resolves with each batch's refusal, if any, once the group is committed.
  */
 export async function putGroup(pool: pg.Pool, group: Put[]): Promise<(FreeholdError | undefined)[]> {
-  const { rows } = await pool.query<Refused>({ name: 'put_entries', text: PUT, values: columns(group) });
+  const { rows } = await pool.query<Refused>({ name: 'put_entries', text: PUT, values: argumentsOf(group) });
   const refused: (FreeholdError | undefined)[] = new Array(group.length).fill(undefined);
   for (const r of rows) refused[r.batch] = refusal(r);
   return refused;

@@ -37,11 +37,16 @@ CREATE INDEX IF NOT EXISTS handles_account ON handles (account);`,
     version: 4,
     name: 'put_entries: a group of batches in one round trip',
     up: `
+-- Field k of a packed list: the fields' bytes travel end to end in one binary value, with where each one ends.
+CREATE FUNCTION packed_field(packed bytea, field_ends int[], k int) RETURNS bytea LANGUAGE sql IMMUTABLE
+  AS 'SELECT substring(packed FROM coalesce(field_ends[k - 1], 0) + 1 FOR field_ends[k] - coalesce(field_ends[k - 1], 0))';
+
 -- Stores a group of batches, each as Store.putEntries would alone: its charges checked against the quotas under the
--- accounts' row locks, its entries and index rows written, all or nothing. Batch b's rows are those after ends[b-1]
--- up to ends[b] (likewise its names and charges). A batch refused leaves one result row saying why.
+-- accounts' row locks, its entries and index rows written, all or nothing. Entry i's id, space, doc, device and bytes
+-- are fields 5i-4 to 5i of packed; batch b's entries are those after ends[b-1] up to ends[b] (likewise its names
+-- and charges). A batch refused leaves one result row saying why.
 CREATE FUNCTION put_entries(
-  ends int[], ids bytea[], spaces bytea[], docs bytea[], kinds smallint[], devices bytea[], seqs bigint[], times bigint[], bodies bytea[],
+  ends int[], packed bytea, field_ends int[], kinds smallint[], seqs bigint[], times bigint[],
   name_ends int[], name_accounts bytea[], name_spaces bytea[], name_creators boolean[],
   charge_ends int[], charge_accounts bytea[], charge_bytes bigint[]
 ) RETURNS TABLE (batch int, reason text, payer bytea, payer_used bigint, payer_quota bigint, needed bigint)
@@ -51,6 +56,9 @@ DECLARE
   name_from int := 1;
   charge_from int := 1;
   held accounts%ROWTYPE;
+  fields_from int;
+  batch_packed bytea;
+  batch_ends int[];
 BEGIN
   -- Every account the group charges is locked first, in one order: groups on several nodes never wait in a cycle.
   PERFORM 1 FROM accounts WHERE account = ANY (charge_accounts) ORDER BY account FOR UPDATE;
@@ -68,12 +76,19 @@ BEGIN
     END LOOP;
     IF reason IS NULL THEN
       BEGIN
-        UPDATE accounts SET used = used + x.amount
-          FROM unnest(charge_accounts[charge_from:charge_ends[b]], charge_bytes[charge_from:charge_ends[b]]) AS x (charged, amount)
-          WHERE account = x.charged;
+        FOR i IN charge_from .. charge_ends[b] LOOP
+          UPDATE accounts SET used = used + charge_bytes[i] WHERE account = charge_accounts[i];
+        END LOOP;
+        -- The batch's own bytes: each statement is planned with its arguments in it, so the whole group's would be
+        -- copied into every plan.
+        fields_from := coalesce(field_ends[5 * row_from - 5], 0);
+        batch_packed := substring(packed FROM fields_from + 1 FOR coalesce(field_ends[5 * ends[b]], 0) - fields_from);
+        batch_ends := ARRAY(SELECT e - fields_from FROM unnest(field_ends[5 * row_from - 4:5 * ends[b]]) AS e);
         INSERT INTO entries (id, space, doc, kind, device, seq, time, bytes)
-          SELECT * FROM unnest(ids[row_from:ends[b]], spaces[row_from:ends[b]], docs[row_from:ends[b]], kinds[row_from:ends[b]],
-            devices[row_from:ends[b]], seqs[row_from:ends[b]], times[row_from:ends[b]], bodies[row_from:ends[b]])
+          SELECT packed_field(batch_packed, batch_ends, 5 * j - 4), packed_field(batch_packed, batch_ends, 5 * j - 3),
+            packed_field(batch_packed, batch_ends, 5 * j - 2), kinds[row_from + j - 1], packed_field(batch_packed, batch_ends, 5 * j - 1),
+            seqs[row_from + j - 1], times[row_from + j - 1], packed_field(batch_packed, batch_ends, 5 * j)
+          FROM generate_series(1, ends[b] - row_from + 1) AS j
           ON CONFLICT (id) DO NOTHING;
         INSERT INTO space_names (account, space, creator)
           SELECT * FROM unnest(name_accounts[name_from:name_ends[b]], name_spaces[name_from:name_ends[b]], name_creators[name_from:name_ends[b]])
