@@ -119,7 +119,9 @@ export async function migrate(pool: pg.Pool, schema: string, migrations = POSTGR
   try {
     await client.query('BEGIN');
     await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`freehold-migrate:${schema}`]);
-    await client.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
+    // Only when missing: creating a schema takes CREATE on the database, which a user given its own schema may lack.
+    const { rowCount } = await client.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [schema]);
+    if (!rowCount) await client.query(`CREATE SCHEMA ${schema}`);
     await client.query(MIGRATIONS_TABLE);
     const { rows } = await client.query<{ v: number }>('SELECT COALESCE(MAX(version), 0) AS v FROM migrations');
     for (const m of pending(`PostgreSQL schema ${schema}`, rows[0]!.v, migrations)) {
