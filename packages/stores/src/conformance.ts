@@ -245,6 +245,8 @@ export function storeConformance(name: string, makeFactory: () => Promise<StoreF
       await s.putEntries([row(1)], [{ account: acct, bytes: 60 }]);
       expect((await s.getAccount(acct))!.used).toBe(60);
       await expect(s.putEntries([row(2), row(3)], [{ account: acct, bytes: 41 }])).rejects.toMatchObject({ reason: 'quota-exceeded' });
+      // Charges to one account add up.
+      await expect(s.putEntries([row(2)], [{ account: acct, bytes: 30 }, { account: acct, bytes: 30 }])).rejects.toMatchObject({ reason: 'quota-exceeded' });
       expect(await s.countEntries()).toBe(1);
       expect((await s.getAccount(acct))!.used).toBe(60);
       await expect(s.putEntries([row(4)], [{ account: id32(501), bytes: 1 }])).rejects.toMatchObject({ reason: 'not-hosted' });

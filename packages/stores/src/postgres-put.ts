@@ -22,6 +22,8 @@ const PUT = `SELECT * FROM put_entries($1::int[], $2::bytea, $3::int[], $4::smal
   $7::int[], $8::bytea[], $9::bytea[], $10::boolean[], $11::int[], $12::bytea[], $13::bigint[])`;
 
 const buf = (b: Uint8Array): Buffer => Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+/** A list of integers as PostgreSQL's array text: the driver would quote and escape each number on its own. */
+export const intArray = (xs: number[]): string => `{${xs.join(',')}}`;
 
 /**
  * The index rows of a batch (see Store.spacesOf). An upsert may touch a row once per statement, so the batch's
@@ -66,19 +68,19 @@ function argumentsOf(group: Put[]): unknown[] {
     ends.charges.push(charges.length);
   }
   return [
-    ends.rows,
+    intArray(ends.rows),
     Buffer.concat(fields, at),
-    fieldEnds,
-    rows.kinds,
-    rows.seqs,
-    rows.times,
-    ends.names,
+    intArray(fieldEnds),
+    intArray(rows.kinds),
+    intArray(rows.seqs),
+    intArray(rows.times),
+    intArray(ends.names),
     names.map((n) => n.account),
     names.map((n) => n.space),
     names.map((n) => n.creator),
-    ends.charges,
+    intArray(ends.charges),
     charges.map((c) => buf(c.account)),
-    charges.map((c) => c.bytes),
+    intArray(charges.map((c) => c.bytes)),
   ];
 }
 

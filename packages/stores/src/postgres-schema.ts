@@ -64,40 +64,38 @@ BEGIN
   PERFORM 1 FROM accounts WHERE account = ANY (charge_accounts) ORDER BY account FOR UPDATE;
   FOR b IN 1 .. coalesce(array_length(ends, 1), 0) LOOP
     batch := b - 1; reason := NULL; payer := NULL; payer_used := NULL; payer_quota := NULL; needed := NULL;
-    FOR i IN charge_from .. charge_ends[b] LOOP
-      SELECT * INTO held FROM accounts WHERE account = charge_accounts[i];
-      IF NOT FOUND THEN
-        reason := 'not-hosted'; payer := charge_accounts[i];
-        EXIT;
-      ELSIF held.used + charge_bytes[i] > held.quota THEN
-        reason := 'quota-exceeded'; payer := charge_accounts[i]; payer_used := held.used; payer_quota := held.quota; needed := charge_bytes[i];
-        EXIT;
-      END IF;
-    END LOOP;
-    IF reason IS NULL THEN
-      BEGIN
-        FOR i IN charge_from .. charge_ends[b] LOOP
-          UPDATE accounts SET used = used + charge_bytes[i] WHERE account = charge_accounts[i];
-        END LOOP;
-        -- The batch's own bytes: each statement is planned with its arguments in it, so the whole group's would be
-        -- copied into every plan.
-        fields_from := coalesce(field_ends[5 * row_from - 5], 0);
-        batch_packed := substring(packed FROM fields_from + 1 FOR coalesce(field_ends[5 * ends[b]], 0) - fields_from);
-        batch_ends := ARRAY(SELECT e - fields_from FROM unnest(field_ends[5 * row_from - 4:5 * ends[b]]) AS e);
-        INSERT INTO entries (id, space, doc, kind, device, seq, time, bytes)
-          SELECT packed_field(batch_packed, batch_ends, 5 * j - 4), packed_field(batch_packed, batch_ends, 5 * j - 3),
-            packed_field(batch_packed, batch_ends, 5 * j - 2), kinds[row_from + j - 1], packed_field(batch_packed, batch_ends, 5 * j - 1),
-            seqs[row_from + j - 1], times[row_from + j - 1], packed_field(batch_packed, batch_ends, 5 * j)
-          FROM generate_series(1, ends[b] - row_from + 1) AS j
-          ON CONFLICT (id) DO NOTHING;
-        INSERT INTO space_names (account, space, creator)
-          SELECT * FROM unnest(name_accounts[name_from:name_ends[b]], name_spaces[name_from:name_ends[b]], name_creators[name_from:name_ends[b]])
-          ON CONFLICT (account, space) DO UPDATE SET creator = true WHERE excluded.creator;
-      EXCEPTION WHEN unique_violation THEN
-        -- The one unique index an insert here can trip is (device, seq): the device signed another entry there.
-        reason := 'fork';
-      END;
-    END IF;
+    BEGIN
+      FOR i IN charge_from .. charge_ends[b] LOOP
+        SELECT * INTO held FROM accounts WHERE account = charge_accounts[i];
+        IF NOT FOUND THEN
+          reason := 'not-hosted'; payer := charge_accounts[i];
+          RAISE EXCEPTION USING ERRCODE = 'FH001';
+        ELSIF held.used + charge_bytes[i] > held.quota THEN
+          reason := 'quota-exceeded'; payer := charge_accounts[i]; payer_used := held.used; payer_quota := held.quota; needed := charge_bytes[i];
+          RAISE EXCEPTION USING ERRCODE = 'FH001';
+        END IF;
+        UPDATE accounts SET used = used + charge_bytes[i] WHERE account = charge_accounts[i];
+      END LOOP;
+      -- The batch's own bytes: each statement is planned with its arguments in it, so the whole group's would be
+      -- copied into every plan.
+      fields_from := coalesce(field_ends[5 * row_from - 5], 0);
+      batch_packed := substring(packed FROM fields_from + 1 FOR coalesce(field_ends[5 * ends[b]], 0) - fields_from);
+      batch_ends := ARRAY(SELECT e - fields_from FROM unnest(field_ends[5 * row_from - 4:5 * ends[b]]) AS e);
+      INSERT INTO entries (id, space, doc, kind, device, seq, time, bytes)
+        SELECT packed_field(batch_packed, batch_ends, 5 * j - 4), packed_field(batch_packed, batch_ends, 5 * j - 3),
+          packed_field(batch_packed, batch_ends, 5 * j - 2), kinds[row_from + j - 1], packed_field(batch_packed, batch_ends, 5 * j - 1),
+          seqs[row_from + j - 1], times[row_from + j - 1], packed_field(batch_packed, batch_ends, 5 * j)
+        FROM generate_series(1, ends[b] - row_from + 1) AS j
+        ON CONFLICT (id) DO NOTHING;
+      INSERT INTO space_names (account, space, creator)
+        SELECT * FROM unnest(name_accounts[name_from:name_ends[b]], name_spaces[name_from:name_ends[b]], name_creators[name_from:name_ends[b]])
+        ON CONFLICT (account, space) DO UPDATE SET creator = true WHERE excluded.creator;
+    EXCEPTION
+      -- Refused by a charge: reason says why (variables outlive the rollback).
+      WHEN SQLSTATE 'FH001' THEN NULL;
+      -- The one unique index an insert here can trip is (device, seq): the device signed another entry there.
+      WHEN unique_violation THEN reason := 'fork';
+    END;
     IF reason IS NOT NULL THEN
       RETURN NEXT;
     END IF;

@@ -15,7 +15,7 @@ import {
   type Store,
 } from '@freehold/core';
 import { Coalescer } from './coalesce.js';
-import { putGroup, type Put } from './postgres-put.js';
+import { intArray, putGroup, type Put } from './postgres-put.js';
 import { migrate } from './postgres-schema.js';
 
 // BIGINT columns hold times, sequence numbers and byte counts, all well inside Number's safe range.
@@ -112,7 +112,7 @@ export class PostgresStore implements Store {
   private async idsBySeq(keys: { device: Uint8Array; seq: number }[]): Promise<(Uint8Array | undefined)[]> {
     const { rows } = await this.run<{ device: Buffer; seq: number; id: Buffer }>(
       'SELECT e.device, e.seq, e.id FROM entries e JOIN unnest($1::bytea[], $2::bigint[]) AS k (device, seq) ON e.device = k.device AND e.seq = k.seq',
-      [keys.map((k) => buf(k.device)), keys.map((k) => k.seq)],
+      [keys.map((k) => buf(k.device)), intArray(keys.map((k) => k.seq))],
     );
     const found = new Map(rows.map((r) => [`${r.device.toString('hex')}:${r.seq}`, bytes(r.id)]));
     return keys.map((k) => found.get(`${toHex(k.device)}:${k.seq}`));
