@@ -12,7 +12,6 @@ export interface Put {
 interface Refused {
   batch: number;
   reason: 'not-hosted' | 'quota-exceeded' | 'fork';
-  payer: Buffer | null;
   payer_used: number | null;
   payer_quota: number | null;
   needed: number | null;

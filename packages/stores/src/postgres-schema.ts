@@ -49,7 +49,7 @@ CREATE FUNCTION put_entries(
   ends int[], packed bytea, field_ends int[], kinds smallint[], seqs bigint[], times bigint[],
   name_ends int[], name_accounts bytea[], name_spaces bytea[], name_creators boolean[],
   charge_ends int[], charge_accounts bytea[], charge_bytes bigint[]
-) RETURNS TABLE (batch int, reason text, payer bytea, payer_used bigint, payer_quota bigint, needed bigint)
+) RETURNS TABLE (batch int, reason text, payer_used bigint, payer_quota bigint, needed bigint)
 LANGUAGE plpgsql AS $$
 DECLARE
   row_from int := 1;
@@ -63,15 +63,15 @@ BEGIN
   -- Every account the group charges is locked first, in one order: groups on several nodes never wait in a cycle.
   PERFORM 1 FROM accounts WHERE account = ANY (charge_accounts) ORDER BY account FOR UPDATE;
   FOR b IN 1 .. coalesce(array_length(ends, 1), 0) LOOP
-    batch := b - 1; reason := NULL; payer := NULL; payer_used := NULL; payer_quota := NULL; needed := NULL;
+    batch := b - 1; reason := NULL; payer_used := NULL; payer_quota := NULL; needed := NULL;
     BEGIN
       FOR i IN charge_from .. charge_ends[b] LOOP
         SELECT * INTO held FROM accounts WHERE account = charge_accounts[i];
         IF NOT FOUND THEN
-          reason := 'not-hosted'; payer := charge_accounts[i];
+          reason := 'not-hosted';
           RAISE EXCEPTION USING ERRCODE = 'FH001';
         ELSIF held.used + charge_bytes[i] > held.quota THEN
-          reason := 'quota-exceeded'; payer := charge_accounts[i]; payer_used := held.used; payer_quota := held.quota; needed := charge_bytes[i];
+          reason := 'quota-exceeded'; payer_used := held.used; payer_quota := held.quota; needed := charge_bytes[i];
           RAISE EXCEPTION USING ERRCODE = 'FH001';
         END IF;
         UPDATE accounts SET used = used + charge_bytes[i] WHERE account = charge_accounts[i];

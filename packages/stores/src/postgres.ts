@@ -52,6 +52,10 @@ const account = (r: SqlAccount): AccountRow => ({ ...r, account: bytes(r.account
  */
 export class PostgresStore implements Store {
   private readonly prepared = new Map<string, string>();
+  /**
+   * Two groups in flight: one commits while the next forms. At most 32 batches a group, each a subtransaction:
+   * under the 64 a PostgreSQL backend keeps track of without spilling to disk (pg_subtrans) for every snapshot.
+   */
   private readonly puts = new Coalescer<Put, FreeholdError | undefined>((group) => putGroup(this.pool, group), { parallel: 2, max: 32 });
   /** idBySeq runs once per entry ingested: concurrent ingests share one query. */
   private readonly seqs = new Coalescer<{ device: Uint8Array; seq: number }, Uint8Array | undefined>((keys) => this.idsBySeq(keys), { parallel: 2, max: 1000 });
