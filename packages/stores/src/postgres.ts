@@ -54,7 +54,8 @@ export class PostgresStore implements Store {
   private readonly prepared = new Map<string, string>();
   /**
    * Two groups in flight: one commits while the next forms. At most 32 batches a group, each a subtransaction:
-   * under the 64 a PostgreSQL backend keeps track of without spilling to disk (pg_subtrans) for every snapshot.
+   * past 64, a transaction's subtransactions no longer fit in shared memory, and every snapshot taken meanwhile
+   * has to look them up in pg_subtrans.
    */
   private readonly puts = new Coalescer<Put, FreeholdError | undefined>((group) => putGroup(this.pool, group), { parallel: 2, max: 32 });
   /** idBySeq runs once per entry ingested: concurrent ingests share one query. */
