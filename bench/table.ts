@@ -10,12 +10,16 @@ export interface Row {
   note?: string;
 }
 
+export function median(xs: number[]): number {
+  const sorted = [...xs].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
 /** Median of `runs` measurements: these machines are noisy, one run says little. */
 export async function measure(f: () => Promise<number> | number, runs = 5): Promise<number> {
   const xs: number[] = [];
   for (let i = 0; i < runs; i++) xs.push(await f());
-  xs.sort((a, b) => a - b);
-  return xs[Math.floor(xs.length / 2)]!;
+  return median(xs);
 }
 
 export function rate(count: number, f: () => unknown): number {

@@ -232,7 +232,8 @@ export class Replica {
   }
 
   private async ingestVerified(parsed: { i: number; e: Entry }[], results: IngestResult[], opts: IngestOptions): Promise<IngestResult[]> {
-    const seen = new Map<string, Uint8Array>();
+    // The entry at each (device, seq) this batch takes or follows: stored before it, then accepted in it.
+    const seen = await this.storedSeqs(parsed.map((p) => p.e));
     const accepted: { i: number; e: Entry }[] = [];
     const charges = new Map<string, Charge>();
     // One graph per space for the whole batch, even for a space the cache would not keep (one created here).
@@ -283,6 +284,23 @@ export class Replica {
     return results;
   }
 
+  /**
+   * The stored entries at the sequence numbers a batch takes and follows, asked all at once: a store that merges
+   * concurrent reads (PostgreSQL) answers a whole batch in one round trip rather than one per entry.
+   */
+  private async storedSeqs(entries: Entry[]): Promise<Map<string, Uint8Array>> {
+    const keys = new Map<string, { device: Uint8Array; seq: number }>();
+    for (const { device, seq } of entries) {
+      const hex = toHex(device);
+      keys.set(`${hex}:${seq}`, { device, seq });
+      if (seq > 1) keys.set(`${hex}:${seq - 1}`, { device, seq: seq - 1 });
+    }
+    const ids = await Promise.all([...keys.values()].map((k) => this.store.idBySeq(k.device, k.seq)));
+    const stored = new Map<string, Uint8Array>();
+    [...keys.keys()].forEach((k, i) => ids[i] && stored.set(k, ids[i]));
+    return stored;
+  }
+
   /** Throws the reason an entry is invalid; returns what hosting it costs (on a provider). */
   private async validate(
     e: Entry,
@@ -292,13 +310,13 @@ export class Replica {
   ): Promise<Charge | undefined> {
     if (e.time > this.now() + MAX_CLOCK_SKEW_MS) reject('clock-skew', 'entry is dated in the future');
     const deviceHex = toHex(e.device);
-    const held = seen.get(`${deviceHex}:${e.seq}`) ?? (await this.store.idBySeq(e.device, e.seq));
+    const held = seen.get(`${deviceHex}:${e.seq}`);
     if (held) {
       if (toHex(held) === toHex(e.id)) reject('duplicate', 'entry is already held');
       reject('fork', `device already signed a different entry with sequence ${e.seq}`);
     }
     if (e.seq > 1) {
-      const before = seen.get(`${deviceHex}:${e.seq - 1}`) ?? (await this.store.idBySeq(e.device, e.seq - 1));
+      const before = seen.get(`${deviceHex}:${e.seq - 1}`);
       if (before && toHex(before) !== toHex(e.prev)) reject('bad-chain', 'entry does not link to its author’s previous entry');
     }
     const author = this.authorOf(e.device);

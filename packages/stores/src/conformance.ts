@@ -140,7 +140,7 @@ export function storeConformance(name: string, makeFactory: () => Promise<StoreF
     it('refuses a whole batch when one entry takes a sequence number already signed for another', async () => {
       const s = await fresh();
       await s.putEntries([row(1)]);
-      await expect(s.putEntries([row(2), row(50, { seq: 1 })])).rejects.toThrow();
+      await expect(s.putEntries([row(2), row(50, { seq: 1 })])).rejects.toMatchObject({ reason: 'fork' });
       expect(await s.countEntries()).toBe(1);
       expect(await s.hasEntry(id32(2))).toBe(false);
     });
@@ -171,7 +171,9 @@ export function storeConformance(name: string, makeFactory: () => Promise<StoreF
       expect(await named(bob)).toEqual([[toHex(SPACE_A), false]]);
       expect(await named(id32(602))).toEqual([]);
       // A refused batch indexes nothing.
-      await expect(s.putEntries([row(5, { space: SPACE_B, kind: 0, names: { account: bob, creator: true } }), row(51, { seq: 1 })])).rejects.toThrow();
+      await expect(s.putEntries([row(5, { space: SPACE_B, kind: 0, names: { account: bob, creator: true } }), row(51, { seq: 1 })])).rejects.toMatchObject({
+        reason: 'fork',
+      });
       expect(await named(bob)).toEqual([[toHex(SPACE_A), false]]);
       // A row already held, put again with its name, is indexed (how an older store is filled).
       await s.putEntries([row(6, { space: SPACE_B, kind: 0 })]);
@@ -243,6 +245,8 @@ export function storeConformance(name: string, makeFactory: () => Promise<StoreF
       await s.putEntries([row(1)], [{ account: acct, bytes: 60 }]);
       expect((await s.getAccount(acct))!.used).toBe(60);
       await expect(s.putEntries([row(2), row(3)], [{ account: acct, bytes: 41 }])).rejects.toMatchObject({ reason: 'quota-exceeded' });
+      // Charges to one account add up.
+      await expect(s.putEntries([row(2)], [{ account: acct, bytes: 30 }, { account: acct, bytes: 30 }])).rejects.toMatchObject({ reason: 'quota-exceeded' });
       expect(await s.countEntries()).toBe(1);
       expect((await s.getAccount(acct))!.used).toBe(60);
       await expect(s.putEntries([row(4)], [{ account: id32(501), bytes: 1 }])).rejects.toMatchObject({ reason: 'not-hosted' });
@@ -253,6 +257,26 @@ export function storeConformance(name: string, makeFactory: () => Promise<StoreF
       await s.putEntries([row(2)], [{ account: acct, bytes: 41 }]);
       expect((await s.accounts()).map((a) => [toHex(a.account), a.used])).toEqual([[toHex(acct), 101]]);
       expect(await s.getAccount(id32(502))).toBeUndefined();
+    });
+
+    it('decides each of several batches put at once on its own, in the order they were put', async () => {
+      const s = await fresh();
+      const acct = id32(500);
+      await s.putAccount({ account: acct, quota: 100, used: 0, created: 1 });
+      await s.putEntries([row(1)]);
+      const settled = await Promise.allSettled([
+        s.putEntries([row(2)], [{ account: acct, bytes: 60 }]),
+        s.putEntries([row(3), row(50, { seq: 1 })]),
+        s.putEntries([row(4)], [{ account: acct, bytes: 41 }]),
+        s.putEntries([row(5)], [{ account: id32(501), bytes: 1 }]),
+        s.putEntries([row(6, { space: SPACE_B, kind: 0, names: { account: id32(600), creator: true } })], [{ account: acct, bytes: 40 }]),
+      ]);
+      const outcomes = settled.map((r) => (r.status === 'fulfilled' ? 'stored' : (r.reason as { reason?: string }).reason));
+      expect(outcomes).toEqual(['stored', 'fork', 'quota-exceeded', 'not-hosted', 'stored']);
+      expect(hexes((await s.keys(SPACE_A)).map((k) => k.id)).sort()).toEqual(hexes([id32(1), id32(2)]).sort());
+      expect(hexes((await s.keys(SPACE_B)).map((k) => k.id))).toEqual([toHex(id32(6))]);
+      expect((await s.getAccount(acct))!.used).toBe(100);
+      expect((await s.spacesOf(id32(600))).map((n) => [toHex(n.space), n.creator])).toEqual([[toHex(SPACE_B), true]]);
     });
 
     const open_ = { max: 3, releasedBefore: 0 };

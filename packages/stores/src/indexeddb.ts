@@ -133,7 +133,12 @@ export class IndexedDbStore implements Store {
         newSpaces.set(toHex(r.space), r.space);
         // add() fails on the unique (device, seq) index, which aborts the whole transaction.
         // Copies: a stored view would drag its whole underlying buffer into the database.
-        await entries.add({ id: r.id.slice(), space: r.space.slice(), doc: r.doc.slice(), kind: r.kind, device: r.device.slice(), seq: r.seq, time: r.time, bytes: r.bytes.slice() });
+        await entries
+          .add({ id: r.id.slice(), space: r.space.slice(), doc: r.doc.slice(), kind: r.kind, device: r.device.slice(), seq: r.seq, time: r.time, bytes: r.bytes.slice() })
+          .catch((e: unknown) => {
+            if ((e as DOMException).name === 'ConstraintError') reject('fork', `the device already signed a different entry with sequence ${r.seq}`);
+            throw e;
+          });
       }
       for (const space of newSpaces.values()) await spaces.put(true, key(space.slice()));
       await tx.done;

@@ -30,15 +30,20 @@ export class MemoryStore implements Store {
   private readonly named = new Map<string, Map<string, NamedSpace>>();
 
   async putEntries(rows: EntryRow[], charges: Charge[] = []): Promise<void> {
+    // What each account will have used, charge by charge: one account may be charged more than once.
+    const used = new Map<string, number>();
     for (const c of charges) {
-      const a = this.accountRows.get(toHex(c.account));
+      const k = toHex(c.account);
+      const a = this.accountRows.get(k);
       if (!a) reject('not-hosted', 'account is not registered here');
-      if (a.used + c.bytes > a.quota) reject('quota-exceeded', quotaMessage(a, c.bytes));
+      const before = used.get(k) ?? a.used;
+      if (before + c.bytes > a.quota) reject('quota-exceeded', quotaMessage({ used: before, quota: a.quota }, c.bytes));
+      used.set(k, before + c.bytes);
     }
     // Same contract as the SQL stores' unique (device, seq) index: a conflicting batch changes nothing.
     for (const r of rows) {
       const held = this.bySeq.get(`${toHex(r.device)}:${r.seq}`);
-      if (held && toHex(held) !== toHex(r.id)) throw new Error(`device sequence ${r.seq} is already taken by another entry`);
+      if (held && toHex(held) !== toHex(r.id)) reject('fork', `the device already signed a different entry with sequence ${r.seq}`);
     }
     for (const { names, ...r } of rows) {
       if (names) this.name(r.space, names.account, names.creator);
@@ -47,7 +52,7 @@ export class MemoryStore implements Store {
       this.entries.set(k, r);
       this.bySeq.set(`${toHex(r.device)}:${r.seq}`, r.id);
     }
-    for (const c of charges) this.accountRows.get(toHex(c.account))!.used += c.bytes;
+    for (const [k, total] of used) this.accountRows.get(k)!.used = total;
   }
 
   private name(space: Uint8Array, account: Uint8Array, creator: boolean): void {

@@ -1,6 +1,8 @@
 import pg from 'pg';
 import {
+  FreeholdError,
   reject,
+  toHex,
   type AccountRow,
   type Charge,
   type DeviceUsage,
@@ -12,30 +14,9 @@ import {
   type NamedSpace,
   type Store,
 } from '@freehold/core';
-import { quotaMessage } from './quota.js';
-
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS entries (
-  id BYTEA PRIMARY KEY,
-  space BYTEA NOT NULL,
-  doc BYTEA NOT NULL,
-  kind SMALLINT NOT NULL,
-  device BYTEA NOT NULL,
-  seq BIGINT NOT NULL,
-  time BIGINT NOT NULL,
-  bytes BYTEA NOT NULL,
-  UNIQUE (device, seq)
-);
-CREATE INDEX IF NOT EXISTS entries_space_key ON entries (space, time, id);
-CREATE INDEX IF NOT EXISTS entries_doc ON entries (space, doc, time, id);
-CREATE TABLE IF NOT EXISTS cards (account BYTEA PRIMARY KEY, card BYTEA NOT NULL);
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BYTEA NOT NULL);
-CREATE TABLE IF NOT EXISTS accounts (account BYTEA PRIMARY KEY, quota BIGINT NOT NULL, used BIGINT NOT NULL, created BIGINT NOT NULL);
-CREATE TABLE IF NOT EXISTS handles (name TEXT PRIMARY KEY, account BYTEA NOT NULL);
-ALTER TABLE handles ADD COLUMN IF NOT EXISTS dropped BIGINT;
-CREATE INDEX IF NOT EXISTS handles_account ON handles (account);
-CREATE TABLE IF NOT EXISTS space_names (account BYTEA NOT NULL, space BYTEA NOT NULL, creator BOOLEAN NOT NULL, PRIMARY KEY (account, space));
-`;
+import { Coalescer } from './coalesce.js';
+import { intArray, putGroup, type Put } from './postgres-put.js';
+import { migrate } from './postgres-schema.js';
 
 // BIGINT columns hold times, sequence numbers and byte counts, all well inside Number's safe range.
 const types = {
@@ -56,18 +37,30 @@ interface Row {
   bytes: Buffer;
 }
 const row = (r: Row): EntryRow => ({ id: bytes(r.id), space: bytes(r.space), doc: bytes(r.doc), kind: r.kind, device: bytes(r.device), seq: r.seq, time: r.time, bytes: bytes(r.bytes) });
-const handleRow = (h: { name: string; account: Buffer; dropped: number | null }): HandleRow => ({
+type SqlHandle = { name: string; account: Buffer; dropped: number | null };
+type SqlAccount = { account: Buffer; quota: number; used: number; created: number };
+const handleRow = (h: SqlHandle): HandleRow => ({
   name: h.name,
   account: bytes(h.account),
   ...(h.dropped === null ? {} : { dropped: h.dropped }),
 });
-const account = (r: { account: Buffer; quota: number; used: number; created: number }): AccountRow => ({ ...r, account: bytes(r.account) });
+const account = (r: SqlAccount): AccountRow => ({ ...r, account: bytes(r.account) });
 
 /**
  * PostgreSQL, for providers that outgrow one machine: several stateless nodes can share it. Each instance
  * works inside one schema, so tests and tenants never see each other's tables.
  */
 export class PostgresStore implements Store {
+  private readonly prepared = new Map<string, string>();
+  /**
+   * Two groups in flight: one commits while the next forms. At most 32 batches a group, each a subtransaction:
+   * past 64, a transaction's subtransactions no longer fit in shared memory, and every snapshot taken meanwhile
+   * has to look them up in pg_subtrans.
+   */
+  private readonly puts = new Coalescer<Put, FreeholdError | undefined>((group) => putGroup(this.pool, group), { parallel: 2, max: 32 });
+  /** idBySeq runs once per entry ingested: concurrent ingests share one query. */
+  private readonly seqs = new Coalescer<{ device: Uint8Array; seq: number }, Uint8Array | undefined>((keys) => this.idsBySeq(keys), { parallel: 2, max: 1000 });
+
   private constructor(
     private readonly pool: pg.Pool,
     readonly schema: string,
@@ -75,143 +68,119 @@ export class PostgresStore implements Store {
 
   static async open(url: string, schema = 'freehold'): Promise<PostgresStore> {
     if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) reject('invalid-argument', `schema name "${schema}" is not allowed`);
-    const pool = new pg.Pool({ connectionString: url, max: 8, types, options: `-c search_path=${schema}` });
+    const pool = new pg.Pool({ connectionString: url, max: 8, types, options: `-c search_path=${schema} -c plan_cache_mode=force_custom_plan` });
     try {
-      await pool.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
-      await pool.query(SCHEMA);
+      await migrate(pool, schema);
     } catch (e) {
       await pool.end();
+      if (e instanceof FreeholdError) throw e;
       return reject('unavailable', `cannot use PostgreSQL at ${url.replace(/:[^:@/]*@/, ':***@')}: ${(e as Error).message}`);
     }
     return new PostgresStore(pool, schema);
   }
 
+  /**
+   * Group commit: batches put while earlier groups are being stored leave together in the next group, one
+   * statement and one commit for all of them (see put_entries). Each resolves only once committed.
+   */
   async putEntries(rows: EntryRow[], charges: Charge[] = []): Promise<void> {
-    const client = await this.pool.connect();
-    try {
-      await client.query('BEGIN');
-      for (const c of charges) {
-        // The row lock makes concurrent writers on several nodes see each other's charges.
-        const { rows: found } = await client.query('SELECT * FROM accounts WHERE account = $1 FOR UPDATE', [buf(c.account)]);
-        if (!found[0]) reject('not-hosted', 'account is not registered here');
-        const a = account(found[0]);
-        if (a.used + c.bytes > a.quota) reject('quota-exceeded', quotaMessage(a, c.bytes));
-        await client.query('UPDATE accounts SET used = used + $1 WHERE account = $2', [c.bytes, buf(c.account)]);
-      }
-      for (let i = 0; i < rows.length; i += 500) {
-        const chunk = rows.slice(i, i + 500);
-        const values: unknown[] = [];
-        const tuples = chunk.map((r, j) => {
-          values.push(buf(r.id), buf(r.space), buf(r.doc), r.kind, buf(r.device), r.seq, r.time, buf(r.bytes));
-          const o = j * 8;
-          return `($${o + 1}, $${o + 2}, $${o + 3}, $${o + 4}, $${o + 5}, $${o + 6}, $${o + 7}, $${o + 8})`;
-        });
-        await client.query(`INSERT INTO entries (id, space, doc, kind, device, seq, time, bytes) VALUES ${tuples.join(', ')} ON CONFLICT (id) DO NOTHING`, values);
-      }
-      await this.putNames(client, rows);
-      await client.query('COMMIT');
-    } catch (e) {
-      await client.query('ROLLBACK').catch(() => {});
-      throw e;
-    } finally {
-      client.release();
-    }
+    const refused = await this.puts.request({ rows, charges });
+    if (refused) throw refused;
   }
 
   /**
-   * The index rows of a batch (see Store.spacesOf) in one statement. An upsert may touch a row once per
-   * statement, so the batch's own repeats are merged first.
+   * Runs a statement prepared once per connection, so PostgreSQL parses it once. Each run is still planned for its
+   * own arguments (plan_cache_mode, set at open): a generic plan made while a table was nearly empty would keep
+   * scanning all of it once it had grown.
    */
-  private async putNames(client: pg.PoolClient, rows: EntryRow[]): Promise<void> {
-    const named = new Map<string, { account: Buffer; space: Buffer; creator: boolean }>();
-    for (const r of rows) {
-      if (!r.names) continue;
-      const k = `${buf(r.names.account).toString('hex')}:${buf(r.space).toString('hex')}`;
-      named.set(k, { account: buf(r.names.account), space: buf(r.space), creator: r.names.creator || (named.get(k)?.creator ?? false) });
-    }
-    if (!named.size) return;
-    const list = [...named.values()];
-    await client.query(
-      `INSERT INTO space_names (account, space, creator) SELECT * FROM unnest($1::bytea[], $2::bytea[], $3::boolean[])
-       ON CONFLICT (account, space) DO UPDATE SET creator = true WHERE excluded.creator`,
-      [list.map((n) => n.account), list.map((n) => n.space), list.map((n) => n.creator)],
-    );
+  private run<R extends pg.QueryResultRow>(text: string, values: unknown[] = []): Promise<pg.QueryResult<R>> {
+    let name = this.prepared.get(text);
+    if (!name) this.prepared.set(text, (name = `q${this.prepared.size}`));
+    return this.pool.query<R>({ name, text, values });
   }
 
   async getEntries(ids: Uint8Array[]): Promise<(Uint8Array | undefined)[]> {
     if (!ids.length) return [];
-    const { rows } = await this.pool.query('SELECT id, bytes FROM entries WHERE id = ANY($1)', [ids.map(buf)]);
+    const { rows } = await this.run('SELECT id, bytes FROM entries WHERE id = ANY($1)', [ids.map(buf)]);
     const found = new Map((rows as { id: Buffer; bytes: Buffer }[]).map((r) => [r.id.toString('hex'), bytes(r.bytes)]));
     return ids.map((id) => found.get(buf(id).toString('hex')));
   }
 
   async hasEntry(id: Uint8Array): Promise<boolean> {
-    return (await this.pool.query('SELECT 1 FROM entries WHERE id = $1', [buf(id)])).rowCount === 1;
+    return (await this.run('SELECT 1 FROM entries WHERE id = $1', [buf(id)])).rowCount === 1;
   }
 
-  async idBySeq(device: Uint8Array, seq: number): Promise<Uint8Array | undefined> {
-    const { rows } = await this.pool.query('SELECT id FROM entries WHERE device = $1 AND seq = $2', [buf(device), seq]);
-    return rows[0] ? bytes(rows[0].id) : undefined;
+  idBySeq(device: Uint8Array, seq: number): Promise<Uint8Array | undefined> {
+    return this.seqs.request({ device, seq });
+  }
+
+  private async idsBySeq(keys: { device: Uint8Array; seq: number }[]): Promise<(Uint8Array | undefined)[]> {
+    const { rows } = await this.run<{ device: Buffer; seq: number; id: Buffer }>(
+      'SELECT e.device, e.seq, e.id FROM entries e JOIN unnest($1::bytea[], $2::bigint[]) AS k (device, seq) ON e.device = k.device AND e.seq = k.seq',
+      [keys.map((k) => buf(k.device)), intArray(keys.map((k) => k.seq))],
+    );
+    const found = new Map(rows.map((r) => [`${r.device.toString('hex')}:${r.seq}`, bytes(r.id)]));
+    return keys.map((k) => found.get(`${toHex(k.device)}:${k.seq}`));
   }
 
   async maxSeq(device: Uint8Array): Promise<number> {
-    const { rows } = await this.pool.query('SELECT COALESCE(MAX(seq), 0) AS m FROM entries WHERE device = $1', [buf(device)]);
-    return rows[0].m;
+    const { rows } = await this.run<{ m: number }>('SELECT COALESCE(MAX(seq), 0) AS m FROM entries WHERE device = $1', [buf(device)]);
+    return rows[0]!.m;
   }
 
   async deleteEntries(ids: Uint8Array[]): Promise<void> {
-    if (ids.length) await this.pool.query('DELETE FROM entries WHERE id = ANY($1)', [ids.map(buf)]);
+    if (ids.length) await this.run('DELETE FROM entries WHERE id = ANY($1)', [ids.map(buf)]);
   }
 
   async keys(space: Uint8Array): Promise<EntryKey[]> {
-    const { rows } = await this.pool.query('SELECT time, id FROM entries WHERE space = $1 ORDER BY time, id', [buf(space)]);
+    const { rows } = await this.run('SELECT time, id FROM entries WHERE space = $1 ORDER BY time, id', [buf(space)]);
     return (rows as { time: number; id: Buffer }[]).map((r) => ({ time: r.time, id: bytes(r.id) }));
   }
 
   async spaceEntries(space: Uint8Array, kind?: number): Promise<EntryRow[]> {
     const { rows } =
       kind === undefined
-        ? await this.pool.query('SELECT * FROM entries WHERE space = $1 ORDER BY time, id', [buf(space)])
-        : await this.pool.query('SELECT * FROM entries WHERE space = $1 AND kind = $2 ORDER BY time, id', [buf(space), kind]);
+        ? await this.run('SELECT * FROM entries WHERE space = $1 ORDER BY time, id', [buf(space)])
+        : await this.run('SELECT * FROM entries WHERE space = $1 AND kind = $2 ORDER BY time, id', [buf(space), kind]);
     return (rows as Row[]).map(row);
   }
 
   async docEntries(space: Uint8Array, doc: Uint8Array): Promise<EntryRow[]> {
-    const { rows } = await this.pool.query('SELECT * FROM entries WHERE space = $1 AND doc = $2 ORDER BY time, id', [buf(space), buf(doc)]);
+    const { rows } = await this.run('SELECT * FROM entries WHERE space = $1 AND doc = $2 ORDER BY time, id', [buf(space), buf(doc)]);
     return (rows as Row[]).map(row);
   }
 
   async recentEntries(spaces: Uint8Array[], limit: number, before = Number.MAX_SAFE_INTEGER): Promise<EntryRow[]> {
     if (!spaces.length) return [];
-    const { rows } = await this.pool.query('SELECT * FROM entries WHERE space = ANY($1) AND time < $2 ORDER BY time DESC, id DESC LIMIT $3', [spaces.map(buf), before, limit]);
+    const { rows } = await this.run('SELECT * FROM entries WHERE space = ANY($1) AND time < $2 ORDER BY time DESC, id DESC LIMIT $3', [spaces.map(buf), before, limit]);
     return (rows as Row[]).map(row);
   }
 
   async deviceEntries(space: Uint8Array | null, device: Uint8Array, afterSeq: number): Promise<EntryRow[]> {
     const { rows } = space
-      ? await this.pool.query('SELECT * FROM entries WHERE space = $1 AND device = $2 AND seq > $3 ORDER BY time, id', [buf(space), buf(device), afterSeq])
-      : await this.pool.query('SELECT * FROM entries WHERE device = $1 AND seq > $2 ORDER BY time, id', [buf(device), afterSeq]);
+      ? await this.run('SELECT * FROM entries WHERE space = $1 AND device = $2 AND seq > $3 ORDER BY time, id', [buf(space), buf(device), afterSeq])
+      : await this.run('SELECT * FROM entries WHERE device = $1 AND seq > $2 ORDER BY time, id', [buf(device), afterSeq]);
     return (rows as Row[]).map(row);
   }
 
   async spaces(): Promise<Uint8Array[]> {
-    const { rows } = await this.pool.query('SELECT DISTINCT space FROM entries ORDER BY space');
+    const { rows } = await this.run('SELECT DISTINCT space FROM entries ORDER BY space');
     return (rows as { space: Buffer }[]).map((r) => bytes(r.space));
   }
 
   async spacesOf(accountId: Uint8Array): Promise<NamedSpace[]> {
-    const { rows } = await this.pool.query('SELECT space, creator FROM space_names WHERE account = $1 ORDER BY space', [buf(accountId)]);
+    const { rows } = await this.run('SELECT space, creator FROM space_names WHERE account = $1 ORDER BY space', [buf(accountId)]);
     return (rows as { space: Buffer; creator: boolean }[]).map((r) => ({ space: bytes(r.space), creator: r.creator }));
   }
 
   async countEntries(): Promise<number> {
-    const { rows } = await this.pool.query('SELECT COUNT(*)::bigint AS n FROM entries');
-    return rows[0].n;
+    const { rows } = await this.run<{ n: number }>('SELECT COUNT(*)::bigint AS n FROM entries');
+    return rows[0]!.n;
   }
 
   async spaceUsage(space: Uint8Array): Promise<DeviceUsage[]> {
     // octet_length reads a stored value's size from its header, without fetching or decompressing it.
-    const { rows } = await this.pool.query(
+    const { rows } = await this.run(
       'SELECT device, COUNT(*)::bigint AS entries, SUM(octet_length(bytes))::bigint AS bytes FROM entries WHERE space = $1 GROUP BY device',
       [buf(space)],
     );
@@ -219,25 +188,25 @@ export class PostgresStore implements Store {
   }
 
   async deleteDeviceEntries(space: Uint8Array, devices: Uint8Array[]): Promise<void> {
-    if (devices.length) await this.pool.query('DELETE FROM entries WHERE space = $1 AND device = ANY($2)', [buf(space), devices.map(buf)]);
+    if (devices.length) await this.run('DELETE FROM entries WHERE space = $1 AND device = ANY($2)', [buf(space), devices.map(buf)]);
   }
 
   async putCard(accountId: Uint8Array, card: Uint8Array): Promise<void> {
-    await this.pool.query('INSERT INTO cards (account, card) VALUES ($1, $2) ON CONFLICT (account) DO UPDATE SET card = excluded.card', [buf(accountId), buf(card)]);
+    await this.run('INSERT INTO cards (account, card) VALUES ($1, $2) ON CONFLICT (account) DO UPDATE SET card = excluded.card', [buf(accountId), buf(card)]);
   }
 
   async getCard(accountId: Uint8Array): Promise<Uint8Array | undefined> {
-    const { rows } = await this.pool.query('SELECT card FROM cards WHERE account = $1', [buf(accountId)]);
+    const { rows } = await this.run('SELECT card FROM cards WHERE account = $1', [buf(accountId)]);
     return rows[0] ? bytes(rows[0].card) : undefined;
   }
 
   async cards(): Promise<{ account: Uint8Array; card: Uint8Array }[]> {
-    const { rows } = await this.pool.query('SELECT account, card FROM cards ORDER BY account');
+    const { rows } = await this.run('SELECT account, card FROM cards ORDER BY account');
     return (rows as { account: Buffer; card: Buffer }[]).map((r) => ({ account: bytes(r.account), card: bytes(r.card) }));
   }
 
   async putAccount(r: AccountRow): Promise<void> {
-    await this.pool.query('INSERT INTO accounts (account, quota, used, created) VALUES ($1, $2, $3, $4) ON CONFLICT (account) DO UPDATE SET quota = excluded.quota', [
+    await this.run('INSERT INTO accounts (account, quota, used, created) VALUES ($1, $2, $3, $4) ON CONFLICT (account) DO UPDATE SET quota = excluded.quota', [
       buf(r.account),
       r.quota,
       r.used,
@@ -246,12 +215,12 @@ export class PostgresStore implements Store {
   }
 
   async getAccount(accountId: Uint8Array): Promise<AccountRow | undefined> {
-    const { rows } = await this.pool.query('SELECT * FROM accounts WHERE account = $1', [buf(accountId)]);
+    const { rows } = await this.run<SqlAccount>('SELECT * FROM accounts WHERE account = $1', [buf(accountId)]);
     return rows[0] ? account(rows[0]) : undefined;
   }
 
   async accounts(): Promise<AccountRow[]> {
-    const { rows } = await this.pool.query('SELECT * FROM accounts ORDER BY account');
+    const { rows } = await this.run<SqlAccount>('SELECT * FROM accounts ORDER BY account');
     return rows.map(account);
   }
 
@@ -294,17 +263,17 @@ export class PostgresStore implements Store {
   }
 
   async handle(name: string): Promise<HandleRow | undefined> {
-    const { rows } = await this.pool.query('SELECT name, account, dropped FROM handles WHERE name = $1', [name]);
+    const { rows } = await this.run<SqlHandle>('SELECT name, account, dropped FROM handles WHERE name = $1', [name]);
     return rows[0] ? handleRow(rows[0]) : undefined;
   }
 
   async handlesOf(accountId: Uint8Array): Promise<HandleRow[]> {
-    const { rows } = await this.pool.query('SELECT name, account, dropped FROM handles WHERE account = $1 ORDER BY name COLLATE "C"', [buf(accountId)]);
+    const { rows } = await this.run<SqlHandle>('SELECT name, account, dropped FROM handles WHERE account = $1 ORDER BY name COLLATE "C"', [buf(accountId)]);
     return rows.map(handleRow);
   }
 
   async markHandleDropped(name: string, accountId: Uint8Array, at: number | null): Promise<void> {
-    await this.pool.query(
+    await this.run(
       at === null
         ? 'UPDATE handles SET dropped = NULL WHERE name = $1 AND account = $2'
         : 'UPDATE handles SET dropped = COALESCE(dropped, $3) WHERE name = $1 AND account = $2',
@@ -313,12 +282,12 @@ export class PostgresStore implements Store {
   }
 
   async getMeta(key: string): Promise<Uint8Array | undefined> {
-    const { rows } = await this.pool.query('SELECT value FROM meta WHERE key = $1', [key]);
+    const { rows } = await this.run('SELECT value FROM meta WHERE key = $1', [key]);
     return rows[0] ? bytes(rows[0].value) : undefined;
   }
 
   async setMeta(key: string, value: Uint8Array): Promise<void> {
-    await this.pool.query('INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value', [key, buf(value)]);
+    await this.run('INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value', [key, buf(value)]);
   }
 
   /** Drops this store's schema and everything in it (tests). */
@@ -327,6 +296,8 @@ export class PostgresStore implements Store {
   }
 
   async close(): Promise<void> {
+    // What was put before close is committed (or refused) before the connections go.
+    await Promise.all([this.puts.idle(), this.seqs.idle()]);
     await this.pool.end();
   }
 }

@@ -1,4 +1,2 @@
-import type { AccountRow } from '@freehold/core';
-
-export const quotaMessage = (a: AccountRow, bytes: number): string =>
+export const quotaMessage = (a: { used: number; quota: number }, bytes: number): string =>
   `over quota: ${a.used} of ${a.quota} bytes used and this write needs ${bytes} more (ask the provider for more space)`;

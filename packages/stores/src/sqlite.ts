@@ -59,7 +59,12 @@ export class SqliteStore implements Store {
     this.db.pragma('busy_timeout = 5000');
     this.db.pragma('cache_size = -65536');
     this.db.pragma('wal_autocheckpoint = 4000');
-    migrate(this.db);
+    try {
+      migrate(this.db, path);
+    } catch (e) {
+      this.db.close();
+      throw e;
+    }
     const db = this.db;
     this.stmts = watchForDamage((e) => this.noteDamage(e), {
       ledger: db.prepare('SELECT store, writes, entries FROM ledger'),
@@ -142,11 +147,21 @@ export class SqliteStore implements Store {
       }
       let n = 0;
       for (const r of rows) {
-        n += this.stmts.insert.run(r.id, r.space, r.doc, r.kind, r.device, r.seq, r.time, r.bytes).changes;
+        n += this.insertRow(r);
         if (r.names) this.stmts.name.run(r.names.account, r.space, r.names.creator ? 1 : 0);
       }
       if (n) this.stmts.inserted.run(n);
     })();
+
+  /** Inserts a row unless held; the (device, seq) index refuses a second entry at a sequence number. */
+  private insertRow(r: EntryRow): number {
+    try {
+      return this.stmts.insert.run(r.id, r.space, r.doc, r.kind, r.device, r.seq, r.time, r.bytes).changes;
+    } catch (e) {
+      if ((e as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') reject('fork', `the device already signed a different entry with sequence ${r.seq}`);
+      throw e;
+    }
+  }
 
   private queued: { rows: EntryRow[]; charges: Charge[]; done: (err?: unknown) => void }[] = [];
 
