@@ -21,7 +21,6 @@ import { providerInfo, type ProviderInfo } from '@freehold/client';
 import type { Provider, Subscriber } from './provider.js';
 import type { Metrics } from './metrics.js';
 import { WorkBudget, frameCost, type BudgetTier } from './budget.js';
-import { RESYNC_CLOSE } from './peer-link.js';
 
 export interface ConnectionLimits {
   /** A session whose outgoing buffer passes this is too slow to keep: it is closed and will reconcile on return. */
@@ -115,11 +114,6 @@ export class Connection implements Subscriber {
     this.metrics.entriesOut.inc(entries.length);
     // With the identity logs of authors this session has not been sent yet.
     for (const f of this.sync().entryFrames(entries)) this.send(f);
-  }
-
-  /** A peer provider reconnects on this close, and its new session reconciles and subscribes to the space. */
-  regained(): void {
-    this.ws.close(RESYNC_CLOSE, 'a space refused before is visible now: reconcile again');
   }
 
   private enqueue(data: RawData): void {
@@ -335,7 +329,6 @@ export class Connection implements Subscriber {
         ok.push(space);
       } else {
         refused.push(key);
-        this.provider.refusedTo(space, this);
       }
     }
     // One answer for what was refused: a space one may not read is not a malformed frame.

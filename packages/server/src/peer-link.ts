@@ -32,9 +32,6 @@ export const PUSH_WINDOW = 4;
 /** Entries gathered for a peer that does not keep up, past which the link reconciles instead (reconnects). */
 export const PUSH_BACKLOG = 16_384;
 
-/** The close code with which a provider asks a peer's link to reconnect and reconcile again at once. */
-export const RESYNC_CLOSE = 4001;
-
 export type PeerState = 'connecting' | 'up' | 'down' | 'stopped';
 
 const syncUrl = (base: string) => `${base.replace(/^http/, 'ws')}/v1/sync`;
@@ -45,10 +42,7 @@ class SocketChannel implements Channel {
   private waiter: { resolve: (b: Uint8Array) => void; reject: (e: Error) => void } | undefined;
   private closed: Error | undefined;
 
-  constructor(
-    readonly ws: WebSocket,
-    onResync: () => void,
-  ) {
+  constructor(readonly ws: WebSocket) {
     ws.on('message', (d: Buffer) => {
       const b = new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
       if (this.waiter) {
@@ -58,7 +52,6 @@ class SocketChannel implements Channel {
       } else this.inbox.push(b);
     });
     ws.on('close', (code, reason) => {
-      if (code === RESYNC_CLOSE) onResync();
       this.closed = new FreeholdError('unavailable', `peer closed the session (${code}${reason.length ? `: ${reason.toString()}` : ''})`);
       this.waiter?.reject(this.closed);
       this.waiter = undefined;
@@ -251,8 +244,7 @@ export class PeerLink {
     this.kicked = false;
     const ws = new WebSocket(syncUrl(this.url), { maxPayload: 8 << 20, perMessageDeflate: false, handshakeTimeout: 10_000 });
     this.socket = ws;
-    // Asked to reconcile again, the link reconnects at once and counts no failure.
-    const socket = new SocketChannel(ws, () => (this.kicked = true));
+    const socket = new SocketChannel(ws);
     this.awaitingAck = [];
     this.pending = [];
     // Every frame goes out through here, so acks (answered in order) can be matched to the entries they cover.

@@ -56,8 +56,6 @@ export interface Subscriber {
   /** The peer provider's canonical URL, for a session another provider opened. */
   readonly peer?: string;
   push(space: Uint8Array, entries: Entry[]): void;
-  /** A space this peer session was refused became visible to it: it should reconcile again. */
-  regained?(space: Uint8Array): void;
 }
 
 /**
@@ -67,11 +65,6 @@ export interface Subscriber {
 export class Provider {
   readonly host: string;
   private readonly subscribers = new Map<string, Set<Subscriber>>();
-  /**
-   * Peer sessions refused a subscription, by space. A provider mirrors a friends space for a follower before the
-   * follower is let in; when a membership change lets its peer see the space, nothing else would tell it to ask again.
-   */
-  private readonly refusedPeers = new Map<string, Set<Subscriber>>();
   readonly inbox: InboxPolicy;
   private readonly handles: HandleDirectory;
   readonly peering: Peering;
@@ -353,17 +346,7 @@ export class Provider {
     set.add(s);
   }
 
-  /** Remembers a peer session refused this space, to be told when a membership change lets it in. */
-  refusedTo(space: Uint8Array, s: Subscriber): void {
-    if (!s.peer) return;
-    const k = toHex(space);
-    let set = this.refusedPeers.get(k);
-    if (!set) this.refusedPeers.set(k, (set = new Set()));
-    set.add(s);
-  }
-
   unsubscribeAll(s: Subscriber): void {
-    for (const [k, set] of this.refusedPeers) if (set.delete(s) && set.size === 0) this.refusedPeers.delete(k);
     for (const [k, set] of this.subscribers) {
       set.delete(s);
       if (set.size === 0) this.subscribers.delete(k);
@@ -384,15 +367,6 @@ export class Provider {
       bySpace.set(k, list);
     }
     for (const [k, list] of bySpace) {
-      const refused = this.refusedPeers.get(k);
-      if (refused && list.some((e) => e.kind === Kind.membership)) {
-        for (const s of refused) {
-          if (!(await this.canSubscribe(list[0]!.space, s))) continue;
-          refused.delete(s);
-          s.regained?.(list[0]!.space);
-        }
-        if (!refused.size) this.refusedPeers.delete(k);
-      }
       const set = this.subscribers.get(k);
       if (!set) continue;
       for (const s of set) {
