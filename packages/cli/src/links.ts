@@ -8,18 +8,21 @@ export interface Lines {
   err(s: string): void;
 }
 
-/** A one-line progress bar on stderr when it is a terminal and enough entries move to be worth watching. */
+/**
+ * One line of progress on stderr when it is a terminal and enough entries move to be worth watching. It counts
+ * rather than draws a bar: reconciliation finds what differs as it goes, so no total is known until the end (a
+ * bar over what was asked for so far sat full the whole time).
+ */
 function progress(): { update(url: string, s: SyncStats): void; done(): void } {
   const tty = process.stderr.isTTY;
   let shown = false;
   return {
     update(url, s) {
-      const total = Math.max(s.entriesWanted, s.entriesReceived);
-      if (!tty || total < 200) return;
+      const moved = s.entriesReceived + s.entriesSent;
+      if (!tty || Math.max(moved, s.entriesWanted) < 200) return;
       shown = true;
-      const width = 30;
-      const filled = Math.round((s.entriesReceived / total) * width);
-      process.stderr.write(`\rsyncing ${hostOf(url)} [${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${s.entriesReceived}/${total} entries`);
+      const size = formatSize(s.bytesReceived + s.bytesSent);
+      process.stderr.write(`\rsyncing ${hostOf(url)}: ${s.entriesReceived} entries received, ${s.entriesSent} sent (${size})\x1b[K`);
     },
     done() {
       if (shown) process.stderr.write('\n');

@@ -44,6 +44,11 @@ function microblogOver(device: Device, links: CommandLinks): Microblog {
   return mb;
 }
 
+/** Asks these providers to mirror what the account follows: one added later then takes what it wrote there too. */
+export async function declareFollowed(device: Device, links: CommandLinks, urls: string[]): Promise<void> {
+  await declareMirrors(device, urls, await microblogOver(device, links).mirrors());
+}
+
 /**
  * Brings in what the account follows, through its providers' mirrors (the links have reconciled the account's
  * own spaces already): a recovered device then holds what the lost one did.

@@ -4,6 +4,7 @@ import { formatSize } from '@freehold/server';
 import { ready, type Command } from '../command.js';
 import { CommandLinks, printReport } from '../links.js';
 import type { Profile } from '../profile.js';
+import { declareFollowed } from './microblog.js';
 
 
 export function providerUrl(text: string): string {
@@ -88,6 +89,9 @@ export const providerCommands: Command[] = [
       ctx.out(`registered with ${url} (quota ${formatSize(acct.quota)}, ${formatSize(acct.used)} used)`);
       const links = new CommandLinks(p.device, ctx);
       try {
+        // Before syncing: what this account wrote in the spaces of accounts it follows is then a mirror's to keep,
+        // not refused as belonging to accounts the provider does not host.
+        await declareFollowed(p.device, links, [url]);
         for (const r of await links.connect([url])) printReport(r, ctx.out);
       } finally {
         links.close();
