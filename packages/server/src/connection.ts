@@ -21,7 +21,8 @@ import {
 } from '@freehold/core';
 import type { Logger } from 'pino';
 import { providerInfo, type ProviderInfo } from '@freehold/client';
-import type { Provider, Subscriber } from './provider.js';
+import type { Provider } from './provider.js';
+import type { Subscriber } from './subscriptions.js';
 import type { Metrics } from './metrics.js';
 import { WorkBudget, frameCost, type BudgetTier } from './budget.js';
 import { DeliveryTracker } from './delivery.js';
@@ -374,12 +375,12 @@ export class Connection implements Subscriber {
         this.send(['error', 'too-large', `a session may subscribe to ${max} spaces${this.account || this.peer ? '' : ' (authenticate for more)'}`]);
         break;
       } else if (await this.provider.canSubscribe(space, this)) {
-        this.provider.subscribe(space, this);
+        this.provider.subscriptions.subscribe(space, this);
         this.subscriptions.set(key, space);
         ok.push(space);
       } else {
         refused.push(key);
-        if (this.peer) this.provider.refuse(space, this);
+        if (this.peer) this.provider.subscriptions.refuse(space, this);
       }
     }
     // One answer for what was refused: a space one may not read is not a malformed frame.
@@ -393,7 +394,7 @@ export class Connection implements Subscriber {
 
   private closed(code: number, reason: string): void {
     this.metrics.connections.dec();
-    this.provider.unsubscribeAll(this);
+    this.provider.subscriptions.unsubscribeAll(this);
     this.log.info(
       { event: 'session', account: this.account && toId(this.account), peer: this.peer, ms: Date.now() - this.opened, code, reason, ...this.stats, entriesOut: this.stats.entriesOut + (this.session?.stats.entriesSent ?? 0) },
       'session closed',

@@ -31,6 +31,7 @@ import { DEFAULT_MIRROR_BUDGET, MirrorCache } from './mirror-cache.js';
 import { DEFAULT_HANDLE_POLICY, HANDLE_NAME, HandleDirectory, type HandlePolicy } from './handles.js';
 import { DEFAULT_RETIRED_GRACE_MS, Retirements } from './retirements.js';
 import { FINGERPRINT_PAGE, FingerprintService, type FingerprintPage } from './fingerprints.js';
+import { Subscriptions, type Subscriber } from './subscriptions.js';
 
 /** Outbox entries one request answers at most. */
 export const OUTBOX_LIMIT = 200;
@@ -70,27 +71,13 @@ export interface ProviderOptions {
   metrics: Metrics;
 }
 
-/** Receives the entries of spaces a session subscribed to. */
-export interface Subscriber {
-  readonly account: Uint8Array | null;
-  /** The peer provider's canonical URL, for a session another provider opened. */
-  readonly peer?: string;
-  push(space: Uint8Array, entries: Entry[]): void;
-  /** Let into a space it was refused: it should reconcile again to take what the space already holds. */
-  admitted(space: Uint8Array): void;
-  /** The owner of spaces it subscribed to moved away from this provider: `log` names where it lives now. */
-  moved(log: IdentityState): void;
-}
-
 /**
  * What a co-operative runs: a replica that validates everything like any other, hosts registered accounts
  * within their quotas, keeps the handle directory, and fans new entries out to subscribed sessions.
  */
 export class Provider {
   readonly host: string;
-  private readonly subscribers = new Map<string, Set<Subscriber>>();
-  /** Peer sessions refused a subscription, by space: a membership change may let them in later. */
-  private readonly refused = new Map<string, Set<Subscriber>>();
+  readonly subscriptions = new Subscriptions();
   readonly inbox: InboxPolicy;
   private readonly handles: HandleDirectory;
   readonly peering: Peering;
@@ -194,7 +181,7 @@ export class Provider {
     const told = new Set<Subscriber>();
     for (const n of await this.store.spacesOf(log.account)) {
       if (!n.creator) continue;
-      for (const s of this.subscribers.get(toHex(n.space)) ?? []) {
+      for (const s of this.subscriptions.of(n.space)) {
         if (told.has(s)) continue;
         told.add(s);
         s.moved(log);
@@ -476,54 +463,18 @@ export class Provider {
     return graph.isPublic || (who.account !== null && canRead(graph.current().roles.get(toHex(who.account))));
   }
 
-  subscribe(space: Uint8Array, s: Subscriber): void {
-    const k = toHex(space);
-    let set = this.subscribers.get(k);
-    if (!set) this.subscribers.set(k, (set = new Set()));
-    set.add(s);
-  }
-
-  /** A peer session may not see this space yet; it is told once a membership change lets it in (see admit). */
-  refuse(space: Uint8Array, s: Subscriber): void {
-    const k = toHex(space);
-    let set = this.refused.get(k);
-    if (!set) this.refused.set(k, (set = new Set()));
-    set.add(s);
-  }
-
-  unsubscribeAll(s: Subscriber): void {
-    for (const map of [this.subscribers, this.refused]) {
-      for (const [k, set] of map) {
-        set.delete(s);
-        if (set.size === 0) map.delete(k);
-      }
-    }
-  }
-
-  /**
-   * After a membership change: peer sessions refused this space that may now see it are told, so their
-   * provider reconciles it (an approved follower's provider mirrors a friends space it could not see before; a
-   * push of the grant alone would leave out everything written earlier).
-   */
-  private async admit(space: Uint8Array): Promise<void> {
-    const k = toHex(space);
-    for (const s of this.refused.get(k) ?? []) {
-      if (!(await this.canSubscribe(space, s))) continue;
-      this.refused.get(k)?.delete(s);
-      s.admitted(space);
-    }
-    if (this.refused.get(k)?.size === 0) this.refused.delete(k);
-  }
-
   /**
    * Live push to subscribed sessions and to peer providers home to the spaces: a hint that saves a
    * reconciliation, never the only way an entry arrives. `from` is where the entries came from (not echoed).
    */
   async fanout(entries: Entry[], from: { subscriber?: Subscriber; peer?: string }): Promise<void> {
     this.peering.push(entries, from.peer);
+    // After a membership change, peer sessions refused the space that may now see it are told, so their provider
+    // reconciles it (an approved follower's provider mirrors a friends space it could not see before; a push of
+    // the grant alone would leave out everything written earlier).
     const changed = new Map<string, Uint8Array>();
-    for (const e of entries) if (e.kind === Kind.membership && this.refused.has(toHex(e.space))) changed.set(toHex(e.space), e.space);
-    for (const space of changed.values()) await this.admit(space);
+    for (const e of entries) if (e.kind === Kind.membership && this.subscriptions.hasRefused(e.space)) changed.set(toHex(e.space), e.space);
+    for (const space of changed.values()) await this.subscriptions.admit(space, (s) => this.canSubscribe(space, s));
     const bySpace = new Map<string, Entry[]>();
     for (const e of entries) {
       const k = toHex(e.space);
@@ -531,10 +482,8 @@ export class Provider {
       list.push(e);
       bySpace.set(k, list);
     }
-    for (const [k, list] of bySpace) {
-      const set = this.subscribers.get(k);
-      if (!set) continue;
-      for (const s of set) {
+    for (const list of bySpace.values()) {
+      for (const s of this.subscriptions.of(list[0]!.space)) {
         if (s === from.subscriber || !(await this.canSubscribe(list[0]!.space, s))) continue;
         s.push(list[0]!.space, list);
       }
