@@ -32,6 +32,7 @@ import { DEFAULT_HANDLE_POLICY, HANDLE_NAME, HandleDirectory, type HandlePolicy 
 import { DEFAULT_RETIRED_GRACE_MS, Retirements } from './retirements.js';
 import { FINGERPRINT_PAGE, FingerprintService, type FingerprintPage } from './fingerprints.js';
 import { Subscriptions, type Subscriber } from './subscriptions.js';
+import { InFlight } from './delivery.js';
 
 /** Outbox entries one request answers at most. */
 export const OUTBOX_LIMIT = 200;
@@ -78,6 +79,8 @@ export interface ProviderOptions {
 export class Provider {
   readonly host: string;
   readonly subscriptions = new Subscriptions();
+  /** Entries on their way to each peer provider, and on which session (see InFlight). */
+  readonly inFlight = new InFlight();
   readonly inbox: InboxPolicy;
   private readonly handles: HandleDirectory;
   readonly peering: Peering;
