@@ -12,9 +12,14 @@ import { IndexedDbStore } from '@freehold/stores/indexeddb';
 import {
   answered,
   CLIENT_BACKOFF,
+  declareMirrors,
   Deliveries,
   findLog,
+  moveAccount,
   providerInfo,
+  providerStates,
+  providerUrl,
+  register,
   offerLink,
   ProviderLink,
   Providers,
@@ -22,6 +27,9 @@ import {
   type LinkEvent,
   type LinkOffer,
   type LinkRequest,
+  type MoveProgress,
+  type MoveReport,
+  type ProviderState,
   type WebSocketFactory,
 } from '@freehold/client';
 import { Microblog, spacesOf, type Like, type Mirror } from '@freehold/microblog';
@@ -196,13 +204,8 @@ export class Session {
    * link is back.
    */
   async write<T>(f: (mb: Microblog) => Promise<T>): Promise<T> {
-    const result = await navigator.locks.request('freehold-write', async () => {
-      // Another tab may have written since: see its entries (and its sequence numbers) first.
-      await this.device.replica.refresh();
-      return f(this.mb);
-    });
-    this.channel.postMessage('changed');
-    this.changed();
+    // Another tab may have written since: `locked` sees its entries (and its sequence numbers) first.
+    const result = await this.locked(() => f(this.mb));
     void this.flush();
     return result;
   }
@@ -280,15 +283,13 @@ export class Session {
 
   /**
    * The account's providers, as this page reaches them: the one serving it by the name it was opened at (the log
-   * lists its canonical name, which a page opened at another name may not connect to), then the others.
+   * lists its canonical name, which a page opened at another name may not connect to), then the others. Once the
+   * account moved away from the provider serving the page, the page syncs with the new ones only.
    */
   private async addresses(): Promise<string[]> {
-    const home = await providerInfo(PROVIDER).then(
-      (info) => info.url,
-      () => undefined,
-    );
+    const home = await this.home();
     const listed = this.device.identity().providers.map((u) => (u === home ? PROVIDER : u));
-    return [PROVIDER, ...listed.filter((u) => u !== PROVIDER)];
+    return home ? [PROVIDER, ...listed.filter((u) => u !== PROVIDER)] : listed;
   }
 
   /** Gets the identity log a new device lacks, then keeps a link to each provider. */
@@ -327,9 +328,80 @@ export class Session {
     }
   }
 
-  /** On this device: a new linking code, open at the provider, for the new device to type. */
-  offerLink(): Promise<LinkOffer> {
-    return offerLink(PROVIDER, this.device);
+  /** On this device: a new linking code, open at `provider` (this page's), for the new device to type. */
+  offerLink(provider = PROVIDER): Promise<LinkOffer> {
+    return offerLink(provider, this.device);
+  }
+
+  /** The canonical URL of the provider that serves this page, while the account still lives there. */
+  async home(): Promise<string | undefined> {
+    const url = await providerInfo(PROVIDER).then(
+      (info) => info.url,
+      () => undefined,
+    );
+    return url && this.device.identity().providers.includes(url) ? url : undefined;
+  }
+
+  /** What each provider of the account holds of it now (as `freehold provider list` says it). */
+  providerStates(): Promise<ProviderState[]> {
+    return providerStates(this.device.identity());
+  }
+
+  /**
+   * Registers the account with another provider, lists it in the identity log, asks it to mirror what the account
+   * follows, and syncs with it (as `freehold provider add`).
+   */
+  async addProvider(typed: string): Promise<string> {
+    const { url } = await providerInfo(providerUrl(typed));
+    await this.locked(async () => {
+      const providers = this.device.identity().providers;
+      if (!providers.includes(url)) await this.device.setProviders([...providers, url]);
+      try {
+        await register(url, this.device);
+      } catch (e) {
+        // Refused: the log is put back, so it names only providers that hold the account.
+        if (!providers.includes(url)) await this.device.setProviders(this.device.identity().providers.filter((u) => u !== url));
+        throw e;
+      }
+    });
+    await declareMirrors(this.device, [url], await this.mb.mirrors(), WS);
+    this.links.set(await this.addresses());
+    await this.pushPull([]);
+    this.changed();
+    return url;
+  }
+
+  /**
+   * Moves the account from one provider to another with the client library's move (the same steps as
+   * `freehold provider move`), holding this browser's write lock so no other tab extends the log meanwhile.
+   */
+  async move(from: string, typed: string, progress: (p: MoveProgress) => void, say: (text: string) => void): Promise<MoveReport> {
+    const report = await this.locked(() =>
+      moveAccount(this.device, from, providerUrl(typed), {
+        WebSocket: WS,
+        mirrors: () => this.mb.mirrors(),
+        handleMoved: async (old, next) => {
+          if ((await this.mb.profile())?.handle === old) await this.mb.setProfile({ handle: next });
+        },
+        say,
+        warn: (text) => console.warn(`freehold: ${text}`),
+        progress,
+      }),
+    );
+    this.links.set(await this.addresses());
+    this.changed();
+    return report;
+  }
+
+  /** Runs `f` under the lock every tab of this browser writes under, then tells the other tabs. */
+  private async locked<T>(f: () => Promise<T>): Promise<T> {
+    const result = await navigator.locks.request('freehold-write', async () => {
+      await this.device.replica.refresh();
+      return f();
+    });
+    this.channel.postMessage('changed');
+    this.changed();
+    return result;
   }
 
   /** Adds a device whose fingerprint the person confirmed, then tells it that it is in. */
