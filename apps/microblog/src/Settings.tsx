@@ -67,6 +67,8 @@ function ProvidersCard({ session, list, onRecheck }: { session: Session; list?: 
       const added = await session.addProvider(url);
       setResult({ ok: true, text: `Added ${hostOf(added)}: it holds your account from now on, alongside the others.` });
       setUrl('');
+      // The list was asked while the new log was still on its way to the providers.
+      onRecheck();
     } catch (e) {
       setResult({ ok: false, text: `${(e as Error).message}. Nothing was added.` });
     } finally {
