@@ -44,7 +44,7 @@ const accountAt = async (provider: string, name: string): Promise<string> =>
   ((await (await fetch(`${provider}/.well-known/freehold/handles/${name}`)).json()) as { account: string }).account;
 
 async function home(page: Page): Promise<void> {
-  await page.goto(page.url().replace(/#.*$/, '#/'));
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Home' }).click();
   await page.getByLabel('Post text').waitFor();
 }
 
@@ -113,7 +113,7 @@ describe('a contact in Chromium does not notice a move', () => {
 
     // Messages both ways; nobody names P1.
     cli('alice', ['dm', `bob@${h3}`, 'alice to bob']);
-    await bob.goto(bob.url().replace(/#.*$/, '#/inbox'));
+    await bob.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: /^Inbox/ }).click();
     await seen(bob, 'alice to bob', 60_000, '.notifications li');
     await bob.getByLabel('Recipient handle').fill(`alice@${h4}`);
     await bob.getByLabel('Message', { exact: true }).fill('bob to alice');
