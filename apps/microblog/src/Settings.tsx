@@ -51,7 +51,7 @@ export function SettingsPage({ session }: { session: Session }) {
       <h1>Settings</h1>
       <ProvidersCard session={session} list={states.list} onRecheck={states.recheck} />
       <MoveCard session={session} home={home} />
-      <ThisBrowser session={session} home={home} />
+      <ThisBrowser session={session} home={home} list={states.list} />
     </div>
   );
 }
@@ -251,9 +251,11 @@ function MoveCard({ session, home }: { session: Session; home: string | null | u
  * Where this browser's copy of the account lives (the site that served the app), and how to continue at another
  * provider's app: a browser keeps each site's data apart, so a move does not carry this copy along.
  */
-function ThisBrowser({ session, home }: { session: Session; home: string | null | undefined }) {
+function ThisBrowser({ session, home, list }: { session: Session; home: string | null | undefined; list?: ProviderState[] }) {
   const elsewhere = session.device.identity().providers.filter((p) => p !== home);
-  const next = elsewhere[0];
+  // Continue where the account answers: a provider that holds it rather than one that is down.
+  const answering = (url: string) => list?.some((x) => x.url === url && x.status !== 'unreachable' && x.status !== 'missing');
+  const next = elsewhere.find(answering) ?? elsewhere[0];
   return (
     <section className="card" aria-labelledby="browser-title">
       <h2 id="browser-title">This browser</h2>

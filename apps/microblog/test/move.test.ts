@@ -13,6 +13,7 @@ import { follow, seen, signUp } from './app.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const BIN = fileURLToPath(new URL('../../../packages/cli/bin/freehold.cjs', import.meta.url));
+const SHOTS = fileURLToPath(new URL('../../../docs/screenshots', import.meta.url));
 const tmp = mkdtempSync(join(tmpdir(), 'freehold-web-move-'));
 const web = join(tmp, 'web');
 
@@ -200,6 +201,10 @@ describe('Settings → Providers', () => {
     expect(await accountAt(to.url, 'alice')).toBe(account);
     await expect.poll(statuses, { timeout: 20_000 }).toEqual([`${host(extra)} unreachable`, `${host(to)} current`]);
     expect(await page.getByText(`Your account no longer lives at ${host(from)}`).count()).toBe(1);
+    await page.screenshot({ path: join(SHOTS, 'providers.png'), fullPage: true });
+    // Continuing at TO's own app: the code is opened at TO, from this page.
+    await page.getByRole('button', { name: `Link the app at ${host(to)}` }).click();
+    await page.locator('.link-device .code').waitFor({ timeout: 20_000 });
 
     // The page keeps working from here, through TO: a reader at TO sees what was written before and after.
     await home(page);
