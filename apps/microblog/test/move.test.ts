@@ -137,7 +137,7 @@ describe('Settings → Providers', () => {
     const port = await freePort();
     const from = await start(['--port', String(port), '--data', join(tmp, 'q1'), '--web', web]);
     const allow = ['--allow-origin', from.url];
-    const to = await start(['--port', '0', '--data', join(tmp, 'q2'), ...allow]);
+    const to = await start(['--port', '0', '--data', join(tmp, 'q2'), '--web', web, ...allow]);
     const closed = await start(['--port', '0', '--data', join(tmp, 'q3')]);
     const extra = await start(['--port', '0', '--data', join(tmp, 'q4'), ...allow]);
     const host = (s: Server) => new URL(s.url).host;
@@ -202,9 +202,6 @@ describe('Settings → Providers', () => {
     await expect.poll(statuses, { timeout: 20_000 }).toEqual([`${host(extra)} unreachable`, `${host(to)} current`]);
     expect(await page.getByText(`Your account no longer lives at ${host(from)}`).count()).toBe(1);
     await page.screenshot({ path: join(SHOTS, 'providers.png'), fullPage: true });
-    // Continuing at TO's own app: the code is opened at TO, from this page.
-    await page.getByRole('button', { name: `Link the app at ${host(to)}` }).click();
-    await page.locator('.link-device .code').waitFor({ timeout: 20_000 });
 
     // The page keeps working from here, through TO: a reader at TO sees what was written before and after.
     await home(page);
@@ -215,5 +212,21 @@ describe('Settings → Providers', () => {
     cli('reader', ['provider', 'add', to.url]);
     cli('reader', ['follow', `alice@${host(to)}`]);
     expect(await eventually('reader', ['feed'], /after the move/)).toMatch(/before the move/);
+
+    // Continuing at TO's own app: this page opens a linking code at TO, which TO's app takes like any new device.
+    await page.getByRole('link', { name: 'Settings' }).click();
+    await page.getByRole('button', { name: `Link the app at ${host(to)}` }).click();
+    const code = (await page.locator('.link-device .code').textContent({ timeout: 20_000 }))!;
+    const there = await (await browser.newContext({ viewport: { width: 1100, height: 820 } })).newPage();
+    await there.goto(to.url);
+    await there.getByRole('button', { name: 'Link to my account on another device' }).click();
+    await there.getByLabel('Linking code').fill(code);
+    await there.getByRole('button', { name: 'Link this browser' }).click();
+    const words = async (p: Page) => (await p.locator('.fingerprint').textContent({ timeout: 30_000 }))!;
+    expect(await words(page)).toBe(await words(there));
+    await page.getByRole('button', { name: 'They match: link it' }).click();
+    await seen(there, 'after the move', 60_000);
+    await seen(there, 'before the move');
+    expect(await there.locator('.provider.online').allTextContents()).toContain(host(to));
   }, 400_000);
 });

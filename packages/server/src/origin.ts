@@ -62,7 +62,7 @@ export function crossOriginApi(req: IncomingMessage, res: ServerResponse, allows
   res.setHeader('access-control-allow-origin', origin);
   res.setHeader('vary', 'origin');
   if (req.method === 'OPTIONS') {
-    res.writeHead(204, { 'access-control-allow-methods': 'GET, POST', 'access-control-allow-headers': 'content-type', 'access-control-max-age': '600' });
+    res.writeHead(204, { 'access-control-allow-methods': 'GET, POST, PUT', 'access-control-allow-headers': 'content-type', 'access-control-max-age': '600' });
     res.end();
     return true;
   }
