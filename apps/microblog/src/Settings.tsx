@@ -4,6 +4,7 @@ import { hostOf, MOVE_STEPS, othersServe, type MoveProgress, type ProviderState 
 import { PROVIDER, type Session } from './session.js';
 import { useVersion } from './hooks.js';
 import { LinkDevice } from './Linking.js';
+import { addProvider, moveProvider, statesOf } from './providers.js';
 
 const here = new URL(PROVIDER).host;
 
@@ -33,7 +34,7 @@ function useProviderStates(session: Session): { list?: ProviderState[]; recheck(
   const [list, setList] = useState<ProviderState[]>();
   useEffect(() => {
     let live = true;
-    void session.providerStates().then((l) => live && setList(l));
+    void statesOf(session).then((l) => live && setList(l));
     return () => {
       live = false;
     };
@@ -64,7 +65,7 @@ function ProvidersCard({ session, list, onRecheck }: { session: Session; list?: 
     setBusy(true);
     setResult(undefined);
     try {
-      const added = await session.addProvider(url);
+      const added = await addProvider(session, url);
       setResult({ ok: true, text: `Added ${hostOf(added)}: it holds your account from now on, alongside the others.` });
       setUrl('');
       // The list was asked while the new log was still on its way to the providers.
@@ -156,7 +157,8 @@ function MoveCard({ session, home }: { session: Session; home: string | null | u
     setState({ t: 'moving', progress: { step: 'checking' }, lines });
     let progress: MoveProgress = { step: 'checking' };
     try {
-      const report = await session.move(
+      const report = await moveProvider(
+        session,
         source,
         to,
         (p) => setState({ t: 'moving', progress: (progress = p), lines: [...lines] }),

@@ -12,14 +12,9 @@ import { IndexedDbStore } from '@freehold/stores/indexeddb';
 import {
   answered,
   CLIENT_BACKOFF,
-  declareMirrors,
   Deliveries,
   findLog,
-  moveAccount,
   providerInfo,
-  providerStates,
-  providerUrl,
-  register,
   offerLink,
   ProviderLink,
   Providers,
@@ -27,15 +22,12 @@ import {
   type LinkEvent,
   type LinkOffer,
   type LinkRequest,
-  type MoveProgress,
-  type MoveReport,
-  type ProviderState,
   type WebSocketFactory,
 } from '@freehold/client';
 import { Microblog, spacesOf, type Like, type Mirror } from '@freehold/microblog';
 import { forgetIdentity, loadIdentity, saveIdentity, type StoredIdentity } from './keys.js';
 
-const WS = WebSocket as unknown as WebSocketFactory;
+export const WS = WebSocket as unknown as WebSocketFactory;
 export const STORE = 'freehold-replica';
 export const PROVIDER = location.origin;
 
@@ -342,59 +334,14 @@ export class Session {
     return url && this.device.identity().providers.includes(url) ? url : undefined;
   }
 
-  /** What each provider of the account holds of it now (as `freehold provider list` says it). */
-  providerStates(): Promise<ProviderState[]> {
-    return providerStates(this.device.identity());
-  }
-
-  /**
-   * Registers the account with another provider, lists it in the identity log, asks it to mirror what the account
-   * follows, and syncs with it (as `freehold provider add`).
-   */
-  async addProvider(typed: string): Promise<string> {
-    const { url } = await providerInfo(providerUrl(typed));
-    await this.locked(async () => {
-      const providers = this.device.identity().providers;
-      if (!providers.includes(url)) await this.device.setProviders([...providers, url]);
-      try {
-        await register(url, this.device);
-      } catch (e) {
-        // Refused: the log is put back, so it names only providers that hold the account.
-        if (!providers.includes(url)) await this.device.setProviders(this.device.identity().providers.filter((u) => u !== url));
-        throw e;
-      }
-    });
-    await declareMirrors(this.device, [url], await this.mb.mirrors(), WS);
-    this.links.set(await this.addresses());
-    await this.pushPull([]);
-    this.changed();
-    return url;
-  }
-
-  /**
-   * Moves the account from one provider to another with the client library's move (the same steps as
-   * `freehold provider move`), holding this browser's write lock so no other tab extends the log meanwhile.
-   */
-  async move(from: string, typed: string, progress: (p: MoveProgress) => void, say: (text: string) => void): Promise<MoveReport> {
-    const report = await this.locked(() =>
-      moveAccount(this.device, from, providerUrl(typed), {
-        WebSocket: WS,
-        mirrors: () => this.mb.mirrors(),
-        handleMoved: async (old, next) => {
-          if ((await this.mb.profile())?.handle === old) await this.mb.setProfile({ handle: next });
-        },
-        say,
-        warn: (text) => console.warn(`freehold: ${text}`),
-        progress,
-      }),
-    );
+  /** Links to the providers the log names now (after the person added one, or moved). */
+  async relink(): Promise<void> {
     this.links.set(await this.addresses());
     this.changed();
-    return report;
   }
 
   /** Runs `f` under the lock every tab of this browser writes under, then tells the other tabs. */
-  private async locked<T>(f: () => Promise<T>): Promise<T> {
+  async locked<T>(f: () => Promise<T>): Promise<T> {
     const result = await navigator.locks.request('freehold-write', async () => {
       await this.device.replica.refresh();
       return f();
