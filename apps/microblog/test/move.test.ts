@@ -139,6 +139,7 @@ describe('Settings → Providers', () => {
     const allow = ['--allow-origin', from.url];
     const to = await start(['--port', '0', '--data', join(tmp, 'q2'), '--web', web, ...allow]);
     const closed = await start(['--port', '0', '--data', join(tmp, 'q3')]);
+    const small = await start(['--port', '0', '--data', join(tmp, 'q5'), '--quota', '1KiB', ...allow]);
     const extra = await start(['--port', '0', '--data', join(tmp, 'q4'), ...allow]);
     const host = (s: Server) => new URL(s.url).host;
     const page = await (await browser.newContext({ viewport: { width: 1100, height: 820 } })).newPage();
@@ -166,8 +167,11 @@ describe('Settings → Providers', () => {
     await moveTo(closed.url);
     await expect.poll(() => alert.textContent(), { timeout: 30_000 }).toMatch(/may not use this provider/);
     expect(await alert.textContent()).toMatch(/--allow-origin/);
+    await moveTo(small.url);
+    await expect.poll(() => alert.textContent(), { timeout: 30_000 }).toMatch(/offers 1\.0 KiB and this account holds .*; nothing was changed/);
     expect(await providersOf(from.url, account)).toEqual([from.url]);
     expect(await providersOf(closed.url, account)).toBeUndefined();
+    expect(await providersOf(small.url, account)).toBeUndefined();
 
     // Another provider, added from the page, then lost: the list tells.
     await page.getByLabel('Provider URL', { exact: true }).fill(extra.url);
