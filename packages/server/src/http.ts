@@ -4,6 +4,7 @@ import { OUTBOX_LIMIT, type Provider } from './provider.js';
 import { publicProfile } from './public-web.js';
 import { decodeSegment, serveStatic } from './static.js';
 import { pageCsp, secure } from './headers.js';
+import { crossOriginApi } from './origin.js';
 import type { PairingLimits } from './pairing.js';
 import { pairingRoutes } from './pairing-http.js';
 import { RetryLater } from './rate-limit.js';
@@ -90,7 +91,13 @@ async function health(res: ServerResponse, provider: Provider, fault: () => stri
 }
 
 /** Plain HTTP: health, the handle directory, signed account requests, device linking, public profiles and the web app. */
-export function httpHandler(provider: Provider, webRoot: string, pairingLimits: PairingLimits, storageFault: () => string | undefined) {
+export function httpHandler(
+  provider: Provider,
+  webRoot: string,
+  pairingLimits: PairingLimits,
+  storageFault: () => string | undefined,
+  allowsOrigin: (req: IncomingMessage) => boolean,
+) {
   const pairing = pairingRoutes(provider, pairingLimits);
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     secure(res);
@@ -99,6 +106,7 @@ export function httpHandler(provider: Provider, webRoot: string, pairingLimits: 
       // The well-known documents are public and self-certifying: a page from any provider may read them (the web
       // app resolves a handle, or fetches an identity log, at the provider that holds it).
       if (req.method === 'GET' && url.pathname.startsWith('/.well-known/freehold/')) res.setHeader('access-control-allow-origin', '*');
+      if (url.pathname.startsWith('/v1/') && crossOriginApi(req, res, allowsOrigin)) return;
       if (req.method === 'GET' && url.pathname === '/healthz') return await health(res, provider, storageFault);
       // Any name this provider is reached by answers with its canonical one, which clients then sign for.
       if (req.method === 'GET' && url.pathname === '/.well-known/freehold/provider') return json(res, 200, provider.document);
