@@ -15,6 +15,7 @@ export {
   claimHandle,
   fetchCard,
   findLog,
+  entryCounts,
   fingerprints,
   followLog,
   handleUrl,

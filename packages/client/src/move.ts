@@ -1,6 +1,6 @@
 import { formatSize, FreeholdError, reject, toId, type Device, type SyncStats } from '@freehold/core';
 import { accountBytes, compareHoldings, localFingerprints, type SpaceCheck } from './holdings.js';
-import { claimHandle, fingerprints, hostOf, register, registrationTerms, type SpaceFingerprint } from './http.js';
+import { claimHandle, entryCounts, fingerprints, hostOf, register, registrationTerms, type SpaceFingerprint } from './http.js';
 import { ProviderLink, type WebSocketFactory } from './link.js';
 import { declareMirrors, LinkGroup, movedLine } from './link-group.js';
 import { MovedError } from './moved.js';
@@ -109,7 +109,7 @@ async function catchUp(run: Run, local: SpaceFingerprint[]): Promise<void> {
   let best = -1;
   let since = Date.now();
   for (;;) {
-    const atTo = await fingerprints(run.to, run.device).catch((e: unknown) => {
+    const atTo = await entryCounts(run.to, run.device).catch((e: unknown) => {
       if (e instanceof FreeholdError && e.reason === 'rate-limited') return undefined;
       throw e;
     });
