@@ -22,7 +22,7 @@ export interface SharedState {
    */
   putPairing(id: string, slot: 'request' | 'answer', box: Uint8Array, now: number): Promise<void>;
   getPairing(id: string, slot: PairingSlot, now: number): Promise<Uint8Array | undefined>;
-  /** Drops expired pairings and the buckets that have refilled (a full bucket is the same as none). */
+  /** Drops expired pairings, and buckets that have refilled (a full bucket is the same as none) or past a bound. */
   sweep(now: number): Promise<void>;
 }
 

@@ -1,6 +1,5 @@
 import { LRUCache } from 'lru-cache';
-import { Kind, reject, toHex, type Entry, type Replica, type SpaceGraph } from '@freehold/core';
-import { RateLimiter } from './rate-limit.js';
+import { Kind, reject, toHex, type BucketRate, type Entry, type Replica, type SharedState, type SpaceGraph } from '@freehold/core';
 
 export interface InboxLimits {
   /** Appends a sender who is not a member may make to inboxes here, per minute (per sender). */
@@ -44,18 +43,20 @@ function numberBytes(n: number): Uint8Array {
  * purge), so fresh accounts cannot fill someone's quota.
  */
 export class InboxPolicy {
-  private readonly perSender: RateLimiter;
-  private readonly perInbox: RateLimiter;
-  private readonly perSource: RateLimiter;
+  /** Buckets every node shares (SharedState), so the limits hold for the provider, not for each node. */
+  private readonly perSender: BucketRate;
+  private readonly perInbox: BucketRate;
+  private readonly perSource: BucketRate;
   /** Bytes held from strangers per inbox, counted from the store when first needed. */
   private readonly held = new LRUCache<string, { bytes: number; cap: number; purgedBefore: number }>({ max: 10_000 });
 
   constructor(
     private readonly replica: Replica,
     private readonly isHosted: (account: Uint8Array) => boolean,
+    private readonly state: SharedState,
     readonly limits: InboxLimits,
   ) {
-    const bucket = (perMinute: number) => new RateLimiter(perMinute, Math.max(10, perMinute / 2));
+    const bucket = (perMinute: number) => ({ perMinute, burst: Math.max(10, perMinute / 2) });
     this.perSender = bucket(limits.appendsPerMinute);
     this.perInbox = bucket(limits.strangerAppendsPerMinute);
     this.perSource = bucket(limits.sourceAppendsPerMinute);
@@ -69,10 +70,11 @@ export class InboxPolicy {
     const now = Date.now();
     const held = await this.usage(e.space);
     if (e.time <= held.purgedBefore) reject('purged', 'the inbox’s owner cleared the messages from before this one');
-    if (this.perSender.take(toHex(author), now) > 0) reject('rate-limited', 'too many messages to inboxes from this account; try again in a minute');
+    const empty = async (key: string, rate: BucketRate) => (await this.state.take(key, rate, now)) > 0;
+    if (await empty(`inbox-sender:${toHex(author)}`, this.perSender)) reject('rate-limited', 'too many messages to inboxes from this account; try again in a minute');
     if (this.isHosted(author)) return 'sender';
-    if (from && this.perSource.take(from.source, now) > 0) reject('rate-limited', 'too many messages to inboxes from this address; try again in a minute');
-    if (this.perInbox.take(toHex(e.space), now) > 0) reject('rate-limited', 'this inbox is taking no more messages from other providers’ accounts for a minute');
+    if (from && (await empty(`inbox-source:${from.source}`, this.perSource))) reject('rate-limited', 'too many messages to inboxes from this address; try again in a minute');
+    if (await empty(`inbox-strangers:${toHex(e.space)}`, this.perInbox)) reject('rate-limited', 'this inbox is taking no more messages from other providers’ accounts for a minute');
     if (held.bytes + e.bytes.length > held.cap) reject('quota-exceeded', 'this inbox is full: its owner has to make room before it takes more messages');
     held.bytes += e.bytes.length;
     return 'inbox';

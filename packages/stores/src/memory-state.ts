@@ -82,11 +82,6 @@ export class MemorySharedState implements SharedState {
     this.expire(now);
   }
 
-  /** Pairings open now (tests, metrics). */
-  get pairingCount(): number {
-    return this.pairings.size;
-  }
-
   private expire(now: number): void {
     for (const p of this.pairings.values()) {
       if (p.expires > now) break;
