@@ -1,7 +1,7 @@
 /**
- * What every node of one provider must see alike besides the store's records: rate-limit buckets, which an
- * attacker would otherwise multiply by the number of nodes, and the device-linking mailbox, whose code is posted
- * to one node and read through another. One node keeps it in memory; nodes sharing PostgreSQL keep it there.
+ * What every node of one provider must see alike besides the store's records: rate-limit buckets and running
+ * counts, which an attacker would otherwise multiply by the number of nodes, and the device-linking mailbox, whose
+ * code is posted to one node and read through another. One node keeps it in memory; nodes sharing PostgreSQL keep it there.
  * Every implementation passes the one conformance suite in @freehold/stores (state-conformance.ts).
  */
 export interface SharedState {
@@ -10,6 +10,13 @@ export interface SharedState {
    * first used): 0 if granted, else the milliseconds until one is due. A refused take leaves the bucket as it was.
    */
   take(key: string, rate: BucketRate, now: number): Promise<number>;
+  /**
+   * Adds `n` to the count `key` unless that would pass `cap`: whether it was added. A count not held starts at what
+   * `start` says (counted from the store, which a count only saves reading again), so one dropped loses nothing.
+   */
+  add(key: string, n: number, cap: number, start: () => Promise<number>, now: number): Promise<boolean>;
+  /** Drops a count: the next add counts from the store again. */
+  forget(key: string): Promise<void>;
   /**
    * Opens pairing `p.id` with its offer box, under the bounds: an owner past `perAccount` has its oldest pairing
    * closed; a network past `perNetwork`, or the whole past `maxPairings`, is refused with when a slot frees.
@@ -22,9 +29,15 @@ export interface SharedState {
    */
   putPairing(id: string, slot: 'request' | 'answer', box: Uint8Array, now: number): Promise<void>;
   getPairing(id: string, slot: PairingSlot, now: number): Promise<Uint8Array | undefined>;
-  /** Drops expired pairings, and buckets that have refilled (a full bucket is the same as none) or past a bound. */
+  /**
+   * Drops expired pairings, buckets that have refilled (a full bucket is the same as none) and counts unused for
+   * COUNT_IDLE_MS, or, in memory, whatever is past a bound.
+   */
   sweep(now: number): Promise<void>;
 }
+
+/** How long a count nobody added to is kept. */
+export const COUNT_IDLE_MS = 3600_000;
 
 /** A token bucket's refill rate and size. */
 export interface BucketRate {

@@ -21,15 +21,18 @@ interface Pairing {
 /**
  * SharedState of a provider that runs as one node (SQLite): in process memory, lost on restart like the sessions
  * it limits. Buckets are kept in order of last use and the least recently used is dropped past `maxBuckets`; a
- * dropped bucket restarts full, which only helps a client that already holds that many networks.
+ * dropped bucket restarts full, which only helps a client that already holds that many networks. Counts are kept
+ * the same way (a dropped one is counted from the store again).
  */
 export class MemorySharedState implements SharedState {
   private readonly buckets = new Map<string, Bucket>();
+  private readonly counts = new Map<string, number>();
   /** In order of opening, which (one TTL for all) is the order of expiry. */
   private readonly pairings = new Map<string, Pairing>();
   private readonly byNetwork = new Map<string, Pairing[]>();
   private readonly byOwner = new Map<string, Pairing[]>();
 
+  /** `maxBuckets`: buckets, and likewise counts, kept at most. */
   constructor(private readonly maxBuckets = 100_000) {}
 
   take(key: string, rate: BucketRate, now: number): Promise<number> {
@@ -43,6 +46,25 @@ export class MemorySharedState implements SharedState {
     this.buckets.set(key, bucket);
     if (this.buckets.size > this.maxBuckets) this.buckets.delete(this.buckets.keys().next().value!);
     return wait;
+  }
+
+  async add(key: string, n: number, cap: number, start: () => Promise<number>): Promise<boolean> {
+    let held = this.counts.get(key);
+    if (held === undefined) {
+      held = await start();
+      // Another add may have started the count meanwhile: its figure includes what it added.
+      held = this.counts.get(key) ?? held;
+    }
+    this.counts.delete(key);
+    this.counts.set(key, held);
+    if (this.counts.size > this.maxBuckets) this.counts.delete(this.counts.keys().next().value!);
+    if (held + n > cap) return false;
+    this.counts.set(key, held + n);
+    return true;
+  }
+
+  async forget(key: string): Promise<void> {
+    this.counts.delete(key);
   }
 
   async openPairing(o: PairingOpen, bounds: PairingBounds, now: number): Promise<{ expires: number } | PairingFull> {

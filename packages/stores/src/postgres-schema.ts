@@ -107,7 +107,7 @@ END $$;`,
   },
   {
     version: 5,
-    name: 'rate-limit buckets and the device-linking mailbox, shared by the nodes',
+    name: 'rate-limit buckets, running counts and the device-linking mailbox, shared by the nodes',
     up: `
 -- full_at: when the bucket has refilled to its burst and is the same as no row (swept).
 CREATE TABLE rate_buckets (key TEXT PRIMARY KEY, tokens DOUBLE PRECISION NOT NULL, at BIGINT NOT NULL, full_at BIGINT NOT NULL);
@@ -135,6 +135,10 @@ BEGIN
   UPDATE rate_buckets SET tokens = t, at = at_ms, full_at = at_ms + ceil((burst - t) * 60000 / per_minute) WHERE key = k;
   RETURN wait;
 END $$;
+
+-- Running counts (SharedState.add), each started from the store's figure; touched: when last added to (swept).
+CREATE TABLE counts (key TEXT PRIMARY KEY, n BIGINT NOT NULL, touched BIGINT NOT NULL);
+CREATE INDEX counts_touched ON counts (touched);
 
 -- n orders pairings by opening, which (one TTL for all) is the order of expiry.
 CREATE TABLE pairings (

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { reject, type BucketRate, type PairingBounds, type PairingFull, type PairingOpen, type PairingSlot, type SharedState } from '@freehold/core';
+import { COUNT_IDLE_MS, reject, type BucketRate, type PairingBounds, type PairingFull, type PairingOpen, type PairingSlot, type SharedState } from '@freehold/core';
 
 const bytes = (b: Buffer): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 const buf = (b: Uint8Array): Buffer => Buffer.from(b.buffer, b.byteOffset, b.byteLength);
@@ -32,6 +32,21 @@ export class PostgresSharedState implements SharedState {
       values: [key, rate.perMinute, rate.burst, now],
     });
     return rows[0]!.wait;
+  }
+
+  async add(key: string, n: number, cap: number, start: () => Promise<number>, now: number): Promise<boolean> {
+    const added = () =>
+      this.pool.query({ name: 'count_add', text: 'UPDATE counts SET n = n + $2, touched = $4 WHERE key = $1 AND n + $2 <= $3', values: [key, n, cap, now] });
+    if ((await added()).rowCount === 1) return true;
+    const held = await this.pool.query('UPDATE counts SET touched = $2 WHERE key = $1', [key, now]);
+    if (held.rowCount === 1) return false;
+    // Not held: started from the store's figure, unless another node started it meanwhile.
+    await this.pool.query('INSERT INTO counts (key, n, touched) VALUES ($1, $2, $3) ON CONFLICT (key) DO NOTHING', [key, await start(), now]);
+    return (await added()).rowCount === 1;
+  }
+
+  async forget(key: string): Promise<void> {
+    await this.pool.query('DELETE FROM counts WHERE key = $1', [key]);
   }
 
   async openPairing(o: PairingOpen, bounds: PairingBounds, now: number): Promise<{ expires: number } | PairingFull> {
@@ -120,5 +135,6 @@ export class PostgresSharedState implements SharedState {
   async sweep(now: number): Promise<void> {
     await this.pool.query('DELETE FROM pairings WHERE expires <= $1', [now]);
     await this.pool.query('DELETE FROM rate_buckets WHERE full_at <= $1', [now]);
+    await this.pool.query('DELETE FROM counts WHERE touched <= $1', [now - COUNT_IDLE_MS]);
   }
 }

@@ -14,7 +14,8 @@ const rate = { perMinute: 60, burst: 2 };
 
 /**
  * The one suite every SharedState implementation passes: token buckets (granted, refused with the wait, a refusal
- * costing nothing, atomic under concurrent takes from several nodes) and the linking mailbox's slots and bounds.
+ * costing nothing, atomic under concurrent takes from several nodes), counts held to their caps likewise, and the
+ * linking mailbox's slots and bounds.
  */
 export function sharedStateConformance(name: string, make: () => Promise<SharedStateFactory>, t: TestApi): void {
   const { describe, it, afterEach, expect } = t;
@@ -57,6 +58,28 @@ export function sharedStateConformance(name: string, make: () => Promise<SharedS
       expect(await s.take('k', rate, 500)).toBe(500);
       await s.sweep(10_000);
       expect(await s.take('k', rate, 10_000)).toBe(0);
+    });
+
+    it('adds to a count up to its cap, started once from the store’s figure, and counts again once forgotten', async () => {
+      const s = await open();
+      let started = 0;
+      const start = async () => (started++, 100);
+      expect(await s.add('c', 50, 200, start, 0)).toBe(true);
+      expect(await s.add('c', 50, 200, start, 1)).toBe(true);
+      expect(await s.add('c', 1, 200, start, 2)).toBe(false);
+      expect(started).toBe(1);
+      // A refused add adds nothing.
+      expect(await s.add('c', 0, 200, start, 3)).toBe(true);
+      await s.forget('c');
+      expect(await s.add('c', 100, 200, async () => 150, 4)).toBe(false);
+      expect(await s.add('c', 50, 200, start, 5)).toBe(true);
+      expect(await s.add('other', 200, 200, async () => 0, 6)).toBe(true);
+    });
+
+    it('holds a count to its cap under concurrent adds through several nodes', async () => {
+      const nodes = [await open(), await open(), await open()];
+      const outcomes = await Promise.all(Array.from({ length: 30 }, (_, i) => nodes[i % 3]!.add('shared', 10, 95, async () => 0, 7)));
+      expect(outcomes.filter(Boolean).length).toBe(9);
     });
 
     it('fills a pairing’s slots once each, in order, and shows them through every node', async () => {
