@@ -69,6 +69,17 @@ async function cluster(store: 'sqlite' | 'postgres', n: number) {
   }
   return {
     balancer,
+    /** The entries table's bytes on disk (indexes and TOAST included) and its rows; SQLite: none. */
+    async footprint(): Promise<{ bytes: number; rows: number }> {
+      if (store === 'sqlite') return { bytes: 0, rows: 0 };
+      const c = new pg.Client({ connectionString: PG_URL });
+      await c.connect();
+      const { rows } = await c.query<{ bytes: string; rows: string }>(
+        `SELECT pg_total_relation_size('${schema}.entries') AS bytes, (SELECT COUNT(*) FROM ${schema}.entries) AS rows`,
+      );
+      await c.end();
+      return { bytes: Number(rows[0]!.bytes), rows: Number(rows[0]!.rows) };
+    },
     cpuMs: () => children.map((c) => cpuMs(c.pid!)),
     async stop() {
       await Promise.all(children.map((c) => new Promise((r) => (c.on('exit', r), c.kill('SIGTERM')))));
@@ -89,6 +100,9 @@ interface NodesRun {
   nodesUs: number;
   busiestUs: number;
   databaseUs: number;
+  /** PostgreSQL's bytes on disk per entry stored, and the entries' own encoded size. */
+  diskBytes: number;
+  entryBytes: number;
 }
 
 /** 50 clients spread evenly over the nodes push 600 entries each; acknowledged entries a second and CPU per entry. */
@@ -97,12 +111,14 @@ async function ingest(store: 'sqlite' | 'postgres', nodes: number, clients = 50,
   try {
     const links: ProviderLink[] = [];
     const frames: { bytes: Uint8Array; count: number }[][] = [];
+    let entryBytes = 0;
     for (let i = 0; i < clients; i++) {
       await c.balancer.use(i % nodes, false);
       const d = await registered(c.balancer.url);
       const space = await d.createSpace(true);
       const create = (await d.store.spaceEntries(space))[0]!;
       const batches = [[create.bytes], ...chunk(publicEntries(d, space, create.id, 2, create.id, perClient), 100).map((b) => b.map((e) => e.bytes))];
+      entryBytes = batches[1]![0]!.length;
       frames.push(batches.map((b) => ({ bytes: encodeFrame(['entries', b]), count: b.length })));
       links.push(await ProviderLink.connect(c.balancer.url, d, WS));
     }
@@ -114,7 +130,10 @@ async function ingest(store: 'sqlite' | 'postgres', nodes: number, clients = 50,
     const spent = c.cpuMs().map((ms, i) => ms - cpu0[i]!);
     for (const l of links) l.close();
     const perEntry = (ms: number) => (ms * 1000) / total;
+    const disk = await c.footprint();
     return {
+      diskBytes: disk.rows ? disk.bytes / disk.rows : 0,
+      entryBytes,
       rate,
       nodesUs: perEntry(spent.reduce((a, b) => a + b, 0)),
       busiestUs: perEntry(Math.max(...spent)),
@@ -130,6 +149,8 @@ const medianRun = (rs: NodesRun[]): NodesRun => ({
   nodesUs: median(rs.map((r) => r.nodesUs)),
   busiestUs: median(rs.map((r) => r.busiestUs)),
   databaseUs: median(rs.map((r) => r.databaseUs)),
+  diskBytes: median(rs.map((r) => r.diskBytes)),
+  entryBytes: median(rs.map((r) => r.entryBytes)),
 });
 
 /**
@@ -169,6 +190,7 @@ export async function nodesBench(only?: string): Promise<Row[]> {
     });
     rows.push({ name: 'PostgreSQL CPU per entry, 1 node', value: pg1.databaseUs, unit: ' µs', baselineName: 'PostgreSQL node', baseline: pg1.nodesUs, lowerIsBetter: true });
     rows.push({ name: 'PostgreSQL CPU per entry, 3 nodes', value: pg3.databaseUs, unit: ' µs', baselineName: 'PostgreSQL, 1 node', baseline: pg1.databaseUs, lowerIsBetter: true });
+    rows.push({ name: 'PostgreSQL bytes on disk per entry (table, indexes, TOAST)', value: pg1.diskBytes, unit: 'B', baselineName: 'the entry itself', baseline: pg1.entryBytes });
     const fmt = (r: NodesRun[]) => r.map((x) => `${x.rate.toFixed(0)}/s ${x.nodesUs.toFixed(0)}+${x.databaseUs.toFixed(0)} µs`).join(', ');
     console.error(`nodes ingest runs: SQLite ${fmt(rs.sqlite)}; PostgreSQL 1 node ${fmt(rs.pg1)}; 3 nodes ${fmt(rs.pg3)}`);
   }
