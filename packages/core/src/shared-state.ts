@@ -2,7 +2,8 @@
  * What every node of one provider must see alike besides the store's records: rate-limit buckets and running
  * counts, which an attacker would otherwise multiply by the number of nodes, and the device-linking mailbox, whose
  * code is posted to one node and read through another. One node keeps it in memory; nodes sharing PostgreSQL keep it there.
- * Every implementation passes the one conformance suite in @freehold/stores (state-conformance.ts).
+ * Every implementation passes the one conformance suite in @freehold/stores (state-conformance.ts). One that
+ * cannot reach where it keeps the state refuses with `unavailable` (a client tries again later).
  */
 export interface SharedState {
   /**

@@ -1,5 +1,5 @@
 import { LRUCache } from 'lru-cache';
-import { fromHex, toHex, type Store } from '@freehold/core';
+import { fromHex, reject, toHex, type Store } from '@freehold/core';
 
 /** How long an account the store did not hold is taken as not registered by lookups that may be stale. */
 export const ABSENT_TTL_MS = 10_000;
@@ -42,11 +42,14 @@ export class Registrations {
     if (recent && this.absent.has(k)) return false;
     let asked = this.asking.get(k);
     if (!asked) {
-      asked = this.store.getAccount(account).then((row) => {
-        if (row) this.add(k);
-        else this.absent.set(k, true);
-        return row !== undefined;
-      });
+      asked = this.store.getAccount(account).then(
+        (row) => {
+          if (row) this.add(k);
+          else this.absent.set(k, true);
+          return row !== undefined;
+        },
+        (e: unknown) => reject('unavailable', `cannot look the account up in the store: ${(e as Error).message}`),
+      );
       this.asking.set(k, asked);
       void asked.finally(() => this.asking.delete(k)).catch(() => {});
     }

@@ -1,8 +1,18 @@
 import type pg from 'pg';
-import { COUNT_IDLE_MS, reject, type BucketRate, type PairingBounds, type PairingFull, type PairingOpen, type PairingSlot, type SharedState } from '@freehold/core';
+import { COUNT_IDLE_MS, FreeholdError, reject, type BucketRate, type PairingBounds, type PairingFull, type PairingOpen, type PairingSlot, type SharedState } from '@freehold/core';
 
 const bytes = (b: Buffer): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 const buf = (b: Uint8Array): Buffer => Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+
+/** A driver error (the database unreachable, a connection lost) as the typed refusal a client can retry. */
+async function unavailableIfDown<T>(f: () => Promise<T>): Promise<T> {
+  try {
+    return await f();
+  } catch (e) {
+    if (e instanceof FreeholdError) throw e;
+    return reject('unavailable', `PostgreSQL did not answer: ${(e as Error).message}`);
+  }
+}
 
 const SLOTS: readonly PairingSlot[] = ['offer', 'request', 'answer'];
 
@@ -25,7 +35,35 @@ interface Held {
 export class PostgresSharedState implements SharedState {
   constructor(private readonly pool: pg.Pool) {}
 
-  async take(key: string, rate: BucketRate, now: number): Promise<number> {
+  take(key: string, rate: BucketRate, now: number): Promise<number> {
+    return unavailableIfDown(() => this.takeSql(key, rate, now));
+  }
+
+  add(key: string, n: number, cap: number, start: () => Promise<number>, now: number): Promise<boolean> {
+    return unavailableIfDown(() => this.addSql(key, n, cap, start, now));
+  }
+
+  forget(key: string): Promise<void> {
+    return unavailableIfDown(() => this.forgetSql(key));
+  }
+
+  openPairing(o: PairingOpen, bounds: PairingBounds, now: number): Promise<{ expires: number } | PairingFull> {
+    return unavailableIfDown(() => this.openPairingSql(o, bounds, now));
+  }
+
+  putPairing(id: string, slot: 'request' | 'answer', box: Uint8Array, now: number): Promise<void> {
+    return unavailableIfDown(() => this.putPairingSql(id, slot, box, now));
+  }
+
+  getPairing(id: string, slot: PairingSlot, now: number): Promise<Uint8Array | undefined> {
+    return unavailableIfDown(() => this.getPairingSql(id, slot, now));
+  }
+
+  sweep(now: number): Promise<void> {
+    return unavailableIfDown(() => this.sweepSql(now));
+  }
+
+  private async takeSql(key: string, rate: BucketRate, now: number): Promise<number> {
     const { rows } = await this.pool.query<{ wait: number }>({
       name: 'take_token',
       text: 'SELECT take_token($1, $2, $3, $4) AS wait',
@@ -34,7 +72,7 @@ export class PostgresSharedState implements SharedState {
     return rows[0]!.wait;
   }
 
-  async add(key: string, n: number, cap: number, start: () => Promise<number>, now: number): Promise<boolean> {
+  private async addSql(key: string, n: number, cap: number, start: () => Promise<number>, now: number): Promise<boolean> {
     const added = () =>
       this.pool.query({ name: 'count_add', text: 'UPDATE counts SET n = n + $2, touched = $4 WHERE key = $1 AND n + $2 <= $3', values: [key, n, cap, now] });
     if ((await added()).rowCount === 1) return true;
@@ -45,11 +83,11 @@ export class PostgresSharedState implements SharedState {
     return (await added()).rowCount === 1;
   }
 
-  async forget(key: string): Promise<void> {
+  private async forgetSql(key: string): Promise<void> {
     await this.pool.query('DELETE FROM counts WHERE key = $1', [key]);
   }
 
-  async openPairing(o: PairingOpen, bounds: PairingBounds, now: number): Promise<{ expires: number } | PairingFull> {
+  private async openPairingSql(o: PairingOpen, bounds: PairingBounds, now: number): Promise<{ expires: number } | PairingFull> {
     const client = await this.pool.connect();
     try {
       await client.query('BEGIN');
@@ -103,7 +141,7 @@ export class PostgresSharedState implements SharedState {
     return undefined;
   }
 
-  async putPairing(id: string, slot: 'request' | 'answer', box: Uint8Array, now: number): Promise<void> {
+  private async putPairingSql(id: string, slot: 'request' | 'answer', box: Uint8Array, now: number): Promise<void> {
     // The slot is one of two names, never input.
     const filled = await this.pool.query(
       slot === 'request'
@@ -122,7 +160,7 @@ export class PostgresSharedState implements SharedState {
     reject('invalid-argument', 'there is no request to answer yet');
   }
 
-  async getPairing(id: string, slot: PairingSlot, now: number): Promise<Uint8Array | undefined> {
+  private async getPairingSql(id: string, slot: PairingSlot, now: number): Promise<Uint8Array | undefined> {
     if (!SLOTS.includes(slot)) reject('invalid-argument', `no pairing slot ${String(slot)}`);
     const { rows } = await this.pool.query<{ box: Buffer | null }>({
       name: `pairing_${slot}`,
@@ -132,7 +170,7 @@ export class PostgresSharedState implements SharedState {
     return rows[0]?.box ? bytes(rows[0].box) : undefined;
   }
 
-  async sweep(now: number): Promise<void> {
+  private async sweepSql(now: number): Promise<void> {
     await this.pool.query('DELETE FROM pairings WHERE expires <= $1', [now]);
     await this.pool.query('DELETE FROM rate_buckets WHERE full_at <= $1', [now]);
     await this.pool.query('DELETE FROM counts WHERE touched <= $1', [now - COUNT_IDLE_MS]);

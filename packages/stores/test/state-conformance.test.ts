@@ -11,6 +11,18 @@ sharedStateConformance('memory', async () => {
   return { open: async () => state, cleanup: async () => {} };
 }, vitest);
 
+describe('shared state in PostgreSQL', () => {
+  it('refuses with unavailable, typed, when PostgreSQL does not answer', async () => {
+    const schema = `fh_state_${process.pid}_down`;
+    const store = await PostgresStore.open(PG_URL, schema);
+    const state = store.sharedState();
+    await store.drop();
+    await store.close();
+    await expect(state.take('k', { perMinute: 1, burst: 1 }, 0)).rejects.toMatchObject({ reason: 'unavailable' });
+    await expect(state.getPairing('0'.repeat(64), 'offer', 0)).rejects.toMatchObject({ reason: 'unavailable' });
+  });
+});
+
 const PG_URL = process.env.FREEHOLD_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432/test';
 
 sharedStateConformance('postgres', async () => {
