@@ -49,7 +49,7 @@ export interface OutboxItem {
   delivery: Delivery;
 }
 
-/** How often expired pairings and refilled rate-limit buckets are dropped from the shared state. */
+/** How often the shared state drops what it no longer needs (expired pairings, refilled buckets, idle counts). */
 const SWEEP_MS = 60_000;
 
 /** How long a mirror request waits for the new mirrors' first reconciliation before it is answered anyway. */
