@@ -188,6 +188,23 @@ describe('nodes sharing one PostgreSQL database are one provider', () => {
     expect(Number(row.quota) - Number(row.used)).toBeLessThan(20 * Math.max(...all.map((e) => e.bytes.length)));
     expect(accepted.flat().length).toBeLessThan(600);
   });
+
+  // Last: it spends this address's linking writes for the next minute.
+  it('meters linking writes per network across nodes: a flood through all three gets the one bucket’s burst', async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < 30; i++) {
+      await balancer.use(i % 3);
+      const id = Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString('hex');
+      const res = await fetch(`${url}/v1/pair/${id}/request`, { method: 'PUT', body: new Uint8Array([1]) });
+      statuses.push(res.status);
+      if (res.status === 429) expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0);
+    }
+    const charged = statuses.filter((s) => s === 404).length;
+    console.log(`linking flood through 3 nodes: ${charged} of 30 charged, ${statuses.filter((s) => s === 429).length} refused`);
+    // A burst of 20 for the address (3 spent by the linking test above), not 20 a node.
+    expect(charged).toBeLessThanOrEqual(21);
+    expect(statuses.filter((s) => s !== 404 && s !== 429)).toEqual([]);
+  });
 });
 
 /** Pushes entries in frames of 20 and returns those acknowledged; every refusal must be over quota. */
