@@ -385,13 +385,14 @@ export class Provider {
   /**
    * Who pays for an entry: its author if hosted here, else the space's creator; otherwise it is not ours to
    * keep. A non-member's append to an inbox goes through the inbox policy (rate limits, stranger allowance).
-   * Synchronous for membership operations (see HostPolicy); for content, an author or creator this node has not
-   * seen registered is looked up first (registered through another node).
+   * An author or creator this node has not seen registered (through another node) is looked up first, except for
+   * a membership operation, which is answered at once (see HostPolicy): its lookup serves the next time it is offered.
    */
   private charge(e: Entry, graph: SpaceGraph, from: IngestSource | undefined): Charge | undefined | Promise<Charge | undefined> {
     const author = this.replica.authorOf(e.device)!.account.account;
     const creator = graph.creatorAccount;
     const unseen = [author, ...(creator ? [creator] : [])].filter((a) => !this.registered.has(a));
+    if (e.kind === Kind.membership) for (const a of unseen) void this.registered.check(a, true).catch(() => {});
     if (e.kind === Kind.membership || !unseen.length) return this.chargeAs(e, graph, from, author);
     return Promise.all(unseen.map((a) => this.registered.check(a, true))).then(() => this.chargeAs(e, graph, from, author));
   }
