@@ -25,3 +25,4 @@ export * from './sync/drive.js';
 export * from './identity/recovery.js';
 export * from './requests.js';
 export * from './size.js';
+export * from './shared-state.js';

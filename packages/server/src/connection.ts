@@ -338,6 +338,8 @@ export class Connection implements Subscriber {
       return this.fail('moved', movedMessage(gone, this.provider.host));
     }
     this.account = account.account;
+    // Registered through another node of this provider, perhaps a moment ago: the session is hosted from its start.
+    await this.provider.hosts(this.account);
     this.log.info({ event: 'auth', account: toId(this.account), device: toId(device) }, 'session authenticated');
     this.send(['authed', this.account]);
   }

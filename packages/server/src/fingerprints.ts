@@ -1,6 +1,6 @@
 import { asBytes, compare, fingerprint, reject, toHex, toId, verifyRequest } from '@freehold/core';
 import type { Provider } from './provider.js';
-import { RateLimiter, RetryLater, waitText } from './rate-limit.js';
+import { takeShared } from './rate-limit.js';
 
 /** Spaces one answer covers at most, and entry keys it reads at most (a space is never cut in two). */
 export interface FingerprintPage {
@@ -8,6 +8,9 @@ export interface FingerprintPage {
   keys: number;
 }
 export const FINGERPRINT_PAGE: FingerprintPage = { spaces: 512, keys: 250_000 };
+
+/** How often one account may ask, across every node of the provider. */
+const ASKED = { perMinute: 30, burst: 20 };
 
 /**
  * What a provider holds of one space: its entry count and the reconciliation fingerprint over all its entries
@@ -26,8 +29,6 @@ export interface SpaceFingerprint {
  * in space id order from after `after`, and each account may ask 30 times a minute (bursts of 20).
  */
 export class FingerprintService {
-  private readonly asked = new RateLimiter(30, 20);
-
   constructor(
     private readonly provider: Provider,
     private readonly page: FingerprintPage = FINGERPRINT_PAGE,
@@ -37,9 +38,8 @@ export class FingerprintService {
     const p = this.provider;
     const r = verifyRequest(request, 'fingerprints', p.host, now);
     const account = r.account.account;
-    if (!p.isRegistered(account)) reject('not-hosted', `${toId(account)} is not hosted at ${p.host}`);
-    const wait = this.asked.take(toHex(account), now);
-    if (wait > 0) throw new RetryLater('rate-limited', `too many fingerprint requests; try again in ${waitText(wait)}`, wait);
+    if (!(await p.hosts(account))) reject('not-hosted', `${toId(account)} is not hosted at ${p.host}`);
+    await takeShared(p.state, `fingerprints:${toHex(account)}`, ASKED, 'fingerprint requests');
     const after = r.payload.after === undefined ? undefined : asBytes(r.payload.after, 'after', 32);
     if (r.payload.counts !== undefined && r.payload.counts !== true) reject('invalid-argument', 'counts is true or absent');
     const countsOnly = r.payload.counts === true;

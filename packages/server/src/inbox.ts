@@ -1,6 +1,4 @@
-import { LRUCache } from 'lru-cache';
-import { Kind, reject, toHex, type Entry, type Replica, type SpaceGraph } from '@freehold/core';
-import { RateLimiter } from './rate-limit.js';
+import { Kind, reject, toHex, type BucketRate, type Entry, type Replica, type SharedState, type SpaceGraph } from '@freehold/core';
 
 export interface InboxLimits {
   /** Appends a sender who is not a member may make to inboxes here, per minute (per sender). */
@@ -27,6 +25,8 @@ export interface IngestSource {
 
 const capKey = (space: Uint8Array) => `inbox-cap:${toHex(space)}`;
 const purgedKey = (space: Uint8Array) => `inbox-purged:${toHex(space)}`;
+/** The shared count of bytes senders hosted elsewhere have left in an inbox (see SharedState.add). */
+const heldKey = (space: Uint8Array) => `inbox-held:${toHex(space)}`;
 
 const readNumber = (raw: Uint8Array | undefined): number | undefined =>
   raw ? new DataView(raw.buffer, raw.byteOffset, raw.byteLength).getFloat64(0) : undefined;
@@ -44,18 +44,18 @@ function numberBytes(n: number): Uint8Array {
  * purge), so fresh accounts cannot fill someone's quota.
  */
 export class InboxPolicy {
-  private readonly perSender: RateLimiter;
-  private readonly perInbox: RateLimiter;
-  private readonly perSource: RateLimiter;
-  /** Bytes held from strangers per inbox, counted from the store when first needed. */
-  private readonly held = new LRUCache<string, { bytes: number; cap: number; purgedBefore: number }>({ max: 10_000 });
+  /** Buckets every node shares (SharedState), so the limits hold for the provider, not for each node. */
+  private readonly perSender: BucketRate;
+  private readonly perInbox: BucketRate;
+  private readonly perSource: BucketRate;
 
   constructor(
     private readonly replica: Replica,
     private readonly isHosted: (account: Uint8Array) => boolean,
+    private readonly state: SharedState,
     readonly limits: InboxLimits,
   ) {
-    const bucket = (perMinute: number) => new RateLimiter(perMinute, Math.max(10, perMinute / 2));
+    const bucket = (perMinute: number) => ({ perMinute, burst: Math.max(10, perMinute / 2) });
     this.perSender = bucket(limits.appendsPerMinute);
     this.perInbox = bucket(limits.strangerAppendsPerMinute);
     this.perSource = bucket(limits.sourceAppendsPerMinute);
@@ -63,35 +63,33 @@ export class InboxPolicy {
 
   /**
    * Checks a non-member's append (throwing `rate-limited` or `quota-exceeded`) and says whether the sender
-   * pays for it; otherwise it counts against the inbox's stranger allowance, paid by the inbox's owner.
+   * pays for it; otherwise it counts against the inbox's stranger allowance, paid by the inbox's owner. The
+   * owner's cap and purge are read from the store and the allowance is a shared count, so an owner's change made
+   * through one node holds on all of them at once.
    */
   async admit(e: Entry, author: Uint8Array, from: IngestSource | undefined): Promise<'sender' | 'inbox'> {
     const now = Date.now();
-    const held = await this.usage(e.space);
-    if (e.time <= held.purgedBefore) reject('purged', 'the inbox’s owner cleared the messages from before this one');
-    if (this.perSender.take(toHex(author), now) > 0) reject('rate-limited', 'too many messages to inboxes from this account; try again in a minute');
+    const purgedBefore = readNumber(await this.replica.store.getMeta(purgedKey(e.space))) ?? -1;
+    if (e.time <= purgedBefore) reject('purged', 'the inbox’s owner cleared the messages from before this one');
+    const empty = async (key: string, rate: BucketRate) => (await this.state.take(key, rate, now)) > 0;
+    if (await empty(`inbox-sender:${toHex(author)}`, this.perSender)) reject('rate-limited', 'too many messages to inboxes from this account; try again in a minute');
     if (this.isHosted(author)) return 'sender';
-    if (from && this.perSource.take(from.source, now) > 0) reject('rate-limited', 'too many messages to inboxes from this address; try again in a minute');
-    if (this.perInbox.take(toHex(e.space), now) > 0) reject('rate-limited', 'this inbox is taking no more messages from other providers’ accounts for a minute');
-    if (held.bytes + e.bytes.length > held.cap) reject('quota-exceeded', 'this inbox is full: its owner has to make room before it takes more messages');
-    held.bytes += e.bytes.length;
+    if (from && (await empty(`inbox-source:${from.source}`, this.perSource))) reject('rate-limited', 'too many messages to inboxes from this address; try again in a minute');
+    if (await empty(`inbox-strangers:${toHex(e.space)}`, this.perInbox)) reject('rate-limited', 'this inbox is taking no more messages from other providers’ accounts for a minute');
+    if (!(await this.state.add(heldKey(e.space), e.bytes.length, await this.cap(e.space), () => this.strangerBytes(e.space), now))) {
+      reject('quota-exceeded', 'this inbox is full: its owner has to make room before it takes more messages');
+    }
     return 'inbox';
   }
 
-  private async usage(space: Uint8Array): Promise<{ bytes: number; cap: number; purgedBefore: number }> {
-    const k = toHex(space);
-    let held = this.held.get(k);
-    if (!held) {
-      const graph = await this.replica.graph(space);
-      let bytes = 0;
-      for (const row of await this.replica.store.spaceEntries(space, Kind.append)) {
-        if (this.fromStranger(graph, row.device)) bytes += row.bytes.length;
-      }
-      const purgedBefore = readNumber(await this.replica.store.getMeta(purgedKey(space))) ?? -1;
-      held = { bytes, cap: await this.cap(space), purgedBefore };
-      this.held.set(k, held);
+  /** What senders hosted elsewhere have left in an inbox, as stored. */
+  private async strangerBytes(space: Uint8Array): Promise<number> {
+    const graph = await this.replica.graph(space);
+    let bytes = 0;
+    for (const row of await this.replica.store.spaceEntries(space, Kind.append)) {
+      if (this.fromStranger(graph, row.device)) bytes += row.bytes.length;
     }
-    return held;
+    return bytes;
   }
 
   private fromStranger(graph: SpaceGraph, device: Uint8Array): boolean {
@@ -107,7 +105,6 @@ export class InboxPolicy {
   async setCap(space: Uint8Array, bytes: number): Promise<number> {
     const cap = Math.min(bytes, this.limits.strangerBytes);
     await this.replica.store.setMeta(capKey(space), numberBytes(cap));
-    this.held.delete(toHex(space));
     return cap;
   }
 
@@ -124,7 +121,7 @@ export class InboxPolicy {
       if (row.time <= now && (!author || !graph.current().roles.has(toHex(author)))) drop.push(row.id);
     }
     if (drop.length) await this.replica.store.deleteEntries(drop);
-    this.held.delete(toHex(space));
+    await this.state.forget(heldKey(space));
     return drop.length;
   }
 }

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { asBytes, reject, toHex, verifyRequest } from '@freehold/core';
 import type { Provider } from './provider.js';
 import { PairingMailbox, type PairingLimits } from './pairing.js';
-import { clientNetwork, RateLimiter, RetryLater, waitText } from './rate-limit.js';
+import { clientNetwork, takeShared } from './rate-limit.js';
 import { json, readBody } from './respond.js';
 
 const SLOT = /^\/v1\/pair\/([0-9a-f]{64})\/(offer|request|answer)$/;
@@ -20,31 +20,30 @@ const SLOT = /^\/v1\/pair\/([0-9a-f]{64})\/(offer|request|answer)$/;
  * pairing, 409 slot already used, 413 too large, 429 and 503 with Retry-After).
  */
 export function pairingRoutes(provider: Provider, limits: PairingLimits) {
-  const mailbox = new PairingMailbox(limits);
-  const writes = new RateLimiter(limits.writesPerMinute, limits.writeBurst);
-  const charge = (req: IncomingMessage): string => {
+  const mailbox = new PairingMailbox(provider.state, limits);
+  const writes = { perMinute: limits.writesPerMinute, burst: limits.writeBurst };
+  const charge = async (req: IncomingMessage): Promise<string> => {
     const network = clientNetwork(req.socket.remoteAddress);
-    const wait = writes.take(network, Date.now());
-    if (wait) throw new RetryLater('rate-limited', `too many linking requests from this network; try again in ${waitText(wait)}`, wait);
+    await takeShared(provider.state, `pair-writes:${network}`, writes, 'linking requests from this network');
     return network;
   };
   return async (req: IncomingMessage, res: ServerResponse, path: string): Promise<void> => {
     if (path === '/v1/pair' && req.method === 'POST') {
-      const network = charge(req);
+      const network = await charge(req);
       const r = verifyRequest(await readBody(req), 'pair', provider.host, Date.now());
-      if (!provider.isRegistered(r.account.account)) reject('not-hosted', 'only an account registered with this provider can link devices here');
+      if (!(await provider.hosts(r.account.account))) reject('not-hosted', 'only an account registered with this provider can link devices here');
       const id = toHex(asBytes(r.payload.id, 'pair.id', 32));
-      const expires = mailbox.open(id, toHex(r.account.account), network, asBytes(r.payload.offer, 'pair.offer'));
+      const expires = await mailbox.open(id, toHex(r.account.account), network, asBytes(r.payload.offer, 'pair.offer'));
       return json(res, 201, { expires });
     }
     const slot = SLOT.exec(path);
     if (slot && req.method === 'PUT' && slot[2] !== 'offer') {
-      charge(req);
-      mailbox.put(slot[1]!, slot[2] as 'request' | 'answer', await readBody(req, limits.maxBox));
+      await charge(req);
+      await mailbox.put(slot[1]!, slot[2] as 'request' | 'answer', await readBody(req, limits.maxBox));
       return void res.writeHead(204).end();
     }
     if (slot && req.method === 'GET') {
-      const box = mailbox.get(slot[1]!, slot[2] as 'offer' | 'request' | 'answer');
+      const box = await mailbox.get(slot[1]!, slot[2] as 'offer' | 'request' | 'answer');
       if (!box) return json(res, 404, { error: 'not-found', message: 'nothing in that slot' });
       res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': box.length, 'cache-control': 'no-store' });
       return void res.end(box);

@@ -1,12 +1,18 @@
 import type { Entry, SigningKey } from '@freehold/core';
 import type { Logger } from 'pino';
+import { MemorySharedState } from '@freehold/stores';
 import { PEER_HEARTBEAT_MS, PeerLink, type PeerState } from './peer-link.js';
-import { RateLimiter } from './rate-limit.js';
 import type { Provider } from './provider.js';
 import type { Mirror } from './mirrors.js';
 
 /** Peer providers this one links to at most (each is listed by some account it hosts). */
 export const MAX_PEERS = 256;
+
+/**
+ * Provider sessions one network may open a minute on one node: each node bounds the documents it fetches itself,
+ * so this stays in the node's memory even when the nodes share their other limits.
+ */
+const ATTEMPTS = { perMinute: 30, burst: 10 };
 
 export interface PeerStatus {
   url: string;
@@ -21,7 +27,8 @@ export interface PeerStatus {
 export class Peering {
   private readonly links = new Map<string, PeerLink>();
   private stopped = false;
-  private readonly attempts = new RateLimiter(30, 10);
+  /** This node's own connection attempts, limited by this node alone. */
+  private readonly attempts = new MemorySharedState();
 
   constructor(
     private readonly provider: Provider,
@@ -80,7 +87,7 @@ export class Peering {
 
   /** Whether a network may open one more provider session now (each costs a fetch of a well-known document). */
   admit(network: string): boolean {
-    return this.attempts.take(network, Date.now()) === 0;
+    return this.attempts.takeNow(network, ATTEMPTS, Date.now()) === 0;
   }
 
   /** Pushes what was just stored to every peer home to it, except the one it came from. */

@@ -17,9 +17,11 @@ import {
   type EntryRow,
   type IdentityState,
   type SigningKey,
+  type SharedState,
   type SpaceGraph,
   type Store,
 } from '@freehold/core';
+import { MemorySharedState } from '@freehold/stores';
 import type { Logger } from 'pino';
 import type { Metrics } from './metrics.js';
 import { DEFAULT_INBOX_LIMITS, InboxPolicy, type InboxLimits, type IngestSource } from './inbox.js';
@@ -33,6 +35,7 @@ import { DEFAULT_RETIRED_GRACE_MS, Retirements } from './retirements.js';
 import { FINGERPRINT_PAGE, FingerprintService, type FingerprintPage } from './fingerprints.js';
 import { Subscriptions, type Subscriber } from './subscriptions.js';
 import { InFlight } from './delivery.js';
+import { Registrations } from './registrations.js';
 
 /** Outbox entries one request answers at most. */
 export const OUTBOX_LIMIT = 200;
@@ -46,11 +49,16 @@ export interface OutboxItem {
   delivery: Delivery;
 }
 
+/** How often the shared state drops what it no longer needs (expired pairings, refilled buckets, idle counts). */
+const SWEEP_MS = 60_000;
+
 /** How long a mirror request waits for the new mirrors' first reconciliation before it is answered anyway. */
 const MIRROR_FILL_WAIT_MS = 5000;
 
 export interface ProviderOptions {
   store: Store;
+  /** Rate limits and the linking mailbox, shared by every node of the provider (default: this node's memory). */
+  state?: SharedState;
   /** Base URL people reach this provider at; its host names handles (name@host). */
   publicUrl: string;
   defaultQuota: number;
@@ -92,7 +100,10 @@ export class Provider {
   readonly cache: MirrorCache;
   /** Answers accounts asking what is held of their spaces (a device verifying a move). */
   readonly fingerprints: FingerprintService;
+  /** What every node of this provider sees alike besides the store (see SharedState). */
+  readonly state: SharedState;
   private readonly flushReads: NodeJS.Timeout;
+  private readonly sweep: NodeJS.Timeout;
   private readonly graceCheck: NodeJS.Timeout;
   /** Retired accounts whose grace period is known to have ended (logged once). */
   private readonly graceEnded = new Set<string>();
@@ -102,7 +113,7 @@ export class Provider {
   private constructor(
     readonly replica: Replica,
     readonly opts: ProviderOptions,
-    private readonly registered: Set<string>,
+    private readonly registered: Registrations,
     /** Who this provider is: its canonical URL, key, protocol and limits (the well-known document). */
     readonly document: ProviderDocument,
     key: SigningKey,
@@ -110,7 +121,9 @@ export class Provider {
     readonly retirements: Retirements,
   ) {
     this.host = new URL(opts.publicUrl).host;
-    this.inbox = new InboxPolicy(replica, (a) => this.isRegistered(a), { ...DEFAULT_INBOX_LIMITS, ...definedOnly(opts.inbox ?? {}) });
+    this.state = opts.state ?? new MemorySharedState();
+    this.sweep = setInterval(() => void this.state.sweep(Date.now()).catch(() => {}), SWEEP_MS).unref();
+    this.inbox = new InboxPolicy(replica, (a) => this.isRegistered(a), this.state, { ...DEFAULT_INBOX_LIMITS, ...definedOnly(opts.inbox ?? {}) });
     this.handles = new HandleDirectory(replica, this.host, { ...DEFAULT_HANDLE_POLICY, ...definedOnly(opts.handles ?? {}) });
     this.peering = new Peering(this, key, opts.logger, opts.heartbeatMs);
     this.anonymousBudgets = new NetworkBudgets(opts.anonymousWorkPerNetwork ?? 2000);
@@ -131,17 +144,17 @@ export class Provider {
   }
 
   static async open(opts: ProviderOptions): Promise<Provider> {
-    const registered = new Set((await opts.store.accounts()).map((a) => toHex(a.account)));
+    const registered = await Registrations.open(opts.store);
     // The replica calls back into the provider it is opened for.
     const late: { provider?: Provider } = {};
     const replica = await Replica.open(opts.store, {
       // Identity logs of accounts not hosted here stay in memory until something stored here needs them.
-      keepLog: (log) => registered.has(toHex(log.account)) || log.providers.includes(opts.publicUrl),
+      keepLog: (log) => registered.has(log.account) || log.providers.includes(opts.publicUrl),
       onLogStored: async (log) => late.provider?.logStored(log),
       graphCache: opts.graphCache,
     });
     const key = await providerKey(opts.store);
-    const moved = [...registered].map(fromHex).filter((a) => !(replica.storedLog(a)?.providers.includes(opts.publicUrl) ?? true));
+    const moved = registered.all().filter((a) => !(replica.storedLog(a)?.providers.includes(opts.publicUrl) ?? true));
     const retirements = await Retirements.open(opts.store, opts.retiredGraceMs ?? DEFAULT_RETIRED_GRACE_MS, moved);
     late.provider = new Provider(replica, opts, registered, providerDocument(opts.publicUrl, key), key, await Mirrors.open(opts.store), retirements);
     await late.provider.cache.open();
@@ -156,7 +169,8 @@ export class Provider {
   private async logStored(log: IdentityState): Promise<void> {
     const k = toHex(log.account);
     const listed = log.providers.includes(this.opts.publicUrl);
-    if (listed && !this.registered.has(k)) {
+    // Registered through another node already: its row (and the quota the operator may have set) stays.
+    if (listed && !(await this.registered.check(log.account))) {
       await this.store.putAccount({ account: log.account, quota: this.opts.defaultQuota, used: 0, created: Date.now() });
       this.registered.add(k);
       this.opts.logger.info({ event: 'register', account: toId(log.account), by: 'identity-log' }, 'account hosted: its log lists this provider');
@@ -221,7 +235,7 @@ export class Provider {
    * names where it lives now; undefined for any other account.
    */
   movedAway(account: Uint8Array): IdentityState | undefined {
-    if (!this.registered.has(toHex(account)) || this.retirements.at(account) === undefined) return undefined;
+    if (!this.registered.has(account) || this.retirements.at(account) === undefined) return undefined;
     return this.replica.storedLog(account);
   }
 
@@ -261,9 +275,9 @@ export class Provider {
    */
   async spacesHomedAt(url: string): Promise<Uint8Array[]> {
     const out = new Map<string, Uint8Array>();
-    for (const account of this.registered) {
-      if (!this.replica.contact(account)?.providers.includes(url) || this.retirements.expired(fromHex(account))) continue;
-      for (const n of await this.store.spacesOf(fromHex(account))) if (n.creator) out.set(toHex(n.space), n.space);
+    for (const account of this.registered.all()) {
+      if (!this.replica.contact(account)?.providers.includes(url) || this.retirements.expired(account)) continue;
+      for (const n of await this.store.spacesOf(account)) if (n.creator) out.set(toHex(n.space), n.space);
     }
     for (const m of this.mirrors.all()) if (this.mirroredFrom(m.space, url)) out.set(toHex(m.space), m.space);
     return [...out.values()];
@@ -290,7 +304,7 @@ export class Provider {
    * name their providers): this provider then keeps them in sync with the owners' providers.
    */
   async mirror(account: Uint8Array, list: Mirror[], cards: Uint8Array[]): Promise<void> {
-    if (!this.isRegistered(account)) reject('not-hosted', `mirrors are for accounts hosted here (\`freehold provider add ${this.opts.publicUrl}\`)`);
+    if (!(await this.hosts(account))) reject('not-hosted', `mirrors are for accounts hosted here (\`freehold provider add ${this.opts.publicUrl}\`)`);
     for (const card of cards) await this.replica.addCard(card).catch(() => false);
     const owned = list.filter((m) => !this.isRegistered(m.owner) && this.replica.contact(m.owner) !== undefined);
     const added = await this.mirrors.add(owned);
@@ -353,22 +367,37 @@ export class Provider {
   async stop(): Promise<void> {
     clearInterval(this.flushReads);
     clearInterval(this.graceCheck);
+    clearInterval(this.sweep);
     this.peering.stop();
     await this.mirrors.flush();
   }
 
-  /** Hosted here: registered, or listed by the account's log, and not retired past the grace period. */
+  /** Hosted here: registered, or listed by the account's log, and not retired past the grace period (as this node knows). */
   isRegistered(account: Uint8Array): boolean {
-    return this.registered.has(toHex(account)) && !this.retirements.expired(account);
+    return this.registered.has(account) && !this.retirements.expired(account);
+  }
+
+  /** Like isRegistered, asking the store about an account this node has not seen registered (see Registrations). */
+  async hosts(account: Uint8Array, recent = false): Promise<boolean> {
+    return (await this.registered.check(account, recent)) && !this.retirements.expired(account);
   }
 
   /**
    * Who pays for an entry: its author if hosted here, else the space's creator; otherwise it is not ours to
    * keep. A non-member's append to an inbox goes through the inbox policy (rate limits, stranger allowance).
-   * Synchronous except for such appends (see HostPolicy).
+   * An author or creator this node has not seen registered (through another node) is looked up first, except for
+   * a membership operation, which is answered at once (see HostPolicy): its lookup serves the next time it is offered.
    */
-  private charge(e: Entry, graph: SpaceGraph, from: IngestSource | undefined): Charge | undefined | Promise<Charge> {
+  private charge(e: Entry, graph: SpaceGraph, from: IngestSource | undefined): Charge | undefined | Promise<Charge | undefined> {
     const author = this.replica.authorOf(e.device)!.account.account;
+    const creator = graph.creatorAccount;
+    const unseen = [author, ...(creator ? [creator] : [])].filter((a) => !this.registered.has(a));
+    if (e.kind === Kind.membership) for (const a of unseen) void this.registered.check(a, true).catch(() => {});
+    if (e.kind === Kind.membership || !unseen.length) return this.chargeAs(e, graph, from, author);
+    return Promise.all(unseen.map((a) => this.registered.check(a, true))).then(() => this.chargeAs(e, graph, from, author));
+  }
+
+  private chargeAs(e: Entry, graph: SpaceGraph, from: IngestSource | undefined, author: Uint8Array): Charge | undefined | Promise<Charge> {
     const hosted = this.isRegistered(author);
     const member = graph.nodes.size > 0 && graph.current().roles.has(toHex(author));
     const bytes = e.bytes.length;
@@ -403,9 +432,9 @@ export class Provider {
     const held = await this.store.getAccount(r.account.account);
     if (!held) {
       await this.store.putAccount({ account: r.account.account, quota: this.opts.defaultQuota, used: 0, created: Date.now() });
-      this.registered.add(toHex(r.account.account));
       this.opts.logger.info({ event: 'register', account: toId(r.account.account) }, 'account registered');
     }
+    this.registered.add(r.account.account);
     await this.replica.addCard(r.card);
     await this.handles.review(r.account.account);
     return (await this.store.getAccount(r.account.account))!;
@@ -431,7 +460,7 @@ export class Provider {
     const r = verifyRequest(request, 'claim-handle', this.host, Date.now());
     const name = String(r.payload.name ?? '');
     if (!HANDLE_NAME.test(name)) reject('invalid-argument', 'a handle is 1-32 of a-z, 0-9, _ and -, starting with a letter or digit');
-    if (!this.isRegistered(r.account.account)) reject('not-hosted', `register with this provider first (\`freehold provider add ${this.opts.publicUrl}\`)`);
+    if (!(await this.hosts(r.account.account))) reject('not-hosted', `register with this provider first (\`freehold provider add ${this.opts.publicUrl}\`)`);
     const handle = `${name}@${this.host}`;
     if (!r.account.handles.includes(handle)) reject('invalid-argument', `the account's identity log does not claim ${handle}`);
     await this.replica.addCard(r.card);

@@ -1,4 +1,4 @@
-import { FreeholdError, type RejectReason } from '@freehold/core';
+import { FreeholdError, type BucketRate, type RejectReason, type SharedState } from '@freehold/core';
 import { isIPv4, isIPv6 } from 'node:net';
 
 /** A refusal that tells the client when to try again: HTTP answers it with Retry-After. */
@@ -17,32 +17,12 @@ export const waitText = (ms: number): string =>
   ms >= 90_000 ? `${Math.ceil(ms / 60_000)} minutes` : `${Math.max(1, Math.ceil(ms / 1000))} seconds`;
 
 /**
- * Token buckets by key. Buckets are kept in order of last use and the least recently used is dropped past
- * `maxKeys`; a dropped bucket restarts full, which only helps a client that already holds that many networks.
+ * Takes a token from a bucket every node of the provider shares (see SharedState), throwing `rate-limited` with
+ * when to try again if there is none: `what` says what there were too many of.
  */
-export class RateLimiter {
-  private readonly buckets = new Map<string, { tokens: number; at: number }>();
-
-  constructor(
-    readonly perMinute: number,
-    readonly burst: number,
-    private readonly maxKeys = 100_000,
-  ) {}
-
-  /** Takes one token for `key`: 0 if granted, else the milliseconds until one is due. */
-  take(key: string, now: number): number {
-    const b = this.buckets.get(key) ?? { tokens: this.burst, at: now };
-    b.tokens = Math.min(this.burst, b.tokens + (Math.max(0, now - b.at) * this.perMinute) / 60_000);
-    b.at = now;
-    this.buckets.delete(key);
-    this.buckets.set(key, b);
-    if (this.buckets.size > this.maxKeys) this.buckets.delete(this.buckets.keys().next().value!);
-    if (b.tokens >= 1) {
-      b.tokens -= 1;
-      return 0;
-    }
-    return Math.ceil(((1 - b.tokens) * 60_000) / this.perMinute);
-  }
+export async function takeShared(state: SharedState, key: string, rate: BucketRate, what: string): Promise<void> {
+  const wait = await state.take(key, rate, Date.now());
+  if (wait > 0) throw new RetryLater('rate-limited', `too many ${what}; try again in ${waitText(wait)}`, wait);
 }
 
 /**

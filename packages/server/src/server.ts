@@ -5,7 +5,7 @@ import { mkdirSync } from 'node:fs';
 import { WebSocketServer } from 'ws';
 import { pino, type Logger } from 'pino';
 import { definedOnly, isFreeholdError, MAX_FRAME, reject, type Store } from '@freehold/core';
-import { PostgresStore, SqliteStore } from '@freehold/stores';
+import { MemorySharedState, PostgresStore, SqliteStore } from '@freehold/stores';
 import { installNativeCrypto } from '@freehold/node';
 import { Connection, DEFAULT_LIMITS, type ConnectionLimits } from './connection.js';
 import { httpHandler } from './http.js';
@@ -137,6 +137,8 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
   const publicUrl = (opts.publicUrl ?? `http://localhost:${port}`).replace(/\/$/, '');
   const provider = await Provider.open({
     store,
+    // Nodes sharing a PostgreSQL schema share their rate limits and linking mailbox there too.
+    state: store instanceof PostgresStore ? store.sharedState() : new MemorySharedState(),
     publicUrl,
     defaultQuota: opts.quota,
     logger,

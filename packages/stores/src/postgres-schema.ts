@@ -105,6 +105,56 @@ BEGIN
   END LOOP;
 END $$;`,
   },
+  {
+    version: 5,
+    name: 'rate-limit buckets, running counts and the device-linking mailbox, shared by the nodes',
+    up: `
+-- full_at: when the bucket has refilled to its burst and is the same as no row (swept).
+CREATE TABLE rate_buckets (key TEXT PRIMARY KEY, tokens DOUBLE PRECISION NOT NULL, at BIGINT NOT NULL, full_at BIGINT NOT NULL);
+CREATE INDEX rate_buckets_full ON rate_buckets (full_at);
+
+-- One take from a bucket, as takeToken in @freehold/core does it, under the row's lock: 0 if granted, else the ms
+-- until a token is due. A refused take leaves the bucket as it was (refilled to now).
+CREATE FUNCTION take_token(k text, per_minute double precision, burst double precision, now_ms bigint) RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+  held rate_buckets%ROWTYPE;
+  t double precision;
+  at_ms bigint;
+  wait bigint := 0;
+BEGIN
+  INSERT INTO rate_buckets (key, tokens, at, full_at) VALUES (k, burst, now_ms, now_ms) ON CONFLICT (key) DO NOTHING;
+  SELECT * INTO held FROM rate_buckets WHERE key = k FOR UPDATE;
+  t := least(burst, held.tokens + greatest(0, now_ms - held.at) * per_minute / 60000);
+  at_ms := greatest(now_ms, held.at);
+  IF t >= 1 THEN
+    t := t - 1;
+  ELSE
+    wait := ceil((1 - t) * 60000 / per_minute);
+  END IF;
+  UPDATE rate_buckets SET tokens = t, at = at_ms, full_at = at_ms + ceil((burst - t) * 60000 / per_minute) WHERE key = k;
+  RETURN wait;
+END $$;
+
+-- Running counts (SharedState.add), each started from the store's figure; touched: when last added to (swept).
+CREATE TABLE counts (key TEXT PRIMARY KEY, n BIGINT NOT NULL, touched BIGINT NOT NULL);
+CREATE INDEX counts_touched ON counts (touched);
+
+-- n orders pairings by opening, which (one TTL for all) is the order of expiry.
+CREATE TABLE pairings (
+  id TEXT PRIMARY KEY,
+  n BIGSERIAL NOT NULL,
+  owner TEXT NOT NULL,
+  network TEXT NOT NULL,
+  expires BIGINT NOT NULL,
+  offer BYTEA NOT NULL,
+  request BYTEA,
+  answer BYTEA
+);
+CREATE INDEX pairings_owner ON pairings (owner, n);
+CREATE INDEX pairings_network ON pairings (network, n);
+CREATE INDEX pairings_expires ON pairings (expires);`,
+  },
 ];
 
 /**

@@ -17,6 +17,7 @@ import {
 import { Coalescer } from './coalesce.js';
 import { intArray, putGroup, type Put } from './postgres-put.js';
 import { migrate } from './postgres-schema.js';
+import { PostgresSharedState } from './postgres-state.js';
 
 // BIGINT columns hold times, sequence numbers and byte counts, all well inside Number's safe range.
 const types = {
@@ -60,6 +61,12 @@ export class PostgresStore implements Store {
   private readonly puts = new Coalescer<Put, FreeholdError | undefined>((group) => putGroup(this.pool, group), { parallel: 2, max: 32 });
   /** idBySeq runs once per entry ingested: concurrent ingests share one query. */
   private readonly seqs = new Coalescer<{ device: Uint8Array; seq: number }, Uint8Array | undefined>((keys) => this.idsBySeq(keys), { parallel: 2, max: 1000 });
+
+  /**
+   * A node asks for an account it does not know yet (registered through another node, or not at all) on every
+   * use: however many ask at once, at most two queries are running, each answering up to 1000 of them.
+   */
+  private readonly accountsAsked = new Coalescer<Uint8Array, AccountRow | undefined>((ids) => this.accountsOf(ids), { parallel: 2, max: 1000 });
 
   private constructor(
     private readonly pool: pg.Pool,
@@ -216,9 +223,14 @@ export class PostgresStore implements Store {
     ]);
   }
 
-  async getAccount(accountId: Uint8Array): Promise<AccountRow | undefined> {
-    const { rows } = await this.run<SqlAccount>('SELECT * FROM accounts WHERE account = $1', [buf(accountId)]);
-    return rows[0] ? account(rows[0]) : undefined;
+  getAccount(accountId: Uint8Array): Promise<AccountRow | undefined> {
+    return this.accountsAsked.request(accountId);
+  }
+
+  private async accountsOf(ids: Uint8Array[]): Promise<(AccountRow | undefined)[]> {
+    const { rows } = await this.run<SqlAccount>('SELECT * FROM accounts WHERE account = ANY($1)', [ids.map(buf)]);
+    const found = new Map(rows.map((r) => [r.account.toString('hex'), account(r)]));
+    return ids.map((id) => found.get(toHex(id)));
   }
 
   async accounts(): Promise<AccountRow[]> {
@@ -292,6 +304,11 @@ export class PostgresStore implements Store {
     await this.run('INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value', [key, buf(value)]);
   }
 
+  /** The rate-limit buckets and linking mailbox every node on this schema shares (closed with the store). */
+  sharedState(): PostgresSharedState {
+    return new PostgresSharedState(this.pool);
+  }
+
   /** Drops this store's schema and everything in it (tests). */
   async drop(): Promise<void> {
     await this.pool.query(`DROP SCHEMA IF EXISTS ${this.schema} CASCADE`);
@@ -299,7 +316,7 @@ export class PostgresStore implements Store {
 
   async close(): Promise<void> {
     // What was put before close is committed (or refused) before the connections go.
-    await Promise.all([this.puts.idle(), this.seqs.idle()]);
+    await Promise.all([this.puts.idle(), this.seqs.idle(), this.accountsAsked.idle()]);
     await this.pool.end();
   }
 }
