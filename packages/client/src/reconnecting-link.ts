@@ -13,7 +13,7 @@ import {
   type Entry,
   type Frame,
 } from '@freehold/core';
-import { ProviderLink } from './link.js';
+import { ConnectionClosed, ProviderLink, RECONNECT_CLOSE } from './link.js';
 import {
   CLIENT_BACKOFF,
   type LinkEvent,
@@ -138,9 +138,12 @@ export class ReconnectingLink {
       this.open = undefined;
       if (error instanceof MovedError) this.leave(error);
       if (this.closed) return;
-      this.failures++;
+      // A node going away asks for a reconnect at once (a load balancer sends it to another node), spread over
+      // the first backoff step so that its sessions do not all arrive together.
+      const elsewhere = error instanceof ConnectionClosed && error.code === RECONNECT_CLOSE;
+      this.failures = elsewhere ? 0 : this.failures + 1;
       this.lastError = message(error);
-      const wait = Math.min(backoff.maxMs, backoff.firstMs * 2 ** (this.failures - 1)) * (0.8 + Math.random() * 0.4);
+      const wait = elsewhere ? Math.random() * backoff.firstMs : Math.min(backoff.maxMs, backoff.firstMs * 2 ** (this.failures - 1)) * (0.8 + Math.random() * 0.4);
       this.setStatus('offline', Math.round(wait));
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, wait);

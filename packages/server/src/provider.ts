@@ -32,6 +32,7 @@ import { DEFAULT_HANDLE_POLICY, HANDLE_NAME, HandleDirectory, type HandlePolicy 
 import { DEFAULT_RETIRED_GRACE_MS, Retirements } from './retirements.js';
 import { FINGERPRINT_PAGE, FingerprintService, type FingerprintPage } from './fingerprints.js';
 import { Subscriptions, type Subscriber } from './subscriptions.js';
+import { Nodes, type NodesOptions } from './nodes.js';
 
 /** Outbox entries one request answers at most. */
 export const OUTBOX_LIMIT = 200;
@@ -67,6 +68,8 @@ export interface ProviderOptions {
   retiredGraceMs?: number;
   /** What one answer to a fingerprint request covers at most. */
   fingerprintPage?: Partial<FingerprintPage>;
+  /** The other nodes of this provider (sharing its PostgreSQL database), reached through NATS. */
+  nodes?: NodesOptions;
   logger: Logger;
   metrics: Metrics;
 }
@@ -77,7 +80,11 @@ export interface ProviderOptions {
  */
 export class Provider {
   readonly host: string;
-  readonly subscriptions = new Subscriptions();
+  readonly subscriptions: Subscriptions;
+  /** The provider's other nodes, with --nats. */
+  readonly nodes: Nodes | undefined;
+  /** Stale-write retries of the replica already counted in the metrics. */
+  private staleCounted = 0;
   readonly inbox: InboxPolicy;
   private readonly handles: HandleDirectory;
   readonly peering: Peering;
@@ -107,6 +114,8 @@ export class Provider {
     readonly retirements: Retirements,
   ) {
     this.host = new URL(opts.publicUrl).host;
+    this.nodes = opts.nodes && new Nodes(this, opts.nodes, opts.logger, opts.metrics);
+    this.subscriptions = new Subscriptions(this.nodes);
     this.inbox = new InboxPolicy(replica, (a) => this.isRegistered(a), { ...DEFAULT_INBOX_LIMITS, ...definedOnly(opts.inbox ?? {}) });
     this.handles = new HandleDirectory(replica, this.host, { ...DEFAULT_HANDLE_POLICY, ...definedOnly(opts.handles ?? {}) });
     this.peering = new Peering(this, key, opts.logger, opts.heartbeatMs);
@@ -338,6 +347,8 @@ export class Provider {
   /** Validates and stores a batch from a session, under this provider's hosting rules. */
   async ingest(batch: Uint8Array[], from?: IngestSource) {
     const results = await this.replica.ingest(batch, { host: (e, graph) => this.charge(e, graph, from) });
+    this.opts.metrics.staleWrites.inc(this.replica.staleRetries - this.staleCounted);
+    this.staleCounted = this.replica.staleRetries;
     this.cache.stored(results.flatMap((r) => (r.entry ? [r.entry] : [])));
     return results;
   }
@@ -351,6 +362,7 @@ export class Provider {
     clearInterval(this.flushReads);
     clearInterval(this.graceCheck);
     this.peering.stop();
+    await this.nodes?.stop();
     await this.mirrors.flush();
   }
 
@@ -464,11 +476,15 @@ export class Provider {
   }
 
   /**
-   * Live push to subscribed sessions and to peer providers home to the spaces: a hint that saves a
-   * reconciliation, never the only way an entry arrives. `from` is where the entries came from (not echoed).
+   * Live push to subscribed sessions, to peer providers home to the spaces and to this provider's other nodes: a
+   * hint that saves a reconciliation, never the only way an entry arrives. `from` is where the entries came from
+   * (not echoed); entries another node stored (`node`) go to this node's sessions only.
    */
-  async fanout(entries: Entry[], from: { subscriber?: Subscriber; peer?: string }): Promise<void> {
-    this.peering.push(entries, from.peer);
+  async fanout(entries: Entry[], from: { subscriber?: Subscriber; peer?: string; node?: true }): Promise<void> {
+    if (!from.node) {
+      this.nodes?.publish(entries);
+      this.peering.push(entries, from.peer);
+    }
     // After a membership change, peer sessions refused the space that may now see it are told, so their provider
     // reconciles it (an approved follower's provider mirrors a friends space it could not see before; a push of
     // the grant alone would leave out everything written earlier).
