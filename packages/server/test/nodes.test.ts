@@ -1,0 +1,250 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import pg from 'pg';
+import { createEntry, decodeEntry, decodeFrame, encodeCard, encodeFrame, Kind, randomBytes, toHex, type Device, type Frame } from '@freehold/core';
+import { installNativeCrypto } from '@freehold/node';
+import { PostgresStore } from '@freehold/stores';
+import { ProviderLink, ReconnectingLink, register, type LinkEvent } from '@freehold/client';
+import { Balancer } from '../../../test-support/balancer.js';
+import { FaultProxy } from '../../../test-support/fault-proxy.js';
+import { ensureNats, NATS_URL, PrivateNats } from '../../../test-support/nats.js';
+import { freePort } from '../../../test-support/net.js';
+import { blobEntries, get, newDevice, PG_URL, put, syncWith, tempDir, until, WS } from './helpers.js';
+import { spawnServer } from './process.js';
+
+installNativeCrypto();
+const tmp = tempDir('nodes');
+/** The one provider every node is: its canonical URL (never dialled; clients reach the nodes by their own ports). */
+const PUBLIC = 'http://nodes.freehold.test';
+
+type Proc = Awaited<ReturnType<typeof spawnServer>>;
+interface Node {
+  name: string;
+  port: number;
+  url: string;
+  proc: Proc;
+}
+
+const schemas: string[] = [];
+const nodes = new Set<Node>();
+afterAll(async () => {
+  for (const n of nodes) await n.proc.stop('SIGKILL');
+  for (const schema of schemas) {
+    const s = await PostgresStore.open(PG_URL, schema);
+    await s.drop();
+    await s.close();
+  }
+  tmp.cleanup();
+});
+
+function newSchema(name: string): string {
+  const schema = `fh_nodes_${name}_${process.pid}`;
+  schemas.push(schema);
+  return schema;
+}
+
+/** A `freehold serve` node of the provider, on PostgreSQL (directly, or at `db`) and NATS. */
+async function startNode(name: string, schema: string, nats: string, opts: { port?: number; db?: string } = {}): Promise<Node> {
+  const port = opts.port ?? (await freePort());
+  const db = `${opts.db ?? PG_URL}?schema=${schema}`;
+  const proc = await spawnServer(['--port', String(port), '--public-url', PUBLIC, '--db', db, '--nats', nats, '--node', name, '--metrics', '127.0.0.1:0']);
+  const node = { name, port, url: `http://127.0.0.1:${port}`, proc };
+  nodes.add(node);
+  return node;
+}
+
+async function stopNode(n: Node, signal: NodeJS.Signals): Promise<void> {
+  nodes.delete(n);
+  await n.proc.stop(signal);
+}
+
+/** A counter or gauge from a node's /metrics. */
+async function metric(n: Node, name: string): Promise<number> {
+  const text = await (await fetch(n.proc.metricsUrl!)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+  return line ? Number(line.split(' ')[1]) : NaN;
+}
+
+/** An account whose log lists the provider, registered through one node. */
+async function account(name: string, through: Node): Promise<Device> {
+  const d = await newDevice(tmp.dir, name);
+  await d.setProviders([PUBLIC]);
+  await register(through.url, d);
+  return d;
+}
+
+/** A session that reconciles, subscribes to `space` and collects the live pushes it gets. */
+async function subscriber(d: Device, n: Node, space: Uint8Array) {
+  const link = await ProviderLink.connect(n.url, d, WS);
+  const { session } = await link.sync(d, { interest: [space] });
+  const { subscribed } = await link.subscribe([space]);
+  expect(subscribed.map(toHex)).toEqual([toHex(space)]);
+  const pushed = new Set<string>();
+  const stop = new AbortController();
+  const watching = link.watch(session, (f: Frame) => {
+    if (f[0] === 'entries') for (const b of f[1]) pushed.add(toHex(decodeEntry(b).id));
+  }, stop.signal);
+  return {
+    pushed,
+    close: async () => {
+      stop.abort();
+      link.close();
+      await watching.catch(() => {});
+    },
+  };
+}
+
+/** Sends one entry over a session and reads the provider's answer: ok, or the reason it was refused. */
+async function pushOne(link: ProviderLink, bytes: Uint8Array): Promise<string> {
+  link.send(encodeFrame(['entries', [bytes]]));
+  for (;;) {
+    const f = decodeFrame(await link.next());
+    if (f[0] === 'ack') return f[2][0]?.[1] ?? 'ok';
+    if (f[0] === 'error') return f[1];
+  }
+}
+
+/** How many of a device's entries from sequence number `from` to `to` the database holds. */
+async function entryCount(schema: string, device: Uint8Array, from: number, to: number): Promise<number> {
+  const c = new pg.Client({ connectionString: PG_URL });
+  await c.connect();
+  try {
+    const { rows } = await c.query(`SELECT count(*)::int AS n FROM ${schema}.entries WHERE device = $1 AND seq BETWEEN $2 AND $3`, [Buffer.from(device), from, to]);
+    return (rows[0] as { n: number }).n;
+  } finally {
+    await c.end();
+  }
+}
+
+describe('one provider as three nodes over one PostgreSQL database and one NATS server', () => {
+  const schema = newSchema('three');
+  let n1: Node, n2: Node, n3: Node;
+  let alice: Device, bob: Device, carol: Device;
+  let space: Uint8Array;
+
+  beforeAll(async () => {
+    await ensureNats();
+    n1 = await startNode('n1', schema, NATS_URL);
+    alice = await account('alice', n1);
+    bob = await account('bob', n1);
+    carol = await account('carol', n1);
+    // Started after the accounts were registered: registrations reach other nodes when they start.
+    n2 = await startNode('n2', schema, NATS_URL);
+    n3 = await startNode('n3', schema, NATS_URL);
+    for (const other of [bob, carol]) await alice.replica.addCard(encodeCard(other.identity()));
+    space = await alice.createSpace(false);
+    await put(alice, space, 'notes', { title: 'for friends' });
+    await alice.setRole(space, bob.account, 'reader');
+    await alice.setRole(space, carol.account, 'reader');
+    await syncWith(alice, n1.url);
+  }, 60_000);
+
+  it('an entry stored through node 1 is pushed live to subscribers on nodes 2 and 3', async () => {
+    const onTwo = await subscriber(bob, n2, space);
+    const onThree = await subscriber(carol, n3, space);
+    try {
+      const written = [];
+      for (let i = 0; i < 5; i++) written.push(await put(alice, space, `post-${i}`, { n: i }));
+      const r = await syncWith(alice, n1.url);
+      expect(r.rejected).toEqual([]);
+      const ids = written.map((e) => toHex(e.id));
+      // Nothing here asks the nodes again: the entries arrive as pushes on the open sessions.
+      await until(() => ids.every((id) => onTwo.pushed.has(id) && onThree.pushed.has(id)), 10_000);
+      expect(await get(bob, space, 'post-4')).toEqual({ n: 4 });
+      expect(await get(carol, space, 'post-4')).toEqual({ n: 4 });
+      expect(await metric(n1, 'freehold_hints_out_total')).toBeGreaterThanOrEqual(5);
+      expect(await metric(n2, 'freehold_hints_in_total')).toBeGreaterThanOrEqual(5);
+      expect(await metric(n3, 'freehold_nats_connected')).toBe(1);
+    } finally {
+      await onTwo.close();
+      await onThree.close();
+    }
+  }, 30_000);
+
+  it('a member removed through node 2 cannot write through node 3 right after, though node 3 had let it write', async () => {
+    const shared = await alice.createSpace(false);
+    await alice.setRole(shared, bob.account, 'writer');
+    await syncWith(alice, n1.url);
+    await syncWith(bob, n3.url, [shared]);
+    const link = await ProviderLink.connect(n3.url, bob, WS);
+    try {
+      // Node 3 holds the space's membership and bob's right to write in memory now.
+      const first = await put(bob, shared, 'notes', { by: 'bob' });
+      expect(await pushOne(link, first.bytes)).toBe('ok');
+      const late = await put(bob, shared, 'notes', { again: 'bob' });
+      await alice.remove(shared, bob.account);
+      const r = await syncWith(alice, n2.url);
+      expect(r.rejected).toEqual([]);
+      // Acknowledged by node 2, so committed: node 3 must enforce it now, with no hint (nobody there subscribed).
+      expect(await pushOne(link, late.bytes)).toBe('removed-member');
+      const store = await PostgresStore.open(PG_URL, schema);
+      expect(await store.hasEntry(late.id)).toBe(false);
+      await store.close();
+    } finally {
+      link.close();
+    }
+  }, 30_000);
+
+  it('two entries forking one device chain, written through two nodes at once: one stored, the other a typed fork', async () => {
+    const open = await alice.createSpace(true);
+    await syncWith(alice, n1.url);
+    const graph = await alice.replica.graph(open);
+    const seq = (await alice.store.maxSeq(alice.id)) + 1;
+    const prev = (await alice.store.idBySeq(alice.id, seq - 1))!;
+    const fork = [0, 1].map(() => {
+      const p = randomBytes(64);
+      return createEntry({ kind: Kind.blob, space: open, doc: new Uint8Array(16), device: alice.id, seq, prev, basis: graph.latest!.entryId, time: Date.now() }, alice.keys.sign, 64, () => p);
+    });
+    const links = await Promise.all([n1, n2].map((n) => ProviderLink.connect(n.url, alice, WS)));
+    try {
+      const answers = await Promise.all(links.map((l, i) => pushOne(l, fork[i]!.bytes)));
+      expect([...answers].sort()).toEqual(['fork', 'ok']);
+      // The device keeps what was stored, as it would have had it written it once.
+      expect((await alice.replica.ingest([fork[answers.indexOf('ok')]!.bytes]))[0]!.ok).toBe(true);
+      // Both sessions are still up (no internal error closed either).
+      expect(await Promise.all(links.map((l) => pushOne(l, fork[0]!.bytes)))).toEqual(expect.arrayContaining([expect.stringMatching(/^(duplicate|fork)$/)]));
+    } finally {
+      for (const l of links) l.close();
+    }
+  }, 30_000);
+
+  it('a node killed (-9) during a 10,000-entry push loses nothing it acknowledged, and the client finishes through another node', async () => {
+    const lb = await Balancer.start([n1.port, n2.port, n3.port]);
+    const blobs = await alice.createSpace(true);
+    await syncWith(alice, n1.url);
+    const link = new ReconnectingLink(lb.url, alice, { WebSocket: WS, backoff: { firstMs: 100, maxMs: 1000 } }).start();
+    const served: string[] = [];
+    link.listen((e: LinkEvent) => void (e.type === 'status' && served.push(e.status)));
+    try {
+      await until(() => link.status === 'online', 10_000);
+      const first = (await alice.store.maxSeq(alice.id)) + 1;
+      let acked = 0;
+      let killedAt: number | undefined;
+      for (let chunk = 0; chunk < 20; chunk++) {
+        const entries = await blobEntries(alice, blobs, 500);
+        const results = await alice.replica.ingest(entries.map((e) => e.bytes));
+        expect(results.every((r) => r.ok)).toBe(true);
+        const flushing = link.flush();
+        if (chunk === 8) {
+          // Mid-push: the node dies with a batch in flight.
+          await new Promise((r) => setTimeout(r, 30));
+          killedAt = acked;
+          await stopNode(n1, 'SIGKILL');
+          // Every entry it acknowledged is in the database.
+          expect(await entryCount(schema, alice.id, first, killedAt)).toBe(killedAt - first + 1);
+        }
+        const report = await flushing;
+        if (report.acked) acked = report.acked;
+      }
+      expect(killedAt).toBeGreaterThan(first);
+      // Whatever was not acknowledged goes out again through the next node.
+      const last = await alice.store.maxSeq(alice.id);
+      await until(async () => ((await link.flush()).acked ?? 0) >= last, 60_000);
+      expect(last - first + 1).toBe(10_000);
+      expect(await entryCount(schema, alice.id, first, last)).toBe(10_000);
+      expect(served).toContain('offline');
+    } finally {
+      link.close();
+      await lb.close();
+    }
+  }, 180_000);
+});
