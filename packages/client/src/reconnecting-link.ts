@@ -42,6 +42,9 @@ interface Open {
   heartbeat?: ReturnType<typeof setInterval>;
 }
 
+/** A session asked to reconnect elsewhere (RECONNECT_CLOSE) does so within this, at random. */
+const RECONNECT_SPREAD_MS = 250;
+
 const message = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 
 /**
@@ -139,11 +142,11 @@ export class ReconnectingLink {
       if (error instanceof MovedError) this.leave(error);
       if (this.closed) return;
       // A node going away asks for a reconnect at once (a load balancer sends it to another node), spread over
-      // the first backoff step so that its sessions do not all arrive together.
+      // a moment so that its sessions do not all arrive together.
       const elsewhere = error instanceof ConnectionClosed && error.code === RECONNECT_CLOSE;
       this.failures = elsewhere ? 0 : this.failures + 1;
       this.lastError = message(error);
-      const wait = elsewhere ? Math.random() * backoff.firstMs : Math.min(backoff.maxMs, backoff.firstMs * 2 ** (this.failures - 1)) * (0.8 + Math.random() * 0.4);
+      const wait = elsewhere ? Math.random() * Math.min(RECONNECT_SPREAD_MS, backoff.firstMs) : Math.min(backoff.maxMs, backoff.firstMs * 2 ** (this.failures - 1)) * (0.8 + Math.random() * 0.4);
       this.setStatus('offline', Math.round(wait));
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, wait);
