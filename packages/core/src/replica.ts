@@ -9,6 +9,7 @@ import { canAppend, canWrite, readMembershipOp, type Role } from './space/ops.js
 import { dependencyOrder, membershipDeps } from './space/topo.js';
 import { fillSpaceIndex, spaceNameOf } from './space/names.js';
 import type { AuthorityChanges, Charge, EntryRow, Store } from './store.js';
+import { demotedEntries, storedSeqs } from './replica-reads.js';
 
 /** Entries dated further ahead than this are refused until their time comes (the author's clock is wrong). */
 export const MAX_CLOCK_SKEW_MS = 10 * 60_000;
@@ -283,7 +284,7 @@ export class Replica {
   private async ingestOnce(parsed: { i: number; e: Entry }[], results: IngestResult[], opts: IngestOptions): Promise<IngestResult[]> {
     const version = this.authority;
     // The entry at each (device, seq) this batch takes or follows: stored before it, then accepted in it.
-    const seen = await this.storedSeqs(parsed.map((p) => p.e));
+    const seen = await storedSeqs(this.store, parsed.map((p) => p.e));
     const accepted: { i: number; e: Entry }[] = [];
     const charges = new Map<string, Charge>();
     // One graph per space for the whole batch, even for a space the cache would not keep (one created here).
@@ -335,23 +336,6 @@ export class Replica {
     }
     for (const { e } of accepted) if (e.kind === Kind.membership) await this.evictAfterDemotion(e);
     return results;
-  }
-
-  /**
-   * The stored entries at the sequence numbers a batch takes and follows, asked all at once: a store that merges
-   * concurrent reads (PostgreSQL) answers a whole batch in one round trip rather than one per entry.
-   */
-  private async storedSeqs(entries: Entry[]): Promise<Map<string, Uint8Array>> {
-    const keys = new Map<string, { device: Uint8Array; seq: number }>();
-    for (const { device, seq } of entries) {
-      const hex = toHex(device);
-      keys.set(`${hex}:${seq}`, { device, seq });
-      if (seq > 1) keys.set(`${hex}:${seq - 1}`, { device, seq: seq - 1 });
-    }
-    const ids = await Promise.all([...keys.values()].map((k) => this.store.idBySeq(k.device, k.seq)));
-    const stored = new Map<string, Uint8Array>();
-    [...keys.keys()].forEach((k, i) => ids[i] && stored.set(k, ids[i]));
-    return stored;
   }
 
   /** Throws the reason an entry is invalid; returns what hosting it costs (on a provider). */
@@ -410,20 +394,7 @@ export class Replica {
     if (!op.account || (op.t === 'set-role' && canWrite(op.role))) return;
     const account = this.contact(op.account);
     if (!account) return;
-    const graph = await this.graph(e.space);
-    const drop: Uint8Array[] = [];
-    for (const d of account.devices.values()) {
-      if (!this.owns(account, d.device)) continue;
-      // Entries up to the cut stay; any other demotion that cut them was applied when it arrived.
-      const cut = op.cuts?.find(([device]) => equal(device, d.device))?.[1] ?? 0;
-      for (const row of await this.store.deviceEntries(e.space, d.device, cut)) {
-        if (row.kind === Kind.membership) continue;
-        const entry = decodeEntry(row.bytes);
-        const basis = graph.nodes.get(toHex(entry.basis));
-        const allowed = entry.kind === Kind.append ? canAppend : canWrite;
-        if (basis && graph.isCut(toHex(op.account), entry.device, entry.seq, basis, allowed)) drop.push(entry.id);
-      }
-    }
+    const drop = await demotedEntries(this.store, e.space, await this.graph(e.space), op, account, (d) => this.owns(account, d));
     if (drop.length) await this.store.deleteEntries(drop);
   }
 }
