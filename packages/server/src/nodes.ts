@@ -92,7 +92,10 @@ export class Nodes {
     if (this.downSince !== undefined) return;
     this.downSince = Date.now();
     this.metrics.natsConnected.set(0);
-    this.log.warn({ event: 'nats-down', url: this.opts.url }, 'NATS unreachable: entries are stored and acknowledged as before, but other nodes miss their live push');
+    this.log.warn(
+      { event: 'nats-down', url: this.opts.url },
+      'NATS unreachable: entries are stored and acknowledged as before, but other nodes miss their live push',
+    );
   }
 
   /**
@@ -108,7 +111,10 @@ export class Nodes {
     this.log.info({ event: 'nats-up', url: this.opts.url, downMs: Date.now() - since, spaces: this.watched.size }, 'NATS connected');
     if (!missed) return;
     this.metrics.hintGaps.inc();
-    this.log.warn({ event: 'hints-missed', downMs: Date.now() - since, spaces: this.watched.size }, 'live hints may have been missed: asking subscribed sessions to reconcile');
+    this.log.warn(
+      { event: 'hints-missed', downMs: Date.now() - since, spaces: this.watched.size },
+      'live hints may have been missed: asking subscribed sessions to reconcile',
+    );
     this.provider.subscriptions.resync('live updates from other nodes may have been missed: reconnect and reconcile');
   }
 

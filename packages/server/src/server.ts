@@ -134,7 +134,9 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
 export async function serve(opts: ServeOptions): Promise<RunningServer> {
   installNativeCrypto();
   if (opts.nats && !opts.db) reject('invalid-argument', '--nats joins nodes that share one PostgreSQL database: give --db too');
-  if (opts.nats && !/^(nats|tls):\/\/[^\s/]{1,200}$/.test(opts.nats)) reject('invalid-argument', `--nats ${opts.nats.slice(0, 200)} is not a NATS URL like nats://127.0.0.1:4222`);
+  if (opts.nats && !/^(nats|tls):\/\/[^\s/]{1,200}$/.test(opts.nats)) {
+    reject('invalid-argument', `--nats ${opts.nats.slice(0, 200)} is not a NATS URL like nats://127.0.0.1:4222`);
+  }
   if (opts.node !== undefined && !/^[\w.-]{1,64}$/.test(opts.node)) reject('invalid-argument', '--node is 1-64 letters, digits, _, . and -');
   const node = opts.node ?? `${hostname()}-${process.pid}`;
   const logger = opts.logger ?? pino({ base: { service: 'freehold', ...(opts.nats && { node }) } });

@@ -131,7 +131,8 @@ async function entryCount(schema: string, device: Uint8Array, from: number, to: 
   const c = new pg.Client({ connectionString: PG_URL });
   await c.connect();
   try {
-    const { rows } = await c.query(`SELECT count(*)::int AS n FROM ${schema}.entries WHERE device = $1 AND seq BETWEEN $2 AND $3`, [Buffer.from(device), from, to]);
+    const sql = `SELECT count(*)::int AS n FROM ${schema}.entries WHERE device = $1 AND seq BETWEEN $2 AND $3`;
+    const { rows } = await c.query(sql, [Buffer.from(device), from, to]);
     return (rows[0] as { n: number }).n;
   } finally {
     await c.end();
@@ -234,7 +235,8 @@ describe('one provider as three nodes over one PostgreSQL database and one NATS 
     const prev = (await alice.store.idBySeq(alice.id, seq - 1))!;
     const fork = [0, 1].map(() => {
       const p = randomBytes(64);
-      return createEntry({ kind: Kind.blob, space: open, doc: new Uint8Array(16), device: alice.id, seq, prev, basis: graph.latest!.entryId, time: Date.now() }, alice.keys.sign, 64, () => p);
+      const header = { kind: Kind.blob, space: open, doc: new Uint8Array(16), device: alice.id, seq, prev, basis: graph.latest!.entryId, time: Date.now() };
+      return createEntry(header, alice.keys.sign, 64, () => p);
     });
     const links = await Promise.all([n1, n2].map((n) => ProviderLink.connect(n.url, alice, WS)));
     try {
