@@ -20,6 +20,8 @@ export interface NodesOptions {
 export const INLINE_HINT_BYTES = 64 << 10;
 /** Entries (or ids) one hint names at most: what one stored batch holds. */
 const MAX_HINT_ENTRIES = 2000;
+/** How long a node waits before trying NATS again when it never answered. */
+const RETRY_MS = 1000;
 /** How often a node applies what the other nodes changed in membership and identity logs, hinted or not. */
 export const CATCH_UP_MS = 1000;
 
@@ -63,22 +65,27 @@ export class Nodes {
 
   private async run(): Promise<void> {
     const { url, node } = this.opts;
-    try {
-      this.nc = await connect({
-        servers: url,
-        name: `freehold ${this.provider.host} ${node}`,
-        // A node pushes what it stored to its own sessions itself.
-        noEcho: true,
-        waitOnFirstConnect: true,
-        maxReconnectAttempts: -1,
-        reconnectTimeWait: 500,
-        pingInterval: 5000,
-        maxPingOut: 2,
-      });
-    } catch (e) {
-      this.log.error({ event: 'nats-failed', url, err: e }, 'cannot use NATS: no live fan-out to other nodes');
-      return;
+    let failures = 0;
+    // Tried again until it answers (nats.js reconnects by itself only once it has connected); a stopped node stops trying.
+    while (!this.stopped && !this.nc) {
+      try {
+        this.nc = await connect({
+          servers: url,
+          name: `freehold ${this.provider.host} ${node}`,
+          // A node pushes what it stored to its own sessions itself.
+          noEcho: true,
+          timeout: 5000,
+          maxReconnectAttempts: -1,
+          reconnectTimeWait: 500,
+          pingInterval: 5000,
+          maxPingOut: 2,
+        });
+      } catch (e) {
+        if (failures++ === 0) this.log.error({ event: 'nats-failed', url, err: e }, 'cannot reach NATS: no live pushes across nodes until it answers');
+        await new Promise((r) => setTimeout(r, RETRY_MS).unref());
+      }
     }
+    if (!this.nc) return;
     if (this.stopped) return void (await this.nc.close());
     this.up();
     for (const [k, space] of this.watched) this.listen(k, space);

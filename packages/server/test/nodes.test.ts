@@ -349,6 +349,24 @@ describe('nodes when NATS, PostgreSQL or a node goes away', () => {
     }
   }, 60_000);
 
+  it('a node whose NATS never answers starts, stores and acknowledges, says so, and stops when told', async () => {
+    const nowhere = `nats://127.0.0.1:${await freePort()}`;
+    const lone = await startNode('lone', schema, nowhere);
+    try {
+      const open = await alice.createSpace(true);
+      await put(alice, open, 'notes', { alone: true });
+      const r = await syncWith(alice, lone.url);
+      expect(r.rejected).toEqual([]);
+      expect(r.stats.entriesSent).toBeGreaterThan(0);
+      expect(await (await fetch(`${lone.url}/healthz`)).json()).toMatchObject({ ok: true, ready: true, nats: false });
+      expect((await fetch(`${lone.url}/readyz`)).status).toBe(200);
+      expect(lone.proc.output()).toContain('"event":"nats-failed"');
+    } finally {
+      await stopNode(lone, 'SIGTERM');
+    }
+    expect(lone.proc.child.exitCode).toBe(0);
+  }, 30_000);
+
   it('PostgreSQL unreachable: writes are refused unavailable, never acknowledged, and the node recovers by itself', async () => {
     const proxy = await FaultProxy.start(await freePort(), 5432, Math.random);
     const nP = await startNode('p', schema, nats.url, { db: `postgres://postgres@127.0.0.1:${new URL(proxy.url).port}/test` });
