@@ -316,7 +316,7 @@ export class Replica {
     if (accepted.length) {
       try {
         await this.keepLogs(accepted.map((a) => a.e));
-        const authors = new Map(accepted.map(({ e }) => [toHex(e.device), this.authorOf(e.device)!.account.account]));
+        const authors = new Map(accepted.map(({ e }) => this.authorOf(e.device)!.account.account).map((a) => [toHex(a), a]));
         await this.store.putEntries(
           accepted.map((a) => rowOf(a.e)),
           [...charges.values()],
