@@ -22,8 +22,6 @@ export const INLINE_HINT_BYTES = 64 << 10;
 const MAX_HINT_ENTRIES = 2000;
 /** How long a node waits before trying NATS again when it never answered. */
 const RETRY_MS = 1000;
-/** How often a node applies what the other nodes changed in membership and identity logs, hinted or not. */
-export const CATCH_UP_MS = 1000;
 
 /** The subjects of one provider's spaces: a prefix of its own, so providers sharing a NATS server never mix. */
 export const subjectPrefix = (publicUrl: string): string => `freehold.${createHash('sha256').update(publicUrl).digest('hex').slice(0, 16)}`;
@@ -44,7 +42,6 @@ export class Nodes {
   /** When the connection to NATS was lost (or, before the first, when the node started). */
   private downSince: number | undefined = Date.now();
   private stopped = false;
-  private readonly catchUp: NodeJS.Timeout;
   private readonly prefix: string;
 
   constructor(
@@ -55,7 +52,6 @@ export class Nodes {
   ) {
     this.prefix = subjectPrefix(provider.opts.publicUrl);
     metrics.natsConnected.set(0);
-    this.catchUp = setInterval(() => void provider.replica.catchUp().catch(() => {}), CATCH_UP_MS).unref();
     void this.run();
   }
 
@@ -202,7 +198,6 @@ export class Nodes {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    clearInterval(this.catchUp);
     await this.nc?.drain().catch(() => {});
     await this.received;
   }

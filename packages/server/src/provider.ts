@@ -46,6 +46,12 @@ export interface OutboxItem {
   delivery: Delivery;
 }
 
+/**
+ * How often the replica applies what other nodes sharing the store changed in membership and identity logs, hinted
+ * or not (and so keeps the version its writes are checked at close to the store's).
+ */
+const CATCH_UP_MS = 1000;
+
 /** How long a mirror request waits for the new mirrors' first reconciliation before it is answered anyway. */
 const MIRROR_FILL_WAIT_MS = 5000;
 
@@ -98,6 +104,7 @@ export class Provider {
   readonly fingerprints: FingerprintService;
   private readonly flushReads: NodeJS.Timeout;
   private readonly graceCheck: NodeJS.Timeout;
+  private readonly catchUp: NodeJS.Timeout;
   /** Retired accounts whose grace period is known to have ended (logged once). */
   private readonly graceEnded = new Set<string>();
   /** The providers each mirrored space's owner was last seen to list, to notice when an owner moves. */
@@ -133,6 +140,7 @@ export class Provider {
     });
     this.flushReads = setInterval(() => void mirrors.flush().catch(() => {}), READS_FLUSH_MS).unref();
     this.graceCheck = setInterval(() => this.endGraces(), Math.max(1000, Math.min(retirements.graceMs, 3600_000))).unref();
+    this.catchUp = setInterval(() => void replica.catchUp().catch(() => {}), CATCH_UP_MS).unref();
     for (const m of mirrors.all()) this.ownerHomes.set(toHex(m.owner), (replica.contact(m.owner)?.providers ?? []).join(' '));
   }
 
@@ -361,6 +369,7 @@ export class Provider {
   async stop(): Promise<void> {
     clearInterval(this.flushReads);
     clearInterval(this.graceCheck);
+    clearInterval(this.catchUp);
     this.peering.stop();
     await this.nodes?.stop();
     await this.mirrors.flush();
