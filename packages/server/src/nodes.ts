@@ -23,6 +23,9 @@ const MAX_HINT_ENTRIES = 2000;
 /** How long a node waits before trying NATS again when it never answered. */
 const RETRY_MS = 1000;
 
+/** A NATS URL as logs show it: without the user and password it may carry. */
+export const shownUrl = (url: string): string => url.replace(/\/\/[^@/]*@/, '//***@');
+
 /** The subjects of one provider's spaces: a prefix of its own, so providers sharing a NATS server never mix. */
 export const subjectPrefix = (publicUrl: string): string => `freehold.${createHash('sha256').update(publicUrl).digest('hex').slice(0, 16)}`;
 
@@ -61,12 +64,16 @@ export class Nodes {
 
   private async run(): Promise<void> {
     const { url, node } = this.opts;
+    // nats.js takes a user and password as options, not in the URL.
+    const parsed = new URL(url);
+    const auth = parsed.username ? { user: decodeURIComponent(parsed.username), pass: decodeURIComponent(parsed.password) } : {};
     let failures = 0;
     // Tried again until it answers (nats.js reconnects by itself only once it has connected); a stopped node stops trying.
     while (!this.stopped && !this.nc) {
       try {
         this.nc = await connect({
-          servers: url,
+          servers: `${parsed.protocol}//${parsed.host}`,
+          ...auth,
           name: `freehold ${this.provider.host} ${node}`,
           // A node pushes what it stored to its own sessions itself.
           noEcho: true,
@@ -77,7 +84,7 @@ export class Nodes {
           maxPingOut: 2,
         });
       } catch (e) {
-        if (failures++ === 0) this.log.error({ event: 'nats-failed', url, err: e }, 'cannot reach NATS: no live pushes across nodes until it answers');
+        if (failures++ === 0) this.log.error({ event: 'nats-failed', url: shownUrl(url), err: e }, 'cannot reach NATS: no live pushes across nodes until it answers');
         await new Promise((r) => setTimeout(r, RETRY_MS).unref());
       }
     }
@@ -96,7 +103,7 @@ export class Nodes {
     this.downSince = Date.now();
     this.metrics.natsConnected.set(0);
     this.log.warn(
-      { event: 'nats-down', url: this.opts.url },
+      { event: 'nats-down', url: shownUrl(this.opts.url) },
       'NATS unreachable: entries are stored and acknowledged as before, but other nodes miss their live push',
     );
   }
@@ -111,7 +118,7 @@ export class Nodes {
     this.downSince = undefined;
     this.metrics.natsConnected.set(1);
     const missed = this.watched.size > 0;
-    this.log.info({ event: 'nats-up', url: this.opts.url, downMs: Date.now() - since, spaces: this.watched.size }, 'NATS connected');
+    this.log.info({ event: 'nats-up', url: shownUrl(this.opts.url), downMs: Date.now() - since, spaces: this.watched.size }, 'NATS connected');
     if (!missed) return;
     this.metrics.hintGaps.inc();
     this.log.warn(

@@ -13,6 +13,7 @@ import { httpHandler } from './http.js';
 import { DEFAULT_WEB_ROOT } from './static.js';
 import { createMetrics, serveMetrics } from './metrics.js';
 import { Provider } from './provider.js';
+import { shownUrl } from './nodes.js';
 import type { InboxLimits } from './inbox.js';
 import { normalizeOrigin, originCheck, refuseUpgrade } from './origin.js';
 import { DEFAULT_PAIRING_LIMITS, type PairingLimits } from './pairing.js';
@@ -194,7 +195,7 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
   beat.unref();
   const metricsUrl = metricsServer?.url;
   logger.info(
-    { event: 'start', url: publicUrl, port, metrics: metricsUrl, store: opts.db ? 'postgres' : 'sqlite', ...(opts.nats && { nats: opts.nats, node }) },
+    { event: 'start', url: publicUrl, port, metrics: metricsUrl, store: opts.db ? 'postgres' : 'sqlite', ...(opts.nats && { nats: shownUrl(opts.nats), node }) },
     `freehold provider listening on ${publicUrl}`,
   );
   // Links to the other providers of the accounts hosted here: reconcile now, then push as entries arrive.
