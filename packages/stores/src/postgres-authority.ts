@@ -56,7 +56,8 @@ END $$;
 
 DROP FUNCTION put_entries(int[], bytea, int[], smallint[], bigint[], bigint[], int[], bytea[], bytea[], boolean[], int[], bytea[], bigint[]);
 
--- As in migration 4, and: batch b was validated at basis_versions[b] with the identity logs of
+-- As in migration 4, and: a unique violation is a fork only if another entry holds one of the batch's sequence
+-- numbers (the same entry stored at the same moment through another node is stored once, not refused); batch b was validated at basis_versions[b] with the identity logs of
 -- basis_accounts[basis_ends[b-1]+1 .. basis_ends[b]]; it is refused 'stale' if one of them, or the membership log
 -- of a space it writes in, changed after that. Its membership operations change their spaces' versions.
 CREATE FUNCTION put_entries(
@@ -85,48 +86,60 @@ BEGIN
   -- Every account the group charges is locked first, in one order: groups on several nodes never wait in a cycle.
   PERFORM 1 FROM accounts WHERE account = ANY (charge_accounts) ORDER BY account FOR UPDATE;
   FOR b IN 1 .. coalesce(array_length(ends, 1), 0) LOOP
-    batch := b - 1; reason := NULL; payer_used := NULL; payer_quota := NULL; needed := NULL;
-    BEGIN
-      fields_from := coalesce(field_ends[5 * row_from - 5], 0);
-      batch_packed := substring(packed FROM fields_from + 1 FOR coalesce(field_ends[5 * ends[b]], 0) - fields_from);
-      batch_ends := ARRAY(SELECT e - fields_from FROM unnest(field_ends[5 * row_from - 4:5 * ends[b]]) AS e);
-      -- Nearly always nothing changed since the batch's version at all: one probe of the version index.
-      IF EXISTS (SELECT 1 FROM authority a WHERE a.version > basis_versions[b]) THEN
-        batch_spaces := ARRAY(SELECT DISTINCT packed_field(batch_packed, batch_ends, 5 * j - 3) FROM generate_series(1, ends[b] - row_from + 1) AS j);
-        IF EXISTS (SELECT 1 FROM authority a WHERE a.version > basis_versions[b]
-            AND ((a.kind = 0 AND a.key = ANY (batch_spaces)) OR (a.kind = 1 AND a.key = ANY (basis_accounts[basis_from:basis_ends[b]])))) THEN
-          reason := 'stale';
-          RAISE EXCEPTION USING ERRCODE = 'FH001';
+    batch := b - 1;
+    FOR attempt IN 1 .. 3 LOOP
+      reason := NULL; payer_used := NULL; payer_quota := NULL; needed := NULL;
+      BEGIN
+        fields_from := coalesce(field_ends[5 * row_from - 5], 0);
+        batch_packed := substring(packed FROM fields_from + 1 FOR coalesce(field_ends[5 * ends[b]], 0) - fields_from);
+        batch_ends := ARRAY(SELECT e - fields_from FROM unnest(field_ends[5 * row_from - 4:5 * ends[b]]) AS e);
+        -- Nearly always nothing changed since the batch's version at all: one probe of the version index.
+        IF EXISTS (SELECT 1 FROM authority a WHERE a.version > basis_versions[b]) THEN
+          batch_spaces := ARRAY(SELECT DISTINCT packed_field(batch_packed, batch_ends, 5 * j - 3) FROM generate_series(1, ends[b] - row_from + 1) AS j);
+          IF EXISTS (SELECT 1 FROM authority a WHERE a.version > basis_versions[b]
+              AND ((a.kind = 0 AND a.key = ANY (batch_spaces)) OR (a.kind = 1 AND a.key = ANY (basis_accounts[basis_from:basis_ends[b]])))) THEN
+            reason := 'stale';
+            RAISE EXCEPTION USING ERRCODE = 'FH001';
+          END IF;
         END IF;
-      END IF;
-      FOR i IN charge_from .. charge_ends[b] LOOP
-        SELECT * INTO held FROM accounts WHERE account = charge_accounts[i];
-        IF NOT FOUND THEN
-          reason := 'not-hosted';
-          RAISE EXCEPTION USING ERRCODE = 'FH001';
-        ELSIF held.used + charge_bytes[i] > held.quota THEN
-          reason := 'quota-exceeded'; payer_used := held.used; payer_quota := held.quota; needed := charge_bytes[i];
-          RAISE EXCEPTION USING ERRCODE = 'FH001';
-        END IF;
-        UPDATE accounts SET used = used + charge_bytes[i] WHERE account = charge_accounts[i];
-      END LOOP;
-      WITH stored AS (
-        INSERT INTO entries (id, space, doc, kind, device, seq, time, bytes)
-          SELECT packed_field(batch_packed, batch_ends, 5 * j - 4), packed_field(batch_packed, batch_ends, 5 * j - 3),
-            packed_field(batch_packed, batch_ends, 5 * j - 2), kinds[row_from + j - 1], packed_field(batch_packed, batch_ends, 5 * j - 1),
-            seqs[row_from + j - 1], times[row_from + j - 1], packed_field(batch_packed, batch_ends, 5 * j)
-          FROM generate_series(1, ends[b] - row_from + 1) AS j
-          ON CONFLICT (id) DO NOTHING
-          RETURNING space, kind
-      ) SELECT array_agg(DISTINCT space) FILTER (WHERE kind = 0) INTO changed FROM stored;
-      PERFORM note_authority(0::smallint, changed);
-      INSERT INTO space_names (account, space, creator)
-        SELECT * FROM unnest(name_accounts[name_from:name_ends[b]], name_spaces[name_from:name_ends[b]], name_creators[name_from:name_ends[b]])
-        ON CONFLICT (account, space) DO UPDATE SET creator = true WHERE excluded.creator;
-    EXCEPTION
-      WHEN SQLSTATE 'FH001' THEN NULL;
-      WHEN unique_violation THEN reason := 'fork';
-    END;
+        FOR i IN charge_from .. charge_ends[b] LOOP
+          SELECT * INTO held FROM accounts WHERE account = charge_accounts[i];
+          IF NOT FOUND THEN
+            reason := 'not-hosted';
+            RAISE EXCEPTION USING ERRCODE = 'FH001';
+          ELSIF held.used + charge_bytes[i] > held.quota THEN
+            reason := 'quota-exceeded'; payer_used := held.used; payer_quota := held.quota; needed := charge_bytes[i];
+            RAISE EXCEPTION USING ERRCODE = 'FH001';
+          END IF;
+          UPDATE accounts SET used = used + charge_bytes[i] WHERE account = charge_accounts[i];
+        END LOOP;
+        WITH stored AS (
+          INSERT INTO entries (id, space, doc, kind, device, seq, time, bytes)
+            SELECT packed_field(batch_packed, batch_ends, 5 * j - 4), packed_field(batch_packed, batch_ends, 5 * j - 3),
+              packed_field(batch_packed, batch_ends, 5 * j - 2), kinds[row_from + j - 1], packed_field(batch_packed, batch_ends, 5 * j - 1),
+              seqs[row_from + j - 1], times[row_from + j - 1], packed_field(batch_packed, batch_ends, 5 * j)
+            FROM generate_series(1, ends[b] - row_from + 1) AS j
+            ON CONFLICT (id) DO NOTHING
+            RETURNING space, kind
+        ) SELECT array_agg(DISTINCT space) FILTER (WHERE kind = 0) INTO changed FROM stored;
+        PERFORM note_authority(0::smallint, changed);
+        INSERT INTO space_names (account, space, creator)
+          SELECT * FROM unnest(name_accounts[name_from:name_ends[b]], name_spaces[name_from:name_ends[b]], name_creators[name_from:name_ends[b]])
+          ON CONFLICT (account, space) DO UPDATE SET creator = true WHERE excluded.creator;
+        EXIT;
+      EXCEPTION
+        WHEN SQLSTATE 'FH001' THEN EXIT;
+        -- The (device, seq) index: a fork, unless the same entry was being stored through another node at the same
+        -- moment (its id was not yet there to conflict with), and then the batch is stored again.
+        WHEN unique_violation THEN
+          IF attempt = 3 OR EXISTS (SELECT 1 FROM generate_series(1, ends[b] - row_from + 1) AS j
+              JOIN entries e ON e.device = packed_field(batch_packed, batch_ends, 5 * j - 1) AND e.seq = seqs[row_from + j - 1]
+              WHERE e.id <> packed_field(batch_packed, batch_ends, 5 * j - 4)) THEN
+            reason := 'fork';
+            EXIT;
+          END IF;
+      END;
+    END LOOP;
     IF reason IS NOT NULL THEN
       RETURN NEXT;
     END IF;

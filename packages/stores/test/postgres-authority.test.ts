@@ -68,3 +68,25 @@ describe('PostgreSQL authority versions: what several nodes sharing one store va
     }
   });
 });
+
+describe('PostgreSQL: one entry stored through two nodes at the same moment', () => {
+  it('is stored once and acknowledged by both, never refused as a fork', async () => {
+    const one = await PostgresStore.open(PG_URL, schema);
+    const two = await PostgresStore.open(PG_URL, schema);
+    try {
+      const answers = new Map<string, number>();
+      // The window is narrow (both insert before either commits), so it takes many rounds to meet it.
+      for (let i = 0; i < 300; i++) {
+        const r = row(key(9));
+        for (const p of await Promise.allSettled([one.putEntries([r]), two.putEntries([r])])) {
+          const k = p.status === 'fulfilled' ? 'stored' : isFreeholdError(p.reason) ? p.reason.reason : String(p.reason);
+          answers.set(k, (answers.get(k) ?? 0) + 1);
+        }
+      }
+      expect(Object.fromEntries(answers)).toEqual({ stored: 600 });
+    } finally {
+      await one.close();
+      await two.close();
+    }
+  });
+});
