@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { connect, Events, type NatsConnection, type Subscription } from 'nats';
-import { asArray, asBytes, asRecord, decode, encode, Kind, readEntries, toHex, toId, type Entry } from '@freehold/core';
+import { asArray, asBytes, asRecord, decode, encode, isFreeholdError, Kind, readEntries, toHex, toId, type Entry } from '@freehold/core';
 import type { Logger } from 'pino';
 import type { Metrics } from './metrics.js';
 import type { Provider } from './provider.js';
@@ -20,6 +20,8 @@ export interface NodesOptions {
 export const INLINE_HINT_BYTES = 64 << 10;
 /** Entries (or ids) one hint names at most: what one stored batch holds. */
 const MAX_HINT_ENTRIES = 2000;
+/** Hints a node holds unhandled at most; past it, it drops them (see Nodes.missed). */
+const MAX_PENDING_HINTS = 1000;
 /** How long a node waits before trying NATS again when it never answered. */
 const RETRY_MS = 1000;
 
@@ -45,6 +47,8 @@ export class Nodes {
   /** When the connection to NATS was lost (or, before the first, when the node started). */
   private downSince: number | undefined = Date.now();
   private stopped = false;
+  /** Hints heard and not yet handled. */
+  private pending = 0;
   private readonly prefix: string;
 
   constructor(
@@ -148,14 +152,31 @@ export class Nodes {
     const sub = this.nc!.subscribe(`${this.prefix}.${k}`, {
       callback: (err, msg) => {
         if (err) return;
+        // A node that falls this far behind drops hints, and has the sessions that miss them reconcile.
+        if (this.pending >= MAX_PENDING_HINTS) return this.missed(space, 'this node fell behind on hints from the other nodes');
+        this.pending++;
         const data = msg.data;
-        this.received = this.received.then(() => this.hint(space, data)).catch((e: unknown) => {
-          this.metrics.rejections.inc({ reason: 'malformed' });
-          this.log.warn({ event: 'hint-refused', space: toId(space), err: e }, 'a hint from NATS was refused');
-        });
+        this.received = this.received
+          .then(() => this.hint(space, data))
+          .catch((e: unknown) => this.refused(space, e))
+          .finally(() => this.pending--);
       },
     });
     this.subs.set(k, sub);
+  }
+
+  /** Entries of a space stored elsewhere that sessions here were not pushed: they reconcile. */
+  private missed(space: Uint8Array, why: string): void {
+    this.metrics.hintGaps.inc();
+    this.log.warn({ event: 'hints-missed', space: toId(space), why }, 'live hints missed: asking the space’s sessions to reconcile');
+    this.provider.subscriptions.resync('live updates from other nodes were missed: reconnect and reconcile', space);
+  }
+
+  private refused(space: Uint8Array, e: unknown): void {
+    // The entries exist, but this node could not read them (its database is away): a gap, not a bad hint.
+    if (isFreeholdError(e, 'unavailable')) return this.missed(space, e.message);
+    this.metrics.rejections.inc({ reason: isFreeholdError(e) ? e.reason : 'malformed' });
+    this.log.warn({ event: 'hint-refused', space: toId(space), err: e }, 'a hint from NATS was refused');
   }
 
   /** Tells the other nodes about entries PostgreSQL has committed through this one (space by space). */

@@ -49,10 +49,11 @@ export class Subscriptions {
     }
   }
 
-  /** Asks every session subscribed to anything to reconnect and reconcile. */
-  resync(reason: string): void {
+  /** Asks the sessions subscribed to a space (or to anything) to reconnect and reconcile. */
+  resync(reason: string, space?: Uint8Array): void {
+    const sets = space ? [this.subscribed.get(toHex(space)) ?? new Set<Subscriber>()] : this.subscribed.values();
     const all = new Set<Subscriber>();
-    for (const set of this.subscribed.values()) for (const s of set) all.add(s);
+    for (const set of sets) for (const s of set) all.add(s);
     for (const s of all) s.reconnect(reason);
   }
 
