@@ -51,7 +51,7 @@ async function relayed(): Promise<{ server: Server; proxy: CountingProxy; url: s
   const proxy = await CountingProxy.start(port);
   const url = `http://127.0.0.1:${proxy.port}`;
   const server = await startServer('sqlite', ['--port', String(port), '--public-url', url], (line) => {
-    if (process.env.FREEHOLD_BENCH_DEBUG && !/"level":30/.test(line)) console.log(line.slice(0, 400));
+    if (process.env.FREEHOLD_BENCH_DEBUG && (process.env.FREEHOLD_BENCH_DEBUG === 'all' || !/"level":30/.test(line))) console.log(`${url} ${line.slice(0, 600)}`);
   });
   return { server, proxy, url };
 }

@@ -46,10 +46,13 @@ export interface Server {
  * `freehold serve` in its own process (`extra`: more flags, e.g. --port and --public-url); `onLog` sees each of
  * its JSON log lines.
  */
+/** FREEHOLD_BENCH_PROFILE=DIR writes a CPU profile of each server to DIR when it stops. */
+const profile = process.env.FREEHOLD_BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.FREEHOLD_BENCH_PROFILE}`] : [];
+
 export async function startServer(store: 'sqlite' | 'postgres', extra: string[] = [], onLog?: (line: string) => void): Promise<Server> {
   const schema = `fh_bench_${process.pid}_${n++}`;
   const args = store === 'sqlite' ? ['--data', join(dir, `srv${n++}`)] : ['--db', `${PG_URL}?schema=${schema}`];
-  const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--host', '127.0.0.1', '--quota', '10GiB', ...args, ...extra], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [...profile, BIN, 'serve', '--port', '0', '--host', '127.0.0.1', '--quota', '10GiB', ...args, ...extra], { stdio: ['ignore', 'pipe', 'inherit'] });
   const url = await new Promise<string>((resolve, reject) => {
     let partial = '';
     child.stdout!.on('data', (d: Buffer) => {

@@ -57,7 +57,8 @@ export class FaultProxy {
   /** Open connections, each with whether it went silent (see strand). */
   private readonly open = new Set<{ silent: boolean }>();
   private readonly server: Server;
-  readonly stats = { connections: 0, refused: 0, cut: 0 };
+  /** `bytes`: what was relayed, both ways. */
+  readonly stats = { connections: 0, refused: 0, cut: 0, bytes: 0 };
 
   private constructor(
     readonly port: number,
@@ -122,9 +123,13 @@ export class FaultProxy {
         return void inbound.destroy();
       }
       first = false;
+      this.stats.bytes += d.length;
       if (!conn.silent) toTarget.write(d);
     });
-    outbound.on('data', (d: Buffer) => conn.silent || toClient.write(d));
+    outbound.on('data', (d: Buffer) => {
+      this.stats.bytes += d.length;
+      if (!conn.silent) toClient.write(d);
+    });
     inbound.on('close', () => {
       this.open.delete(conn);
       if (!conn.silent) outbound.destroy();

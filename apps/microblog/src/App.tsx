@@ -3,6 +3,7 @@ import { Session } from './session.js';
 import { Onboarding } from './Onboarding.js';
 import { Home } from './Home.js';
 import { FollowersPage, InboxPage, ProfilePage } from './Pages.js';
+import { SettingsPage } from './Settings.js';
 import { useHashRoute, useLoad, useVersion } from './hooks.js';
 
 export function App() {
@@ -33,6 +34,8 @@ function Shell({ session, onSignOut }: { session: Session; onSignOut: () => void
     <InboxPage session={session} />
   ) : route === '/followers' ? (
     <FollowersPage session={session} />
+  ) : route === '/settings' ? (
+    <SettingsPage session={session} />
   ) : (
     <Home session={session} />
   );
@@ -54,6 +57,9 @@ function Shell({ session, onSignOut }: { session: Session; onSignOut: () => void
           </a>
           <a href="#/me" aria-current={route === '/me' ? 'page' : undefined}>
             Profile
+          </a>
+          <a href="#/settings" aria-current={route === '/settings' ? 'page' : undefined}>
+            Settings
           </a>
         </nav>
         <ProviderStatus session={session} />

@@ -17,8 +17,21 @@ export function Fingerprint({ words }: { words: string }) {
   );
 }
 
-/** On a device of the account: show a code, then the new device's fingerprint, and add it only once confirmed. */
-export function LinkDevice({ session }: { session: Session }) {
+/**
+ * On a device of the account: show a code, then the new device's fingerprint, and add it only once confirmed. The
+ * code is open at `provider` (this page's by default): the new device's app asks its own provider for it.
+ */
+export function LinkDevice({
+  session,
+  provider,
+  title = 'Devices',
+  action = 'Link a new device',
+}: {
+  session: Session;
+  provider?: string;
+  title?: string;
+  action?: string;
+}) {
   const [state, setState] = useState<Linking>({ t: 'idle' });
   const cancel = useRef<AbortController>(undefined);
   useEffect(() => () => cancel.current?.abort(), []);
@@ -29,7 +42,7 @@ export function LinkDevice({ session }: { session: Session }) {
     const ctl = new AbortController();
     cancel.current = ctl;
     try {
-      const offer = await session.offerLink();
+      const offer = await session.offerLink(provider);
       setState({ t: 'waiting', code: offer.code });
       const req = await offer.request(ctl.signal);
       setState({ t: 'confirm', req });
@@ -53,8 +66,8 @@ export function LinkDevice({ session }: { session: Session }) {
 
   return (
     <div className="card link-device">
-      <h2>Devices</h2>
-      {state.t === 'idle' && <button onClick={() => void start()}>Link a new device</button>}
+      <h2>{title}</h2>
+      {state.t === 'idle' && <button onClick={() => void start()}>{action}</button>}
       {state.t === 'waiting' && (
         <>
           <p>

@@ -27,7 +27,7 @@ import {
 import { Microblog, spacesOf, type Like, type Mirror } from '@freehold/microblog';
 import { forgetIdentity, loadIdentity, saveIdentity, type StoredIdentity } from './keys.js';
 
-const WS = WebSocket as unknown as WebSocketFactory;
+export const WS = WebSocket as unknown as WebSocketFactory;
 export const STORE = 'freehold-replica';
 export const PROVIDER = location.origin;
 
@@ -196,13 +196,8 @@ export class Session {
    * link is back.
    */
   async write<T>(f: (mb: Microblog) => Promise<T>): Promise<T> {
-    const result = await navigator.locks.request('freehold-write', async () => {
-      // Another tab may have written since: see its entries (and its sequence numbers) first.
-      await this.device.replica.refresh();
-      return f(this.mb);
-    });
-    this.channel.postMessage('changed');
-    this.changed();
+    // Another tab may have written since: `locked` sees its entries (and its sequence numbers) first.
+    const result = await this.locked(() => f(this.mb));
     void this.flush();
     return result;
   }
@@ -280,15 +275,13 @@ export class Session {
 
   /**
    * The account's providers, as this page reaches them: the one serving it by the name it was opened at (the log
-   * lists its canonical name, which a page opened at another name may not connect to), then the others.
+   * lists its canonical name, which a page opened at another name may not connect to), then the others. Once the
+   * account moved away from the provider serving the page, the page syncs with the new ones only.
    */
   private async addresses(): Promise<string[]> {
-    const home = await providerInfo(PROVIDER).then(
-      (info) => info.url,
-      () => undefined,
-    );
+    const home = await this.home();
     const listed = this.device.identity().providers.map((u) => (u === home ? PROVIDER : u));
-    return [PROVIDER, ...listed.filter((u) => u !== PROVIDER)];
+    return home ? [PROVIDER, ...listed.filter((u) => u !== PROVIDER)] : listed;
   }
 
   /** Gets the identity log a new device lacks, then keeps a link to each provider. */
@@ -327,9 +320,35 @@ export class Session {
     }
   }
 
-  /** On this device: a new linking code, open at the provider, for the new device to type. */
-  offerLink(): Promise<LinkOffer> {
-    return offerLink(PROVIDER, this.device);
+  /** On this device: a new linking code, open at `provider` (this page's), for the new device to type. */
+  offerLink(provider = PROVIDER): Promise<LinkOffer> {
+    return offerLink(provider, this.device);
+  }
+
+  /** The canonical URL of the provider that serves this page, while the account still lives there. */
+  async home(): Promise<string | undefined> {
+    const url = await providerInfo(PROVIDER).then(
+      (info) => info.url,
+      () => undefined,
+    );
+    return url && this.device.identity().providers.includes(url) ? url : undefined;
+  }
+
+  /** Links to the providers the log names now (after the person added one, or moved). */
+  async relink(): Promise<void> {
+    this.links.set(await this.addresses());
+    this.changed();
+  }
+
+  /** Runs `f` under the lock every tab of this browser writes under, then tells the other tabs. */
+  async locked<T>(f: () => Promise<T>): Promise<T> {
+    const result = await navigator.locks.request('freehold-write', async () => {
+      await this.device.replica.refresh();
+      return f();
+    });
+    this.channel.postMessage('changed');
+    this.changed();
+    return result;
   }
 
   /** Adds a device whose fingerprint the person confirmed, then tells it that it is in. */

@@ -1,5 +1,5 @@
-import { FreeholdError, Kind, type Device, type SyncStats } from '@freehold/core';
-import { answered, hostOf, Providers, type SyncReport } from '@freehold/client';
+import { Kind, type Device, type SyncStats } from '@freehold/core';
+import { hostOf, LinkGroup, movedLine, Providers, why, type SyncReport } from '@freehold/client';
 import { formatSize } from '@freehold/server';
 import { WS } from './ws.js';
 
@@ -31,87 +31,32 @@ function progress(): { update(url: string, s: SyncStats): void; done(): void } {
   };
 }
 
-/** A provider the account moved away from, and where the links go instead. */
-export const movedLine = (url: string, providers: string[]): string =>
-  `${hostOf(url)} no longer hosts this account; its log names ${providers.map(hostOf).join(', ') || 'no provider'} (syncing there instead)`;
-
-/** Why a provider did not answer, naming it once. */
-const why = (url: string, error: string | undefined): string => {
-  const text = error ?? 'no answer';
-  return text.includes(hostOf(url)) ? text : `${hostOf(url)}: ${text}`;
-};
-
 /**
- * The providers one command talks to, a link each. One that cannot be reached costs one warning line on stderr
- * and the command goes on with the others; it fails only when none answers.
+ * The providers one command talks to, a link each (see LinkGroup). One that cannot be reached costs one warning
+ * line on stderr and the command goes on with the others; it fails only when none answers.
  */
-export class CommandLinks {
-  readonly pool: Providers;
-  private readonly warned = new Set<string>();
-  private readonly bar = progress();
+export class CommandLinks extends LinkGroup {
+  private readonly bar: ReturnType<typeof progress>;
 
-  /** `progress` replaces the bar of entries received (a move shows what it sends instead). */
-  constructor(
-    device: Device,
-    private readonly io: Lines,
-    interest?: () => Promise<Uint8Array[]>,
-    progress?: (url: string, s: SyncStats) => void,
-  ) {
-    this.pool = new Providers(device, { WebSocket: WS, interest, recheckMs: 0, onProgress: progress ?? this.bar.update });
-    this.pool.listen((e) => e.type === 'moved' && this.moved(e.url, e.providers));
+  /** `progress` replaces the bar of entries received. */
+  constructor(device: Device, io: Lines, interest?: () => Promise<Uint8Array[]>, onProgress?: (url: string, s: SyncStats) => void) {
+    const bar = progress();
+    super(device, {
+      WebSocket: WS,
+      interest,
+      onProgress: onProgress ?? bar.update,
+      warn: (_url, text) => io.err(`freehold: warning: ${text}; going on without it`),
+      moved: (url, providers) => io.err(`freehold: warning: ${movedLine(url, providers)}`),
+    });
+    this.bar = bar;
   }
 
-  /** One warning line for a provider the account moved away from (the links follow the log by themselves). */
-  moved(url: string, providers: string[]): void {
-    if (this.warned.has(url)) return;
-    this.warned.add(url);
-    this.io.err(`freehold: warning: ${movedLine(url, providers)}`);
-  }
-
-
-  private warn(url: string, error: string | undefined): void {
-    if (this.warned.has(url)) return;
-    this.warned.add(url);
-    this.io.err(`freehold: warning: ${why(url, error)}; going on without it`);
-  }
-
-  /**
-   * Links to these providers (each reconciles first) and answers the reports of those that did. A `required` one
-   * that does not answer fails the call instead of costing a warning.
-   */
-  async connect(urls: Iterable<string>, required?: string): Promise<SyncReport[]> {
-    this.pool.set(urls);
-    await this.pool.settled();
-    this.bar.done();
-    const links = this.pool.all;
-    const online = links.filter((l) => l.status === 'online');
-    const missing = links.find((l) => l.url === required && l.status !== 'online');
-    if (missing) throw new FreeholdError('unavailable', `cannot reach ${why(missing.url, missing.lastError)}`);
-    if (!online.length) throw new FreeholdError('unavailable', links.map((l) => why(l.url, l.lastError)).join('; '));
-    for (const l of links) if (l.status !== 'online') this.warn(l.url, l.lastError);
-    return online.map((l) => l.lastSync!);
-  }
-
-  /** A reconciliation with every linked provider, asking also for `extra`; fails only if none answers. */
-  async reconcile(extra: Uint8Array[]): Promise<void> {
-    const outcomes = await this.pool.reconcile(extra);
-    answered(outcomes);
-    for (const o of outcomes) if (!o.ok) this.warn(o.url, o.error.message);
-  }
-
-  /** Sends this device's new entries to every provider still linked, over the open connections. */
-  async flush(): Promise<void> {
-    for (const r of await this.pool.flush()) {
-      if (!r.delivered) this.warn(r.url, `${r.error ?? 'not acknowledged'} (your changes go out with the next sync)`);
+  override async connect(urls: Iterable<string>, required?: string): Promise<SyncReport[]> {
+    try {
+      return await super.connect(urls, required);
+    } finally {
+      this.bar.done();
     }
-  }
-
-  online(url: string): boolean {
-    return this.pool.all.some((l) => l.url === url && l.status === 'online');
-  }
-
-  close(): void {
-    this.pool.close();
   }
 }
 

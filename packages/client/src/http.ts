@@ -64,15 +64,24 @@ export interface SpaceFingerprint {
 /** The fingerprints of every space the account created, as a provider holds them (it answers a page at a time). */
 export async function fingerprints(provider: string, device: Device): Promise<SpaceFingerprint[]> {
   const out: SpaceFingerprint[] = [];
+  await holdingPages(provider, device, {}, (r) => out.push({ space: asString(r.space, 'space', 64), entries: asUint(r.entries, 'entries'), fingerprint: asString(r.fingerprint, 'fingerprint', 64) }));
+  return out;
+}
+
+/** How many entries a provider holds of every space the account created: what watching a copy grow needs. */
+export async function entryCounts(provider: string, device: Device): Promise<{ space: string; entries: number }[]> {
+  const out: { space: string; entries: number }[] = [];
+  await holdingPages(provider, device, { counts: true }, (r) => out.push({ space: asString(r.space, 'space', 64), entries: asUint(r.entries, 'entries') }));
+  return out;
+}
+
+async function holdingPages(provider: string, device: Device, ask: Record<string, unknown>, each: (r: Record<string, unknown>) => void): Promise<void> {
   let after: Uint8Array | undefined;
   for (;;) {
-    const payload = after ? { after } : {};
+    const payload = after ? { ...ask, after } : ask;
     const page = asRecord(await post(`${provider}/v1/fingerprints`, await signedFor(provider, 'fingerprints', payload, device)), 'fingerprints');
-    for (const [i, item] of asArray(page.spaces, 'fingerprints.spaces', 100_000).entries()) {
-      const r = asRecord(item, `fingerprints.spaces[${i}]`);
-      out.push({ space: asString(r.space, 'space', 64), entries: asUint(r.entries, 'entries'), fingerprint: asString(r.fingerprint, 'fingerprint', 64) });
-    }
-    if (page.next === undefined) return out;
+    for (const [i, item] of asArray(page.spaces, 'fingerprints.spaces', 100_000).entries()) each(asRecord(item, `fingerprints.spaces[${i}]`));
+    if (page.next === undefined) return;
     const next = fromId(asString(page.next, 'fingerprints.next', 64), 'space');
     if (after && compare(next, after) <= 0) reject('malformed', `${hostOf(provider)} sent fingerprint pages out of order`);
     after = next;

@@ -15,6 +15,7 @@ export {
   claimHandle,
   fetchCard,
   findLog,
+  entryCounts,
   fingerprints,
   followLog,
   handleUrl,
@@ -34,3 +35,7 @@ export { Deliveries, type DeliveryOptions, type DeliveryState, type SentPlace } 
 export { CODE_LENGTH, linkFingerprint, newPairingCode, offerLink, parsePairingCode, requestLink, type LinkOffer, type LinkRequest, type PendingLink } from './pairing.js';
 export { providerInfo, type ProviderInfo } from './provider-info.js';
 export { MovedError } from './moved.js';
+export { accountBytes, compareHoldings, localFingerprints, type Held, type SpaceCheck } from './holdings.js';
+export { declareMirrors, LinkGroup, movedLine, why, type LinkGroupOptions } from './link-group.js';
+export { MOVE_STEPS, moveAccount, type MoveOptions, type MoveProgress, type MoveReport, type MoveStep } from './move.js';
+export { othersServe, probeProvider, providerStates, providerUrl, type ProviderState } from './provider-state.js';

@@ -73,6 +73,15 @@ export function readEntry(bytes: Uint8Array): Entry {
 
 /** Decodes and checks an entry's structure; the caller still has to verify its signature (see readEntries). */
 export function decodeEntry(bytes: Uint8Array): Entry {
+  const e = decodeUnhashed(bytes);
+  return { ...e, id: entryId(e.header, e.payload) };
+}
+
+/**
+ * decodeEntry without the id, which costs a hash of the whole entry: for a side that only routes entries it
+ * already holds (which space an outgoing entry is in) and hashes the few it needs the id of.
+ */
+export function decodeUnhashed(bytes: Uint8Array): Omit<Entry, 'id'> {
   if (bytes.length > MAX_ENTRY) reject('too-large', `entry of ${bytes.length} bytes exceeds ${MAX_ENTRY}`);
   const outer = asArray(decode(bytes, 'entry'), 'entry', 3);
   if (outer.length !== 3) reject('malformed', 'entry: expected [header, payload, signature]');
@@ -103,7 +112,7 @@ export function decodeEntry(bytes: Uint8Array): Entry {
   const isMembership = h.kind === Kind.membership;
   if (h.doc.length !== (isMembership ? 0 : 16)) reject('malformed', 'header.doc must be 16 bytes (empty for membership)');
   if (h.basis.length !== (isMembership ? 0 : 32)) reject('malformed', 'header.basis must be 32 bytes (empty for membership)');
-  return { ...h, id: entryId(header, payload), header, payload, signature, bytes };
+  return { ...h, header, payload, signature, bytes };
 }
 
 /** Decodes and verifies a batch, verifying signatures in parallel where the platform can. */

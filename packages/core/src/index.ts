@@ -24,3 +24,4 @@ export * from './sync/session.js';
 export * from './sync/drive.js';
 export * from './identity/recovery.js';
 export * from './requests.js';
+export * from './size.js';

@@ -131,7 +131,8 @@ export interface Store {
    * without looking at every space held. A space created by it is `creator` even where later operations name it.
    */
   spacesOf(account: Uint8Array): Promise<NamedSpace[]>;
-  countEntries(): Promise<number>;
+  /** Entries held, in all or in one space (without reading them: progress of a copy is asked for often). */
+  countEntries(space?: Uint8Array): Promise<number>;
   /** What each device's entries in a space take (a provider sizing a mirror); no row for a device with none. */
   spaceUsage(space: Uint8Array): Promise<DeviceUsage[]>;
   /** Deletes, in one durable write, every entry these devices signed in a space (a provider evicting a mirror). */

@@ -1,8 +1,11 @@
 import { LRUCache } from 'lru-cache';
 import type { Frame } from '@freehold/core';
 
-/** Who a session is, as far as its share of the provider goes. */
-export type BudgetTier = 'anonymous' | 'authenticated' | 'hosted';
+/**
+ * Who a session is, as far as its share of the provider goes. A peer provider's session carries every account
+ * both are home to (a whole account's copy when one moves), so it gets more than one account's.
+ */
+export type BudgetTier = 'anonymous' | 'authenticated' | 'hosted' | 'peer';
 
 /** Bytes of frame that count as one more unit of work (decoding, hashing). */
 const BYTES_PER_UNIT = 4096;
@@ -79,7 +82,7 @@ export class NetworkBudgets {
   /** Milliseconds an anonymous frame from this network must wait (and takes its units). */
   spend(network: string, units: number): number {
     let b = this.budgets.get(network);
-    if (!b) this.budgets.set(network, (b = new WorkBudget({ anonymous: this.perSecond, authenticated: this.perSecond, hosted: this.perSecond })));
+    if (!b) this.budgets.set(network, (b = new WorkBudget({ anonymous: this.perSecond, authenticated: this.perSecond, hosted: this.perSecond, peer: this.perSecond })));
     return b.spend('anonymous', units);
   }
 }

@@ -49,7 +49,7 @@ export const DEFAULT_LIMITS: ConnectionLimits = {
   maxInFlight: 1024,
   maxErrors: 32,
   maxSubscriptions: { anonymous: 64, authenticated: 16_384 },
-  work: { anonymous: 1000, authenticated: 5000, hosted: 20_000 },
+  work: { anonymous: 1000, authenticated: 5000, hosted: 20_000, peer: 100_000 },
 };
 
 
@@ -89,8 +89,12 @@ export class Connection implements Subscriber {
   ) {
     this.budget = new WorkBudget(limits.work);
     metrics.connections.inc();
-    ws.on('message', (data) => this.enqueue(data));
-    // A pong proves the peer is there, not that it is using the session: idleness counts frames only.
+    // A frame proves the peer is there as well as a pong does: a peer sending a large reconciliation may have its
+    // pong queued behind frames this side is slow to read. Idleness counts frames only.
+    ws.on('message', (data) => {
+      this.alive = true;
+      this.enqueue(data);
+    });
     ws.on('pong', () => {
       this.alive = true;
     });
@@ -211,7 +215,7 @@ export class Connection implements Subscriber {
   }
 
   private tier(): BudgetTier {
-    if (this.peer) return 'hosted';
+    if (this.peer) return 'peer';
     if (!this.account) return 'anonymous';
     return this.provider.isRegistered(this.account) ? 'hosted' : 'authenticated';
   }
@@ -323,6 +327,7 @@ export class Connection implements Subscriber {
         void this.provider.fanout(entries, { subscriber: this, peer: this.peer });
       },
       onAck: (_stored, rejected) => void this.deliveries?.acked(rejected),
+      claim: (entries) => this.deliveries?.claim(entries) ?? entries,
       onRejected: (entry, reason, message) => {
         this.stats.rejected++;
         this.metrics.rejections.inc({ reason });
@@ -414,6 +419,7 @@ export class Connection implements Subscriber {
   private closed(code: number, reason: string): void {
     this.metrics.connections.dec();
     this.provider.subscriptions.unsubscribeAll(this);
+    this.deliveries?.close();
     this.log.info(
       { event: 'session', account: this.account && toId(this.account), peer: this.peer, ms: Date.now() - this.opened, code, reason, ...this.stats, entriesOut: this.stats.entriesOut + (this.session?.stats.entriesSent ?? 0) },
       'session closed',

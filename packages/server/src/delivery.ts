@@ -1,14 +1,42 @@
-import { decodeEntry, type Frame } from '@freehold/core';
+import { decodeUnhashed, entryId, toHex, type Entry, type Frame } from '@freehold/core';
 import type { Provider } from './provider.js';
 
+/** An entry as the sessions carrying it know it without hashing it again: its device's chain position. */
+const carried = (e: { device: Uint8Array; seq: number }): string => `${toHex(e.device)}:${e.seq}`;
+
 /**
- * The outbox's bookkeeping on one session with a peer provider, whichever side opened it: per entries frame sent,
- * in order, the entries in mirrored spaces it carried. The peer handles a session's frames in order and
- * acknowledges each entries frame once durable, so each acknowledgement settles the oldest frame: what it took
- * is delivered, what it refused failed with the peer's reason.
+ * Which of this provider's sessions with each peer provider carries an entry the peer has not acknowledged yet.
+ * Two providers linked both ways reconcile twice when they first share an account (each link leads once), and
+ * the one holding the data would send all of it on both sessions; a session leaves out what another carries.
+ * If that session ends before the peer took it, the peer's next reconciliation (a link always reconnects) asks
+ * for it again.
+ */
+export class InFlight {
+  private readonly byPeer = new Map<string, Map<string, DeliveryTracker>>();
+
+  to(peer: string): Map<string, DeliveryTracker> {
+    let m = this.byPeer.get(peer);
+    if (!m) this.byPeer.set(peer, (m = new Map()));
+    return m;
+  }
+
+  /** Drops an emptied peer's map. */
+  tidy(peer: string): void {
+    if (this.byPeer.get(peer)?.size === 0) this.byPeer.delete(peer);
+  }
+}
+
+/**
+ * Bookkeeping of entries sent on one session with a peer provider, whichever side opened it: per entries frame
+ * sent, in order, the entries it carried. The peer handles a session's frames in order and acknowledges each
+ * entries frame once durable, so each acknowledgement settles the oldest frame: those entries are no longer in
+ * flight, and the outbox's entries among them (those in mirrored spaces) are delivered, or failed with the
+ * peer's reason.
  */
 export class DeliveryTracker {
-  private awaiting: Uint8Array[][] = [];
+  private awaiting: { keys: string[]; outbox: Uint8Array[] }[] = [];
+  /** What this session claimed and the peer has not acknowledged. */
+  private readonly claimed = new Set<string>();
 
   constructor(
     private readonly provider: Provider,
@@ -20,26 +48,59 @@ export class DeliveryTracker {
     return this.awaiting.length;
   }
 
+  /** The entries this session sends: those no other session with the same peer carries. */
+  claim(entries: Entry[]): Entry[] {
+    const flying = this.provider.inFlight.to(this.url);
+    return entries.filter((e) => {
+      const k = carried(e);
+      const by = flying.get(k);
+      if (by && by !== this) return false;
+      flying.set(k, this);
+      this.claimed.add(k);
+      return true;
+    });
+  }
+
   sent(f: Frame): void {
     if (f[0] !== 'entries') return;
-    this.awaiting.push(f[1].map((bytes) => {
-      const e = decodeEntry(bytes);
-      return this.provider.mirrors.get(e.space) ? e.id : new Uint8Array(0);
-    }));
+    const keys: string[] = [];
+    const outbox: Uint8Array[] = [];
+    for (const bytes of f[1]) {
+      const e = decodeUnhashed(bytes);
+      keys.push(carried(e));
+      outbox.push(this.provider.mirrors.get(e.space) ? entryId(e.header, e.payload) : new Uint8Array(0));
+    }
+    this.awaiting.push({ keys, outbox });
   }
 
   async acked(rejected: [number, string, string][]): Promise<void> {
-    const ids = this.awaiting.shift() ?? [];
+    const { keys = [], outbox = [] } = this.awaiting.shift() ?? {};
+    this.release(keys);
     const refused = new Map(rejected.map(([i, reason, message]) => [i, { reason, message }]));
-    for (let i = 0; i < ids.length; i++) {
-      if (!ids[i]!.length) continue;
+    for (let i = 0; i < outbox.length; i++) {
+      if (!outbox[i]!.length) continue;
       const r = refused.get(i);
       // Waiting for a dependency is not a refusal: the next reconciliation sends it again.
       if (r?.reason === 'missing-dependency') continue;
       await this.provider.mirrors.setDelivery(
-        ids[i]!,
+        outbox[i]!,
         r && r.reason !== 'duplicate' ? { state: 'failed', reason: r.reason, message: r.message, to: this.url } : { state: 'delivered', at: Date.now(), to: this.url },
       );
     }
+  }
+
+  /** The session ended: what it carried unacknowledged may be sent by another. */
+  close(): void {
+    this.release([...this.claimed]);
+    this.awaiting = [];
+  }
+
+  private release(keys: Iterable<string>): void {
+    const flying = this.provider.inFlight.to(this.url);
+    for (const k of keys) {
+      this.claimed.delete(k);
+      if (flying.get(k) === this) flying.delete(k);
+    }
+    this.provider.inFlight.tidy(this.url);
   }
 }

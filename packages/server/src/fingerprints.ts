@@ -9,11 +9,14 @@ export interface FingerprintPage {
 }
 export const FINGERPRINT_PAGE: FingerprintPage = { spaces: 512, keys: 250_000 };
 
-/** What a provider holds of one space: its entry count and the reconciliation fingerprint over all its entries. */
+/**
+ * What a provider holds of one space: its entry count and the reconciliation fingerprint over all its entries
+ * (left out when only counts were asked for: a device watching a copy grow asks often, and counting reads no entry).
+ */
 export interface SpaceFingerprint {
   space: string;
   entries: number;
-  fingerprint: string;
+  fingerprint?: string;
 }
 
 /**
@@ -38,11 +41,17 @@ export class FingerprintService {
     const wait = this.asked.take(toHex(account), now);
     if (wait > 0) throw new RetryLater('rate-limited', `too many fingerprint requests; try again in ${waitText(wait)}`, wait);
     const after = r.payload.after === undefined ? undefined : asBytes(r.payload.after, 'after', 32);
+    if (r.payload.counts !== undefined && r.payload.counts !== true) reject('invalid-argument', 'counts is true or absent');
+    const countsOnly = r.payload.counts === true;
     const spaces: SpaceFingerprint[] = [];
     let keys = 0;
     const created = (await p.store.spacesOf(account)).filter((n) => n.creator && (!after || compare(n.space, after) > 0));
     for (const { space } of created) {
       if (spaces.length >= this.page.spaces || keys >= this.page.keys) return { spaces, next: spaces[spaces.length - 1]!.space };
+      if (countsOnly) {
+        spaces.push({ space: toId(space), entries: await p.store.countEntries(space) });
+        continue;
+      }
       const held = await p.store.keys(space);
       keys += held.length;
       spaces.push({ space: toId(space), entries: held.length, fingerprint: toHex(fingerprint(held, 0, held.length)) });

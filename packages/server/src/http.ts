@@ -4,6 +4,7 @@ import { OUTBOX_LIMIT, type Provider } from './provider.js';
 import { publicProfile } from './public-web.js';
 import { decodeSegment, serveStatic } from './static.js';
 import { pageCsp, secure } from './headers.js';
+import { crossOriginApi } from './origin.js';
 import type { PairingLimits } from './pairing.js';
 import { pairingRoutes } from './pairing-http.js';
 import { RetryLater } from './rate-limit.js';
@@ -119,7 +120,13 @@ async function ready(res: ServerResponse, provider: Provider, node: NodeState): 
 }
 
 /** Plain HTTP: health, the handle directory, signed account requests, device linking, public profiles and the web app. */
-export function httpHandler(provider: Provider, webRoot: string, pairingLimits: PairingLimits, node: NodeState) {
+export function httpHandler(
+  provider: Provider,
+  webRoot: string,
+  pairingLimits: PairingLimits,
+  node: NodeState,
+  allowsOrigin: (req: IncomingMessage) => boolean,
+) {
   const pairing = pairingRoutes(provider, pairingLimits);
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     secure(res);
@@ -128,6 +135,7 @@ export function httpHandler(provider: Provider, webRoot: string, pairingLimits: 
       // The well-known documents are public and self-certifying: a page from any provider may read them (the web
       // app resolves a handle, or fetches an identity log, at the provider that holds it).
       if (req.method === 'GET' && url.pathname.startsWith('/.well-known/freehold/')) res.setHeader('access-control-allow-origin', '*');
+      if (url.pathname.startsWith('/v1/') && crossOriginApi(req, res, allowsOrigin)) return;
       if (req.method === 'GET' && url.pathname === '/healthz') return await health(res, provider, node);
       if (req.method === 'GET' && url.pathname === '/readyz') return await ready(res, provider, node);
       // Any name this provider is reached by answers with its canonical one, which clients then sign for.

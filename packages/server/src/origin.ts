@@ -1,4 +1,4 @@
-import { STATUS_CODES, type IncomingMessage } from 'node:http';
+import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { reject, type RejectReason } from '@freehold/core';
 import { SECURITY_HEADERS } from './headers.js';
@@ -48,4 +48,27 @@ export function refuseUpgrade(socket: Duplex, status: number, reason: RejectReas
   const headers = { ...SECURITY_HEADERS, 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), connection: 'close' };
   const head = Object.entries(headers).map(([k, v]) => `${k}: ${String(v)}\r\n`);
   socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n${head.join('')}\r\n${body}`);
+}
+
+/**
+ * The API (`/v1/...`) from browser pages, under the same rule as sessions. Requests are signed by device keys
+ * and carry no cookies, so a page an operator allows (`--allow-origin`) may read the answers; a page from
+ * anywhere else gets a readable refusal and nothing is done, rather than an opaque network failure. Preflights
+ * are answered for any page for that reason. Returns whether the request was answered here.
+ */
+export function crossOriginApi(req: IncomingMessage, res: ServerResponse, allows: (req: IncomingMessage) => boolean): boolean {
+  const origin = req.headers.origin;
+  if (origin === undefined) return false;
+  res.setHeader('access-control-allow-origin', origin);
+  res.setHeader('vary', 'origin');
+  if (req.method === 'OPTIONS') {
+    res.writeHead(204, { 'access-control-allow-methods': 'GET, POST, PUT', 'access-control-allow-headers': 'content-type', 'access-control-max-age': '600' });
+    res.end();
+    return true;
+  }
+  if (allows(req)) return false;
+  const body = JSON.stringify({ error: 'unauthenticated', message: `pages from ${origin.slice(0, 200)} may not use this provider (its operator can allow them with --allow-origin)` });
+  res.writeHead(403, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+  return true;
 }

@@ -198,6 +198,7 @@ export class PeerLink {
       }
       // A session that failed on this side (a refusal, a malformed frame) may still be open at the peer's.
       this.socket?.terminate();
+      this.deliveries.close();
       this.socket = undefined;
       clearInterval(this.heartbeat);
       this.channel = undefined;
@@ -265,6 +266,7 @@ export class PeerLink {
       account: new Uint8Array(0),
       peer: null,
       offer: async (space) => ((await this.provider.sharedWith(space, this.url)) ? 'all' : false),
+      claim: (entries) => this.deliveries.claim(entries),
       onAck: (_stored, rejected) => {
         void this.deliveries.acked(rejected);
         this.flush();

@@ -33,6 +33,7 @@ import { DEFAULT_RETIRED_GRACE_MS, Retirements } from './retirements.js';
 import { FINGERPRINT_PAGE, FingerprintService, type FingerprintPage } from './fingerprints.js';
 import { Subscriptions, type Subscriber } from './subscriptions.js';
 import { Nodes, type NodesOptions } from './nodes.js';
+import { InFlight } from './delivery.js';
 
 /** Outbox entries one request answers at most. */
 export const OUTBOX_LIMIT = 200;
@@ -91,6 +92,8 @@ export class Provider {
   readonly nodes: Nodes | undefined;
   /** Stale-write retries of the replica already counted in the metrics. */
   private staleCounted = 0;
+  /** Entries on their way to each peer provider, and on which session (see InFlight). */
+  readonly inFlight = new InFlight();
   readonly inbox: InboxPolicy;
   private readonly handles: HandleDirectory;
   readonly peering: Peering;

@@ -170,9 +170,9 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
   });
   const pairing = { ...DEFAULT_PAIRING_LIMITS, ...definedOnly(opts.pairing ?? {}) };
   let draining = false;
-  http.on('request', httpHandler(provider, opts.webRoot ?? DEFAULT_WEB_ROOT, pairing, { fault: () => fault, draining: () => draining }));
-  const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME, perMessageDeflate: false });
   const allowsOrigin = originCheck(publicUrl, allowOrigins);
+  http.on('request', httpHandler(provider, opts.webRoot ?? DEFAULT_WEB_ROOT, pairing, { fault: () => fault, draining: () => draining }, allowsOrigin));
+  const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME, perMessageDeflate: false });
   http.on('upgrade', (req, socket, head) => {
     if (draining) return refuseUpgrade(socket, 503, 'unavailable', 'this node is stopping: connect again');
     if ((req.url ?? '').split('?')[0] !== '/v1/sync') return refuseUpgrade(socket, 404, 'not-found', 'sync sessions are at /v1/sync');
@@ -209,10 +209,11 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
       clearInterval(beat);
       const drainMs = opts.drainMs ?? 10_000;
       const started = Date.now();
+      const sessions = connections.size;
       http.close();
       const drained = Promise.all([...connections].map((c) => c.stopping()));
       await Promise.race([drained, new Promise((r) => setTimeout(r, drainMs).unref())]);
-      logger.info({ event: 'drained', sessions: connections.size, ms: Date.now() - started }, 'sessions asked to reconnect elsewhere');
+      logger.info({ event: 'drained', sessions, ms: Date.now() - started }, 'sessions asked to reconnect elsewhere');
       await provider.stop();
       await metricsServer?.close();
       for (const ws of wss.clients) ws.terminate();

@@ -10,7 +10,5 @@ export function parseSize(text: string): number {
   return Math.floor(Number(m[1]) * unit);
 }
 
-export function formatSize(n: number): string {
-  for (const [u, f] of [['PiB', 2 ** 50], ['TiB', 2 ** 40], ['GiB', 2 ** 30], ['MiB', 2 ** 20], ['KiB', 2 ** 10]] as const) if (n >= f) return `${(n / f).toFixed(1)} ${u}`;
-  return `${n} B`;
-}
+/** Sizes are shown the same way by every package. */
+export { formatSize } from '@freehold/core';

@@ -8,7 +8,8 @@ import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnServer } from './process.js';
-import { startServer, tempDir } from './helpers.js';
+import { encodeCard, signRequest, toId } from '@freehold/core';
+import { newDevice, startServer, tempDir } from './helpers.js';
 
 const BIN = fileURLToPath(new URL('../../cli/bin/freehold.cjs', import.meta.url));
 const SECRET = 'the operator keeps this out of the web root';
@@ -55,6 +56,21 @@ function upgrade(url: string, headers: Record<string, string>): Promise<{ status
       res.on('end', () => resolve({ status: res.statusCode!, body, headers: res.headers }));
     });
     ws.on('error', reject);
+  });
+}
+
+/** A request to the provider's API with these headers, as a browser page would send it. */
+function apiRequest(base: string, method: string, path: string, headers: Record<string, string>, body?: Uint8Array): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
+  const { hostname, port } = new URL(base);
+  return new Promise((resolve, reject) => {
+    const req = request({ host: hostname, port, path, method, headers }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (text += d));
+      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: text }));
+    });
+    req.on('error', reject);
+    req.end(body ? Buffer.from(body) : undefined);
   });
 }
 
@@ -186,6 +202,32 @@ describe('static files, headers, WebSocket origins and metrics on a real `freeho
       ws.on('open', () => resolve(101));
     });
     expect(elsewhere).toBe(404);
+  });
+
+  it('answers the signed API to pages of listed origins, and refuses pages of other sites readably, doing nothing', async () => {
+    const device = await newDevice(tmp.dir, 'page');
+    await device.setProviders([server.url]);
+    const registration = signRequest('register', new URL(server.url).host, {}, encodeCard(device.identity()), device.keys.sign, Date.now());
+    const account = `/.well-known/freehold/accounts/${toId(device.account)}`;
+    const send = (origin: string) => apiRequest(server.url, 'POST', '/v1/accounts', { origin, 'content-type': 'application/cbor' }, registration);
+    // The preflight is answered for any page, so that the refusal below reaches it.
+    const preflight = await apiRequest(server.url, 'OPTIONS', '/v1/accounts', { origin: 'http://evil.example', 'access-control-request-method': 'POST' });
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers['access-control-allow-origin']).toBe('http://evil.example');
+    expect(preflight.headers['access-control-allow-headers']).toBe('content-type');
+    const refused = await send('http://evil.example');
+    expect(refused.status).toBe(403);
+    expect(refused.headers['access-control-allow-origin']).toBe('http://evil.example');
+    expect(JSON.parse(refused.body)).toMatchObject({ error: 'unauthenticated', message: expect.stringMatching(/pages from http:\/\/evil\.example may not use this provider/) });
+    expectSecurityHeaders(refused.headers, 'API refusal');
+    expect((await rawGet(server.url, account)).status).toBe(404);
+    // A listed origin registers, and may read the answer.
+    const allowed = await send('http://friend.example:8080');
+    expect(allowed.status, allowed.body).toBe(200);
+    expect(allowed.headers['access-control-allow-origin']).toBe('http://friend.example:8080');
+    expect(allowed.headers.vary).toMatch(/origin/i);
+    expect((await rawGet(server.url, account)).status).toBe(200);
+    await device.store.close();
   });
 
   it('accepts any origin with `--allow-origin *` and refuses a malformed one at start', async () => {

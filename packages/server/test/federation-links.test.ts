@@ -261,4 +261,41 @@ describe('peer links under targeted faults', () => {
       await proxy.close();
     }
   }, 60_000);
+  it('two providers reconciling both ways at once send each entry once', async () => {
+    // Both behind proxies that count what crosses and slow it, so the two links' reconciliations overlap.
+    const proxies = await Promise.all([0, 1].map(async () => FaultProxy.start(await freePort(), await freePort(), Math.random)));
+    const [x1, x2] = proxies as [FaultProxy, FaultProxy];
+    const p1 = await startServer({ port: x1.target, publicUrl: x1.url, data: join(tmp.dir, 'once-p1') });
+    const p2 = await startServer({ port: x2.target, publicUrl: x2.url, data: join(tmp.dir, 'once-p2') });
+    try {
+      const alice = await newDevice(tmp.dir, 'alice-once');
+      await alice.setProviders([x1.url, x2.url]);
+      for (const url of [x1.url, x2.url]) await register(url, alice);
+      const space = await alice.createSpace(false);
+      await put(alice, space, 'first', { n: 0 });
+      await syncWith(alice, p1.url);
+      const held = async (s: RunningServer) => (await s.provider.store.keys(space)).length;
+      await until(async () => (await held(p2)) === (await held(p1)), 15_000);
+      // P2 is cut off while Alice writes through P1, so nothing is pushed; then both links reconnect and each
+      // reconciles the difference (P2's pulls it, P1's sends it).
+      x2.set({ refuse: true });
+      x2.cutAll();
+      for (let i = 0; i < 400; i++) await put(alice, space, `doc${i}`, { text: randomBytes(3000).toString('base64') });
+      await syncWith(alice, p1.url);
+      const entryBytes = (await p1.provider.store.spaceEntries(space)).reduce((n, r) => n + r.bytes.length, 0);
+      x1.stats.bytes = x2.stats.bytes = 0;
+      x1.set({ delayMs: 40 });
+      x2.set({ delayMs: 40, refuse: false });
+      x1.cutAll();
+      await until(async () => (await held(p2)) === (await held(p1)), 60_000);
+      await sleep(1000);
+      const wire = x1.stats.bytes + x2.stats.bytes;
+      expect(wire / entryBytes).toBeGreaterThan(1);
+      expect(wire / entryBytes).toBeLessThan(1.3);
+    } finally {
+      await p1.close();
+      await p2.close();
+      for (const x of proxies) await x.close();
+    }
+  }, 120_000);
 });

@@ -14,6 +14,7 @@ import {
 import { SqliteStore } from '@freehold/stores';
 import {
   claimHandle,
+  entryCounts,
   fetchCard,
   fingerprints,
   hostOf,
@@ -189,6 +190,10 @@ describe('fingerprints of an account’s spaces, for a device to verify a move',
       const first = await post(p.url, '/v1/fingerprints', signRequest('fingerprints', hostOf(p.url), {}, encodeCard(alice.identity()), alice.keys.sign, Date.now()));
       expect((first.json.spaces as unknown[]).length).toBe(2);
       expect(first.json.next).toBe(held[1]!.space);
+      // Counts alone, for watching a copy grow: the same counts, no fingerprints.
+      expect(await entryCounts(p.url, alice)).toEqual(held.map(({ space, entries }) => ({ space, entries })));
+      const notTrue = await post(p.url, '/v1/fingerprints', signRequest('fingerprints', hostOf(p.url), { counts: 1 }, encodeCard(alice.identity()), alice.keys.sign, Date.now()));
+      expect(notTrue).toMatchObject({ status: 400, json: { error: 'invalid-argument' } });
 
       // Not hosted here, or not signed by the account: typed refusals.
       const carol = await newDevice(tmp.dir, 'carol');

@@ -71,6 +71,8 @@ export function storeConformance(name: string, makeFactory: () => Promise<StoreF
       await s.putEntries([row(1), row(2)]);
       await s.putEntries([row(1)]);
       expect(await s.countEntries()).toBe(2);
+      expect(await s.countEntries(SPACE_A)).toBe(2);
+      expect(await s.countEntries(SPACE_B)).toBe(0);
       const [a, missing] = await s.getEntries([id32(1), id32(99)]);
       expect(a).toBeInstanceOf(Uint8Array);
       expect([...a!]).toEqual([1, 1, 2, 3]);

@@ -251,8 +251,8 @@ export class IndexedDbStore implements Store {
     return rows.map((n) => ({ space: u8(n.space), creator: n.creator }));
   }
 
-  async countEntries(): Promise<number> {
-    return this.db.count('entries');
+  async countEntries(space?: Uint8Array): Promise<number> {
+    return space ? this.db.countFromIndex('entries', 'space_key', spaceRange(space)) : this.db.count('entries');
   }
 
   async spaceUsage(space: Uint8Array): Promise<DeviceUsage[]> {

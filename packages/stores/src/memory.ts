@@ -1,6 +1,7 @@
 import { quotaMessage } from './quota.js';
 import {
   compare,
+  equal,
   reject,
   toHex,
   type AccountRow,
@@ -177,8 +178,11 @@ export class MemoryStore implements Store {
     return [...out.values()].sort(compare);
   }
 
-  async countEntries(): Promise<number> {
-    return this.entries.size;
+  async countEntries(space?: Uint8Array): Promise<number> {
+    if (!space) return this.entries.size;
+    let n = 0;
+    for (const r of this.entries.values()) if (equal(r.space, space)) n++;
+    return n;
   }
 
   async spaceUsage(space: Uint8Array): Promise<DeviceUsage[]> {

@@ -201,8 +201,10 @@ export class PostgresStore implements Store {
     return (rows as { space: Buffer; creator: boolean }[]).map((r) => ({ space: bytes(r.space), creator: r.creator }));
   }
 
-  async countEntries(): Promise<number> {
-    const { rows } = await this.run<{ n: number }>('SELECT COUNT(*)::bigint AS n FROM entries');
+  async countEntries(space?: Uint8Array): Promise<number> {
+    const { rows } = space
+      ? await this.run<{ n: number }>('SELECT COUNT(*)::bigint AS n FROM entries WHERE space = $1', [buf(space)])
+      : await this.run<{ n: number }>('SELECT COUNT(*)::bigint AS n FROM entries');
     return rows[0]!.n;
   }
 

@@ -86,6 +86,7 @@ export class SqliteStore implements Store {
       spacesOf: db.prepare('SELECT space, creator FROM space_names WHERE account = ? ORDER BY space'),
       recent: db.prepare('SELECT id, space, doc, kind, device, seq, time, bytes FROM entries WHERE space = ? AND time < ? ORDER BY time DESC, id DESC LIMIT ?'),
       count: db.prepare('SELECT COUNT(*) FROM entries').pluck(),
+      countIn: db.prepare('SELECT COUNT(*) FROM entries WHERE space = ?').pluck(),
       // length() of a blob reads its size from the record header, not the blob.
       usage: db.prepare('SELECT device, COUNT(*) AS entries, SUM(LENGTH(bytes)) AS bytes FROM entries WHERE space = ? GROUP BY device'),
       delDevice: db.prepare('DELETE FROM entries WHERE space = ? AND device = ?'),
@@ -340,8 +341,8 @@ export class SqliteStore implements Store {
     return (this.stmts.spacesOf.all(account) as { space: Buffer; creator: number }[]).map((r) => ({ space: bytes(r.space)!, creator: r.creator === 1 }));
   }
 
-  async countEntries(): Promise<number> {
-    return this.stmts.count.get() as number;
+  async countEntries(space?: Uint8Array): Promise<number> {
+    return (space ? this.stmts.countIn.get(space) : this.stmts.count.get()) as number;
   }
 
   async spaceUsage(space: Uint8Array): Promise<DeviceUsage[]> {

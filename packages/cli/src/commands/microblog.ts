@@ -1,5 +1,5 @@
-import { encodeCard, equal, fromId, reject, toId, type Device, type IdentityState } from '@freehold/core';
-import { inboxSettings, MovedError, ProviderLink, resolveHandle } from '@freehold/client';
+import { encodeCard, fromId, reject, toId, type Device, type IdentityState } from '@freehold/core';
+import { declareMirrors as mirrorAt, inboxSettings, resolveHandle } from '@freehold/client';
 import { WS } from '../ws.js';
 import { formatSize, parseSize } from '@freehold/server';
 import { CommandLinks } from '../links.js';
@@ -7,26 +7,11 @@ import { Microblog, parseRef, refToString, type Mirror, type TimelineItem } from
 import type { Command, Context } from '../command.js';
 
 /**
- * Asks this account's providers to mirror the spaces it reads or writes to that belong to other accounts (with
- * those accounts' logs): the client then talks to its own providers only. A provider that does not answer is
- * skipped here; the links report it. One the account moved away from is reported to `links` (it sent the
- * newest log, so the links go to the right providers).
+ * Asks this account's providers to mirror the spaces it reads or writes to that belong to other accounts (see
+ * declareMirrors in packages/client). One the account moved away from is reported to `links`.
  */
-export async function declareMirrors(device: Device, urls: Iterable<string>, mirrors: Mirror[], links?: CommandLinks): Promise<void> {
-  const theirs = mirrors.filter((m) => !equal(m.owner, device.account));
-  if (!theirs.length) return;
-  for (const url of urls) {
-    const link = await ProviderLink.connect(url, device, WS).catch((e: unknown) => {
-      if (e instanceof MovedError) links?.moved(url, e.providers);
-      return undefined;
-    });
-    if (!link) continue;
-    try {
-      await link.mirror(device, theirs);
-    } finally {
-      link.close();
-    }
-  }
+export function declareMirrors(device: Device, urls: Iterable<string>, mirrors: Mirror[], links?: CommandLinks): Promise<void> {
+  return mirrorAt(device, urls, mirrors, WS, (url, providers) => links?.moved(url, providers));
 }
 
 /** Brings other accounts' spaces in through this account's providers, which mirror them. */

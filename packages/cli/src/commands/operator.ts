@@ -32,7 +32,7 @@ export const operatorCommands: Command[] = [
     name: 'serve',
     usage:
       'serve [--port 8787] [--data DIR] [--db postgres://…] [--public-url URL] [--quota SIZE] [--web DIR] [--allow-origin URL]… ' +
-      '[--metrics HOST:PORT] [--max-handles 3] [--handle-grace DAYS] [--inbox-allowance SIZE] [--inbox-rate N] [--session-work A,B,H] ' +
+      '[--metrics HOST:PORT] [--max-handles 3] [--handle-grace DAYS] [--inbox-allowance SIZE] [--inbox-rate N] [--session-work A,B,H,P] ' +
       '[--mirror-budget SIZE] [--retired-grace DAYS] [--nats nats://… [--node NAME]] ' +
       '[--skip-integrity-check] [--accept-data-loss]',
     summary:
@@ -40,7 +40,7 @@ export const operatorCommands: Command[] = [
       '--allow-origin (repeatable, * for any) lets pages from other sites open sessions; --metrics serves GET /metrics on a listener of ' +
       'its own (off by default); --max-handles caps handles per account; --handle-grace is how long a dropped handle stays reserved (default 30); ' +
       '--inbox-allowance (default 8MiB) and --inbox-rate (a minute, default 60) bound what senders hosted elsewhere leave in one inbox; ' +
-      '--session-work sets the work units a second for anonymous, authenticated and hosted sessions (default 1000,5000,20000); ' +
+      '--session-work sets the work units a second for anonymous, authenticated, hosted and peer-provider sessions (default 1000,5000,20000,100000); ' +
       '--mirror-budget bounds what the spaces mirrored for users here (from other providers) take, evicting the least recently read ' +
       'past it (default 2GiB); --retired-grace is how long an account that moved away is still answered for, pointing to where it ' +
       'lives now (default 30). ' +
@@ -79,9 +79,9 @@ export const operatorCommands: Command[] = [
       const retiredDays = days('retired-grace', ctx.values['retired-grace']);
       const inboxRate = Number(ctx.values['inbox-rate'] ?? 60);
       if (!(Number.isInteger(inboxRate) && inboxRate > 0)) reject('invalid-argument', `--inbox-rate ${String(ctx.values['inbox-rate'])} is not a positive whole number`);
-      const work = ((ctx.values['session-work'] as string | undefined) ?? '1000,5000,20000').split(',').map(Number);
-      if (work.length !== 3 || !work.every((n) => Number.isInteger(n) && n > 0)) {
-        reject('invalid-argument', `--session-work ${String(ctx.values['session-work'])} is not three positive whole numbers, like 1000,5000,20000`);
+      const work = ((ctx.values['session-work'] as string | undefined) ?? '1000,5000,20000,100000').split(',').map(Number);
+      if (work.length !== 4 || !work.every((n) => Number.isInteger(n) && n > 0)) {
+        reject('invalid-argument', `--session-work ${String(ctx.values['session-work'])} is not four positive whole numbers, like 1000,5000,20000,100000`);
       }
       const server = await serve({
         port,
@@ -98,7 +98,7 @@ export const operatorCommands: Command[] = [
         retiredGraceMs: retiredDays * DAY_MS,
         inbox: { strangerBytes: sizeFlag('inbox-allowance', ctx.values['inbox-allowance'], 8 << 20), strangerAppendsPerMinute: inboxRate },
         mirrorBudget: sizeFlag('mirror-budget', ctx.values['mirror-budget'], DEFAULT_MIRROR_BUDGET, MAX_MIRROR_BUDGET),
-        limits: { work: { anonymous: work[0]!, authenticated: work[1]!, hosted: work[2]! } },
+        limits: { work: { anonymous: work[0]!, authenticated: work[1]!, hosted: work[2]!, peer: work[3]! } },
         skipIntegrityCheck: ctx.values['skip-integrity-check'] === true,
         acceptDataLoss: ctx.values['accept-data-loss'] === true,
         nats: ctx.values.nats as string | undefined,

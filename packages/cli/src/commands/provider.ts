@@ -1,5 +1,18 @@
-import { chooseLog, decodeCard, encodeCard, equal, fromId, reject, toId, type IdentityState } from '@freehold/core';
-import { claimHandle, fetchCard, hostOf, outbox, providerInfo, refreshLog, register, resolveHandle, type OutboxItem } from '@freehold/client';
+import { encodeCard, fromId, reject, toId } from '@freehold/core';
+import {
+  claimHandle,
+  hostOf,
+  othersServe,
+  outbox,
+  providerInfo,
+  providerStates,
+  providerUrl,
+  refreshLog,
+  register,
+  resolveHandle,
+  type OutboxItem,
+  type ProviderState,
+} from '@freehold/client';
 import { formatSize } from '@freehold/server';
 import { ready, type Command } from '../command.js';
 import { CommandLinks, printReport } from '../links.js';
@@ -7,17 +20,7 @@ import type { Profile } from '../profile.js';
 import { declareFollowed } from './microblog.js';
 
 
-export function providerUrl(text: string): string {
-  let u: URL;
-  try {
-    u = new URL(text);
-  } catch {
-    return reject('invalid-argument', `"${text}" is not a URL (e.g. http://localhost:8787)`);
-  }
-  if (u.protocol !== 'http:' && u.protocol !== 'https:') reject('invalid-argument', 'a provider URL starts with http:// or https://');
-  return u.origin;
-}
-
+export { providerUrl };
 
 /**
  * Resolves an account argument: an account id (its log fetched from this account's providers if the replica
@@ -36,26 +39,7 @@ export async function accountRef(p: Profile, ref: string): Promise<Uint8Array> {
   return state.account;
 }
 
-/** What one provider of the account holds of it now, as far as its served identity log tells. */
-interface ProviderState {
-  url: string;
-  status: 'current' | 'behind' | 'ahead' | 'missing' | 'unreachable';
-  error?: string;
-}
-
-async function probeProvider(url: string, me: IdentityState): Promise<ProviderState> {
-  try {
-    const card = await fetchCard(url, me.account);
-    if (!card) return { url, status: 'missing' };
-    const theirs = decodeCard(card);
-    if (equal(theirs.head, me.head)) return { url, status: 'current' };
-    return { url, status: chooseLog(me, theirs) === me ? 'behind' : 'ahead' };
-  } catch (e) {
-    return { url, status: 'unreachable', error: (e as Error).message };
-  }
-}
-
-function meaning(x: ProviderState, othersServe: boolean): string {
+function meaning(x: ProviderState, others: boolean): string {
   switch (x.status) {
     case 'current':
       return 'holds this account and its current identity log';
@@ -66,7 +50,7 @@ function meaning(x: ProviderState, othersServe: boolean): string {
     case 'missing':
       return 'answers but holds nothing of this account (it lost its data, or has not caught up yet); it takes the account back from its other providers';
     case 'unreachable':
-      return othersServe
+      return others
         ? `no answer (${x.error}). Nothing is lost: the other providers hold the account and serve its contacts; \`freehold provider remove ${x.url}\` if it does not come back`
         : `no answer (${x.error}). No provider of this account answers now: this device keeps everything and syncs when one is back`;
   }
@@ -135,11 +119,10 @@ export const providerCommands: Command[] = [
     async run(ctx) {
       const p = await ready(ctx);
       const me = p.device.identity();
-      const list = await Promise.all(me.providers.map((url) => probeProvider(url, me)));
+      const list = await providerStates(me);
       if (ctx.values.json) return ctx.json(list);
       if (!list.length) return ctx.out('no providers yet: `freehold provider add URL`');
-      const others = (url: string) => list.some((x) => x.url !== url && x.status !== 'unreachable' && x.status !== 'missing');
-      for (const x of list) ctx.out(`${x.url}  ${x.status}: ${meaning(x, others(x.url))}`);
+      for (const x of list) ctx.out(`${x.url}  ${x.status}: ${meaning(x, othersServe(list, x.url))}`);
     },
   },
   {

@@ -9,25 +9,50 @@ export interface Channel {
 }
 
 /**
- * Drives the leading side of a sync in rounds: send everything it has to say followed by a barrier, answer what
- * comes back until the barrier's echo, repeat until a round has nothing to say. Ends with every reconciliation
- * settled and every entry sent acknowledged.
+ * Entries frames a leading side has sent and the peer not yet acknowledged, past which the rest wait: the peer
+ * stores one frame while the next crosses, and a large reconciliation is not buffered whole in the socket (where
+ * it would also hold up the heartbeat behind it).
+ */
+export const LEAD_WINDOW = 8;
+
+/**
+ * Drives the leading side of a sync: what it has to say goes out as soon as it is made (so the peer stores one
+ * space's entries while this side reads the next), entries frames within LEAD_WINDOW, and a barrier closes each
+ * round: once the peer echoes it, everything sent before it has been answered. Ends after a round in which
+ * nothing but acknowledgements was sent: every reconciliation settled and every entry sent acknowledged.
  */
 export async function lead(session: SyncSession, channel: Channel): Promise<{ roundTrips: number }> {
-  let out = await session.start();
+  const waiting: Uint8Array[] = [];
+  let unacked = 0;
+  let said = false;
+  const flush = () => {
+    while (waiting.length && unacked < LEAD_WINDOW) {
+      channel.send(waiting.shift()!);
+      unacked++;
+      said = true;
+    }
+  };
+  const say = (rest: Uint8Array[], entries: Uint8Array[]) => {
+    for (const r of rest) channel.send(r);
+    if (rest.length) said = true;
+    waiting.push(...entries);
+    flush();
+  };
+  say(await session.start(), []);
   let roundTrips = 0;
-  while (out.length) {
+  while (said || waiting.length) {
     roundTrips++;
-    for (const f of out) channel.send(f);
     channel.send(encodeFrame(['sync', roundTrips]));
-    out = [];
+    said = false;
     for (;;) {
       const bytes = await channel.next();
       const f = decodeFrame(bytes);
       if (f[0] === 'synced' && f[1] === roundTrips) break;
-      const { acks, rest } = await session.answer(f, bytes.length);
+      if (f[0] === 'ack') unacked = Math.max(0, unacked - 1);
+      const { acks, rest, entries } = await session.answer(f, bytes.length);
       for (const a of acks) channel.send(a);
-      out.push(...rest);
+      say(rest, entries);
+      flush();
     }
   }
   await session.finish();

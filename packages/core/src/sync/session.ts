@@ -55,6 +55,11 @@ export interface SessionOptions {
    * peer's account. A provider peering with another counts every account that lists that provider.
    */
   ownedByPeer?: (account: Uint8Array) => boolean;
+  /**
+   * Entries about to be sent, before they are framed: returns those to send. A provider leaves out what another
+   * of its sessions with the same peer is carrying (two providers linked both ways reconcile at the same time).
+   */
+  claim?: (entries: Entry[]) => Entry[];
   /** Called with entries this side stored from the peer (a provider fans them out to subscribers). */
   onStored?: (entries: Entry[]) => void;
   /** Called for each entry refused (other than duplicates and those waiting for a dependency). */
@@ -242,7 +247,8 @@ export class SyncSession {
    * Entries framed for the peer, preceded by the identity logs it needs to check them: their authors' and those
    * of the accounts their membership operations name.
    */
-  entryFrames(entries: Entry[]): Frame[] {
+  entryFrames(offered: Entry[]): Frame[] {
+    const entries = this.opts.claim ? this.opts.claim(offered) : offered;
     const accounts: Uint8Array[] = [];
     for (const e of entries) {
       const author = this.replica.authorOf(e.device);
@@ -281,13 +287,15 @@ export class SyncSession {
   }
 
   /**
-   * Like receive, with acknowledgements apart: a side leading in rounds sends those at once (the peer tracks
-   * delivery by them) and the rest in its next round.
+   * Like receive, sorted for a side that leads: acknowledgements need no answer (a round that sent nothing else
+   * is the last), and entries frames are sent as the peer acknowledges earlier ones. Entries frames come after
+   * the rest, which holds the identity logs they need.
    */
-  async answer(f: Frame, size: number): Promise<{ acks: Uint8Array[]; rest: Uint8Array[] }> {
+  async answer(f: Frame, size: number): Promise<{ acks: Uint8Array[]; entries: Uint8Array[]; rest: Uint8Array[] }> {
     this.stats.bytesReceived += size;
     const frames = await this.handle(f);
-    return { acks: this.out(frames.filter((f) => f[0] === 'ack')), rest: this.out(frames.filter((f) => f[0] !== 'ack')) };
+    const of = (t: (k: string) => boolean) => this.out(frames.filter((f) => t(f[0])));
+    return { acks: of((k) => k === 'ack'), rest: of((k) => k !== 'ack' && k !== 'entries'), entries: of((k) => k === 'entries') };
   }
 
   /** Like receive, for a frame the transport already decoded (`size`: its encoded length). */

@@ -1,5 +1,5 @@
 import { fingerprint, toHex, toId, type Device } from '@freehold/core';
-import type { SpaceFingerprint } from '@freehold/client';
+import type { SpaceFingerprint } from './http.js';
 
 /** What one replica holds of a space: how many entries, and their reconciliation fingerprint. */
 export interface Held {
