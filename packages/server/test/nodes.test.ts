@@ -168,6 +168,8 @@ describe('one provider as three nodes over one PostgreSQL database and one NATS 
     try {
       const written = [];
       for (let i = 0; i < 5; i++) written.push(await put(alice, space, `post-${i}`, { n: i }));
+      // Past 64 KiB a hint names the entries and each node reads them from the database.
+      written.push(await put(alice, space, 'long', { text: 'x'.repeat(80_000) }));
       const r = await syncWith(alice, n1.url);
       expect(r.rejected).toEqual([]);
       const ids = written.map((e) => toHex(e.id));
@@ -175,6 +177,7 @@ describe('one provider as three nodes over one PostgreSQL database and one NATS 
       await until(() => ids.every((id) => onTwo.pushed.has(id) && onThree.pushed.has(id)), 10_000);
       expect(await get(bob, space, 'post-4')).toEqual({ n: 4 });
       expect(await get(carol, space, 'post-4')).toEqual({ n: 4 });
+      expect(((await get(carol, space, 'long')) as { text: string }).text).toHaveLength(80_000);
       expect(await metric(n1, 'freehold_hints_out_total')).toBeGreaterThanOrEqual(5);
       expect(await metric(n2, 'freehold_hints_in_total')).toBeGreaterThanOrEqual(5);
       expect(await metric(n3, 'freehold_nats_connected')).toBe(1);
