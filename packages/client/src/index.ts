@@ -1,4 +1,4 @@
-export { ProviderLink, syncUrl, type WebSocketFactory, type WebSocketLike } from './link.js';
+export { ConnectionClosed, ProviderLink, RECONNECT_CLOSE, syncUrl, type WebSocketFactory, type WebSocketLike } from './link.js';
 export { ReconnectingLink } from './reconnecting-link.js';
 export {
   CLIENT_BACKOFF,

@@ -51,6 +51,22 @@ function asBytes(data: unknown): Uint8Array {
 }
 
 /**
+ * The close code (1012, "service restart") a provider's node uses when it goes away (draining before a stop) or
+ * when the session may have missed live pushes: reconnect at once, to whichever node answers, and reconcile.
+ */
+export const RECONNECT_CLOSE = 1012;
+
+/** The connection closed; `code` is the WebSocket close code. */
+export class ConnectionClosed extends FreeholdError {
+  constructor(
+    readonly code: number,
+    message: string,
+  ) {
+    super('unavailable', message);
+  }
+}
+
+/**
  * A session with one provider: authenticated by signing its challenge with this device's key, then sync rounds
  * (`sync`), live subscriptions (`watch`), all over one ordered WebSocket.
  */
@@ -74,7 +90,7 @@ export class ProviderLink implements Channel {
       } else this.inbox.push(b);
     };
     ws.onclose = (ev) => {
-      this.closedWith ??= new FreeholdError('unavailable', `connection to ${url} closed (${ev.code}${ev.reason ? `: ${ev.reason}` : ''})`);
+      this.closedWith ??= new ConnectionClosed(ev.code, `connection to ${url} closed (${ev.code}${ev.reason ? `: ${ev.reason}` : ''})`);
       this.waiter?.reject(this.closedWith);
       this.waiter = undefined;
     };

@@ -13,7 +13,7 @@ import {
   type Entry,
   type Frame,
 } from '@freehold/core';
-import { ProviderLink } from './link.js';
+import { ConnectionClosed, ProviderLink, RECONNECT_CLOSE } from './link.js';
 import {
   CLIENT_BACKOFF,
   type LinkEvent,
@@ -41,6 +41,9 @@ interface Open {
   recheck?: ReturnType<typeof setTimeout>;
   heartbeat?: ReturnType<typeof setInterval>;
 }
+
+/** A session asked to reconnect elsewhere (RECONNECT_CLOSE) does so within this, at random. */
+const RECONNECT_SPREAD_MS = 250;
 
 const message = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 
@@ -138,9 +141,12 @@ export class ReconnectingLink {
       this.open = undefined;
       if (error instanceof MovedError) this.leave(error);
       if (this.closed) return;
-      this.failures++;
+      // A node going away asks for a reconnect at once (a load balancer sends it to another node), spread over
+      // a moment so that its sessions do not all arrive together.
+      const elsewhere = error instanceof ConnectionClosed && error.code === RECONNECT_CLOSE;
+      this.failures = elsewhere ? 0 : this.failures + 1;
       this.lastError = message(error);
-      const wait = Math.min(backoff.maxMs, backoff.firstMs * 2 ** (this.failures - 1)) * (0.8 + Math.random() * 0.4);
+      const wait = elsewhere ? Math.random() * Math.min(RECONNECT_SPREAD_MS, backoff.firstMs) : Math.min(backoff.maxMs, backoff.firstMs * 2 ** (this.failures - 1)) * (0.8 + Math.random() * 0.4);
       this.setStatus('offline', Math.round(wait));
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, wait);

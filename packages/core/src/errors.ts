@@ -32,6 +32,8 @@ export const REJECT_REASONS = [
   'purged',
   'unauthenticated',
   'unavailable',
+  /** What a write was validated against changed meanwhile (through another node of the provider): validate again. */
+  'stale',
   'damaged',
   /** The account no longer lives at this provider: its newest identity log (sent along) names where it does. */
   'moved',

@@ -1,6 +1,6 @@
 import { LRUCache } from 'lru-cache';
 import { equal, toHex } from './bytes.js';
-import { reject, FreeholdError, type RejectReason } from './errors.js';
+import { reject, FreeholdError, isFreeholdError, type RejectReason } from './errors.js';
 import { decodeEntry, Kind, readEntries, type Entry } from './entry.js';
 import { chooseLog, decodeCard, deviceOf, encodeCard, type IdentityState } from './identity/state.js';
 import { AccountIndex } from './identity/account-index.js';
@@ -8,10 +8,14 @@ import { SpaceGraph, type OpNode } from './space/graph.js';
 import { canAppend, canWrite, readMembershipOp, type Role } from './space/ops.js';
 import { dependencyOrder, membershipDeps } from './space/topo.js';
 import { fillSpaceIndex, spaceNameOf } from './space/names.js';
-import type { Charge, EntryRow, Store } from './store.js';
+import type { AuthorityChanges, Charge, EntryRow, Store } from './store.js';
+import { demotedEntries, storedSeqs } from './replica-reads.js';
 
 /** Entries dated further ahead than this are refused until their time comes (the author's clock is wrong). */
 export const MAX_CLOCK_SKEW_MS = 10 * 60_000;
+
+/** Times a batch is validated again after a shared store found it `stale`, before it is refused `unavailable`. */
+const STALE_ATTEMPTS = 4;
 
 export interface IngestResult {
   id?: string;
@@ -74,6 +78,10 @@ export class Replica {
   now: () => number = () => Date.now();
   /** Membership graphs read from the store so far (cache misses): what looking through spaces costs. */
   graphLoads = 0;
+  /** Batches validated again because another process sharing the store changed what they were validated against. */
+  staleRetries = 0;
+  /** How far this replica has applied a shared store's authority changes (see Store.changesSince). */
+  private authority = 0;
 
   private constructor(
     readonly store: Store,
@@ -85,8 +93,31 @@ export class Replica {
   static async open(store: Store, opts: ReplicaOptions = {}): Promise<Replica> {
     const r = new Replica(store, opts);
     await fillSpaceIndex(store);
+    // Taken before the logs are read: a change committed meanwhile is applied again by the next catch-up.
+    r.authority = (await store.changesSince?.())?.version ?? 0;
     await r.refresh();
     return r;
+  }
+
+  /**
+   * Applies what other processes sharing the store (a provider's other nodes) changed since this replica last
+   * looked: the membership graphs of changed spaces are dropped, to be read again when next needed, and changed
+   * identity logs are read again. Nothing for a store only this replica writes.
+   */
+  async catchUp(): Promise<AuthorityChanges | undefined> {
+    if (!this.store.changesSince) return undefined;
+    const changes = await this.store.changesSince(this.authority);
+    for (const space of changes.spaces) this.graphs.delete(toHex(space));
+    for (const account of changes.accounts) {
+      const card = await this.store.getCard(account);
+      if (!card) continue;
+      // Stored logs were verified when they were stored.
+      const stored = decodeCard(card, true);
+      const held = this.contact(account);
+      this.accounts.set(held ? chooseLog(held, stored) : stored, true);
+    }
+    this.authority = Math.max(this.authority, changes.version);
+    return changes;
   }
 
   /**
@@ -231,9 +262,29 @@ export class Replica {
     if (!r!.ok) throw new FreeholdError(r!.reason!, r!.message!);
   }
 
+  /**
+   * Validates and stores; a batch a shared store finds validated against authority that changed meanwhile (a
+   * member removed, a device revoked through another node) is validated again once this replica caught up.
+   */
   private async ingestVerified(parsed: { i: number; e: Entry }[], results: IngestResult[], opts: IngestOptions): Promise<IngestResult[]> {
+    for (let attempt = 1; ; attempt++) {
+      const out = await this.ingestOnce(parsed, [...results], opts);
+      const stale = parsed.some((p) => out[p.i]!.reason === 'stale');
+      if (!stale) return out;
+      this.staleRetries++;
+      if (attempt === STALE_ATTEMPTS) {
+        const message = 'what this entry depends on keeps changing through other nodes; try again';
+        for (const p of parsed) if (out[p.i]!.reason === 'stale') out[p.i] = { id: toHex(p.e.id), ok: false, reason: 'unavailable', message };
+        return out;
+      }
+      await this.catchUp();
+    }
+  }
+
+  private async ingestOnce(parsed: { i: number; e: Entry }[], results: IngestResult[], opts: IngestOptions): Promise<IngestResult[]> {
+    const version = this.authority;
     // The entry at each (device, seq) this batch takes or follows: stored before it, then accepted in it.
-    const seen = await this.storedSeqs(parsed.map((p) => p.e));
+    const seen = await storedSeqs(this.store, parsed.map((p) => p.e));
     const accepted: { i: number; e: Entry }[] = [];
     const charges = new Map<string, Charge>();
     // One graph per space for the whole batch, even for a space the cache would not keep (one created here).
@@ -265,13 +316,16 @@ export class Replica {
     if (accepted.length) {
       try {
         await this.keepLogs(accepted.map((a) => a.e));
+        const authors = new Map(accepted.map(({ e }) => this.authorOf(e.device)!.account.account).map((a) => [toHex(a), a]));
         await this.store.putEntries(
           accepted.map((a) => rowOf(a.e)),
           [...charges.values()],
+          { version, accounts: [...authors.values()] },
         );
       } catch (err) {
         // The graphs already took in ops that are not durable: rebuild them from the store next time.
-        this.graphs.clear();
+        if (isFreeholdError(err, 'stale')) for (const k of used.keys()) this.graphs.delete(k);
+        else this.graphs.clear();
         if (!(err instanceof FreeholdError)) throw err;
         for (const a of accepted) results[a.i] = { id: toHex(a.e.id), ...failure(err) };
         return results;
@@ -282,23 +336,6 @@ export class Replica {
     }
     for (const { e } of accepted) if (e.kind === Kind.membership) await this.evictAfterDemotion(e);
     return results;
-  }
-
-  /**
-   * The stored entries at the sequence numbers a batch takes and follows, asked all at once: a store that merges
-   * concurrent reads (PostgreSQL) answers a whole batch in one round trip rather than one per entry.
-   */
-  private async storedSeqs(entries: Entry[]): Promise<Map<string, Uint8Array>> {
-    const keys = new Map<string, { device: Uint8Array; seq: number }>();
-    for (const { device, seq } of entries) {
-      const hex = toHex(device);
-      keys.set(`${hex}:${seq}`, { device, seq });
-      if (seq > 1) keys.set(`${hex}:${seq - 1}`, { device, seq: seq - 1 });
-    }
-    const ids = await Promise.all([...keys.values()].map((k) => this.store.idBySeq(k.device, k.seq)));
-    const stored = new Map<string, Uint8Array>();
-    [...keys.keys()].forEach((k, i) => ids[i] && stored.set(k, ids[i]));
-    return stored;
   }
 
   /** Throws the reason an entry is invalid; returns what hosting it costs (on a provider). */
@@ -357,20 +394,7 @@ export class Replica {
     if (!op.account || (op.t === 'set-role' && canWrite(op.role))) return;
     const account = this.contact(op.account);
     if (!account) return;
-    const graph = await this.graph(e.space);
-    const drop: Uint8Array[] = [];
-    for (const d of account.devices.values()) {
-      if (!this.owns(account, d.device)) continue;
-      // Entries up to the cut stay; any other demotion that cut them was applied when it arrived.
-      const cut = op.cuts?.find(([device]) => equal(device, d.device))?.[1] ?? 0;
-      for (const row of await this.store.deviceEntries(e.space, d.device, cut)) {
-        if (row.kind === Kind.membership) continue;
-        const entry = decodeEntry(row.bytes);
-        const basis = graph.nodes.get(toHex(entry.basis));
-        const allowed = entry.kind === Kind.append ? canAppend : canWrite;
-        if (basis && graph.isCut(toHex(op.account), entry.device, entry.seq, basis, allowed)) drop.push(entry.id);
-      }
-    }
+    const drop = await demotedEntries(this.store, e.space, await this.graph(e.space), op, account, (d) => this.owns(account, d));
     if (drop.length) await this.store.deleteEntries(drop);
   }
 }

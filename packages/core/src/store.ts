@@ -70,6 +70,26 @@ export interface DeviceUsage {
   bytes: number;
 }
 
+/**
+ * What validation read, for a store that several processes write (PostgreSQL behind several nodes): the
+ * authority version the replica had caught up to (see `Store.changesSince`) and the accounts whose identity logs
+ * it used. The store refuses the batch with `stale` if any of them, or the membership log of a space the rows are
+ * in, changed after that version.
+ */
+export interface WriteBasis {
+  version: number;
+  accounts: Uint8Array[];
+}
+
+/** What changed in the record of authority (membership logs, identity logs) after a version, and the version now. */
+export interface AuthorityChanges {
+  version: number;
+  /** Spaces whose membership log changed. */
+  spaces: Uint8Array[];
+  /** Accounts whose identity log changed. */
+  accounts: Uint8Array[];
+}
+
 /** Reconciliation orders a space's entries by (time, id). */
 export interface EntryKey {
   time: number;
@@ -85,9 +105,10 @@ export interface Store {
    * Inserts the rows not already present, atomically: all of them become durable or none do. With charges, each
    * account's usage grows by its bytes in the same transaction, and if any account would pass its quota nothing is
    * stored and a `quota-exceeded` FreeholdError is thrown. The `names` of every row are indexed in the same
-   * transaction, of rows already present too (which is how a store written before the index is filled).
+   * transaction, of rows already present too (which is how a store written before the index is filled). A store
+   * that keeps an authority version checks `basis` in the same transaction (see WriteBasis); others ignore it.
    */
-  putEntries(rows: EntryRow[], charges?: Charge[]): Promise<void>;
+  putEntries(rows: EntryRow[], charges?: Charge[], basis?: WriteBasis): Promise<void>;
   getEntries(ids: Uint8Array[]): Promise<(Uint8Array | undefined)[]>;
   hasEntry(id: Uint8Array): Promise<boolean>;
   /** The id of the entry a device signed with this sequence number, if held. */
@@ -140,6 +161,13 @@ export interface Store {
    * claims it again. Does nothing unless `account` holds the name.
    */
   markHandleDropped(name: string, account: Uint8Array, at: number | null): Promise<void>;
+
+  /**
+   * Only in a store several processes write: what changed in membership and identity logs after `version`, or
+   * without one just the version now. Versions grow in the order changes commit, so a replica that applies every
+   * change up to a version holds what the store held at that version.
+   */
+  changesSince?(version?: number): Promise<AuthorityChanges>;
 
   /** Small local state (e.g. the device's entry counter). */
   getMeta(key: string): Promise<Uint8Array | undefined>;

@@ -20,7 +20,7 @@ import {
   type IdentityState,
 } from '@freehold/core';
 import type { Logger } from 'pino';
-import { providerInfo, type ProviderInfo } from '@freehold/client';
+import { providerInfo, RECONNECT_CLOSE, type ProviderInfo } from '@freehold/client';
 import type { Provider } from './provider.js';
 import type { Subscriber } from './subscriptions.js';
 import type { Metrics } from './metrics.js';
@@ -71,6 +71,8 @@ export class Connection implements Subscriber {
   lastSeen = Date.now();
   private readonly subscriptions = new Map<string, Uint8Array>();
   private overrun = false;
+  /** Draining: no frame is taken any more. */
+  private draining = false;
   private readonly budget: WorkBudget;
   private readonly stats = { frames: 0, entriesIn: 0, entriesOut: 0, bytesIn: 0, bytesOut: 0, rejected: 0 };
   private readonly opened = Date.now();
@@ -149,8 +151,25 @@ export class Connection implements Subscriber {
     }
   }
 
+  /** It may have missed pushes (see Nodes): it reconnects, to any node, and reconciles. */
+  reconnect(reason: string): void {
+    this.ws.close(RECONNECT_CLOSE, reason.slice(0, 120));
+  }
+
+  /**
+   * The node is stopping: frames not yet taken are dropped (none was acknowledged; the client sends them again),
+   * the one being handled finishes and is answered, then the client is asked to reconnect elsewhere.
+   */
+  async stopping(): Promise<void> {
+    this.draining = true;
+    this.queue.length = 0;
+    this.ws.pause();
+    while (this.busy) await new Promise((r) => setTimeout(r, 5));
+    this.reconnect('this node is stopping: reconnect');
+  }
+
   private enqueue(data: RawData): void {
-    if (this.overrun) return;
+    if (this.overrun || this.draining) return;
     this.queue.push(data);
     // Pausing stops the next read, not the frames already read: a flood of tiny frames arrives thousands to a
     // read. A session that keeps that many unanswered is not waiting for answers, so it is closed.
@@ -188,7 +207,7 @@ export class Connection implements Subscriber {
           await new Promise((r) => setTimeout(r, wait));
         }
       }
-      if (this.queue.length < this.limits.maxQueued / 2) this.ws.resume();
+      if (this.queue.length < this.limits.maxQueued / 2 && !this.draining) this.ws.resume();
       if (f) await this.handle(f, bytes.length);
       await nextTurn();
     }

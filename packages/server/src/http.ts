@@ -77,17 +77,46 @@ accounts registered here; it cannot read their private spaces.</p>
 <p><a href="/healthz">health</a></p>`,
 });
 
-/** 503 once the store has found its files damaged (until a restart checks them), else the entry count. */
-async function health(res: ServerResponse, provider: Provider, fault: () => string | undefined): Promise<void> {
-  let entries: number | undefined;
+/** What the node says of itself besides its data: damage found in its store, and whether it is stopping. */
+export interface NodeState {
+  fault(): string | undefined;
+  draining(): boolean;
+}
+
+/** How long a readiness check waits for the store. */
+const READY_WAIT_MS = 2000;
+
+/** Whether this node should be sent sessions now: not stopping, not damaged, and its store answers. */
+async function readiness(provider: Provider, node: NodeState): Promise<{ ready: true } | { ready: false; error: string; message: string }> {
+  const problem = node.fault();
+  if (problem) return { ready: false, error: 'damaged', message: problem };
+  if (node.draining()) return { ready: false, error: 'unavailable', message: 'this node is stopping' };
+  const timeout = new Promise<never>((_, fail) => setTimeout(() => fail(new Error(`no answer within ${READY_WAIT_MS} ms`)), READY_WAIT_MS).unref());
   try {
-    entries = await provider.store.countEntries();
+    await Promise.race([provider.store.getMeta('ready'), timeout]);
+    return { ready: true };
   } catch (e) {
-    if (!fault()) throw e;
+    return { ready: false, error: 'unavailable', message: `the store does not answer: ${(e as Error).message}` };
   }
-  const problem = fault();
+}
+
+/**
+ * Liveness: 503 once the store has found its files damaged (until a restart checks them), else 200 with the entry
+ * count (when the store answers), whether the node is ready (see /readyz) and, with --nats, whether NATS is.
+ */
+async function health(res: ServerResponse, provider: Provider, node: NodeState): Promise<void> {
+  const problem = node.fault();
   if (problem) return json(res, 503, { ok: false, error: 'damaged', message: problem });
-  return json(res, 200, { ok: true, entries, peers: provider.peering.status() });
+  const state = await readiness(provider, node);
+  const entries = state.ready ? await provider.store.countEntries().catch(() => undefined) : undefined;
+  const nats = provider.nodes && { nats: provider.nodes.connected };
+  return json(res, 200, { ok: true, ready: state.ready, entries, peers: provider.peering.status(), ...nats });
+}
+
+/** Readiness, for a load balancer: 200 while this node should get sessions, 503 (and why) otherwise. */
+async function ready(res: ServerResponse, provider: Provider, node: NodeState): Promise<void> {
+  const state = await readiness(provider, node);
+  return json(res, state.ready ? 200 : 503, state.ready ? { ready: true } : { ready: false, error: state.error, message: state.message });
 }
 
 /** Plain HTTP: health, the handle directory, signed account requests, device linking, public profiles and the web app. */
@@ -95,7 +124,7 @@ export function httpHandler(
   provider: Provider,
   webRoot: string,
   pairingLimits: PairingLimits,
-  storageFault: () => string | undefined,
+  node: NodeState,
   allowsOrigin: (req: IncomingMessage) => boolean,
 ) {
   const pairing = pairingRoutes(provider, pairingLimits);
@@ -107,7 +136,8 @@ export function httpHandler(
       // app resolves a handle, or fetches an identity log, at the provider that holds it).
       if (req.method === 'GET' && url.pathname.startsWith('/.well-known/freehold/')) res.setHeader('access-control-allow-origin', '*');
       if (url.pathname.startsWith('/v1/') && crossOriginApi(req, res, allowsOrigin)) return;
-      if (req.method === 'GET' && url.pathname === '/healthz') return await health(res, provider, storageFault);
+      if (req.method === 'GET' && url.pathname === '/healthz') return await health(res, provider, node);
+      if (req.method === 'GET' && url.pathname === '/readyz') return await ready(res, provider, node);
       // Any name this provider is reached by answers with its canonical one, which clients then sign for.
       if (req.method === 'GET' && url.pathname === '/.well-known/freehold/provider') return json(res, 200, provider.document);
       const handle = /^\/\.well-known\/freehold\/handles\/([^/]+)$/.exec(url.pathname);

@@ -37,6 +37,24 @@ export function createMetrics() {
     mirrorEvictions: new Counter({ name: 'freehold_mirror_evictions_total', help: 'Mirrored spaces evicted to stay within the budget', registers: [registry] }),
     mirrorEvictedBytes: new Counter({ name: 'freehold_mirror_evicted_bytes_total', help: 'Bytes freed by mirror evictions', registers: [registry] }),
     mirrorRefills: new Counter({ name: 'freehold_mirror_refills_total', help: 'Evicted mirrored spaces read again, and so refilled', registers: [registry] }),
+    natsConnected: new Gauge({ name: 'freehold_nats_connected', help: 'Whether this node is connected to the NATS server the nodes share (--nats)', registers: [registry] }),
+    hintsOut: new Counter({ name: 'freehold_hints_out_total', help: 'Entries stored here and published to the other nodes', registers: [registry] }),
+    hintsIn: new Counter({ name: 'freehold_hints_in_total', help: 'Entries other nodes stored, heard through NATS', registers: [registry] }),
+    hintsDropped: new Counter({
+      name: 'freehold_hints_dropped_total',
+      help: 'Entries stored here but not published to the other nodes (NATS unreachable): their sessions get them by reconciling',
+      registers: [registry],
+    }),
+    hintGaps: new Counter({
+      name: 'freehold_hint_gaps_total',
+      help: 'Times NATS came back after an outage with sessions subscribed here, which were asked to reconcile',
+      registers: [registry],
+    }),
+    staleWrites: new Counter({
+      name: 'freehold_stale_retries_total',
+      help: 'Batches validated again because another node changed a membership or identity log they depended on',
+      registers: [registry],
+    }),
     syncLatency: new Histogram({
       name: 'freehold_sync_latency_seconds',
       help: 'Time to handle one sync frame, from receipt to reply (stores included)',

@@ -34,6 +34,7 @@ import { DEFAULT_HANDLE_POLICY, HANDLE_NAME, HandleDirectory, type HandlePolicy 
 import { DEFAULT_RETIRED_GRACE_MS, Retirements } from './retirements.js';
 import { FINGERPRINT_PAGE, FingerprintService, type FingerprintPage } from './fingerprints.js';
 import { Subscriptions, type Subscriber } from './subscriptions.js';
+import { Nodes, type NodesOptions } from './nodes.js';
 import { InFlight } from './delivery.js';
 import { Registrations } from './registrations.js';
 
@@ -51,6 +52,12 @@ export interface OutboxItem {
 
 /** How often the shared state drops what it no longer needs (expired pairings, refilled buckets, idle counts). */
 const SWEEP_MS = 60_000;
+
+/**
+ * How often the replica applies what other nodes sharing the store changed in membership and identity logs, hinted
+ * or not (and so keeps the version its writes are checked at close to the store's).
+ */
+const CATCH_UP_MS = 1000;
 
 /** How long a mirror request waits for the new mirrors' first reconciliation before it is answered anyway. */
 const MIRROR_FILL_WAIT_MS = 5000;
@@ -76,6 +83,8 @@ export interface ProviderOptions {
   retiredGraceMs?: number;
   /** What one answer to a fingerprint request covers at most. */
   fingerprintPage?: Partial<FingerprintPage>;
+  /** The other nodes of this provider (sharing its PostgreSQL database), reached through NATS. */
+  nodes?: NodesOptions;
   logger: Logger;
   metrics: Metrics;
 }
@@ -86,7 +95,11 @@ export interface ProviderOptions {
  */
 export class Provider {
   readonly host: string;
-  readonly subscriptions = new Subscriptions();
+  readonly subscriptions: Subscriptions;
+  /** The provider's other nodes, with --nats. */
+  readonly nodes: Nodes | undefined;
+  /** Stale-write retries of the replica already counted in the metrics. */
+  private staleCounted = 0;
   /** Entries on their way to each peer provider, and on which session (see InFlight). */
   readonly inFlight = new InFlight();
   readonly inbox: InboxPolicy;
@@ -105,6 +118,7 @@ export class Provider {
   private readonly flushReads: NodeJS.Timeout;
   private readonly sweep: NodeJS.Timeout;
   private readonly graceCheck: NodeJS.Timeout;
+  private readonly catchUp: NodeJS.Timeout;
   /** Retired accounts whose grace period is known to have ended (logged once). */
   private readonly graceEnded = new Set<string>();
   /** The providers each mirrored space's owner was last seen to list, to notice when an owner moves. */
@@ -123,6 +137,8 @@ export class Provider {
     this.host = new URL(opts.publicUrl).host;
     this.state = opts.state ?? new MemorySharedState();
     this.sweep = setInterval(() => void this.state.sweep(Date.now()).catch(() => {}), SWEEP_MS).unref();
+    this.nodes = opts.nodes && new Nodes(this, opts.nodes, opts.logger, opts.metrics);
+    this.subscriptions = new Subscriptions(this.nodes);
     this.inbox = new InboxPolicy(replica, (a) => this.isRegistered(a), this.state, { ...DEFAULT_INBOX_LIMITS, ...definedOnly(opts.inbox ?? {}) });
     this.handles = new HandleDirectory(replica, this.host, { ...DEFAULT_HANDLE_POLICY, ...definedOnly(opts.handles ?? {}) });
     this.peering = new Peering(this, key, opts.logger, opts.heartbeatMs);
@@ -140,6 +156,7 @@ export class Provider {
     });
     this.flushReads = setInterval(() => void mirrors.flush().catch(() => {}), READS_FLUSH_MS).unref();
     this.graceCheck = setInterval(() => this.endGraces(), Math.max(1000, Math.min(retirements.graceMs, 3600_000))).unref();
+    this.catchUp = setInterval(() => void replica.catchUp().catch(() => {}), CATCH_UP_MS).unref();
     for (const m of mirrors.all()) this.ownerHomes.set(toHex(m.owner), (replica.contact(m.owner)?.providers ?? []).join(' '));
   }
 
@@ -355,6 +372,8 @@ export class Provider {
   /** Validates and stores a batch from a session, under this provider's hosting rules. */
   async ingest(batch: Uint8Array[], from?: IngestSource) {
     const results = await this.replica.ingest(batch, { host: (e, graph) => this.charge(e, graph, from) });
+    this.opts.metrics.staleWrites.inc(this.replica.staleRetries - this.staleCounted);
+    this.staleCounted = this.replica.staleRetries;
     this.cache.stored(results.flatMap((r) => (r.entry ? [r.entry] : [])));
     return results;
   }
@@ -368,7 +387,9 @@ export class Provider {
     clearInterval(this.flushReads);
     clearInterval(this.graceCheck);
     clearInterval(this.sweep);
+    clearInterval(this.catchUp);
     this.peering.stop();
+    await this.nodes?.stop();
     await this.mirrors.flush();
   }
 
@@ -496,11 +517,15 @@ export class Provider {
   }
 
   /**
-   * Live push to subscribed sessions and to peer providers home to the spaces: a hint that saves a
-   * reconciliation, never the only way an entry arrives. `from` is where the entries came from (not echoed).
+   * Live push to subscribed sessions, to peer providers home to the spaces and to this provider's other nodes: a
+   * hint that saves a reconciliation, never the only way an entry arrives. `from` is where the entries came from
+   * (not echoed); entries another node stored (`node`) go to this node's sessions only.
    */
-  async fanout(entries: Entry[], from: { subscriber?: Subscriber; peer?: string }): Promise<void> {
-    this.peering.push(entries, from.peer);
+  async fanout(entries: Entry[], from: { subscriber?: Subscriber; peer?: string; node?: true }): Promise<void> {
+    if (!from.node) {
+      this.nodes?.publish(entries);
+      this.peering.push(entries, from.peer);
+    }
     // After a membership change, peer sessions refused the space that may now see it are told, so their provider
     // reconciles it (an approved follower's provider mirrors a friends space it could not see before; a push of
     // the grant alone would leave out everything written earlier).

@@ -1,4 +1,5 @@
 import { createServer, type Server } from 'node:http';
+import { hostname } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { mkdirSync } from 'node:fs';
@@ -12,6 +13,7 @@ import { httpHandler } from './http.js';
 import { DEFAULT_WEB_ROOT } from './static.js';
 import { createMetrics, serveMetrics } from './metrics.js';
 import { Provider } from './provider.js';
+import { shownUrl } from './nodes.js';
 import type { InboxLimits } from './inbox.js';
 import { normalizeOrigin, originCheck, refuseUpgrade } from './origin.js';
 import { DEFAULT_PAIRING_LIMITS, type PairingLimits } from './pairing.js';
@@ -56,6 +58,12 @@ export interface ServeOptions {
   skipIntegrityCheck?: boolean;
   /** SQLite: start even though acknowledged writes are missing, making what is there the new baseline. */
   acceptDataLoss?: boolean;
+  /** With `db`: the NATS server this provider's nodes share (`nats://host:port`), for live pushes across nodes. */
+  nats?: string;
+  /** This node's name in logs (default: the host name and process id). */
+  node?: string;
+  /** How long a stopping node waits for its sessions' writes in flight (default 10 s). */
+  drainMs?: number;
 }
 
 export interface RunningServer {
@@ -63,6 +71,10 @@ export interface RunningServer {
   /** Where GET /metrics is served, with the `metrics` option. */
   metricsUrl?: string;
   provider: Provider;
+  /**
+   * Stops: takes no new sessions or frames, lets the writes in flight finish and be acknowledged, asks every
+   * session to reconnect elsewhere (RECONNECT_CLOSE), then closes the store.
+   */
   close(): Promise<void>;
 }
 
@@ -122,7 +134,13 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
 
 export async function serve(opts: ServeOptions): Promise<RunningServer> {
   installNativeCrypto();
-  const logger = opts.logger ?? pino({ base: { service: 'freehold' } });
+  if (opts.nats && !opts.db) reject('invalid-argument', '--nats joins nodes that share one PostgreSQL database: give --db too');
+  if (opts.nats && !/^(nats|tls):\/\/[^\s/]{1,200}$/.test(opts.nats)) {
+    reject('invalid-argument', `--nats ${opts.nats.slice(0, 200)} is not a NATS URL like nats://127.0.0.1:4222`);
+  }
+  if (opts.node !== undefined && !/^[\w.-]{1,64}$/.test(opts.node)) reject('invalid-argument', '--node is 1-64 letters, digits, _, . and -');
+  const node = opts.node ?? `${hostname()}-${process.pid}`;
+  const logger = opts.logger ?? pino({ base: { service: 'freehold', ...(opts.nats && { node }) } });
   const metrics = createMetrics();
   const allowOrigins = (opts.allowOrigins ?? []).map(normalizeOrigin);
   let fault: string | undefined;
@@ -150,12 +168,15 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
     mirrorBudget: opts.mirrorBudget,
     retiredGraceMs: opts.retiredGraceMs,
     fingerprintPage: opts.fingerprintPage,
+    ...(opts.nats && { nodes: { url: opts.nats, node } }),
   });
   const pairing = { ...DEFAULT_PAIRING_LIMITS, ...definedOnly(opts.pairing ?? {}) };
+  let draining = false;
   const allowsOrigin = originCheck(publicUrl, allowOrigins);
-  http.on('request', httpHandler(provider, opts.webRoot ?? DEFAULT_WEB_ROOT, pairing, () => fault, allowsOrigin));
+  http.on('request', httpHandler(provider, opts.webRoot ?? DEFAULT_WEB_ROOT, pairing, { fault: () => fault, draining: () => draining }, allowsOrigin));
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME, perMessageDeflate: false });
   http.on('upgrade', (req, socket, head) => {
+    if (draining) return refuseUpgrade(socket, 503, 'unavailable', 'this node is stopping: connect again');
     if ((req.url ?? '').split('?')[0] !== '/v1/sync') return refuseUpgrade(socket, 404, 'not-found', 'sync sessions are at /v1/sync');
     if (!allowsOrigin(req)) {
       return refuseUpgrade(socket, 403, 'unauthenticated', `pages from ${req.headers.origin!.slice(0, 200)} may not open sessions here (see --allow-origin)`);
@@ -175,7 +196,10 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
   }, opts.heartbeatMs ?? 30_000);
   beat.unref();
   const metricsUrl = metricsServer?.url;
-  logger.info({ event: 'start', url: publicUrl, port, metrics: metricsUrl, store: opts.db ? 'postgres' : 'sqlite' }, `freehold provider listening on ${publicUrl}`);
+  logger.info(
+    { event: 'start', url: publicUrl, port, metrics: metricsUrl, store: opts.db ? 'postgres' : 'sqlite', ...(opts.nats && { nats: shownUrl(opts.nats), node }) },
+    `freehold provider listening on ${publicUrl}`,
+  );
   // Links to the other providers of the accounts hosted here: reconcile now, then push as entries arrive.
   void provider.peering.refresh();
   return {
@@ -183,12 +207,20 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
     metricsUrl,
     provider,
     async close() {
+      draining = true;
       clearInterval(beat);
+      const drainMs = opts.drainMs ?? 10_000;
+      const started = Date.now();
+      const sessions = connections.size;
+      http.close();
+      const drained = Promise.all([...connections].map((c) => c.stopping()));
+      await Promise.race([drained, new Promise((r) => setTimeout(r, drainMs).unref())]);
+      logger.info({ event: 'drained', sessions, ms: Date.now() - started }, 'sessions asked to reconnect elsewhere');
       await provider.stop();
       await metricsServer?.close();
       for (const ws of wss.clients) ws.terminate();
       await new Promise<void>((r) => wss.close(() => r()));
-      await new Promise<void>((r) => http.close(() => r()));
+      http.closeAllConnections();
       await store.close();
     },
   };

@@ -1,4 +1,4 @@
-import { toHex, type Entry, type IdentityState } from '@freehold/core';
+import { fromHex, toHex, type Entry, type IdentityState } from '@freehold/core';
 
 /** Receives the entries of spaces a session subscribed to. */
 export interface Subscriber {
@@ -10,6 +10,14 @@ export interface Subscriber {
   admitted(space: Uint8Array): void;
   /** The owner of spaces it subscribed to moved away from this provider: `log` names where it lives now. */
   moved(log: IdentityState): void;
+  /** It may have missed pushes: it should reconnect (to any node) and reconcile. */
+  reconnect(reason: string): void;
+}
+
+/** Hears which spaces have a subscriber here at all (a node listens for other nodes' entries of those). */
+export interface SpaceWatcher {
+  watch(space: Uint8Array): void;
+  unwatch(space: Uint8Array): void;
 }
 
 /**
@@ -20,8 +28,10 @@ export class Subscriptions {
   private readonly subscribed = new Map<string, Set<Subscriber>>();
   private readonly refused = new Map<string, Set<Subscriber>>();
 
+  constructor(private readonly watcher?: SpaceWatcher) {}
+
   subscribe(space: Uint8Array, s: Subscriber): void {
-    add(this.subscribed, space, s);
+    if (add(this.subscribed, space, s)) this.watcher?.watch(space);
   }
 
   refuse(space: Uint8Array, s: Subscriber): void {
@@ -32,9 +42,19 @@ export class Subscriptions {
     for (const map of [this.subscribed, this.refused]) {
       for (const [k, set] of map) {
         set.delete(s);
-        if (set.size === 0) map.delete(k);
+        if (set.size > 0) continue;
+        map.delete(k);
+        if (map === this.subscribed) this.watcher?.unwatch(fromHex(k));
       }
     }
+  }
+
+  /** Asks the sessions subscribed to a space (or to anything) to reconnect and reconcile. */
+  resync(reason: string, space?: Uint8Array): void {
+    const sets = space ? [this.subscribed.get(toHex(space)) ?? new Set<Subscriber>()] : this.subscribed.values();
+    const all = new Set<Subscriber>();
+    for (const set of sets) for (const s of set) all.add(s);
+    for (const s of all) s.reconnect(reason);
   }
 
   of(space: Uint8Array): Iterable<Subscriber> {
@@ -58,9 +78,14 @@ export class Subscriptions {
   }
 }
 
-function add(map: Map<string, Set<Subscriber>>, space: Uint8Array, s: Subscriber): void {
+/** Adds a subscriber to a space's set; true if the space had none. */
+function add(map: Map<string, Set<Subscriber>>, space: Uint8Array, s: Subscriber): boolean {
   const k = toHex(space);
-  let set = map.get(k);
-  if (!set) map.set(k, (set = new Set()));
-  set.add(s);
+  const set = map.get(k);
+  if (set) {
+    set.add(s);
+    return false;
+  }
+  map.set(k, new Set([s]));
+  return true;
 }

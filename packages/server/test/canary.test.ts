@@ -54,7 +54,7 @@ describe('the provider holds no plaintext of private data', () => {
     await client.connect();
     try {
       const { rows: tables } = await client.query('SELECT table_name FROM information_schema.tables WHERE table_schema = $1', [schema]);
-      expect(tables.map((t) => t.table_name).sort()).toEqual(['accounts', 'cards', 'entries', 'handles', 'meta', 'migrations', 'space_names']);
+      expect(tables.map((t) => t.table_name).sort()).toEqual(['accounts', 'authority', 'cards', 'counts', 'entries', 'handles', 'meta', 'migrations', 'pairings', 'rate_buckets', 'space_names']);
       let rowsSeen = 0;
       for (const { table_name } of tables) {
         const { rows } = await client.query(`SELECT * FROM ${schema}.${table_name}`);

@@ -23,7 +23,7 @@ let url = '';
 
 beforeAll(async () => {
   const ports = [await freePort(), await freePort(), await freePort()];
-  balancer = await Balancer.start(await freePort(), ports);
+  balancer = await Balancer.start(ports, await freePort());
   url = balancer.url;
   // --inbox-rate: senders hosted elsewhere may leave 20 messages a minute in one inbox (a burst of 10).
   const flags = ['--db', `${PG_URL}?schema=${schema}`, '--public-url', url, '--inbox-rate', '20'];

@@ -1,24 +1,25 @@
 import type pg from 'pg';
-import { FreeholdError, toHex, type Charge, type EntryRow } from '@freehold/core';
+import { FreeholdError, toHex, type Charge, type EntryRow, type WriteBasis } from '@freehold/core';
 import { quotaMessage } from './quota.js';
 
 /** One Store.putEntries call, waiting to be stored with others in one round trip. */
 export interface Put {
   rows: EntryRow[];
   charges: Charge[];
+  basis?: WriteBasis;
 }
 
 /** What put_entries (see the migration that defines it) says of a batch it refused. */
 interface Refused {
   batch: number;
-  reason: 'not-hosted' | 'quota-exceeded' | 'fork';
+  reason: 'not-hosted' | 'quota-exceeded' | 'fork' | 'stale';
   payer_used: number | null;
   payer_quota: number | null;
   needed: number | null;
 }
 
 const PUT = `SELECT * FROM put_entries($1::int[], $2::bytea, $3::int[], $4::smallint[], $5::bigint[], $6::bigint[],
-  $7::int[], $8::bytea[], $9::bytea[], $10::boolean[], $11::int[], $12::bytea[], $13::bigint[])`;
+  $7::int[], $8::bytea[], $9::bytea[], $10::boolean[], $11::int[], $12::bytea[], $13::bigint[], $14::bigint[], $15::int[], $16::bytea[])`;
 
 const buf = (b: Uint8Array): Buffer => Buffer.from(b.buffer, b.byteOffset, b.byteLength);
 /** A list of integers as PostgreSQL's array text: the driver would quote and escape each number on its own. */
@@ -48,7 +49,8 @@ function argumentsOf(group: Put[]): unknown[] {
   const rows = { kinds: [] as number[], seqs: [] as number[], times: [] as number[] };
   const names: { account: Buffer; space: Buffer; creator: boolean }[] = [];
   const charges: Charge[] = [];
-  const ends = { rows: [] as number[], names: [] as number[], charges: [] as number[] };
+  const basis = { versions: [] as number[], accounts: [] as Buffer[] };
+  const ends = { rows: [] as number[], names: [] as number[], charges: [] as number[], basis: [] as number[] };
   let at = 0;
   for (const put of group) {
     for (const r of put.rows) {
@@ -62,6 +64,10 @@ function argumentsOf(group: Put[]): unknown[] {
     }
     names.push(...namesOf(put.rows));
     charges.push(...put.charges);
+    // Without a basis (a store opened by a tool, not a replica) nothing read can have gone stale.
+    basis.versions.push(put.basis?.version ?? Number.MAX_SAFE_INTEGER);
+    basis.accounts.push(...(put.basis?.accounts ?? []).map(buf));
+    ends.basis.push(basis.accounts.length);
     ends.rows.push(rows.kinds.length);
     ends.names.push(names.length);
     ends.charges.push(charges.length);
@@ -80,10 +86,14 @@ function argumentsOf(group: Put[]): unknown[] {
     intArray(ends.charges),
     charges.map((c) => buf(c.account)),
     intArray(charges.map((c) => c.bytes)),
+    intArray(basis.versions),
+    intArray(ends.basis),
+    basis.accounts,
   ];
 }
 
 function refusal(r: Refused): FreeholdError {
+  if (r.reason === 'stale') return new FreeholdError('stale', 'a membership or identity log this batch was validated against changed meanwhile');
   if (r.reason === 'fork') return new FreeholdError('fork', 'the device already signed a different entry with one of these sequence numbers');
   if (r.reason === 'not-hosted') return new FreeholdError('not-hosted', 'account is not registered here');
   return new FreeholdError('quota-exceeded', quotaMessage({ used: r.payer_used!, quota: r.payer_quota! }, r.needed!));

@@ -4,6 +4,7 @@ import {
   reject,
   toHex,
   type AccountRow,
+  type AuthorityChanges,
   type Charge,
   type DeviceUsage,
   type EntryKey,
@@ -13,16 +14,31 @@ import {
   type HandleRules,
   type NamedSpace,
   type Store,
+  type WriteBasis,
 } from '@freehold/core';
 import { Coalescer } from './coalesce.js';
 import { intArray, putGroup, type Put } from './postgres-put.js';
 import { migrate } from './postgres-schema.js';
 import { PostgresSharedState } from './postgres-state.js';
+import { CHANGES_SINCE } from './postgres-authority.js';
 
 // BIGINT columns hold times, sequence numbers and byte counts, all well inside Number's safe range.
 const types = {
   getTypeParser: (oid: number, format?: string) => (oid === 20 ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format as 'text')),
 };
+
+/**
+ * A driver error that means the database could not be reached (no connection, connection lost, server shutting
+ * down or out of resources) becomes `unavailable`: the write is refused, never acknowledged, and a later one
+ * goes through once the database is back. Any other error is a fault of the query and goes on as it is.
+ */
+export function unreachable(e: unknown): never {
+  if (e instanceof FreeholdError) throw e;
+  const code = (e as { code?: unknown }).code;
+  const sqlState = typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code);
+  if (sqlState && !/^(08|53|57)/.test(code)) throw e;
+  return reject('unavailable', `the database cannot be reached: ${e instanceof Error ? e.message : String(e)}`);
+}
 
 const bytes = (b: Buffer): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 const buf = (b: Uint8Array): Buffer => Buffer.from(b.buffer, b.byteOffset, b.byteLength);
@@ -58,7 +74,10 @@ export class PostgresStore implements Store {
    * past 64, a transaction's subtransactions no longer fit in shared memory, and every snapshot taken meanwhile
    * has to look them up in pg_subtrans.
    */
-  private readonly puts = new Coalescer<Put, FreeholdError | undefined>((group) => putGroup(this.pool, group), { parallel: 2, max: 32 });
+  private readonly puts = new Coalescer<Put, FreeholdError | undefined>((group) => putGroup(this.pool, group).catch(unreachable), {
+    parallel: 2,
+    max: 32,
+  });
   /** idBySeq runs once per entry ingested: concurrent ingests share one query. */
   private readonly seqs = new Coalescer<{ device: Uint8Array; seq: number }, Uint8Array | undefined>((keys) => this.idsBySeq(keys), { parallel: 2, max: 1000 });
 
@@ -75,7 +94,16 @@ export class PostgresStore implements Store {
 
   static async open(url: string, schema = 'freehold'): Promise<PostgresStore> {
     if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) reject('invalid-argument', `schema name "${schema}" is not allowed`);
-    const pool = new pg.Pool({ connectionString: url, max: 8, types, options: `-c search_path=${schema} -c plan_cache_mode=force_custom_plan` });
+    // A connection that cannot be made within seconds fails the request (`unavailable`) rather than queueing it.
+    const pool = new pg.Pool({
+      connectionString: url,
+      max: 8,
+      types,
+      connectionTimeoutMillis: 5000,
+      options: `-c search_path=${schema} -c plan_cache_mode=force_custom_plan`,
+    });
+    // An idle connection the server dropped is discarded by the pool; the next request opens another.
+    pool.on('error', () => {});
     try {
       await migrate(pool, schema);
     } catch (e) {
@@ -90,8 +118,8 @@ export class PostgresStore implements Store {
    * Group commit: batches put while earlier groups are being stored leave together in the next group, one
    * statement and one commit for all of them (see put_entries). Each resolves only once committed.
    */
-  async putEntries(rows: EntryRow[], charges: Charge[] = []): Promise<void> {
-    const refused = await this.puts.request({ rows, charges });
+  async putEntries(rows: EntryRow[], charges: Charge[] = [], basis?: WriteBasis): Promise<void> {
+    const refused = await this.puts.request({ rows, charges, basis });
     if (refused) throw refused;
   }
 
@@ -103,7 +131,7 @@ export class PostgresStore implements Store {
   private run<R extends pg.QueryResultRow>(text: string, values: unknown[] = []): Promise<pg.QueryResult<R>> {
     let name = this.prepared.get(text);
     if (!name) this.prepared.set(text, (name = `q${this.prepared.size}`));
-    return this.pool.query<R>({ name, text, values });
+    return this.pool.query<R>({ name, text, values }).catch(unreachable);
   }
 
   async getEntries(ids: Uint8Array[]): Promise<(Uint8Array | undefined)[]> {
@@ -136,7 +164,7 @@ export class PostgresStore implements Store {
   }
 
   async deleteEntries(ids: Uint8Array[]): Promise<void> {
-    if (ids.length) await this.run('DELETE FROM entries WHERE id = ANY($1)', [ids.map(buf)]);
+    if (ids.length) await this.run('SELECT delete_entries($1)', [ids.map(buf)]);
   }
 
   async keys(space: Uint8Array): Promise<EntryKey[]> {
@@ -197,11 +225,11 @@ export class PostgresStore implements Store {
   }
 
   async deleteDeviceEntries(space: Uint8Array, devices: Uint8Array[]): Promise<void> {
-    if (devices.length) await this.run('DELETE FROM entries WHERE space = $1 AND device = ANY($2)', [buf(space), devices.map(buf)]);
+    if (devices.length) await this.run('SELECT delete_device_entries($1, $2)', [buf(space), devices.map(buf)]);
   }
 
   async putCard(accountId: Uint8Array, card: Uint8Array): Promise<void> {
-    await this.run('INSERT INTO cards (account, card) VALUES ($1, $2) ON CONFLICT (account) DO UPDATE SET card = excluded.card', [buf(accountId), buf(card)]);
+    await this.run('SELECT put_card($1, $2)', [buf(accountId), buf(card)]);
   }
 
   async getCard(accountId: Uint8Array): Promise<Uint8Array | undefined> {
@@ -239,7 +267,7 @@ export class PostgresStore implements Store {
   }
 
   async claimHandle(name: string, accountId: Uint8Array, rules: HandleRules): Promise<HandleClaim> {
-    const client = await this.pool.connect();
+    const client = await this.pool.connect().catch(unreachable);
     try {
       await client.query('BEGIN');
       // One claim per account at a time, across nodes, so two concurrent claims cannot both pass the cap.
@@ -270,7 +298,7 @@ export class PostgresStore implements Store {
       return result;
     } catch (e) {
       await client.query('ROLLBACK').catch(() => {});
-      throw e;
+      return unreachable(e);
     } finally {
       client.release();
     }
@@ -293,6 +321,13 @@ export class PostgresStore implements Store {
         : 'UPDATE handles SET dropped = COALESCE(dropped, $3) WHERE name = $1 AND account = $2',
       at === null ? [name, buf(accountId)] : [name, buf(accountId), at],
     );
+  }
+
+  async changesSince(version?: number): Promise<AuthorityChanges> {
+    const { rows } = await this.run<{ version: number; kind: number | null; key: Buffer | null }>(CHANGES_SINCE, [version ?? -1]);
+    const out: AuthorityChanges = { version: rows[0]!.version, spaces: [], accounts: [] };
+    for (const r of rows) if (r.key) (r.kind === 0 ? out.spaces : out.accounts).push(bytes(r.key));
+    return out;
   }
 
   async getMeta(key: string): Promise<Uint8Array | undefined> {

@@ -167,8 +167,13 @@ describe('PostgreSQL schema migrations', () => {
     const s = await PostgresStore.open(PG_URL, schema);
     await s.claimHandle('alice', new Uint8Array(32), { max: 3, releasedBefore: 0 });
     await s.close();
-    // That release had every table of the time, stored batches with plain statements and kept rate limits in memory.
-    await c.query('DROP TABLE migrations; DROP FUNCTION put_entries; DROP FUNCTION packed_field; DROP TABLE rate_buckets, pairings, counts; DROP FUNCTION take_token');
+    // That release had every table of the first versions, stored batches with plain statements, kept rate limits in
+    // memory and no authority versions.
+    await c.query(
+      'DROP TABLE migrations; DROP FUNCTION put_entries; DROP FUNCTION packed_field; DROP FUNCTION put_card; DROP FUNCTION delete_entries; ' +
+        'DROP FUNCTION delete_device_entries; DROP FUNCTION note_authority; DROP FUNCTION authority_lock; DROP TABLE authority; DROP SEQUENCE authority_version; ' +
+        'DROP TABLE rate_buckets, pairings, counts; DROP FUNCTION take_token',
+    );
     const again = await PostgresStore.open(PG_URL, schema);
     expect((await again.handle('alice'))!.name).toBe('alice');
     await again.putEntries([{ id: new Uint8Array(32), space: new Uint8Array(32), doc: new Uint8Array(16), kind: 1, device: new Uint8Array(32), seq: 1, time: 1, bytes: new Uint8Array(4) }]);

@@ -33,7 +33,7 @@ export const operatorCommands: Command[] = [
     usage:
       'serve [--port 8787] [--data DIR] [--db postgres://…] [--public-url URL] [--quota SIZE] [--web DIR] [--allow-origin URL]… ' +
       '[--metrics HOST:PORT] [--max-handles 3] [--handle-grace DAYS] [--inbox-allowance SIZE] [--inbox-rate N] [--session-work A,B,H,P] ' +
-      '[--mirror-budget SIZE] [--retired-grace DAYS] ' +
+      '[--mirror-budget SIZE] [--retired-grace DAYS] [--nats nats://… [--node NAME]] ' +
       '[--skip-integrity-check] [--accept-data-loss]',
     summary:
       'Run a cloud peer: WebSocket sync, accounts and quotas, handles, inboxes; SQLite in DIR (default ./data) or PostgreSQL with --db. ' +
@@ -44,6 +44,8 @@ export const operatorCommands: Command[] = [
       '--mirror-budget bounds what the spaces mirrored for users here (from other providers) take, evicting the least recently read ' +
       'past it (default 2GiB); --retired-grace is how long an account that moved away is still answered for, pointing to where it ' +
       'lives now (default 30). ' +
+      'Several nodes of one provider share one --db and one --nats server (live pushes across nodes); --node names this one in logs. ' +
+      'SIGTERM drains: sessions are asked to reconnect elsewhere once their writes in flight are acknowledged. ' +
       'SQLite is checked at start and a damaged store refused: --skip-integrity-check skips the full-file check, --accept-data-loss ' +
       'starts from what the files hold. See docs/OPERATING.md.',
     options: {
@@ -64,6 +66,8 @@ export const operatorCommands: Command[] = [
       'retired-grace': { type: 'string' },
       'skip-integrity-check': { type: 'boolean' },
       'accept-data-loss': { type: 'boolean' },
+      nats: { type: 'string' },
+      node: { type: 'string' },
     },
     args: [0, 0],
     async run(ctx) {
@@ -97,6 +101,8 @@ export const operatorCommands: Command[] = [
         limits: { work: { anonymous: work[0]!, authenticated: work[1]!, hosted: work[2]!, peer: work[3]! } },
         skipIntegrityCheck: ctx.values['skip-integrity-check'] === true,
         acceptDataLoss: ctx.values['accept-data-loss'] === true,
+        nats: ctx.values.nats as string | undefined,
+        node: ctx.values.node as string | undefined,
       });
       await new Promise<void>((resolve) => {
         const stop = () => {
