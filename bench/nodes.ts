@@ -49,7 +49,7 @@ async function cluster(store: 'sqlite' | 'postgres', n: number) {
   const run = runs++;
   const schema = `fh_bench_nodes_${process.pid}_${run}`;
   const ports = await Promise.all(Array.from({ length: n }, () => freePort()));
-  const balancer = await Balancer.start(await freePort(), ports);
+  const balancer = await Balancer.start(ports, await freePort());
   const storage = store === 'sqlite' ? ['--data', join(dir, `run${run}`)] : ['--db', `${PG_URL}?schema=${schema}`];
   const children: ChildProcess[] = [];
   // One at a time: the first creates the schema, the others find it made.
