@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import { pino } from 'pino';
-import { createAccount, createEntry, Device, encodeCard, Kind, openDoc, type Entry } from '@freehold/core';
+import { createAccount, createEntry, Device, encodeCard, Kind, newDeviceKeys, openDoc, possessionProof, type Entry } from '@freehold/core';
 import { SqliteStore } from '@freehold/stores';
 import { ProviderLink, register, type WebSocketFactory } from '@freehold/client';
 import { serve, type RunningServer, type ServeOptions } from '@freehold/server';
@@ -18,6 +18,15 @@ export function tempDir(prefix: string): { dir: string; cleanup(): void } {
 
 export async function startServer(opts: Partial<ServeOptions> & { data?: string }): Promise<RunningServer> {
   return serve({ port: 0, host: '127.0.0.1', quota: 1 << 30, logger: pino({ level: 'silent' }), ...opts });
+}
+
+/** A second device of the account, with the account's log as it is now. */
+export async function secondDevice(d: Device, dir: string): Promise<Device> {
+  const keys = newDeviceKeys();
+  await d.addDevice({ sign: keys.sign.publicKey, box: keys.box.publicKey, name: 'phone', proof: possessionProof(d.account, keys) });
+  const store = new SqliteStore(join(dir, `phone-${Math.random().toString(36).slice(2)}.db`));
+  await store.putCard(d.account, encodeCard(d.identity()));
+  return Device.open(store, keys, d.account);
 }
 
 export async function newDevice(dir: string, name: string): Promise<Device> {

@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
-import { join } from 'node:path';
 import {
   createEntry,
   decodeEntry,
@@ -9,20 +8,18 @@ import {
   encodeCard,
   encodeFrame,
   Kind,
-  newDeviceKeys,
-  possessionProof,
   randomBytes,
   toHex,
   type Frame,
 } from '@freehold/core';
 import { installNativeCrypto } from '@freehold/node';
-import { PostgresStore, SqliteStore } from '@freehold/stores';
+import { PostgresStore } from '@freehold/stores';
 import { ProviderLink, ReconnectingLink, register, type LinkEvent } from '@freehold/client';
 import { Balancer } from '../../../test-support/balancer.js';
 import { FaultProxy } from '../../../test-support/fault-proxy.js';
 import { ensureNats, NATS_URL, PrivateNats } from '../../../test-support/nats.js';
 import { freePort } from '../../../test-support/net.js';
-import { blobEntries, get, newDevice, PG_URL, put, syncWith, tempDir, until, WS } from './helpers.js';
+import { blobEntries, get, newDevice, PG_URL, put, secondDevice, syncWith, tempDir, until, WS } from './helpers.js';
 import { spawnServer } from './process.js';
 
 installNativeCrypto();
@@ -86,14 +83,6 @@ async function account(name: string, through: Node): Promise<Device> {
   return d;
 }
 
-/** A second device of the account, with the account's log as it is now. */
-async function secondDevice(d: Device): Promise<Device> {
-  const keys = newDeviceKeys();
-  await d.addDevice({ sign: keys.sign.publicKey, box: keys.box.publicKey, name: 'phone', proof: possessionProof(d.account, keys) });
-  const store = new SqliteStore(join(tmp.dir, `phone-${Math.random().toString(36).slice(2)}.db`));
-  await store.putCard(d.account, encodeCard(d.identity()));
-  return Device.open(store, keys, d.account);
-}
 
 /** A session that reconciles, subscribes to `space` and collects the live pushes it gets. */
 async function subscriber(d: Device, n: Node, space: Uint8Array) {
@@ -213,7 +202,7 @@ describe('one provider as three nodes over one PostgreSQL database and one NATS 
 
   it('a device revoked through node 2 cannot write through node 3 right after, though node 3 had let it write', async () => {
     const open = await alice.createSpace(true);
-    const phone = await secondDevice(alice);
+    const phone = await secondDevice(alice, tmp.dir);
     await syncWith(alice, n1.url);
     await syncWith(phone, n3.url, [open]);
     const link = await ProviderLink.connect(n3.url, phone, WS);

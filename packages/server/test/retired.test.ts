@@ -1,17 +1,13 @@
-import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   Device,
   encodeCard,
   fingerprint,
   fromId,
-  newDeviceKeys,
-  possessionProof,
   signRequest,
   toHex,
   toId,
 } from '@freehold/core';
-import { SqliteStore } from '@freehold/stores';
 import {
   claimHandle,
   entryCounts,
@@ -29,7 +25,7 @@ import {
 import type { RunningServer } from '@freehold/server';
 import { freePort } from '../../../test-support/net.js';
 import { RawSession } from '../../../test-support/raw-session.js';
-import { join_, newDevice, put, startServer, syncWith, tempDir, until, WS } from './helpers.js';
+import { join_, newDevice, put, secondDevice, startServer, syncWith, tempDir, until, WS } from './helpers.js';
 
 const GRACE_MS = 4000;
 const tmp = tempDir('retired');
@@ -48,14 +44,6 @@ async function move(d: Device, from: string, to: string, name: string): Promise<
   await register(to, d);
 }
 
-/** A second device of the account, with the account's log as it is now. */
-async function secondDevice(d: Device): Promise<Device> {
-  const keys = newDeviceKeys();
-  await d.addDevice({ sign: keys.sign.publicKey, box: keys.box.publicKey, name: 'phone', proof: possessionProof(d.account, keys) });
-  const store = new SqliteStore(join(tmp.dir, `phone-${Math.random().toString(36).slice(2)}.db`));
-  await store.putCard(d.account, encodeCard(d.identity()));
-  return Device.open(store, keys, d.account);
-}
 
 async function post(url: string, path: string, body: Uint8Array): Promise<{ status: number; json: Record<string, unknown> }> {
   const res = await fetch(`${url}${path}`, { method: 'POST', body: body.slice().buffer as ArrayBuffer });
@@ -77,7 +65,7 @@ describe('a provider an account moved away from', () => {
       const space = await alice.createSpace(true);
       await put(alice, space, 'hello', { text: 'before the move' });
       await syncWith(alice, p1.url);
-      const phone = await secondDevice(alice);
+      const phone = await secondDevice(alice, tmp.dir);
       await syncWith(alice, p1.url);
       // The phone stays linked to P1 the whole time, subscribed to the account's spaces.
       const events: LinkEvent[] = [];
