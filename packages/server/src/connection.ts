@@ -300,7 +300,7 @@ export class Connection implements Subscriber {
       // what its own accounts appended. Each space looked at is counted: what opening a session costs.
       offer: async (space: Uint8Array, peer: Uint8Array | null, wants: Set<string>) => {
         this.metrics.offerChecks.inc({ peer: this.peer ? 'provider' : 'client' });
-        return this.peer ? this.provider.peerView(space, this.peer) : defaultOffer(this.provider.replica, space, peer, wants);
+        return this.peer ? this.provider.shares.peerView(space, this.peer) : defaultOffer(this.provider.replica, space, peer, wants);
       },
       ...(this.peer ? { ownedByPeer: (account: Uint8Array) => this.provider.replica.contact(account)?.providers.includes(this.peer!) ?? false } : {}),
       // Besides what it asks for, a hosted account is offered the spaces that name it (the store's index), a peer
@@ -312,7 +312,7 @@ export class Connection implements Subscriber {
           // subscribes to them first). And this provider's mirrors of the peer's spaces, though its own link
           // reconciles those too: a provider that cannot be dialled (behind a firewall) still gets what this
           // one's users wrote there when it dials out. Those cost a reconciliation each on every reconnect.
-          const homed = await this.provider.spacesHomedAt(this.peer);
+          const homed = await this.provider.shares.spacesHomedAt(this.peer);
           this.budget.spend(this.tier(), homed.length);
           return [...homed, ...this.subscriptions.values()];
         }

@@ -156,7 +156,7 @@ export class PeerLink {
     const session = this.session;
     if (!session) return;
     const mine: Entry[] = [];
-    for (const e of entries) if (await this.provider.pushedTo(e, this.url)) mine.push(e);
+    for (const e of entries) if (await this.provider.shares.pushedTo(e, this.url)) mine.push(e);
     if (!mine.length || this.session !== session) return;
     this.pending.push(...mine);
     if (this.pending.length > PUSH_BACKLOG) {
@@ -265,13 +265,13 @@ export class PeerLink {
     const session = new SyncSession(this.provider.replica, {
       account: new Uint8Array(0),
       peer: null,
-      offer: async (space) => ((await this.provider.sharedWith(space, this.url)) ? 'all' : false),
+      offer: async (space) => ((await this.provider.shares.sharedWith(space, this.url)) ? 'all' : false),
       claim: (entries) => this.deliveries.claim(entries),
       onAck: (_stored, rejected) => {
         void this.deliveries.acked(rejected);
         this.flush();
       },
-      offerable: () => this.provider.spacesHomedAt(this.url),
+      offerable: () => this.provider.shares.spacesHomedAt(this.url),
       ingest: (batch) => this.provider.ingest(batch, { source: `provider:${this.url}` }),
       onStored: (entries) => void this.provider.fanout(entries, { peer: this.url }),
       onError: (reason, message) => this.log.info({ event: 'peer-error', peer: this.url, reason, message }, 'peer refused a frame'),
@@ -282,7 +282,7 @@ export class PeerLink {
     this.session = session;
     // The peer pushes what it stores in the spaces mirrored from it (it has no link of its own to here), from
     // before reconciliation starts: an entry it stores after reconciliation read its space still crosses.
-    const mirrored = this.provider.mirrors.all().filter((m) => this.provider.mirroredFrom(m.space, this.url)).map((m) => m.space);
+    const mirrored = this.provider.mirrors.all().filter((m) => this.provider.shares.mirroredFrom(m.space, this.url)).map((m) => m.space);
     for (let i = 0; i < mirrored.length; i += FRAME_LIMITS.spaces) channel.send(encodeFrame(['sub', mirrored.slice(i, i + FRAME_LIMITS.spaces)]));
     const started = Date.now();
     const { roundTrips } = await lead(session, channel);

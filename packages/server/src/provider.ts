@@ -36,6 +36,7 @@ import { FINGERPRINT_PAGE, FingerprintService, type FingerprintPage } from './fi
 import { Subscriptions, type Subscriber } from './subscriptions.js';
 import { Nodes, type NodesOptions } from './nodes.js';
 import { InFlight } from './delivery.js';
+import { PeerShares } from './peer-shares.js';
 import { Registrations } from './registrations.js';
 
 /** Outbox entries one request answers at most. */
@@ -102,6 +103,8 @@ export class Provider {
   private staleCounted = 0;
   /** Entries on their way to each peer provider, and on which session (see InFlight). */
   readonly inFlight = new InFlight();
+  /** What this provider shares with each peer provider. */
+  readonly shares = new PeerShares(this);
   readonly inbox: InboxPolicy;
   private readonly handles: HandleDirectory;
   readonly peering: Peering;
@@ -256,66 +259,6 @@ export class Provider {
     return this.replica.storedLog(account);
   }
 
-  /** Whether a space's creator lists this provider URL as one of its homes. */
-  async homedAt(space: Uint8Array, url: string): Promise<boolean> {
-    const graph = await this.replica.graph(space);
-    const creator = graph.creatorAccount;
-    return creator !== undefined && (this.replica.contact(creator)?.providers.includes(url) ?? false);
-  }
-
-  /** Whether a space is mirrored here (and not evicted) from an owner who lives (also) at this provider URL. */
-  mirroredFrom(space: Uint8Array, url: string): boolean {
-    const m = this.mirrors.get(space);
-    return m?.state === 'live' && (this.replica.contact(m.owner)?.providers.includes(url) ?? false);
-  }
-
-  /** What this provider exchanges with a peer: spaces both are home to, and mirrors of the peer's accounts. */
-  async sharedWith(space: Uint8Array, url: string): Promise<boolean> {
-    return this.mirroredFrom(space, url) || this.homedAt(space, url);
-  }
-
-  /**
-   * Whether a peer provider gets a live push of an entry stored here: one of a space both share, or one of this
-   * provider's users wrote into an evicted mirror of a space the peer is home to (delivered without a refill).
-   */
-  async pushedTo(e: Entry, url: string): Promise<boolean> {
-    if (await this.sharedWith(e.space, url)) return true;
-    const m = this.mirrors.get(e.space);
-    const author = this.replica.authorOf(e.device)?.account.account;
-    return m?.state === 'owed' && author !== undefined && this.isRegistered(author) && (this.replica.contact(m.owner)?.providers.includes(url) ?? false);
-  }
-
-  /**
-   * The spaces held here that a peer provider is also home to, and those mirrored from it. A space held here that
-   * is not a mirror was created by an account hosted here (the hosting rules keep no other create operation), so
-   * only the spaces created by hosted accounts that list the peer are looked at, through the store's index.
-   */
-  async spacesHomedAt(url: string): Promise<Uint8Array[]> {
-    const out = new Map<string, Uint8Array>();
-    for (const account of this.registered.all()) {
-      if (!this.replica.contact(account)?.providers.includes(url) || this.retirements.expired(account)) continue;
-      for (const n of await this.store.spacesOf(account)) if (n.creator) out.set(toHex(n.space), n.space);
-    }
-    for (const m of this.mirrors.all()) if (this.mirroredFrom(m.space, url)) out.set(toHex(m.space), m.space);
-    return [...out.values()];
-  }
-
-  /**
-   * What a peer provider may see of a space held here: everything of a space it is also home to, of a public
-   * space, and of a private one that one of its accounts may read (it mirrors it for them); of an inbox, the
-   * membership log and what its own accounts appended (to deliver their messages without reading others').
-   */
-  async peerView(space: Uint8Array, url: string): Promise<'all' | 'own' | false> {
-    if (await this.homedAt(space, url)) return 'all';
-    const graph = await this.replica.graph(space);
-    if (!graph.created) return false;
-    if (graph.isPublic) return 'all';
-    for (const [account, role] of graph.current().roles) {
-      if (canRead(role) && this.replica.contact(account)?.providers.includes(url)) return 'all';
-    }
-    return graph.openAppend ? 'own' : false;
-  }
-
   /**
    * A hosted account asks for spaces of other accounts to be mirrored here (with those accounts' logs, which
    * name their providers): this provider then keeps them in sync with the owners' providers.
@@ -391,6 +334,11 @@ export class Provider {
     this.peering.stop();
     await this.nodes?.stop();
     await this.mirrors.flush();
+  }
+
+  /** The accounts this node knows to be registered here. */
+  hostedAccounts(): Uint8Array[] {
+    return this.registered.all();
   }
 
   /** Hosted here: registered, or listed by the account's log, and not retired past the grace period (as this node knows). */
@@ -512,7 +460,7 @@ export class Provider {
     const graph = await this.replica.graph(space);
     if (!graph.created) return false;
     // A peer provider gets live pushes of what it may see whole (an inbox's 'own' view is not pushed).
-    if (who.peer) return (await this.peerView(space, who.peer)) === 'all';
+    if (who.peer) return (await this.shares.peerView(space, who.peer)) === 'all';
     return graph.isPublic || (who.account !== null && canRead(graph.current().roles.get(toHex(who.account))));
   }
 

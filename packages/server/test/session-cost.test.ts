@@ -176,7 +176,7 @@ describe('a session costs what its account has, not what the provider holds', ()
       // P1 learns of P2 from Alice's log and links to it; P2 fills from P1 with no client talking to it.
       await syncWith(alice, url);
       const loads = p1.provider.replica.graphLoads;
-      expect(hexes(await p1.provider.spacesHomedAt(p2Url))).toEqual(hexes(own));
+      expect(hexes(await p1.provider.shares.spacesHomedAt(p2Url))).toEqual(hexes(own));
       // Found through the index: no membership graph is read (the crowd's would be, walking every space).
       expect(p1.provider.replica.graphLoads).toBe(loads);
       await until(async () => hexes(await p2.provider.store.spaces()).join() === hexes(own).join() || undefined, 30_000);
