@@ -122,15 +122,19 @@ export class Connection implements Subscriber {
     this.ws.send(bytes);
   }
 
-  push(_space: Uint8Array, entries: Entry[]): void {
+  push(_space: Uint8Array, entries: Entry[], framed?: () => Uint8Array): void {
     if (this.ws.bufferedAmount > this.limits.maxBuffered) {
       this.log.warn({ event: 'slow-consumer', account: this.account && toId(this.account) }, 'closing a session that cannot keep up');
       return void this.ws.close(1013, 'too slow: reconnect and reconcile');
     }
     this.stats.entriesOut += entries.length;
     this.metrics.entriesOut.inc(entries.length);
-    // With the identity logs of authors this session has not been sent yet.
-    for (const f of this.sync().entryFrames(entries)) this.send(f);
+    // With the identity logs of authors this session has not been sent yet. A peer provider's session frames its
+    // own: it leaves out what another session with that provider carries, and tracks what it sends.
+    const session = this.sync();
+    if (!framed || this.deliveries) return void session.entryFrames(entries).forEach((f) => this.send(f));
+    for (const f of session.cardsFor(entries)) this.send(f);
+    this.send(framed());
   }
 
   /** Tells the session where an account that moved away lives now: its newest log, then a `moved` error. */

@@ -3,7 +3,9 @@ import {
   asUint,
   canRead,
   definedOnly,
+  encodeFrame,
   equal,
+  FRAME_LIMITS,
   fromHex,
   Kind,
   reject,
@@ -461,7 +463,7 @@ export class Provider {
     if (!graph.created) return false;
     // A peer provider gets live pushes of what it may see whole (an inbox's 'own' view is not pushed).
     if (who.peer) return (await this.shares.peerView(space, who.peer)) === 'all';
-    return graph.isPublic || (who.account !== null && canRead(graph.current().roles.get(toHex(who.account))));
+    return readableBy(graph, who.account);
   }
 
   /**
@@ -488,10 +490,21 @@ export class Provider {
       bySpace.set(k, list);
     }
     for (const list of bySpace.values()) {
-      for (const s of this.subscriptions.of(list[0]!.space)) {
-        if (s === from.subscriber || !(await this.canSubscribe(list[0]!.space, s))) continue;
-        s.push(list[0]!.space, list);
+      const space = list[0]!.space;
+      const subscribers = [...this.subscriptions.of(space)].filter((s) => s !== from.subscriber);
+      if (!subscribers.length) continue;
+      // Looked up once for the space and encoded once for every subscriber; only a peer provider's view is its own.
+      const graph = await this.replica.graph(space);
+      let bytes: Uint8Array | undefined;
+      const framed = list.length <= FRAME_LIMITS.entries ? () => (bytes ??= encodeFrame(['entries', list.map((e) => e.bytes)])) : undefined;
+      for (const s of subscribers) {
+        if (s.peer ? !(await this.canSubscribe(space, s)) : !(graph.created && readableBy(graph, s.account))) continue;
+        s.push(space, list, framed);
       }
     }
   }
 }
+
+/** Whether an account (null: anonymous) may read a space and so get its entries pushed. */
+const readableBy = (graph: SpaceGraph, account: Uint8Array | null): boolean =>
+  graph.isPublic || (account !== null && canRead(graph.current().roles.get(toHex(account))));

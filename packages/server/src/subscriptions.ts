@@ -5,7 +5,11 @@ export interface Subscriber {
   readonly account: Uint8Array | null;
   /** The peer provider's canonical URL, for a session another provider opened. */
   readonly peer?: string;
-  push(space: Uint8Array, entries: Entry[]): void;
+  /**
+   * New entries of a space it subscribed to; `framed`, when they fit one entries frame, is that frame encoded once
+   * for every subscriber.
+   */
+  push(space: Uint8Array, entries: Entry[], framed?: () => Uint8Array): void;
   /** Let into a space it was refused: it should reconcile again to take what the space already holds. */
   admitted(space: Uint8Array): void;
   /** The owner of spaces it subscribed to moved away from this provider: `log` names where it lives now. */

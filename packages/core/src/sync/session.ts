@@ -249,6 +249,16 @@ export class SyncSession {
    */
   entryFrames(offered: Entry[]): Frame[] {
     const entries = this.opts.claim ? this.opts.claim(offered) : offered;
+    const frames = this.cardsFor(entries);
+    for (let i = 0; i < entries.length; i += ENTRIES_PER_FRAME) frames.push(['entries', entries.slice(i, i + ENTRIES_PER_FRAME).map((e) => e.bytes)]);
+    return frames;
+  }
+
+  /**
+   * The identity logs the peer needs to check these entries and was not sent yet: their authors' and those of the
+   * accounts their membership operations name.
+   */
+  cardsFor(entries: Entry[]): Frame[] {
     const accounts: Uint8Array[] = [];
     for (const e of entries) {
       const author = this.replica.authorOf(e.device);
@@ -257,9 +267,7 @@ export class SyncSession {
       const op = readMembershipOp(e.payload);
       if (op.account) accounts.push(op.account);
     }
-    const frames = this.cardFrames(accounts);
-    for (let i = 0; i < entries.length; i += ENTRIES_PER_FRAME) frames.push(['entries', entries.slice(i, i + ENTRIES_PER_FRAME).map((e) => e.bytes)]);
-    return frames;
+    return this.cardFrames(accounts);
   }
 
   /** The leader's opening frame. */
