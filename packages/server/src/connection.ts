@@ -115,7 +115,7 @@ export class Connection implements Subscriber {
   private send(f: Frame | Uint8Array): void {
     if (this.ws.readyState !== this.ws.OPEN) return;
     // To a peer provider, entries frames carry the outbox: their acknowledgements are deliveries.
-    if (this.deliveries) this.deliveries.sent(f instanceof Uint8Array ? decodeFrame(f) : f);
+    this.deliveries?.sent(f);
     const bytes = f instanceof Uint8Array ? f : encodeFrame(f);
     this.stats.bytesOut += bytes.length;
     this.metrics.bytesOut.inc(bytes.length);

@@ -1,4 +1,4 @@
-import { decodeUnhashed, entryId, toHex, type Entry, type Frame } from '@freehold/core';
+import { decodeFrame, decodeUnhashed, entryId, isEntriesFrame, toHex, type Entry, type Frame } from '@freehold/core';
 import type { Provider } from './provider.js';
 
 /** An entry as the sessions carrying it know it without hashing it again: its device's chain position. */
@@ -61,7 +61,9 @@ export class DeliveryTracker {
     });
   }
 
-  sent(f: Frame): void {
+  sent(frame: Frame | Uint8Array): void {
+    if (frame instanceof Uint8Array && !isEntriesFrame(frame)) return;
+    const f = frame instanceof Uint8Array ? decodeFrame(frame) : frame;
     if (f[0] !== 'entries') return;
     const keys: string[] = [];
     const outbox: Uint8Array[] = [];

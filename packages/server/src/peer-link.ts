@@ -235,7 +235,7 @@ export class PeerLink {
     const channel: Channel & { ws: WebSocket } = {
       ws,
       send: (b) => {
-        this.deliveries.sent(decodeFrame(b));
+        this.deliveries.sent(b);
         socket.send(b);
       },
       next: () => socket.next(),

@@ -78,6 +78,14 @@ function recMessage(v: unknown, field: string): Uint8Array {
   return message;
 }
 
+/**
+ * Whether encoded bytes are an entries frame, read from their first bytes (a CBOR array, then its type as a text
+ * string) without decoding the rest: a side tracking what it sends decodes only those.
+ */
+export function isEntriesFrame(bytes: Uint8Array): boolean {
+  return bytes[0] === 0x82 && bytes[1] === 0x67 && new TextDecoder().decode(bytes.subarray(2, 9)) === 'entries';
+}
+
 export function decodeFrame(bytes: Uint8Array): Frame {
   if (bytes.length > MAX_FRAME) reject('too-large', `frame of ${bytes.length} bytes exceeds ${MAX_FRAME}`);
   const a = asArray(decode(bytes, 'frame'), 'frame', 6);
