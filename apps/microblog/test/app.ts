@@ -1,9 +1,21 @@
+import { mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { expect } from 'vitest';
 import type { Page } from 'playwright-core';
 
-/** Signs up in the web app at `url`, confirming the recovery phrase (shot to `phraseShot` if given); returns it. */
+/**
+ * Saves a screenshot of the page as NAME.png into the folder named by FREEHOLD_SCREENSHOTS (`npm run screenshots`
+ * sets docs/screenshots); without it, nothing is written, so a test run leaves the work tree as it was.
+ */
+export async function shot(page: Page, name: string, opts: { fullPage?: boolean } = {}): Promise<void> {
+  const dir = process.env.FREEHOLD_SCREENSHOTS;
+  if (!dir) return;
+  mkdirSync(resolve(dir), { recursive: true });
+  await page.screenshot({ path: join(resolve(dir), `${name}.png`), ...opts });
+}
+
+/** Signs up in the web app at `url`, confirming the recovery phrase (shot as `phraseShot` if given); returns it. */
 export async function signUp(page: Page, url: string, name: string, handle: string, phraseShot?: string): Promise<string> {
   await page.goto(url);
   await page.getByRole('button', { name: 'Create an account' }).click();
@@ -12,7 +24,7 @@ export async function signUp(page: Page, url: string, name: string, handle: stri
   await page.getByRole('button', { name: 'Continue' }).click();
   const words = await page.locator('ol.phrase li').allTextContents();
   expect(words).toHaveLength(24);
-  if (phraseShot) await page.screenshot({ path: phraseShot });
+  if (phraseShot) await shot(page, phraseShot);
   await page.getByRole('button', { name: 'I have written it down' }).click();
   // A wrong word keeps the button disabled.
   const labels = await page.locator('form label').allTextContents();
