@@ -48,7 +48,9 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
   }
   const cmd = commands.find((c) => argv.slice(0, c.name.split(' ').length).join(' ') === c.name);
   if (!cmd) {
-    io.err(`freehold: unknown command "${argv.slice(0, 2).join(' ')}" (run \`freehold --help\` for the list)`);
+    // A group's name (`space`) with an unknown subcommand is named with it; anything else alone.
+    const group = commands.some((c) => c.name.startsWith(`${argv[0]} `));
+    io.err(`freehold: unknown command "${argv.slice(0, group ? 2 : 1).join(' ')}" (run \`freehold --help\` for the list)`);
     return 2;
   }
   try {
