@@ -37,14 +37,40 @@ export const Post = z.object({
   likes: z.number().int().nonnegative().default(0),
   likedBy: z.record(accountId, z.number()).default({}),
   replies: z.array(PostRef).max(10_000).default([]),
+  /** Set when the author changed the text; the document holds the newest revision. */
+  editedAt: z.number().int().nonnegative().optional(),
 });
 export type Post = z.infer<typeof Post>;
+
+/**
+ * A post its author deleted: the document keeps only when it was written and when it went (its text and mentions
+ * are removed), so every client drops it, and one that does not know tombstones fails to read it as a post.
+ */
+export const DeletedPost = z.object({
+  schema: z.literal('microblog.post@1'),
+  createdAt: z.number().int().nonnegative(),
+  deletedAt: z.number().int().nonnegative(),
+});
+export type DeletedPost = z.infer<typeof DeletedPost>;
+
+/** A post document as every client reads it: a tombstone wins over any text an older edit left. */
+export function readPost(raw: unknown): { post: Post } | { deleted: DeletedPost } | undefined {
+  const gone = DeletedPost.safeParse(raw);
+  if (gone.success) return { deleted: gone.data };
+  const live = Post.safeParse(raw);
+  return live.success ? { post: live.data } : undefined;
+}
 
 export const Follow = z.object({
   schema: z.literal('microblog.follow@1'),
   account: accountId,
   handle: handle.optional(),
   since: z.number().int().nonnegative(),
+  /**
+   * Whether the request to see friends-only posts reached their inbox. False while they have no inbox (they have
+   * not set up a microblog yet): it goes out once they have (see Microblog.sendPendingRequests).
+   */
+  requested: z.boolean().default(true),
 });
 export type Follow = z.infer<typeof Follow>;
 
@@ -61,6 +87,10 @@ export const Message = z.discriminatedUnion('type', [
   z.object({ schema: z.literal('microblog.message@1'), type: z.literal('reply'), from: accountId, post: PostRef, reply: PostRef, at: z.number().int() }),
   z.object({ schema: z.literal('microblog.message@1'), type: z.literal('mention'), from: accountId, post: PostRef, at: z.number().int() }),
   z.object({ schema: z.literal('microblog.message@1'), type: z.literal('like'), from: accountId, post: PostRef, at: z.number().int() }),
+  /** Takes back the sender's like; the newer of a like and an unlike decides. */
+  z.object({ schema: z.literal('microblog.message@1'), type: z.literal('unlike'), from: accountId, post: PostRef, at: z.number().int() }),
+  /** The sender removed the recipient from its followers: friends-only posts from now on are not for them. */
+  z.object({ schema: z.literal('microblog.message@1'), type: z.literal('follower-removed'), from: accountId, at: z.number().int() }),
   z.object({
     schema: z.literal('microblog.message@1'),
     type: z.literal('dm'),
