@@ -50,15 +50,18 @@ export function Compose({ session, replyTo, onDone }: { session: Session; replyT
   const [error, setError] = useState<string>();
   const submit = async (e?: FormEvent) => {
     e?.preventDefault();
-    if (!text.trim() || busy) return;
+    const sending = text;
+    if (!sending.trim() || busy) return;
     setBusy(true);
     setError(undefined);
+    // The box empties at once: what is typed while this post goes out belongs to the next one.
+    setText('');
     try {
-      await session.write((mb) => mb.post(text, { audience: friends ? 'friends' : 'public', replyTo }));
-      setText('');
+      await session.write((mb) => mb.post(sending, { audience: friends ? 'friends' : 'public', replyTo }));
       onDone?.();
     } catch (err) {
       setError((err as Error).message);
+      setText((typed) => (typed.trim() ? `${sending}\n${typed}` : sending));
     } finally {
       setBusy(false);
     }
@@ -113,41 +116,114 @@ export function PostCard({ session, item }: { session: Session; item: TimelineIt
   const handle = author.state === 'ready' ? author.value?.handle : undefined;
   const likes = useLoad(session, () => session.likes());
   const myLike = likes.state === 'ready' ? likes.value.get(refToString(item.ref)) : undefined;
-  const liked = Boolean(item.post.likedBy[session.account] ?? myLike);
   const mine = item.author === session.account;
+  const [editing, setEditing] = useState(false);
   return (
     <article className="post card" aria-label={`Post by ${name}`}>
       <Avatar session={session} account={item.author} />
       <div className="post-body">
         <header>
-          <a href={`#/u/${item.author}`} className="name">
+          <a href={profileHref(item.author, handle)} className="name">
             {name}
           </a>
           {handle && <span className="muted">@{handle}</span>}
           <span className="muted">· {timeAgo(item.post.createdAt)}</span>
+          {item.post.editedAt !== undefined && (
+            <span className="muted small" title={`Edited ${new Date(item.post.editedAt).toLocaleString()}`}>
+              · edited
+            </span>
+          )}
           {item.post.audience === 'friends' && <span className="pill">Friends</span>}
           {mine && <DeliveryMark session={session} sends={session.mb.sentWith(item)} />}
         </header>
         {item.post.replyTo && <p className="muted small">Replying to a post</p>}
-        <p className="text">{item.post.text}</p>
+        {editing ? <EditPost session={session} item={item} onDone={() => setEditing(false)} /> : <p className="text">{item.post.text}</p>}
         <div className="actions">
           <button className="link" onClick={() => setReplying((r) => !r)} aria-expanded={replying}>
             Reply{item.post.replies.length ? ` (${item.post.replies.length})` : ''}
           </button>
-          <button className={`link ${liked ? 'liked' : ''}`} aria-pressed={liked} disabled={liked} onClick={() => void session.write((mb) => mb.like(item.ref))}>
-            ♥ {item.post.likes || ''}
-          </button>
+          <LikeButton session={session} item={item} liked={likes.state === 'ready' ? Boolean(myLike) : undefined} />
           {myLike && !mine && <DeliveryMark session={session} sends={[{ type: 'like', post: item.ref, at: myLike.createdAt }]} />}
           {item.post.replies.length > 0 && (
             <button className="link" onClick={() => setShowThread((s) => !s)} aria-expanded={showThread}>
               {showThread ? 'Hide thread' : 'Show thread'}
             </button>
           )}
+          {mine && !editing && (
+            <>
+              <button className="link" onClick={() => setEditing(true)}>
+                Edit
+              </button>
+              <button
+                className="link"
+                onClick={() => confirm('Delete this post? It disappears for everyone who reads it.') && void session.write((mb) => mb.deletePost(item.ref))}
+              >
+                Delete
+              </button>
+            </>
+          )}
         </div>
         {replying && <Compose session={session} replyTo={item.ref} onDone={() => setReplying(false)} />}
         {showThread && <Thread session={session} refs={item.post.replies} />}
       </div>
     </article>
+  );
+}
+
+/** The app's link to someone's profile: by handle where known, which is what people recognise and share. */
+export const profileHref = (account: string, handle?: string): string => (handle ? `#/@${handle}` : `#/u/${account}`);
+
+/**
+ * Like and unlike at once: the button shows the person's last click until the replica agrees, and the count
+ * moves with it (the author's count catches up when their devices fold the like in).
+ */
+function LikeButton({ session, item, liked }: { session: Session; item: TimelineItem; liked: boolean | undefined }) {
+  const [wanted, setWanted] = useState<boolean>();
+  useEffect(() => {
+    if (wanted !== undefined && wanted === liked) setWanted(undefined);
+  }, [liked, wanted]);
+  const shown = wanted ?? Boolean(liked);
+  const counted = item.post.likedBy[session.account] !== undefined;
+  const count = item.post.likes + (shown && !counted ? 1 : 0) - (!shown && counted ? 1 : 0);
+  const toggle = () => {
+    const next = !shown;
+    setWanted(next);
+    session.write((mb) => (next ? mb.like(item.ref) : mb.unlike(item.ref))).catch(() => setWanted(undefined));
+  };
+  return (
+    <button className={`link ${shown ? 'liked' : ''}`} aria-pressed={shown} title={shown ? 'Unlike' : 'Like'} disabled={liked === undefined} onClick={toggle}>
+      ♥ {count || ''}
+    </button>
+  );
+}
+
+function EditPost({ session, item, onDone }: { session: Session; item: TimelineItem; onDone: () => void }) {
+  const [text, setText] = useState(item.post.text);
+  const [error, setError] = useState<string>();
+  return (
+    <form
+      className="edit"
+      aria-label="Edit post"
+      onSubmit={(e) => {
+        e.preventDefault();
+        session.write((mb) => mb.editPost(item.ref, text)).then(onDone, (err: Error) => setError(err.message));
+      }}
+    >
+      <textarea value={text} onChange={(e) => setText(e.target.value)} rows={3} maxLength={5000} aria-label="Edited text" autoFocus />
+      {error && (
+        <p className="error" role="alert">
+          {error}
+        </p>
+      )}
+      <div className="row">
+        <button type="button" onClick={onDone}>
+          Cancel
+        </button>
+        <button className="primary" disabled={!text.trim() || text === item.post.text}>
+          Save
+        </button>
+      </div>
+    </form>
   );
 }
 
@@ -171,6 +247,7 @@ function FollowBox({ session }: { session: Session }) {
   const [msg, setMsg] = useState<{ ok: boolean; text: string }>();
   const [busy, setBusy] = useState(false);
   const following = useLoad(session, () => session.mb.following());
+  const removed = useLoad(session, () => session.mb.removedBy());
   return (
     <div className="card">
       <h2>Follow</h2>
@@ -181,9 +258,10 @@ function FollowBox({ session }: { session: Session }) {
           setMsg(undefined);
           try {
             const state = await session.resolve(handle.trim().replace(/^@/, ''));
-            await session.write((mb) => mb.follow(toId(state.account), handle.trim().replace(/^@/, '').toLowerCase()));
+            const { requested } = await session.write((mb) => mb.follow(toId(state.account), handle.trim().replace(/^@/, '').toLowerCase()));
             void session.readFollowed();
-            setMsg({ ok: true, text: `Following ${handle}` });
+            const later = ` ${handle} has not set up a microblog yet: your request to see friends-only posts goes out as soon as they have.`;
+            setMsg({ ok: true, text: `Following ${handle}.${requested ? '' : later}` });
             setHandle('');
           } catch (err) {
             setMsg({ ok: false, text: (err as Error).message });
@@ -207,8 +285,9 @@ function FollowBox({ session }: { session: Session }) {
           {following.value.map((f) => (
             <li key={f.account}>
               <span>
-                <a href={`#/u/${f.account}`}>{f.handle ?? f.account.slice(0, 10)}</a>{' '}
-                <DeliveryMark session={session} sends={[{ type: 'follow', account: f.account, since: f.since }]} />
+                <a href={profileHref(f.account, f.handle)}>{f.handle ?? f.account}</a>{' '}
+                {f.requested ? <DeliveryMark session={session} sends={[{ type: 'follow', account: f.account, since: f.since }]} /> : <span className="pill">request waits for their microblog</span>}
+                {removed.state === 'ready' && (removed.value.get(f.account) ?? 0) > f.since && <span className="pill removed">removed you as a follower</span>}
               </span>
               <button className="link" onClick={() => void session.write((mb) => mb.unfollow(f.account))} aria-label={`Unfollow ${f.handle ?? f.account}`}>
                 Unfollow
