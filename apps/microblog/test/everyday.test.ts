@@ -180,9 +180,8 @@ describe('the microblog as a newcomer uses it: sign-up, posting, likes, follower
     await alice.getByText(`dave@${host} has not set up a microblog yet: your request to see friends-only posts goes out as soon as they have.`).waitFor({ timeout: 20_000 });
     await alice.locator('.following li', { hasText: `dave@${host}` }).getByText('request waits for their microblog').waitFor();
     cli('dave', ['profile', '--name', 'Dave']);
-    // Alice's next sync sees Dave's inbox and sends the request.
-    await alice.reload();
-    await alice.locator('.following li', { hasText: `dave@${host}` }).locator('.delivery').waitFor({ timeout: 30_000 });
+    // Alice's open page asks again for a space it waits for (every 15 s), gets Dave's new inbox and sends the request.
+    await alice.locator('.following li', { hasText: `dave@${host}` }).locator('.delivery').waitFor({ timeout: 60_000 });
     await expect.poll(() => cli('dave', ['followers']), { timeout: 30_000, interval: 1000 }).toMatch(/alice@\S+\s+pending/);
   }, 120_000);
 
