@@ -205,7 +205,7 @@ describe('the microblog as a newcomer uses it: sign-up, posting, likes, follower
     await alice.locator('article', { hasText: 'A post to take back' }).getByRole('button', { name: 'Delete' }).click();
     await alice.locator('article', { hasText: 'A post to take back' }).waitFor({ state: 'detached', timeout: 20_000 });
     await bob.locator('article', { hasText: 'A post to take back' }).waitFor({ state: 'detached', timeout: 30_000 });
-    await shot(bob, 'edited-post');
+    await shot(alice, 'edited-post');
     const feed = async () => JSON.parse(cli('carol', ['feed', '--json'])) as FeedJson[];
     await expect.poll(async () => (await feed()).filter((p) => p.deleted).length, { timeout: 30_000, interval: 1000 }).toBe(1);
     const edited = (await feed()).find((p) => p.text === 'A post without a typo');
