@@ -8,8 +8,9 @@ import { providerCommands } from './commands/provider.js';
 import { moveCommand } from './commands/move.js';
 import { operatorCommands } from './commands/operator.js';
 import { microblogCommands } from './commands/microblog.js';
+import { postActionCommands } from './commands/post-actions.js';
 
-const commands: Command[] = [...accountCommands, recoverCommand, ...spaceCommands, ...replicaCommands, ...providerCommands, moveCommand, ...microblogCommands, ...operatorCommands];
+const commands: Command[] = [...accountCommands, recoverCommand, ...spaceCommands, ...replicaCommands, ...providerCommands, moveCommand, ...microblogCommands, ...postActionCommands, ...operatorCommands];
 
 function help(): string {
   const width = Math.max(...commands.map((c) => c.usage.length));

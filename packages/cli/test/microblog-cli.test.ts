@@ -10,8 +10,12 @@ const { fh, ok, eventually } = cli(root);
 
 interface FeedJson {
   id: string;
+  author: string;
   text?: string;
   likes?: number;
+  reposts?: number;
+  repostOf?: string | null;
+  quoteOf?: string | null;
   editedAt?: string | null;
   deleted?: boolean;
 }
@@ -130,4 +134,30 @@ describe('the microblog from the CLI: edits, deletions, likes taken back, reques
     await eventually(['followers', '--json'], 'alice', new RegExp(`"account": "${bob}",[^}]*"status": "pending"`));
     expect(followers('alice').find((f) => f.account === bob)?.status).toBe('pending');
   }, 120_000);
+
+  it('reposts a public post once, counts it at its author, quotes it, and takes the repost back', async () => {
+    const ref = ok(['post', 'Worth passing on'], 'alice');
+    const id = ref.split('/')[1]!;
+    await eventually(['feed'], 'bob', /Worth passing on/);
+    const repost = ok(['repost', id.slice(0, 6)], 'bob');
+    expect(ok(['repost', id.slice(0, 6)], 'bob')).toBe(repost);
+    const reposts = async (n: number) => {
+      await eventually(['feed', '--json'], 'alice', new RegExp(`"text": "Worth passing on",[^}]*"reposts": ${n}`));
+      return feed('alice').find((p) => p.id === ref)?.reposts;
+    };
+    expect(await reposts(1)).toBe(1);
+    // Bob's feed shows what he passed on; his followers read it there.
+    expect(feed('bob').find((p) => p.id === repost)).toMatchObject({ repostOf: ref, text: '' });
+    expect(ok(['feed'], 'bob')).toMatch(new RegExp(`bob@\\S+ reposted · .*\\n {2}> alice@\\S+: Worth passing on`));
+    const quote = ok(['post', 'Quoting Alice here', '--quote', id.slice(0, 6)], 'bob');
+    expect(feed('bob').find((p) => p.id === quote)).toMatchObject({ quoteOf: ref, text: 'Quoting Alice here' });
+    expect(await eventually(['inbox'], 'alice', /reposted/)).toMatch(/bob@\S+ {2}reposted /);
+
+    expect(ok(['unrepost', id.slice(0, 6)], 'bob')).toBe(`unreposted ${ref}`);
+    expect(await reposts(0)).toBe(0);
+    expect(feed('bob').find((p) => p.id === repost)).toMatchObject({ deleted: true });
+    // A friends-only post is not passed on.
+    const secret = ok(['post', 'Only for friends', '--friends'], 'alice');
+    expect(fh(['repost', secret], 'alice').err).toMatch(/only public posts can be reposted/);
+  }, 180_000);
 });

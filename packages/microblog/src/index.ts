@@ -5,3 +5,4 @@ export * from './timeline.js';
 export * from './microblog.js';
 export * from './followers.js';
 export * from './revisions.js';
+export * from './reactions.js';

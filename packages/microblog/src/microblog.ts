@@ -15,9 +15,10 @@ import {
   type Device,
   type IdentityState,
 } from '@freehold/core';
-import { Follow, Like, Message, parse, Post, PostRef, Profile, readPost } from './schema.js';
+import { Follow, Like, Message, parse, Post, PostRef, Profile, type Repost } from './schema.js';
 import { NONCES, POST_PREFIX, refToString, spacesOf } from './refs.js';
 import { approve, deny, followersOf, removedBy, removeFollower, type Follower } from './followers.js';
+import { absorbInbox, recordReaction, recordReply, repost, repostsOf, unrepost } from './reactions.js';
 import { deletePost, editPost, mentionsIn } from './revisions.js';
 import { feedItem, isLive, newestPosts, type FeedItem, type TimelineItem } from './timeline.js';
 import { inboxOf, postSends, recipientOf, sentName, type Sent, type SentPlace } from './sent.js';
@@ -119,17 +120,18 @@ export class Microblog {
   }
 
   /** Publishes a post (public, or to approved followers only) and tells whoever it replies to or mentions. */
-  async post(text: string, opts: { audience?: 'public' | 'friends'; replyTo?: PostRef } = {}): Promise<PostRef> {
+  async post(text: string, opts: { audience?: 'public' | 'friends'; replyTo?: PostRef; quoteOf?: PostRef } = {}): Promise<PostRef> {
     const audience = opts.audience ?? 'public';
     const mentions = mentionsIn(text);
-    const post = parse(Post, { schema: 'microblog.post@1', text, createdAt: Date.now(), audience, replyTo: opts.replyTo, mentions }, 'post');
+    if (opts.quoteOf && opts.quoteOf.audience !== 'public') reject('invalid-argument', 'only public posts can be quoted');
+    const post = parse(Post, { schema: 'microblog.post@1', text, createdAt: Date.now(), audience, replyTo: opts.replyTo, quoteOf: opts.quoteOf, mentions }, 'post');
     const id = toId(randomBytes(16)).slice(0, 22);
     const space = audience === 'friends' ? this.spaces.friends : this.spaces.public;
     await this.edit(space, `${POST_PREFIX}${id}`, definedOnly(post));
     const ref: PostRef = { account: this.me, post: id, audience };
     if (opts.replyTo && opts.replyTo.account !== this.me) {
       await this.notify({ type: 'reply', ref, to: opts.replyTo.account }, { type: 'reply', post: opts.replyTo, reply: ref });
-    } else if (opts.replyTo) await this.recordReply(opts.replyTo, ref);
+    } else if (opts.replyTo) await recordReply(this, opts.replyTo, ref);
     for (const handle of mentions) {
       const who = await this.deps.resolve(handle).catch(() => undefined);
       const account = who && toId(who.account);
@@ -270,7 +272,7 @@ export class Microblog {
     if ((await this.likes()).has(refToString(ref))) return;
     const like = parse(Like, { schema: 'microblog.like@1', post: ref, createdAt: Date.now() }, 'like');
     await this.edit(this.spaces.public, 'likes', { [refToString(ref)]: like });
-    if (ref.account === this.me) await this.recordLike(ref, this.me, like.createdAt, true);
+    if (ref.account === this.me) await recordReaction(this, 'like', ref, this.me, like.createdAt, true);
     else await this.notify({ type: 'like', post: ref, at: like.createdAt }, { type: 'like', post: ref });
   }
 
@@ -279,7 +281,7 @@ export class Microblog {
     if (!(await this.likes()).has(refToString(ref))) reject('not-found', `you have not liked ${refToString(ref)}`);
     const at = Date.now();
     await this.edit(this.spaces.public, 'likes', { [refToString(ref)]: null });
-    if (ref.account === this.me) await this.recordLike(ref, this.me, at, false);
+    if (ref.account === this.me) await recordReaction(this, 'like', ref, this.me, at, false);
     else await this.notify({ type: 'unlike', post: ref, at }, { type: 'unlike', post: ref });
   }
 
@@ -335,47 +337,29 @@ export class Microblog {
     return drop.length;
   }
 
-  /**
-   * Folds notifications into this account's own documents: like counts and reply lists on its posts, so every
-   * reader sees them. Idempotent; run after each sync.
-   */
+  /** Folds likes, reposts and replies into this account's posts (see reactions.ts) and sends waiting follow requests. */
   async absorbInbox(): Promise<void> {
-    // Per sender and post, the newest of its likes and unlikes decides (the inbox lists newest first).
-    const reactions = new Map<string, Extract<Message, { type: 'like' | 'unlike' }>>();
-    for (const { message: m } of await this.inbox()) {
-      if ((m.type === 'like' || m.type === 'unlike') && m.post.account === this.me) {
-        const key = `${m.from} ${refToString(m.post)}`;
-        if (!reactions.has(key)) reactions.set(key, m);
-      }
-      if (m.type === 'reply' && m.post.account === this.me) await this.recordReply(m.post, m.reply);
-    }
-    for (const m of reactions.values()) await this.recordLike(m.post, m.from, m.at, m.type === 'like');
+    await absorbInbox(this);
     await this.sendPendingRequests();
+  }
+
+  /** Passes a public post on to this account's followers, once (see reactions.ts). */
+  repost(ref: PostRef): Promise<PostRef> {
+    return repost(this, ref);
+  }
+
+  unrepost(ref: PostRef): Promise<void> {
+    return unrepost(this, ref);
+  }
+
+  /** This account's reposts, by the reference (ACCOUNT/POST) of the post each passes on. */
+  reposts(): Promise<Map<string, Repost>> {
+    return repostsOf(this);
   }
 
   /** The space one of this account's posts lives in. */
   postSpace(ref: PostRef): Uint8Array {
     return ref.audience === 'friends' ? this.spaces.friends : this.spaces.public;
-  }
-
-  /** Sets whether `from` likes one of this account's posts (at `at`), keeping the count with it. */
-  private async recordLike(ref: PostRef, from: string, at: number, liked: boolean): Promise<void> {
-    const doc = await openDoc(this.device, this.postSpace(ref), `${POST_PREFIX}${ref.post}`);
-    const likedBy = { ...((doc.doc.getMap('root').get('likedBy') as Record<string, number> | undefined) ?? {}) };
-    const current = readPost(doc.toJSON());
-    if ((likedBy[from] !== undefined) === liked || !current || !('post' in current)) return;
-    if (liked) likedBy[from] = at;
-    else delete likedBy[from];
-    doc.merge({ likedBy, likes: Object.keys(likedBy).length });
-    await doc.flush();
-  }
-
-  private async recordReply(ref: PostRef, reply: PostRef): Promise<void> {
-    const doc = await openDoc(this.device, this.postSpace(ref), `${POST_PREFIX}${ref.post}`);
-    const replies = (doc.doc.getMap('root').get('replies') as PostRef[] | undefined) ?? [];
-    if (replies.some((r) => r.post === reply.post) || doc.doc.getMap('root').get('text') === undefined || doc.doc.getMap('root').has('deletedAt')) return;
-    doc.merge({ replies: [...replies, reply] });
-    await doc.flush();
   }
 
   /** Who asked to follow, and what became of it (see followers.ts). */

@@ -1,6 +1,7 @@
 import { listDocs, openDoc, reject } from '@freehold/core';
 import type { Microblog } from './microblog.js';
 import { POST_PREFIX, refToString } from './refs.js';
+import { unrepost } from './reactions.js';
 import { parse, Post, readPost, type PostRef } from './schema.js';
 
 const MENTION = /(?:^|[\s(])@([a-z0-9][a-z0-9_-]{0,31}@[a-z0-9.-]+(?::\d+)?)/gi;
@@ -23,6 +24,7 @@ async function ownPost(mb: Microblog, ref: PostRef): Promise<{ doc: Awaited<Retu
 /** Replaces a post's text with a new revision, marked as edited (likes and replies stay). */
 export async function editPost(mb: Microblog, ref: PostRef, text: string): Promise<Post> {
   const { doc, post } = await ownPost(mb, ref);
+  if (post.repostOf) reject('invalid-argument', 'a repost has no text of its own to edit');
   const next = parse(Post, { ...post, text, mentions: mentionsIn(text), editedAt: Date.now() }, 'post');
   doc.merge({ text: next.text, mentions: next.mentions, editedAt: next.editedAt });
   await doc.flush();
@@ -32,6 +34,8 @@ export async function editPost(mb: Microblog, ref: PostRef, text: string): Promi
 /** Deletes a post: every field but its creation time goes, and the time it was deleted stays (see DeletedPost). */
 export async function deletePost(mb: Microblog, ref: PostRef): Promise<void> {
   const { doc, post } = await ownPost(mb, ref);
+  // A repost goes as an unrepost, so its author's count follows.
+  if (post.repostOf) return unrepost(mb, post.repostOf);
   const gone = Object.fromEntries(Object.keys(doc.toJSON()).map((k) => [k, null]));
   doc.merge({ ...gone, schema: 'microblog.post@1', createdAt: post.createdAt, deletedAt: Date.now() });
   await doc.flush();

@@ -3,7 +3,7 @@ import { refToString, spacesOf } from './refs.js';
 import type { Post, PostRef } from './schema.js';
 
 /**
- * Something this account left in another account's inbox: a direct message, a follow request, a like or its undoing,
+ * Something this account left in another account's inbox: a direct message, a follow request, a like or a repost or their undoing,
  * the news that the recipient was removed from this account's followers, or the
  * notice of a reply or a mention. Each is named by what the sender keeps of it (the message's time, the
  * following entry, the like, the post), so any device of the account can find it again.
@@ -13,6 +13,7 @@ export type Sent =
   | { type: 'follow'; account: string; since: number }
   | { type: 'like'; post: PostRef; at: number }
   | { type: 'unlike'; post: PostRef; at: number }
+  | { type: 'repost' | 'unrepost'; post: PostRef; at: number }
   | { type: 'follower-removed'; account: string; at: number }
   | { type: 'reply'; ref: PostRef; to: string }
   | { type: 'mention'; ref: PostRef; handle: string; account: string };
@@ -32,6 +33,8 @@ export function recipientOf(s: Sent): string {
       return s.account;
     case 'like':
     case 'unlike':
+    case 'repost':
+    case 'unrepost':
       return s.post.account;
     case 'follower-removed':
       return s.account;
@@ -57,7 +60,9 @@ export function sentName(s: Sent): string {
     case 'like':
       return `sent/like/${refToString(s.post)}/${s.at}`;
     case 'unlike':
-      return `sent/unlike/${refToString(s.post)}/${s.at}`;
+    case 'repost':
+    case 'unrepost':
+      return `sent/${s.type}/${refToString(s.post)}/${s.at}`;
     case 'follower-removed':
       return `sent/follower-removed/${s.account}/${s.at}`;
     case 'reply':

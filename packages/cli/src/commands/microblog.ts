@@ -3,7 +3,7 @@ import { declareMirrors as mirrorAt, inboxSettings, resolveHandle } from '@freeh
 import { WS } from '../ws.js';
 import { formatSize, parseSize } from '@freehold/server';
 import { CommandLinks } from '../links.js';
-import { isLive, Microblog, refToString, type FeedItem, type Message, type Mirror, type PostRef } from '@freehold/microblog';
+import { isLive, Microblog, refToString, type FeedItem, type Message, type Mirror, type PostRef, type TimelineItem } from '@freehold/microblog';
 import { accountByPrefix, postByPrefix } from '../prefixes.js';
 import type { Command, Context } from '../command.js';
 
@@ -48,7 +48,7 @@ export async function fetchFollowed(device: Device, links: CommandLinks): Promis
  * Runs a microblog command over links to this account's own providers, which mirror what it follows: each
  * reconciles first (fresh data in), and what the command wrote goes out over the same connections.
  */
-async function withMicroblog<T>(ctx: Context, f: (mb: Microblog, links: CommandLinks) => Promise<T>): Promise<T> {
+export async function withMicroblog<T>(ctx: Context, f: (mb: Microblog, links: CommandLinks) => Promise<T>): Promise<T> {
   const p = await ctx.profile();
   p.requireDevice();
   const device = p.device;
@@ -104,8 +104,11 @@ function itemJson(i: FeedItem, handles: Map<string, string | undefined>) {
     editedAt: i.post.editedAt === undefined ? null : new Date(i.post.editedAt).toISOString(),
     audience: i.post.audience,
     likes: i.post.likes,
+    reposts: i.post.reposts,
     replies: i.post.replies.map(refToString),
     replyTo: i.post.replyTo ? refToString(i.post.replyTo) : null,
+    repostOf: i.post.repostOf ? refToString(i.post.repostOf) : null,
+    quoteOf: i.post.quoteOf ? refToString(i.post.quoteOf) : null,
   };
 }
 
@@ -122,6 +125,10 @@ function describe(m: Message): string {
       return `liked ${refToString(m.post)}`;
     case 'unlike':
       return `took back their like of ${refToString(m.post)}`;
+    case 'repost':
+      return `reposted ${refToString(m.post)}`;
+    case 'unrepost':
+      return `took back their repost of ${refToString(m.post)}`;
     case 'reply':
       return `replied to ${refToString(m.post)} with ${refToString(m.reply)}`;
     case 'mention':
@@ -139,7 +146,7 @@ async function namesOf(mb: Microblog, accounts: Iterable<string>): Promise<Map<s
 }
 
 /** A post command's target (POST as `freehold feed` prints it, or the unique start of its id), checked to be held here. */
-async function heldPost(mb: Microblog, text: string): Promise<PostRef> {
+export async function heldPost(mb: Microblog, text: string): Promise<PostRef> {
   const ref = await postByPrefix(mb, text);
   if (!(await mb.getPost(ref))) reject('not-found', `no post ${text} in your replica (follow its author first)`);
   return ref;
@@ -175,14 +182,19 @@ export const microblogCommands: Command[] = [
   },
   {
     name: 'post',
-    usage: 'post TEXT [--friends] [--reply-to POST]',
-    summary: 'Publish a post (public, or --friends for approved followers only). Prints its id.',
-    options: { friends: { type: 'boolean' }, 'reply-to': { type: 'string' } },
+    usage: 'post TEXT [--friends] [--reply-to POST] [--quote POST]',
+    summary: 'Publish a post (public, or --friends for approved followers only), maybe quoting a public post. Prints its id.',
+    options: { friends: { type: 'boolean' }, 'reply-to': { type: 'string' }, quote: { type: 'string' } },
     args: [1, 1],
     async run(ctx) {
       const to = ctx.values['reply-to'] as string | undefined;
+      const quote = ctx.values.quote as string | undefined;
       const ref = await withMicroblog(ctx, async (mb) =>
-        mb.post(ctx.args[0]!, { audience: ctx.values.friends ? 'friends' : 'public', replyTo: to === undefined ? undefined : await heldPost(mb, to) }),
+        mb.post(ctx.args[0]!, {
+          audience: ctx.values.friends ? 'friends' : 'public',
+          replyTo: to === undefined ? undefined : await heldPost(mb, to),
+          quoteOf: quote === undefined ? undefined : await heldPost(mb, quote),
+        }),
       );
       ctx.out(refToString(ref));
     },
@@ -221,9 +233,17 @@ export const microblogCommands: Command[] = [
     args: [0, 0],
     async run(ctx) {
       const limit = positiveInt(ctx.values.limit, '--limit', 20);
-      const { items, handles } = await withMicroblog(ctx, async (mb) => {
+      const { items, handles, shown } = await withMicroblog(ctx, async (mb) => {
         const items = await mb.feed({ limit });
-        return { items, handles: await namesOf(mb, items.map((i) => i.author)) };
+        // The posts reposts and quotes show, where this replica holds them.
+        const shown = new Map<string, TimelineItem>();
+        for (const i of items.filter(isLive)) {
+          for (const r of [i.post.repostOf, i.post.quoteOf]) {
+            const held = r && (await mb.getPost(r));
+            if (held) shown.set(refToString(r), held);
+          }
+        }
+        return { items, shown, handles: await namesOf(mb, [...items, ...shown.values()].map((i) => i.author)) };
       });
       if (ctx.values.json) return ctx.json(items.map((i) => itemJson(i, handles)));
       const live = items.filter(isLive);
@@ -231,66 +251,16 @@ export const microblogCommands: Command[] = [
       for (const i of live) {
         const who = handles.get(i.author) ?? i.author;
         const edited = i.post.editedAt === undefined ? '' : ' · edited';
-        ctx.out(`${who}${i.post.audience === 'friends' ? ' (friends)' : ''} · ${new Date(i.post.createdAt).toLocaleString('en')}${edited}${i.post.likes ? ` · ${i.post.likes} ♥` : ''}`);
-        ctx.out(`  ${i.post.text}`);
+        const counts = `${i.post.likes ? ` · ${i.post.likes} ♥` : ''}${i.post.reposts ? ` · ${i.post.reposts} ↻` : ''}`;
+        ctx.out(`${who}${i.post.repostOf ? ' reposted' : ''}${i.post.audience === 'friends' ? ' (friends)' : ''} · ${new Date(i.post.createdAt).toLocaleString('en')}${edited}${counts}`);
+        if (i.post.text) ctx.out(`  ${i.post.text}`);
+        const other = i.post.repostOf ?? i.post.quoteOf;
+        if (other) {
+          const held = shown.get(refToString(other));
+          ctx.out(held ? `  > ${handles.get(held.author) ?? held.author}: ${held.post.text}` : `  > ${refToString(other)} (not in your replica)`);
+        }
         ctx.out(`  ${refToString(i.ref)}`);
       }
-    },
-  },
-  {
-    name: 'like',
-    usage: 'like POST',
-    summary: 'Like a post (POST as `freehold feed` prints it, or the start of its id). Liking it again changes nothing.',
-    args: [1, 1],
-    async run(ctx) {
-      const ref = await withMicroblog(ctx, async (mb) => {
-        const ref = await heldPost(mb, ctx.args[0]!);
-        await mb.like(ref);
-        return ref;
-      });
-      ctx.out(`liked ${refToString(ref)}`);
-    },
-  },
-  {
-    name: 'unlike',
-    usage: 'unlike POST',
-    summary: 'Take back your like of a post.',
-    args: [1, 1],
-    async run(ctx) {
-      const ref = await withMicroblog(ctx, async (mb) => {
-        const ref = await postByPrefix(mb, ctx.args[0]!);
-        await mb.unlike(ref);
-        return ref;
-      });
-      ctx.out(`unliked ${refToString(ref)}`);
-    },
-  },
-  {
-    name: 'edit',
-    usage: 'edit POST TEXT',
-    summary: 'Replace the text of one of your posts; readers see it marked as edited.',
-    args: [2, 2],
-    async run(ctx) {
-      const ref = await withMicroblog(ctx, async (mb) => {
-        const ref = await postByPrefix(mb, ctx.args[0]!);
-        await mb.editPost(ref, ctx.args[1]!);
-        return ref;
-      });
-      ctx.out(`edited ${refToString(ref)}`);
-    },
-  },
-  {
-    name: 'delete',
-    usage: 'delete POST',
-    summary: 'Delete one of your posts: its text goes from every replica that syncs, a tombstone stays.',
-    args: [1, 1],
-    async run(ctx) {
-      const ref = await withMicroblog(ctx, async (mb) => {
-        const ref = await postByPrefix(mb, ctx.args[0]!);
-        await mb.deletePost(ref);
-        return ref;
-      });
-      ctx.out(`deleted ${refToString(ref)}`);
     },
   },
   {
