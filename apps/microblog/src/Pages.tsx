@@ -3,7 +3,7 @@ import { toId } from '@freehold/core';
 import { refToString } from '@freehold/microblog';
 import type { Session } from './session.js';
 import { timeAgo, useLoad } from './hooks.js';
-import { Avatar, PostCard, profileHref } from './Home.js';
+import { Avatar, PostCard, profileHref } from './PostCard.js';
 import { LinkDevice } from './Linking.js';
 import { DeliveryMark } from './Delivery.js';
 

@@ -24,7 +24,7 @@ import {
   type LinkRequest,
   type WebSocketFactory,
 } from '@freehold/client';
-import { Microblog, spacesOf, type Like, type Mirror } from '@freehold/microblog';
+import { Microblog, spacesOf, type Like, type Mirror, type Repost } from '@freehold/microblog';
 import { forgetIdentity, loadIdentity, saveIdentity, type StoredIdentity } from './keys.js';
 
 export const WS = WebSocket as unknown as WebSocketFactory;
@@ -58,6 +58,7 @@ export class Session {
   /** Bumped on every change, so views know to reload. */
   version = 0;
   private likesRead: { version: number; likes: Promise<Map<string, Like>> } | undefined;
+  private repostsRead: { version: number; reposts: Promise<Map<string, Repost>> } | undefined;
 
   readonly mb: Microblog;
   /** How far what this account sent to others got (see Deliveries); views track what they show. */
@@ -188,6 +189,12 @@ export class Session {
   likes(): Promise<Map<string, Like>> {
     if (this.likesRead?.version !== this.version) this.likesRead = { version: this.version, likes: this.mb.likes() };
     return this.likesRead.likes;
+  }
+
+  /** This account's reposts, read once per change. */
+  reposts(): Promise<Map<string, Repost>> {
+    if (this.repostsRead?.version !== this.version) this.repostsRead = { version: this.version, reposts: this.mb.reposts() };
+    return this.repostsRead.reposts;
   }
 
   /**

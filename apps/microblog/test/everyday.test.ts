@@ -215,4 +215,33 @@ describe('the microblog as a newcomer uses it: sign-up, posting, likes, follower
     expect(page).toContain('A post without a typo');
     expect(page).not.toContain('A post to take back');
   }, 120_000);
+
+  it('reposts at once with a count at the author, quotes, and takes the repost back', async () => {
+    await post(alice, 'Pass this on');
+    await bob.goto(`${url}/#/`);
+    await seen(bob, 'Pass this on', 30_000);
+    const original = () => bob.locator('article', { hasText: 'Pass this on' }).filter({ hasNotText: 'Quoting' }).first();
+    await original().getByRole('button', { name: 'Repost' }).click();
+    expect(await original().getByRole('button', { name: 'Repost (1)' }).getAttribute('aria-pressed')).toBe('true');
+    await bob.getByLabel('Reposted by You').waitFor({ timeout: 20_000 });
+    const mine = alice.locator('article', { hasText: 'Pass this on' });
+    await alice.goto(`${url}/#/`);
+    await mine.getByRole('button', { name: 'Repost (1)' }).waitFor({ timeout: 30_000 });
+    const reposts = () => (JSON.parse(cli('carol', ['feed', '--json'])) as (FeedJson & { reposts?: number })[]).find((p) => p.text === 'Pass this on')?.reposts;
+    await expect.poll(reposts, { timeout: 30_000, interval: 1000 }).toBe(1);
+
+    await original().getByRole('button', { name: 'Quote' }).click();
+    const form = bob.getByRole('form', { name: 'Quote post' });
+    await form.getByLabel('Quote text').fill('Quoting Alice here');
+    await form.getByRole('button', { name: 'Post quote' }).click();
+    await form.waitFor({ state: 'detached' });
+    const quote = bob.locator('article', { hasText: 'Quoting Alice here' });
+    await quote.getByRole('blockquote').filter({ hasText: 'Pass this on' }).waitFor({ timeout: 20_000 });
+    await shot(bob, 'repost-and-quote');
+
+    await original().getByRole('button', { name: 'Repost (1)' }).click();
+    await bob.getByLabel('Reposted by You').waitFor({ state: 'detached', timeout: 20_000 });
+    await mine.getByRole('button', { name: 'Repost', exact: true }).waitFor({ timeout: 30_000 });
+    await expect.poll(reposts, { timeout: 30_000, interval: 1000 }).toBe(0);
+  }, 120_000);
 });
