@@ -34,7 +34,8 @@ export async function publicProfile(provider: Provider, name: string): Promise<P
   for (const doc of await listPublicDocs(provider.replica, space)) {
     if (!doc.startsWith('post/')) continue;
     const p = readPost(await readPublicDoc(provider.replica, space, doc));
-    if (p && 'post' in p) posts.push({ id: doc.slice(5), post: p.post });
+    // A repost has no text of its own to show here (an ActivityStreams Announce would carry it).
+    if (p && 'post' in p && !p.post.repostOf) posts.push({ id: doc.slice(5), post: p.post });
   }
   posts.sort((a, b) => b.post.createdAt - a.post.createdAt);
   const base = `${provider.opts.publicUrl}/@${name}`;
