@@ -49,6 +49,8 @@ function FollowBox({ session }: { session: Session }) {
   const [handle, setHandle] = useState('');
   const [msg, setMsg] = useState<{ ok: boolean; text: string }>();
   const [busy, setBusy] = useState(false);
+  /** The handle being followed, listed at once while it is looked up. */
+  const [adding, setAdding] = useState<string>();
   const following = useLoad(session, () => session.mb.following());
   const removed = useLoad(session, () => session.mb.removedBy());
   return (
@@ -57,11 +59,13 @@ function FollowBox({ session }: { session: Session }) {
       <form
         onSubmit={async (e) => {
           e.preventDefault();
+          const wanted = handle.trim().replace(/^@/, '').toLowerCase();
           setBusy(true);
+          setAdding(wanted);
           setMsg(undefined);
           try {
-            const state = await session.resolve(handle.trim().replace(/^@/, ''));
-            const { requested } = await session.write((mb) => mb.follow(toId(state.account), handle.trim().replace(/^@/, '').toLowerCase()));
+            const state = await session.resolve(wanted);
+            const { requested } = await session.write((mb) => mb.follow(toId(state.account), wanted));
             void session.readFollowed();
             const later = ` ${handle} has not set up a microblog yet: your request to see friends-only posts goes out as soon as they have.`;
             setMsg({ ok: true, text: `Following ${handle}.${requested ? '' : later}` });
@@ -70,6 +74,7 @@ function FollowBox({ session }: { session: Session }) {
             setMsg({ ok: false, text: (err as Error).message });
           } finally {
             setBusy(false);
+            setAdding(undefined);
           }
         }}
       >
@@ -83,8 +88,15 @@ function FollowBox({ session }: { session: Session }) {
           {msg.text}
         </p>
       )}
-      {following.state === 'ready' && following.value.length > 0 && (
+      {following.state === 'ready' && (following.value.length > 0 || adding) && (
         <ul className="following">
+          {adding && !following.value.some((f) => f.handle === adding) && (
+            <li className="adding">
+              <span>
+                {adding} <span className="muted small">following…</span>
+              </span>
+            </li>
+          )}
           {following.value.map((f) => (
             <li key={f.account}>
               <span>

@@ -52,7 +52,7 @@ describe('the microblog as a newcomer uses it: sign-up, posting, likes, follower
     server = await spawnServer(['--port', '0', '--data', join(tmp, 'srv'), '--web', join(tmp, 'web')]);
     url = server.url;
     host = new URL(url).host;
-    slow = createServer((_req, res) => void setTimeout(() => res.writeHead(404).end(), 2500));
+    slow = createServer((_req, res) => void setTimeout(() => res.writeHead(404, { 'access-control-allow-origin': '*' }).end(), 2500));
     await new Promise<void>((r) => slow.listen(0, '127.0.0.1', () => r()));
     browser = await launchChromium();
     const page = async () => {
@@ -107,6 +107,17 @@ describe('the microblog as a newcomer uses it: sign-up, posting, likes, follower
     await alice.getByRole('button', { name: 'Post', exact: true }).waitFor();
     expect(await alice.getByLabel('Post text').inputValue()).toBe('The next post, typed meanwhile');
     await alice.getByLabel('Post text').fill('');
+  }, 60_000);
+
+  it('lists a follow at once while the handle is looked up, and takes it back if the lookup fails', async () => {
+    const slowHandle = `nobody@127.0.0.1:${(slow.address() as AddressInfo).port}`;
+    await bob.goto(`${url}/#/`);
+    await bob.getByLabel('Handle to follow').fill(slowHandle);
+    await bob.getByRole('button', { name: 'Follow', exact: true }).click();
+    // The lookup takes 2.5 s; the list shows the follow meanwhile.
+    expect(await bob.locator('.following li', { hasText: slowHandle }).getByText('following…').count()).toBe(1);
+    await bob.getByRole('status').filter({ hasText: `${slowHandle} does not exist` }).waitFor({ timeout: 20_000 });
+    expect(await bob.locator('.following li', { hasText: slowHandle }).count()).toBe(0);
   }, 60_000);
 
   it('likes at once, and a second click unlikes instead of liking twice', async () => {
