@@ -37,7 +37,7 @@ export function ProfilePage({ session, account }: { session: Session; account: s
       <header className="card profile-head">
         <Avatar session={session} account={account} />
         <div>
-          <h1>{p?.name ?? (profile.state === 'loading' ? 'Loading…' : account.slice(0, 10))}</h1>
+          <h1>{p?.name ?? (profile.state === 'loading' ? 'Loading…' : session.nameless(account))}</h1>
           {p?.handle && <p className="muted">@{p.handle}</p>}
           {p?.bio && <p>{p.bio}</p>}
           {p?.handle && (
@@ -189,7 +189,7 @@ function Sender({ session, account, handle }: { session: Session; account: strin
   const p = useLoad(session, () => session.mb.profile(account), [account]);
   if (p.state === 'ready' && !p.value && account !== session.account) session.lookUp(account);
   const profile = p.state === 'ready' ? p.value : undefined;
-  const name = profile?.name ?? (account === session.account ? 'You' : (handle ?? profile?.handle ?? 'Someone without a profile yet'));
+  const name = profile?.name ?? (account === session.account ? 'You' : (handle ?? session.nameless(account)));
   return (
     <a href={profileHref(account, profile?.handle ?? handle)}>
       <strong>{name}</strong>

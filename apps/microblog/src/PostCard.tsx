@@ -27,7 +27,7 @@ function Post({ session, item }: { session: Session; item: TimelineItem }) {
   if (author.state === 'ready' && !author.value && item.author !== session.account) session.lookUp(item.author);
   const [replying, setReplying] = useState(false);
   const [showThread, setShowThread] = useState(false);
-  const name = author.state === 'ready' && author.value ? author.value.name : item.author.slice(0, 8);
+  const name = author.state === 'ready' && author.value ? author.value.name : session.nameless(item.author);
   const handle = author.state === 'ready' ? author.value?.handle : undefined;
   const likes = useLoad(session, () => session.likes());
   const myLike = likes.state === 'ready' ? likes.value.get(refToString(item.ref)) : undefined;
@@ -107,7 +107,7 @@ function useReferred(session: Session, ref: PostRef) {
 function Repost({ session, item, original }: { session: Session; item: TimelineItem; original: PostRef }) {
   const by = useLoad(session, () => session.mb.profile(item.author), [item.author]);
   const post = useReferred(session, original);
-  const name = item.author === session.account ? 'You' : by.state === 'ready' && by.value ? by.value.name : 'Someone';
+  const name = item.author === session.account ? 'You' : by.state === 'ready' && by.value ? by.value.name : session.nameless(item.author);
   return (
     <div className="repost" aria-label={`Reposted by ${name}`}>
       <p className="muted small">↻ {name} reposted</p>
@@ -124,7 +124,7 @@ export function QuotedPost({ session, ref_ }: { session: Session; ref_: PostRef 
   if (!post.value) return <blockquote className="quoted muted small">A post that is not here (deleted, or not synced yet)</blockquote>;
   return (
     <blockquote className="quoted card" aria-label="Quoted post">
-      <strong>{author.state === 'ready' && author.value ? author.value.name : 'Someone'}</strong> <span className="muted small">{timeAgo(post.value.post.createdAt)}</span>
+      <strong>{author.state === 'ready' && author.value ? author.value.name : session.nameless(ref_.account)}</strong> <span className="muted small">{timeAgo(post.value.post.createdAt)}</span>
       <p className="text">{post.value.post.text}</p>
     </blockquote>
   );

@@ -185,6 +185,11 @@ export class Session {
     return state;
   }
 
+  /** What to call an account without a profile here: the handle its identity log claims, if this replica has it. */
+  nameless(account: string): string {
+    return this.device.replica.contact(fromId(account, 'account'))?.handles[0] ?? 'Someone without a profile yet';
+  }
+
   /** The posts this account liked, read once per change. */
   likes(): Promise<Map<string, Like>> {
     if (this.likesRead?.version !== this.version) this.likesRead = { version: this.version, likes: this.mb.likes() };
