@@ -271,18 +271,19 @@ export class Microblog {
   async like(ref: PostRef): Promise<void> {
     if ((await this.likes()).has(refToString(ref))) return;
     const like = parse(Like, { schema: 'microblog.like@1', post: ref, createdAt: Date.now() }, 'like');
-    await this.edit(this.spaces.public, 'likes', { [refToString(ref)]: like });
+    // The author is told first: a like that could not reach them is not kept as done, so trying again tells them.
     if (ref.account === this.me) await recordReaction(this, 'like', ref, this.me, like.createdAt, true);
     else await this.notify({ type: 'like', post: ref, at: like.createdAt }, { type: 'like', post: ref });
+    await this.edit(this.spaces.public, 'likes', { [refToString(ref)]: like });
   }
 
   /** Takes a like back; the author's devices take it off the post's count. */
   async unlike(ref: PostRef): Promise<void> {
     if (!(await this.likes()).has(refToString(ref))) reject('not-found', `you have not liked ${refToString(ref)}`);
     const at = Date.now();
-    await this.edit(this.spaces.public, 'likes', { [refToString(ref)]: null });
     if (ref.account === this.me) await recordReaction(this, 'like', ref, this.me, at, false);
     else await this.notify({ type: 'unlike', post: ref, at }, { type: 'unlike', post: ref });
+    await this.edit(this.spaces.public, 'likes', { [refToString(ref)]: null });
   }
 
   /** The posts this account liked, by reference (ACCOUNT/POST). */

@@ -72,11 +72,12 @@ export async function repost(mb: Microblog, ref: PostRef): Promise<PostRef> {
   const createdAt = Date.now();
   const id = toId(randomBytes(16)).slice(0, 22);
   const post = parse(Post, { schema: 'microblog.post@1', text: '', createdAt, audience: 'public', repostOf: ref }, 'repost');
-  await mb.edit(mb.spaces.public, `${POST_PREFIX}${id}`, definedOnly(post));
   const own: PostRef = { account: mb.me, post: id, audience: 'public' };
-  await mb.edit(mb.spaces.public, 'reposts', { [refToString(ref)]: parse(Repost, { schema: 'microblog.repost@1', post: ref, repost: own, createdAt }, 'repost') });
+  // As for likes, the author is told before the repost is kept as done.
   if (ref.account === mb.me) await recordReaction(mb, 'repost', ref, mb.me, createdAt, true);
   else await mb.notify({ type: 'repost', post: ref, at: createdAt }, { type: 'repost', post: ref, repost: own });
+  await mb.edit(mb.spaces.public, `${POST_PREFIX}${id}`, definedOnly(post));
+  await mb.edit(mb.spaces.public, 'reposts', { [refToString(ref)]: parse(Repost, { schema: 'microblog.repost@1', post: ref, repost: own, createdAt }, 'repost') });
   return own;
 }
 
