@@ -2,7 +2,7 @@ import { useEffect, useState } from 'react';
 import { Session } from './session.js';
 import { Onboarding } from './Onboarding.js';
 import { Home } from './Home.js';
-import { FollowersPage, InboxPage, ProfilePage } from './Pages.js';
+import { FollowersPage, HandleProfilePage, InboxPage, ProfilePage } from './Pages.js';
 import { SettingsPage } from './Settings.js';
 import { useHashRoute, useLoad, useVersion } from './hooks.js';
 
@@ -28,6 +28,8 @@ function Shell({ session, onSignOut }: { session: Session; onSignOut: () => void
   const unread = inbox.state === 'ready' ? inbox.value.filter((i) => i.message.from !== session.account).length : 0;
   const page = route.startsWith('/u/') ? (
     <ProfilePage session={session} account={route.slice(3)} />
+  ) : route.startsWith('/@') ? (
+    <HandleProfilePage session={session} handle={decodeURIComponent(route.slice(2))} />
   ) : route === '/me' ? (
     <ProfilePage session={session} account={session.account} />
   ) : route === '/inbox' ? (

@@ -1,10 +1,10 @@
 import { useEffect, useMemo, useRef, useState, type FormEvent } from 'react';
 import { hostOf, providerInfo } from '@freehold/client';
 import { PROVIDER, type Session } from './session.js';
-import { draft, joinLinked, recover, requestLink } from './start.js';
+import { draft, handleFree, joinLinked, recover, requestLink } from './start.js';
 import { LinkForm, LinkWait } from './Linking.js';
 
-type Step = { t: 'welcome' } | { t: 'create' } | { t: 'phrase'; name: string; handle: string; draft: ReturnType<typeof draft> } | { t: 'recover' } | { t: 'link' } | { t: 'linking'; fingerprint: string };
+type Step = { t: 'welcome' } | { t: 'create'; name?: string; handle?: string } | { t: 'phrase'; name: string; handle: string; draft: ReturnType<typeof draft> } | { t: 'recover' } | { t: 'link' } | { t: 'linking'; fingerprint: string };
 
 /** Three positions of the phrase the user must type back, so nobody skips writing it down. */
 function pickPositions(): number[] {
@@ -72,11 +72,25 @@ export function Onboarding({ onReady }: { onReady: (s: Session) => void }) {
         <CreateForm
           host={host}
           busy={busy}
+          initial={step}
           onBack={() => setStep({ t: 'welcome' })}
-          onSubmit={(name, handle) => setStep({ t: 'phrase', name, handle, draft: draft(name) })}
+          onSubmit={(name, handle) =>
+            run(async () => {
+              // Taken handles are refused before the phrase is shown, not after it was written down.
+              await handleFree(handle, host);
+              setStep({ t: 'phrase', name, handle, draft: draft(name) });
+            })
+          }
         />
       )}
-      {step.t === 'phrase' && <ConfirmPhrase step={step} busy={busy} onConfirmed={() => run(async () => onReady(await step.draft.finish(step.handle)))} />}
+      {step.t === 'phrase' && (
+        <ConfirmPhrase
+          step={step}
+          busy={busy}
+          onBack={() => setStep({ t: 'create', name: step.name, handle: step.handle })}
+          onConfirmed={() => run(async () => onReady(await step.draft.finish(step.handle)))}
+        />
+      )}
       {step.t === 'link' && <LinkForm busy={busy} onBack={() => setStep({ t: 'welcome' })} onSubmit={(code) => run(async () => link(code))} />}
       {step.t === 'linking' && <LinkWait fingerprint={step.fingerprint} onCancel={() => linking.current?.abort()} />}
       {step.t === 'recover' && (
@@ -86,9 +100,21 @@ export function Onboarding({ onReady }: { onReady: (s: Session) => void }) {
   );
 }
 
-function CreateForm({ host, busy, onBack, onSubmit }: { host: string; busy: boolean; onBack: () => void; onSubmit: (name: string, handle: string) => void }) {
-  const [name, setName] = useState('');
-  const [handle, setHandle] = useState('');
+function CreateForm({
+  host,
+  busy,
+  initial,
+  onBack,
+  onSubmit,
+}: {
+  host: string;
+  busy: boolean;
+  initial: { name?: string; handle?: string };
+  onBack: () => void;
+  onSubmit: (name: string, handle: string) => void;
+}) {
+  const [name, setName] = useState(initial.name ?? '');
+  const [handle, setHandle] = useState(initial.handle ?? '');
   const valid = name.trim().length > 0 && /^[a-z0-9][a-z0-9_-]{0,31}$/.test(handle);
   const submit = (e: FormEvent) => {
     e.preventDefault();
@@ -115,19 +141,20 @@ function CreateForm({ host, busy, onBack, onSubmit }: { host: string; busy: bool
           Back
         </button>
         <button className="primary" disabled={!valid || busy}>
-          Continue
+          {busy ? 'Checking the handle…' : 'Continue'}
         </button>
       </div>
     </form>
   );
 }
 
-function ConfirmPhrase({ step, busy, onConfirmed }: { step: Extract<Step, { t: 'phrase' }>; busy: boolean; onConfirmed: () => void }) {
+function ConfirmPhrase({ step, busy, onBack, onConfirmed }: { step: Extract<Step, { t: 'phrase' }>; busy: boolean; onBack: () => void; onConfirmed: () => void }) {
   const words = step.draft.phrase.split(' ');
   const positions = useMemo(pickPositions, []);
   const [answers, setAnswers] = useState<string[]>(['', '', '']);
   const [shown, setShown] = useState(true);
-  const correct = positions.every((p, i) => answers[i]!.trim().toLowerCase() === words[p]);
+  const [checked, setChecked] = useState(false);
+  const wrong = positions.filter((p, i) => answers[i]!.trim().toLowerCase() !== words[p]);
   return (
     <div className="card">
       {shown ? (
@@ -139,18 +166,30 @@ function ConfirmPhrase({ step, busy, onConfirmed }: { step: Extract<Step, { t: '
               <li key={i}>{w}</li>
             ))}
           </ol>
-          <button className="primary" onClick={() => setShown(false)} autoFocus>
-            I have written it down
-          </button>
+          <div className="row">
+            <button type="button" onClick={onBack}>
+              Back
+            </button>
+            <button className="primary" onClick={() => setShown(false)} autoFocus>
+              I have written it down
+            </button>
+          </div>
         </>
       ) : (
         <form
           onSubmit={(e) => {
             e.preventDefault();
-            if (correct) onConfirmed();
+            setChecked(true);
+            if (!wrong.length) onConfirmed();
           }}
         >
           <h2>Confirm your phrase</h2>
+          {checked && wrong.length > 0 && (
+            <p className="error" role="alert">
+              {wrong.length === 1 ? `Word #${wrong[0]! + 1} does not match your phrase.` : `Words ${wrong.map((p) => `#${p + 1}`).join(', ')} do not match your phrase.`} Check
+              what you wrote down, or show the phrase again.
+            </p>
+          )}
           {positions.map((p, i) => (
             <label key={p}>
               Word #{p + 1}
@@ -158,8 +197,11 @@ function ConfirmPhrase({ step, busy, onConfirmed }: { step: Extract<Step, { t: '
                 value={answers[i]}
                 autoFocus={i === 0}
                 autoComplete="off"
-                onChange={(e) => setAnswers(answers.map((a, j) => (j === i ? e.target.value : a)))}
-                aria-invalid={answers[i] !== '' && answers[i]!.trim().toLowerCase() !== words[p]}
+                onChange={(e) => {
+                  setChecked(false);
+                  setAnswers(answers.map((a, j) => (j === i ? e.target.value : a)));
+                }}
+                aria-invalid={checked && wrong.includes(p)}
               />
             </label>
           ))}
@@ -167,7 +209,7 @@ function ConfirmPhrase({ step, busy, onConfirmed }: { step: Extract<Step, { t: '
             <button type="button" onClick={() => setShown(true)}>
               Show the phrase again
             </button>
-            <button className="primary" disabled={!correct || busy}>
+            <button className="primary" disabled={answers.some((a) => !a.trim()) || busy}>
               {busy ? 'Creating your account…' : 'Create account'}
             </button>
           </div>

@@ -3,7 +3,7 @@ import { toId } from '@freehold/core';
 import { refToString } from '@freehold/microblog';
 import type { Session } from './session.js';
 import { timeAgo, useLoad } from './hooks.js';
-import { Avatar, PostCard } from './Home.js';
+import { Avatar, PostCard, profileHref } from './PostCard.js';
 import { LinkDevice } from './Linking.js';
 import { DeliveryMark } from './Delivery.js';
 
@@ -18,6 +18,14 @@ async function avatarFrom(file: File): Promise<Uint8Array> {
   return new Uint8Array(await (await canvas.convertToBlob({ type: 'image/jpeg', quality: 0.85 })).arrayBuffer());
 }
 
+/** A profile named by handle (`#/@name@host`): looked up, or known from whom this account follows. */
+export function HandleProfilePage({ session, handle }: { session: Session; handle: string }) {
+  const account = useLoad(session, async () => toId((await session.resolve(handle)).account), [handle]);
+  if (account.state === 'loading') return <p className="muted">Looking up {handle}…</p>;
+  if (account.state === 'error') return <p className="error">Could not find {handle}: {account.message}</p>;
+  return <ProfilePage session={session} account={account.value} />;
+}
+
 export function ProfilePage({ session, account }: { session: Session; account: string }) {
   const self = account === session.account;
   const profile = useLoad(session, () => session.mb.profile(account), [account]);
@@ -29,7 +37,7 @@ export function ProfilePage({ session, account }: { session: Session; account: s
       <header className="card profile-head">
         <Avatar session={session} account={account} />
         <div>
-          <h1>{p?.name ?? (profile.state === 'loading' ? 'Loading…' : account.slice(0, 10))}</h1>
+          <h1>{p?.name ?? (profile.state === 'loading' ? 'Loading…' : session.nameless(account))}</h1>
           {p?.handle && <p className="muted">@{p.handle}</p>}
           {p?.bio && <p>{p.bio}</p>}
           {p?.handle && (
@@ -124,11 +132,15 @@ export function InboxPage({ session }: { session: Session }) {
         : m.text
       : m.type === 'follow-request'
         ? 'asked to follow you'
-        : m.type === 'like'
-          ? 'liked your post'
-          : m.type === 'reply'
-            ? 'replied to your post'
-            : 'mentioned you';
+        : m.type === 'follower-removed'
+          ? 'removed you from their followers'
+          : m.type === 'like'
+            ? 'liked your post'
+            : m.type === 'unlike'
+              ? 'took back their like'
+              : m.type === 'reply'
+                ? 'replied to your post'
+                : 'mentioned you';
   return (
     <div className="inbox">
       <form
@@ -161,9 +173,7 @@ export function InboxPage({ session }: { session: Session }) {
         <ul className="notifications">
           {inbox.value.map((i) => (
             <li key={i.id} className={`card note ${i.message.type}`}>
-              <a href={`#/u/${i.message.from}`}>
-                <Sender session={session} account={i.message.from} />
-              </a>{' '}
+              <Sender session={session} account={i.message.from} />{' '}
               <span>{describe(i.message)}</span> <span className="muted small">{timeAgo(i.message.at)}</span>
               {i.message.type === 'dm' && i.message.from === session.account && <DeliveryMark session={session} sends={[{ type: 'dm', to: i.message.to, at: i.message.at }]} />}
             </li>
@@ -174,10 +184,17 @@ export function InboxPage({ session }: { session: Session }) {
   );
 }
 
-function Sender({ session, account }: { session: Session; account: string }) {
+/** Someone by name, linked to their profile: by the handle they gave (or their profile's) until the name is known. */
+function Sender({ session, account, handle }: { session: Session; account: string; handle?: string }) {
   const p = useLoad(session, () => session.mb.profile(account), [account]);
   if (p.state === 'ready' && !p.value && account !== session.account) session.lookUp(account);
-  return <strong>{p.state === 'ready' && p.value ? p.value.name : account === session.account ? 'You' : account.slice(0, 8)}</strong>;
+  const profile = p.state === 'ready' ? p.value : undefined;
+  const name = profile?.name ?? (account === session.account ? 'You' : (handle ?? session.nameless(account)));
+  return (
+    <a href={profileHref(account, profile?.handle ?? handle)}>
+      <strong>{name}</strong>
+    </a>
+  );
 }
 
 export function FollowersPage({ session }: { session: Session }) {
@@ -193,18 +210,29 @@ export function FollowersPage({ session }: { session: Session }) {
         <ul className="requests">
           {followers.value.map((f) => (
             <li key={f.account} className="card row">
-              <a href={`#/u/${f.account}`}>
-                <Sender session={session} account={f.account} />
-              </a>
+              <Sender session={session} account={f.account} handle={f.handle} />
               <span className="muted">{f.handle ?? ''}</span>
               <span className={`pill ${f.status}`}>{f.status}</span>
-              {f.status !== 'approved' && (
-                <button className="primary" onClick={() => act((mb) => mb.approve(f.account))}>
+              {(f.status === 'pending' || f.status === 'denied') && (
+                <button className="primary" onClick={() => act((mb) => mb.approve(f.account))} aria-label={`Approve ${f.handle ?? 'this request'}`}>
                   Approve
                 </button>
               )}
-              {f.status === 'pending' && <button onClick={() => act((mb) => mb.deny(f.account))}>Deny</button>}
-              {f.status === 'approved' && <button onClick={() => act((mb) => mb.removeFollower(f.account))}>Remove</button>}
+              {f.status === 'removed' && (
+                <button onClick={() => act((mb) => mb.approve(f.account))} aria-label={`Allow ${f.handle ?? 'them'} again`}>
+                  Allow again
+                </button>
+              )}
+              {f.status === 'pending' && (
+                <button onClick={() => act((mb) => mb.deny(f.account))} aria-label={`Deny ${f.handle ?? 'this request'}`}>
+                  Deny
+                </button>
+              )}
+              {f.status === 'approved' && (
+                <button onClick={() => act((mb) => mb.removeFollower(f.account))} aria-label={`Remove ${f.handle ?? 'this follower'}`}>
+                  Remove
+                </button>
+              )}
             </li>
           ))}
         </ul>

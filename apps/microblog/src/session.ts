@@ -24,7 +24,7 @@ import {
   type LinkRequest,
   type WebSocketFactory,
 } from '@freehold/client';
-import { Microblog, spacesOf, type Like, type Mirror } from '@freehold/microblog';
+import { Microblog, spacesOf, type Like, type Mirror, type Repost } from '@freehold/microblog';
 import { forgetIdentity, loadIdentity, saveIdentity, type StoredIdentity } from './keys.js';
 
 export const WS = WebSocket as unknown as WebSocketFactory;
@@ -58,6 +58,7 @@ export class Session {
   /** Bumped on every change, so views know to reload. */
   version = 0;
   private likesRead: { version: number; likes: Promise<Map<string, Like>> } | undefined;
+  private repostsRead: { version: number; reposts: Promise<Map<string, Repost>> } | undefined;
 
   readonly mb: Microblog;
   /** How far what this account sent to others got (see Deliveries); views track what they show. */
@@ -184,10 +185,21 @@ export class Session {
     return state;
   }
 
+  /** What to call an account without a profile here: the handle its identity log claims, if this replica has it. */
+  nameless(account: string): string {
+    return this.device.replica.contact(fromId(account, 'account'))?.handles[0] ?? 'Someone without a profile yet';
+  }
+
   /** The posts this account liked, read once per change. */
   likes(): Promise<Map<string, Like>> {
     if (this.likesRead?.version !== this.version) this.likesRead = { version: this.version, likes: this.mb.likes() };
     return this.likesRead.likes;
+  }
+
+  /** This account's reposts, read once per change. */
+  reposts(): Promise<Map<string, Repost>> {
+    if (this.repostsRead?.version !== this.version) this.repostsRead = { version: this.version, reposts: this.mb.reposts() };
+    return this.repostsRead.reposts;
   }
 
   /**

@@ -36,6 +36,18 @@ export function draft(name: string): { phrase: string; finish(handle: string): P
   };
 }
 
+/** Refuses a handle that is already someone's at this page's provider (asked before the phrase is shown). */
+export async function handleFree(name: string, host: string): Promise<void> {
+  let res: Response;
+  try {
+    res = await fetch(`${PROVIDER}/.well-known/freehold/handles/${encodeURIComponent(name)}`);
+  } catch {
+    throw new Error(`Cannot reach ${host} to check the handle; try again when it is back.`);
+  }
+  if (res.ok) throw new Error(`${name}@${host} is taken. Choose another handle.`);
+  if (res.status !== 404) throw new Error(`${host} could not check the handle (it answered ${res.status}); try again.`);
+}
+
 /** Recovery: the phrase names the account and vouches for this browser as a new device of it. */
 export async function recover(phrase: string, name: string): Promise<Session> {
   const pending = beginRecovery(phraseToSecret(phrase), `${name}'s browser`);

@@ -9,11 +9,10 @@ import type { Browser, Locator, Page } from 'playwright-core';
 import { freePort } from '../../../test-support/net.js';
 import { launchChromium } from '../../../test-support/browser.js';
 import { spawnServer } from '../../../packages/server/test/process.js';
-import { follow, seen, signUp } from './app.js';
+import { follow, seen, shot, signUp } from './app.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const BIN = fileURLToPath(new URL('../../../packages/cli/bin/freehold.cjs', import.meta.url));
-const SHOTS = fileURLToPath(new URL('../../../docs/screenshots', import.meta.url));
 const tmp = mkdtempSync(join(tmpdir(), 'freehold-delivery-'));
 const web = join(tmp, 'web');
 
@@ -147,6 +146,6 @@ describe('the web app shows how far each message to another provider got', () =>
     await p2.stop();
     await dm(alice, bobHandle, 'Still there?');
     await waitForLabel(markOf(alice, 'Still there?'), /^Pending/, 20_000);
-    await alice.screenshot({ path: join(SHOTS, 'delivery.png') });
+    await shot(alice, 'delivery');
   }, 60_000);
 });

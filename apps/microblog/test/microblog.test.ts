@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,11 +11,10 @@ import jsonld from 'jsonld';
 import { decodeCard, fromBase64, liveDevices, randomBytes, secretToPhrase } from '@freehold/core';
 import { launchChromium } from '../../../test-support/browser.js';
 import { spawnServer } from '../../../packages/server/test/process.js';
-import { follow, seen, signUp } from './app.js';
+import { follow, seen, shot, signUp } from './app.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const BIN = fileURLToPath(new URL('../../../packages/cli/bin/freehold.cjs', import.meta.url));
-const SHOTS = fileURLToPath(new URL('../../../docs/screenshots', import.meta.url));
 const tmp = mkdtempSync(join(tmpdir(), 'freehold-web-'));
 const data = join(tmp, 'srv');
 const web = join(tmp, 'web');
@@ -66,7 +65,6 @@ describe('the microblog in Chromium, with a CLI user on the same network', () =>
   let alicePhrase: string;
 
   beforeAll(async () => {
-    mkdirSync(SHOTS, { recursive: true });
     await build({ root: ROOT, logLevel: 'silent', build: { outDir: web, emptyOutDir: true } });
     port = await freePort();
     server = await spawnServer(['--port', String(port), '--data', data, '--web', web]);
@@ -86,8 +84,8 @@ describe('the microblog in Chromium, with a CLI user on the same network', () =>
   it('signs up two people and a CLI user, who follow each other and see posts live', async () => {
     await alice.goto(url);
     await alice.getByRole('button', { name: 'Create an account' }).waitFor();
-    await alice.screenshot({ path: join(SHOTS, 'welcome.png') });
-    alicePhrase = await signUp(alice, url, 'Alice Liddell', 'alice', join(SHOTS, 'recovery-phrase.png'));
+    await shot(alice, 'welcome');
+    alicePhrase = await signUp(alice, url, 'Alice Liddell', 'alice', 'recovery-phrase');
     await signUp(bob, url, 'Bob Builder', 'bob');
     cli('carol', ['init', '--name', 'carol']);
     cli('carol', ['provider', 'add', url]);
@@ -128,7 +126,7 @@ describe('the microblog in Chromium, with a CLI user on the same network', () =>
   it('shows friends-only posts to approved followers only, and the server holds no plaintext of them', async () => {
     await alice.goto(`${url}/#/followers`);
     await alice.getByText('pending').first().waitFor({ timeout: 20_000 });
-    await alice.screenshot({ path: join(SHOTS, 'followers.png') });
+    await shot(alice, 'followers');
     const bobRow = alice.locator('.requests li', { hasText: `bob@${host}` });
     await bobRow.getByRole('button', { name: 'Approve' }).click();
     await bobRow.getByText('approved').waitFor({ timeout: 20_000 });
@@ -169,14 +167,14 @@ describe('the microblog in Chromium, with a CLI user on the same network', () =>
     await seen(alice, 'A private word, Alice', 30_000, 'li');
     await seen(alice, 'liked your post', 30_000, 'li');
     await seen(alice, 'replied to your post', 30_000, 'li');
-    await alice.screenshot({ path: join(SHOTS, 'inbox.png') });
+    await shot(alice, 'inbox');
     await alice.goto(`${url}/#/`);
     const mine = alice.locator('article', { hasText: 'Hello from Alice' }).first();
     await mine.getByRole('button', { name: /♥ 1/ }).waitFor({ timeout: 30_000 });
     await mine.getByRole('button', { name: 'Reply (1)' }).waitFor({ timeout: 30_000 });
     const inbox = JSON.parse(cli('carol', ['inbox', '--json'])) as unknown[];
     expect(Array.isArray(inbox)).toBe(true);
-    await alice.screenshot({ path: join(SHOTS, 'timeline.png') });
+    await shot(alice, 'timeline');
   }, 180_000);
 
   it('keeps working offline, even across a reload, and delivers what was written once the provider is back', async () => {
@@ -189,7 +187,7 @@ describe('the microblog in Chromium, with a CLI user on the same network', () =>
     await bob.reload();
     await seen(bob, offline, 30_000);
     await bob.locator('.status.offline').waitFor({ timeout: 30_000 });
-    await bob.screenshot({ path: join(SHOTS, 'offline.png') });
+    await shot(bob, 'offline');
     server = await spawnServer(['--port', String(port), '--data', data, '--web', web]);
     await bob.locator('.status.online').waitFor({ timeout: 30_000 });
     await alice.goto(`${url}/#/u/${await bob.evaluate(() => location.hash)}`.replace(/#\/u\/#.*$/, '#/'));
@@ -216,7 +214,7 @@ describe('the microblog in Chromium, with a CLI user on the same network', () =>
     await seen(fresh, 'A private word, Alice', 30_000, 'li');
     await fresh.goto(`${url}/#/me`);
     await fresh.getByRole('heading', { name: 'Alice Liddell' }).waitFor({ timeout: 30_000 });
-    await fresh.screenshot({ path: join(SHOTS, 'profile.png') });
+    await shot(fresh, 'profile');
   }, 180_000);
 
   it('links a new browser to Alice once she confirms that both screens show the same words', async () => {
@@ -318,7 +316,7 @@ describe('the microblog in Chromium, with a CLI user on the same network', () =>
     const noJs = await newPage(browser, { javaScriptEnabled: false });
     await noJs.goto(`${url}/@alice`);
     await noJs.getByText('Hello from Alice').first().waitFor();
-    await noJs.screenshot({ path: join(SHOTS, 'public-profile.png') });
+    await shot(noJs, 'public-profile');
     // Under its script-free CSP the page's own stylesheet still applies.
     const page = await newPage(browser);
     const served = await page.goto(`${url}/@alice`);

@@ -9,11 +9,10 @@ import type { Browser, Page } from 'playwright-core';
 import { freePort } from '../../../test-support/net.js';
 import { launchChromium } from '../../../test-support/browser.js';
 import { spawnServer } from '../../../packages/server/test/process.js';
-import { follow, seen, signUp } from './app.js';
+import { follow, seen, shot, signUp } from './app.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const BIN = fileURLToPath(new URL('../../../packages/cli/bin/freehold.cjs', import.meta.url));
-const SHOTS = fileURLToPath(new URL('../../../docs/screenshots', import.meta.url));
 const tmp = mkdtempSync(join(tmpdir(), 'freehold-web-move-'));
 const web = join(tmp, 'web');
 
@@ -205,7 +204,7 @@ describe('Settings → Providers', () => {
     expect(await accountAt(to.url, 'alice')).toBe(account);
     await expect.poll(statuses, { timeout: 20_000 }).toEqual([`${host(extra)} unreachable`, `${host(to)} current`]);
     expect(await page.getByText(`Your account no longer lives at ${host(from)}`).count()).toBe(1);
-    await page.screenshot({ path: join(SHOTS, 'providers.png'), fullPage: true });
+    await shot(page, 'providers', { fullPage: true });
 
     // The page keeps working from here, through TO: a reader at TO sees what was written before and after.
     await home(page);

@@ -8,8 +8,9 @@ import { providerCommands } from './commands/provider.js';
 import { moveCommand } from './commands/move.js';
 import { operatorCommands } from './commands/operator.js';
 import { microblogCommands } from './commands/microblog.js';
+import { postActionCommands } from './commands/post-actions.js';
 
-const commands: Command[] = [...accountCommands, recoverCommand, ...spaceCommands, ...replicaCommands, ...providerCommands, moveCommand, ...microblogCommands, ...operatorCommands];
+const commands: Command[] = [...accountCommands, recoverCommand, ...spaceCommands, ...replicaCommands, ...providerCommands, moveCommand, ...microblogCommands, ...postActionCommands, ...operatorCommands];
 
 function help(): string {
   const width = Math.max(...commands.map((c) => c.usage.length));
@@ -48,7 +49,9 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
   }
   const cmd = commands.find((c) => argv.slice(0, c.name.split(' ').length).join(' ') === c.name);
   if (!cmd) {
-    io.err(`freehold: unknown command "${argv.slice(0, 2).join(' ')}" (run \`freehold --help\` for the list)`);
+    // A group's name (`space`) with an unknown subcommand is named with it; anything else alone.
+    const group = commands.some((c) => c.name.startsWith(`${argv[0]} `));
+    io.err(`freehold: unknown command "${argv.slice(0, group ? 2 : 1).join(' ')}" (run \`freehold --help\` for the list)`);
     return 2;
   }
   try {

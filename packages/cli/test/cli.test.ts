@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createServer, type AddressInfo } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 
 const BIN = fileURLToPath(new URL('../bin/freehold.cjs', import.meta.url));
@@ -148,6 +149,9 @@ describe('freehold CLI end to end', () => {
 
   it('explains bad input in one line and exits non-zero', () => {
     expect(fh('x', ['frobnicate']).code).toBe(2);
+    // The unknown command is named alone, not with its arguments; an unknown subcommand with its group.
+    expect(fails('x', ['frobnicate', 'hello'], /unknown command/).err).toMatch(/^freehold: unknown command "frobnicate" \(/);
+    expect(fails('x', ['space', 'frobnicate'], /unknown command/).err).toMatch(/^freehold: unknown command "space frobnicate" \(/);
     fails('nobody', ['whoami'], /no Freehold profile .* run `freehold init`/);
     fails('alice', ['space', 'create'], /expected 1 argument/);
     fails('alice', ['whoami', '--bogus'], /Unknown option '--bogus'/);
@@ -158,5 +162,20 @@ describe('freehold CLI end to end', () => {
     fails('alice', ['import', join(root, 'junk.card')], /not .*CBOR|not a Freehold export|malformed/);
     fails('alice', ['sync'], /no provider: .freehold provider add URL., or .freehold sync --with DIR./);
     expect(ok('alice', ['--help'])).toMatch(/space create NAME/);
+  });
+
+  it('says in one line that the port of `serve` is taken, and exits', async () => {
+    const busy = createServer();
+    await new Promise<void>((r) => busy.listen(0, '127.0.0.1', () => r()));
+    try {
+      const port = (busy.address() as AddressInfo).port;
+      const r = fh('x', ['serve', '--host', '127.0.0.1', '--port', String(port), '--data', join(root, 'busy-data')]);
+      expect(r.code).toBe(1);
+      expect(r.err).toBe(`freehold: 127.0.0.1:${port} is already in use (another freehold serve, or another program) [unavailable]`);
+      // No stack trace anywhere: standard output carries only the provider's JSON log lines.
+      for (const line of r.out.split('\n').filter(Boolean)) expect(() => JSON.parse(line) as unknown, line).not.toThrow();
+    } finally {
+      busy.close();
+    }
   });
 });

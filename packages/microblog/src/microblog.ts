@@ -15,17 +15,15 @@ import {
   type Device,
   type IdentityState,
 } from '@freehold/core';
-import { Follow, Like, Message, parse, Post, PostRef, Profile } from './schema.js';
+import { Follow, Like, Message, parse, Post, PostRef, Profile, type Repost } from './schema.js';
 import { NONCES, POST_PREFIX, refToString, spacesOf } from './refs.js';
-import { newestPosts, type TimelineItem } from './timeline.js';
+import { approve, deny, followersOf, removedBy, removeFollower, type Follower } from './followers.js';
+import { absorbInbox, recordReaction, recordReply, repost, repostsOf, unrepost } from './reactions.js';
+import { deletePost, editPost, mentionsIn } from './revisions.js';
+import { feedItem, isLive, newestPosts, type FeedItem, type TimelineItem } from './timeline.js';
 import { inboxOf, postSends, recipientOf, sentName, type Sent, type SentPlace } from './sent.js';
 
-export interface Follower {
-  account: string;
-  handle?: string;
-  status: 'pending' | 'approved' | 'denied' | 'removed';
-  since: number;
-}
+export type { Follower };
 
 export interface InboxItem {
   id: string;
@@ -48,7 +46,6 @@ export interface MicroblogDeps {
   fetch(spaces: Mirror[]): Promise<void>;
 }
 
-const MENTION = /(?:^|[\s(])@([a-z0-9][a-z0-9_-]{0,31}@[a-z0-9.-]+(?::\d+)?)/gi;
 
 /**
  * The microblog over one device's replica. Everything it keeps is an ordinary document in the account's spaces,
@@ -95,13 +92,15 @@ export class Microblog {
     return out;
   }
 
-  private async edit(space: Uint8Array, name: string, fields: Record<string, unknown>): Promise<void> {
+  /** Sets fields of one of this account's documents (the modules of this package write through it too). */
+  async edit(space: Uint8Array, name: string, fields: Record<string, unknown>): Promise<void> {
     const doc = await openDoc(this.device, space, name);
     doc.merge(fields);
     await doc.flush();
   }
 
-  private async read(space: Uint8Array, name: string): Promise<Record<string, unknown> | undefined> {
+  /** A document as plain JSON, if this replica holds it and may read it. */
+  async read(space: Uint8Array, name: string): Promise<Record<string, unknown> | undefined> {
     if (!(await this.has(space)) || !(await this.device.canRead(space))) return undefined;
     if (!(await listDocs(this.device, space)).includes(name)) return undefined;
     return (await openDoc(this.device, space, name, { autoSnapshot: false })).toJSON();
@@ -121,17 +120,18 @@ export class Microblog {
   }
 
   /** Publishes a post (public, or to approved followers only) and tells whoever it replies to or mentions. */
-  async post(text: string, opts: { audience?: 'public' | 'friends'; replyTo?: PostRef } = {}): Promise<PostRef> {
+  async post(text: string, opts: { audience?: 'public' | 'friends'; replyTo?: PostRef; quoteOf?: PostRef } = {}): Promise<PostRef> {
     const audience = opts.audience ?? 'public';
-    const mentions = [...new Set([...text.matchAll(MENTION)].map((m) => m[1]!.toLowerCase()))];
-    const post = parse(Post, { schema: 'microblog.post@1', text, createdAt: Date.now(), audience, replyTo: opts.replyTo, mentions }, 'post');
+    const mentions = mentionsIn(text);
+    if (opts.quoteOf && opts.quoteOf.audience !== 'public') reject('invalid-argument', 'only public posts can be quoted');
+    const post = parse(Post, { schema: 'microblog.post@1', text, createdAt: Date.now(), audience, replyTo: opts.replyTo, quoteOf: opts.quoteOf, mentions }, 'post');
     const id = toId(randomBytes(16)).slice(0, 22);
     const space = audience === 'friends' ? this.spaces.friends : this.spaces.public;
     await this.edit(space, `${POST_PREFIX}${id}`, definedOnly(post));
     const ref: PostRef = { account: this.me, post: id, audience };
     if (opts.replyTo && opts.replyTo.account !== this.me) {
       await this.notify({ type: 'reply', ref, to: opts.replyTo.account }, { type: 'reply', post: opts.replyTo, reply: ref });
-    } else if (opts.replyTo) await this.recordReply(opts.replyTo, ref);
+    } else if (opts.replyTo) await recordReply(this, opts.replyTo, ref);
     for (const handle of mentions) {
       const who = await this.deps.resolve(handle).catch(() => undefined);
       const account = who && toId(who.account);
@@ -141,7 +141,7 @@ export class Microblog {
   }
 
   /** Appends a message to another account's inbox (sealed: only they can read it), named as `sent` (see sentPlace). */
-  private async notify(sent: Sent, body: Record<string, unknown>): Promise<void> {
+  async notify(sent: Sent, body: Record<string, unknown>): Promise<void> {
     const inbox = inboxOf(sent);
     const owner = fromId(recipientOf(sent), 'account');
     if (!(await this.has(inbox))) await this.deps.fetch([{ space: inbox, owner }]);
@@ -177,16 +177,35 @@ export class Microblog {
     return log?.handles.includes(handle.toLowerCase()) ? log : undefined;
   }
 
-  async follow(account: string, handle?: string): Promise<void> {
+  /**
+   * Follows an account, and asks it to let this one see its friends-only posts. Someone who has not set up a
+   * microblog yet has no inbox: following their public posts works, and the request waits here (`requested`
+   * false) until their inbox appears (see sendPendingRequests).
+   */
+  async follow(account: string, handle?: string): Promise<{ requested: boolean }> {
     if (account === this.me) reject('invalid-argument', 'you cannot follow yourself');
     const f = parse(Follow, { schema: 'microblog.follow@1', account, handle, since: Date.now() }, 'follow');
-    await this.edit(this.spaces.public, 'following', { [account]: definedOnly(f) });
-    // Also a request to see their friends-only posts; they approve or deny it. Someone who has not set up a
-    // microblog yet has no inbox: following their public posts still works.
+    let requested = true;
     try {
-      await this.notify({ type: 'follow', account, since: f.since }, { type: 'follow-request', handle: (await this.profile())?.handle });
+      await this.sendRequest(f);
     } catch (e) {
       if (!(e instanceof FreeholdError && e.reason === 'not-found')) throw e;
+      requested = false;
+    }
+    await this.edit(this.spaces.public, 'following', { [account]: definedOnly({ ...f, requested }) });
+    return { requested };
+  }
+
+  private async sendRequest(f: Follow): Promise<void> {
+    await this.notify({ type: 'follow', account: f.account, since: f.since }, { type: 'follow-request', handle: (await this.profile())?.handle });
+  }
+
+  /** Sends the follow requests that waited for an inbox, to those whose inbox this replica now holds. */
+  async sendPendingRequests(): Promise<void> {
+    for (const f of await this.following()) {
+      if (f.requested || !(await this.has(spacesOf(fromId(f.account, 'account')).inbox))) continue;
+      await this.sendRequest(f);
+      await this.edit(this.spaces.public, 'following', { [f.account]: definedOnly({ ...f, requested: true }) });
     }
   }
 
@@ -210,8 +229,8 @@ export class Microblog {
     const out: TimelineItem[] = [];
     for (const name of await listDocs(this.device, space)) {
       if (!name.startsWith(POST_PREFIX)) continue;
-      const r = Post.safeParse((await openDoc(this.device, space, name, { autoSnapshot: false })).toJSON());
-      if (r.success) out.push({ ref: { account, post: name.slice(POST_PREFIX.length), audience }, author: account, post: r.data });
+      const item = feedItem({ account, post: name.slice(POST_PREFIX.length), audience }, (await openDoc(this.device, space, name, { autoSnapshot: false })).toJSON());
+      if (item && isLive(item)) out.push(item);
     }
     return out;
   }
@@ -230,14 +249,41 @@ export class Microblog {
    * newestPosts: the cost follows `limit`, not the number of posts held).
    */
   async timeline(opts: { limit?: number } = {}): Promise<TimelineItem[]> {
+    return (await this.feed(opts)).filter(isLive);
+  }
+
+  /** The timeline with the tombstones of deleted posts in place, for clients that keep copies of their own. */
+  async feed(opts: { limit?: number } = {}): Promise<FeedItem[]> {
     return newestPosts(this.device, [this.me, ...(await this.following()).map((f) => f.account)], opts.limit ?? 50);
   }
 
+  /** Replaces the text of one of this account's posts with a new revision, marked as edited. */
+  editPost(ref: PostRef, text: string): Promise<Post> {
+    return editPost(this, ref, text);
+  }
+
+  /** Deletes one of this account's posts: what it said goes, a tombstone stays (see DeletedPost). */
+  deletePost(ref: PostRef): Promise<void> {
+    return deletePost(this, ref);
+  }
+
+  /** Likes a post once: liking it again changes nothing and tells nobody. */
   async like(ref: PostRef): Promise<void> {
+    if ((await this.likes()).has(refToString(ref))) return;
     const like = parse(Like, { schema: 'microblog.like@1', post: ref, createdAt: Date.now() }, 'like');
-    await this.edit(this.spaces.public, 'likes', { [refToString(ref)]: like });
-    if (ref.account === this.me) await this.recordLike(ref, this.me);
+    // The author is told first: a like that could not reach them is not kept as done, so trying again tells them.
+    if (ref.account === this.me) await recordReaction(this, 'like', ref, this.me, like.createdAt, true);
     else await this.notify({ type: 'like', post: ref, at: like.createdAt }, { type: 'like', post: ref });
+    await this.edit(this.spaces.public, 'likes', { [refToString(ref)]: like });
+  }
+
+  /** Takes a like back; the author's devices take it off the post's count. */
+  async unlike(ref: PostRef): Promise<void> {
+    if (!(await this.likes()).has(refToString(ref))) reject('not-found', `you have not liked ${refToString(ref)}`);
+    const at = Date.now();
+    if (ref.account === this.me) await recordReaction(this, 'like', ref, this.me, at, false);
+    else await this.notify({ type: 'unlike', post: ref, at }, { type: 'unlike', post: ref });
+    await this.edit(this.spaces.public, 'likes', { [refToString(ref)]: null });
   }
 
   /** The posts this account liked, by reference (ACCOUNT/POST). */
@@ -292,70 +338,52 @@ export class Microblog {
     return drop.length;
   }
 
-  /**
-   * Folds notifications into this account's own documents: like counts and reply lists on its posts, so every
-   * reader sees them. Idempotent; run after each sync.
-   */
+  /** Folds likes, reposts and replies into this account's posts (see reactions.ts) and sends waiting follow requests. */
   async absorbInbox(): Promise<void> {
-    for (const { message: m } of await this.inbox()) {
-      if (m.type === 'like' && m.post.account === this.me) await this.recordLike(m.post, m.from);
-      if (m.type === 'reply' && m.post.account === this.me) await this.recordReply(m.post, m.reply);
-    }
+    await absorbInbox(this);
+    await this.sendPendingRequests();
   }
 
-  private postSpace(ref: PostRef): Uint8Array {
+  /** Passes a public post on to this account's followers, once (see reactions.ts). */
+  repost(ref: PostRef): Promise<PostRef> {
+    return repost(this, ref);
+  }
+
+  unrepost(ref: PostRef): Promise<void> {
+    return unrepost(this, ref);
+  }
+
+  /** This account's reposts, by the reference (ACCOUNT/POST) of the post each passes on. */
+  reposts(): Promise<Map<string, Repost>> {
+    return repostsOf(this);
+  }
+
+  /** The space one of this account's posts lives in. */
+  postSpace(ref: PostRef): Uint8Array {
     return ref.audience === 'friends' ? this.spaces.friends : this.spaces.public;
   }
 
-  private async recordLike(ref: PostRef, from: string): Promise<void> {
-    const doc = await openDoc(this.device, this.postSpace(ref), `${POST_PREFIX}${ref.post}`);
-    const likedBy = (doc.doc.getMap('root').get('likedBy') as Record<string, number> | undefined) ?? {};
-    if (likedBy[from] !== undefined || doc.doc.getMap('root').get('text') === undefined) return;
-    doc.merge({ likedBy: { ...likedBy, [from]: Date.now() }, likes: Object.keys(likedBy).length + 1 });
-    await doc.flush();
+  /** Who asked to follow, and what became of it (see followers.ts). */
+  followers(): Promise<Follower[]> {
+    return followersOf(this);
   }
 
-  private async recordReply(ref: PostRef, reply: PostRef): Promise<void> {
-    const doc = await openDoc(this.device, this.postSpace(ref), `${POST_PREFIX}${ref.post}`);
-    const replies = (doc.doc.getMap('root').get('replies') as PostRef[] | undefined) ?? [];
-    if (replies.some((r) => r.post === reply.post) || doc.doc.getMap('root').get('text') === undefined) return;
-    doc.merge({ replies: [...replies, reply] });
-    await doc.flush();
+  /** When each account this one follows removed it from its followers, newest. */
+  removedBy(): Promise<Map<string, number>> {
+    return removedBy(this);
   }
 
-  /** Who asked to follow, and what became of it (the friends space's members are the approved ones). */
-  async followers(): Promise<Follower[]> {
-    const roles = (await this.device.replica.graph(this.spaces.friends)).current().roles;
-    const decisions = (await this.read(this.spaces.friends, 'requests')) ?? {};
-    const out = new Map<string, Follower>();
-    for (const { message: m } of await this.inbox()) {
-      if (m.type !== 'follow-request' || out.has(m.from)) continue;
-      const approved = roles.get(toHex(fromId(m.from, 'account'))) === 'reader';
-      const decided = decisions[m.from];
-      const status = approved ? 'approved' : decided === 'denied' || decided === 'removed' ? decided : 'pending';
-      out.set(m.from, { account: m.from, handle: m.handle, status, since: m.at });
-    }
-    return [...out.values()];
+  approve(account: string): Promise<void> {
+    return approve(this, account);
   }
 
-  private async requested(account: string): Promise<void> {
-    if (!(await this.followers()).some((f) => f.account === account)) reject('not-found', `${account} has not asked to follow you`);
+  deny(account: string): Promise<void> {
+    return deny(this, account);
   }
 
-  async approve(account: string): Promise<void> {
-    await this.requested(account);
-    await this.device.setRole(this.spaces.friends, fromId(account, 'account'), 'reader');
-    await this.edit(this.spaces.friends, 'requests', { [account]: 'approved' });
+  /** Removes an approved follower: the friends key rotates, and they are told. */
+  removeFollower(account: string): Promise<void> {
+    return removeFollower(this, account);
   }
 
-  async deny(account: string): Promise<void> {
-    await this.requested(account);
-    await this.edit(this.spaces.friends, 'requests', { [account]: 'denied' });
-  }
-
-  /** Removes an approved follower: the friends key rotates, so they cannot read what is posted next. */
-  async removeFollower(account: string): Promise<void> {
-    await this.device.remove(this.spaces.friends, fromId(account, 'account'));
-    await this.edit(this.spaces.friends, 'requests', { [account]: 'removed' });
-  }
 }

@@ -26,25 +26,64 @@ export const Profile = z.object({
 });
 export type Profile = z.infer<typeof Profile>;
 
-export const Post = z.object({
-  schema: z.literal('microblog.post@1'),
-  text: z.string().trim().min(1, 'a post needs some text').max(5000, 'a post is at most 5000 characters'),
-  createdAt: z.number().int().nonnegative(),
-  audience: z.enum(['public', 'friends']),
-  replyTo: PostRef.optional(),
-  mentions: z.array(handle).max(50).default([]),
-  /** Kept by the author from inbox notifications, so every reader sees them without asking everyone. */
-  likes: z.number().int().nonnegative().default(0),
-  likedBy: z.record(accountId, z.number()).default({}),
-  replies: z.array(PostRef).max(10_000).default([]),
-});
+export const Post = z
+  .object({
+    schema: z.literal('microblog.post@1'),
+    /** Empty only in a repost, which shows the post it passes on. */
+    text: z.string().trim().max(5000, 'a post is at most 5000 characters'),
+    createdAt: z.number().int().nonnegative(),
+    audience: z.enum(['public', 'friends']),
+    replyTo: PostRef.optional(),
+    mentions: z.array(handle).max(50).default([]),
+    /** Kept by the author from inbox notifications, so every reader sees them without asking everyone. */
+    likes: z.number().int().nonnegative().default(0),
+    likedBy: z.record(accountId, z.number()).default({}),
+    replies: z.array(PostRef).max(10_000).default([]),
+    /** Set when the author changed the text; the document holds the newest revision. */
+    editedAt: z.number().int().nonnegative().optional(),
+    /** A repost passes this public post on to the reposter's followers, as it is. */
+    repostOf: PostRef.optional(),
+    /** A quote post shows this post under its own text. */
+    quoteOf: PostRef.optional(),
+    /** Kept by the author from inbox notifications, as likes are. */
+    reposts: z.number().int().nonnegative().default(0),
+    repostedBy: z.record(accountId, z.number()).default({}),
+  })
+  .superRefine((p, ctx) => {
+    if (!p.text && !p.repostOf) ctx.addIssue({ code: 'custom', path: ['text'], message: 'a post needs some text' });
+    if (p.repostOf && (p.text || p.quoteOf || p.replyTo)) ctx.addIssue({ code: 'custom', path: ['repostOf'], message: 'a repost carries nothing of its own' });
+  });
 export type Post = z.infer<typeof Post>;
+
+/**
+ * A post its author deleted: the document keeps only when it was written and when it went (its text and mentions
+ * are removed), so every client drops it, and one that does not know tombstones fails to read it as a post.
+ */
+export const DeletedPost = z.object({
+  schema: z.literal('microblog.post@1'),
+  createdAt: z.number().int().nonnegative(),
+  deletedAt: z.number().int().nonnegative(),
+});
+export type DeletedPost = z.infer<typeof DeletedPost>;
+
+/** A post document as every client reads it: a tombstone wins over any text an older edit left. */
+export function readPost(raw: unknown): { post: Post } | { deleted: DeletedPost } | undefined {
+  const gone = DeletedPost.safeParse(raw);
+  if (gone.success) return { deleted: gone.data };
+  const live = Post.safeParse(raw);
+  return live.success ? { post: live.data } : undefined;
+}
 
 export const Follow = z.object({
   schema: z.literal('microblog.follow@1'),
   account: accountId,
   handle: handle.optional(),
   since: z.number().int().nonnegative(),
+  /**
+   * Whether the request to see friends-only posts reached their inbox. False while they have no inbox (they have
+   * not set up a microblog yet): it goes out once they have (see Microblog.sendPendingRequests).
+   */
+  requested: z.boolean().default(true),
 });
 export type Follow = z.infer<typeof Follow>;
 
@@ -55,12 +94,28 @@ export const Like = z.object({
 });
 export type Like = z.infer<typeof Like>;
 
+/** This account's repost of someone's post (in its `reposts` document, by the original's reference). */
+export const Repost = z.object({
+  schema: z.literal('microblog.repost@1'),
+  post: PostRef,
+  repost: PostRef,
+  createdAt: z.number().int().nonnegative(),
+});
+export type Repost = z.infer<typeof Repost>;
+
 /** What others append to an inbox: requests, notifications and direct messages. */
 export const Message = z.discriminatedUnion('type', [
   z.object({ schema: z.literal('microblog.message@1'), type: z.literal('follow-request'), from: accountId, handle: handle.optional(), at: z.number().int() }),
   z.object({ schema: z.literal('microblog.message@1'), type: z.literal('reply'), from: accountId, post: PostRef, reply: PostRef, at: z.number().int() }),
   z.object({ schema: z.literal('microblog.message@1'), type: z.literal('mention'), from: accountId, post: PostRef, at: z.number().int() }),
   z.object({ schema: z.literal('microblog.message@1'), type: z.literal('like'), from: accountId, post: PostRef, at: z.number().int() }),
+  /** Takes back the sender's like; the newer of a like and an unlike decides. */
+  z.object({ schema: z.literal('microblog.message@1'), type: z.literal('unlike'), from: accountId, post: PostRef, at: z.number().int() }),
+  z.object({ schema: z.literal('microblog.message@1'), type: z.literal('repost'), from: accountId, post: PostRef, repost: PostRef, at: z.number().int() }),
+  /** Takes back a repost; as for likes, the newer of the two decides. */
+  z.object({ schema: z.literal('microblog.message@1'), type: z.literal('unrepost'), from: accountId, post: PostRef, at: z.number().int() }),
+  /** The sender removed the recipient from its followers: friends-only posts from now on are not for them. */
+  z.object({ schema: z.literal('microblog.message@1'), type: z.literal('follower-removed'), from: accountId, at: z.number().int() }),
   z.object({
     schema: z.literal('microblog.message@1'),
     type: z.literal('dm'),

@@ -3,7 +3,8 @@ import { refToString, spacesOf } from './refs.js';
 import type { Post, PostRef } from './schema.js';
 
 /**
- * Something this account left in another account's inbox: a direct message, a follow request, a like, or the
+ * Something this account left in another account's inbox: a direct message, a follow request, a like or a repost or their undoing,
+ * the news that the recipient was removed from this account's followers, or the
  * notice of a reply or a mention. Each is named by what the sender keeps of it (the message's time, the
  * following entry, the like, the post), so any device of the account can find it again.
  */
@@ -11,6 +12,9 @@ export type Sent =
   | { type: 'dm'; to: string; at: number }
   | { type: 'follow'; account: string; since: number }
   | { type: 'like'; post: PostRef; at: number }
+  | { type: 'unlike'; post: PostRef; at: number }
+  | { type: 'repost' | 'unrepost'; post: PostRef; at: number }
+  | { type: 'follower-removed'; account: string; at: number }
   | { type: 'reply'; ref: PostRef; to: string }
   | { type: 'mention'; ref: PostRef; handle: string; account: string };
 
@@ -28,7 +32,12 @@ export function recipientOf(s: Sent): string {
     case 'follow':
       return s.account;
     case 'like':
+    case 'unlike':
+    case 'repost':
+    case 'unrepost':
       return s.post.account;
+    case 'follower-removed':
+      return s.account;
     case 'reply':
       return s.to;
     case 'mention':
@@ -50,6 +59,12 @@ export function sentName(s: Sent): string {
       return `sent/follow/${s.account}/${s.since}`;
     case 'like':
       return `sent/like/${refToString(s.post)}/${s.at}`;
+    case 'unlike':
+    case 'repost':
+    case 'unrepost':
+      return `sent/${s.type}/${refToString(s.post)}/${s.at}`;
+    case 'follower-removed':
+      return `sent/follower-removed/${s.account}/${s.at}`;
     case 'reply':
       return `sent/reply/${refToString(s.ref)}`;
     case 'mention':

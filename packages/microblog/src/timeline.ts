@@ -1,6 +1,6 @@
 import { fromId, Kind, openDocById, toHex, type Device } from '@freehold/core';
 import { POST_PREFIX, spacesOf } from './refs.js';
-import { Post, type PostRef } from './schema.js';
+import { readPost, type Post, type PostRef } from './schema.js';
 
 export interface TimelineItem {
   ref: PostRef;
@@ -8,12 +8,32 @@ export interface TimelineItem {
   post: Post;
 }
 
+/** Where a post was before its author deleted it, for clients that drop their copies (see DeletedPost). */
+export interface DeletedItem {
+  ref: PostRef;
+  author: string;
+  createdAt: number;
+  deletedAt: number;
+}
+
+export type FeedItem = TimelineItem | DeletedItem;
+
+export const isLive = (i: FeedItem): i is TimelineItem => 'post' in i;
+const createdAt = (i: FeedItem): number => (isLive(i) ? i.post.createdAt : i.createdAt);
+
+/** A post document read as a feed item: the post, its tombstone, or undefined when it is neither. */
+export function feedItem(ref: PostRef, raw: unknown): FeedItem | undefined {
+  const r = readPost(raw);
+  if (!r) return undefined;
+  return 'post' in r ? { ref, author: ref.account, post: r.post } : { ref, author: ref.account, createdAt: r.deleted.createdAt, deletedAt: r.deleted.deletedAt };
+}
+
 /**
- * The newest `limit` posts of these accounts that this device holds and may read, newest first. Walks the
- * replica's time index backwards and opens only the documents it needs, so the cost follows `limit`, not the
- * number of posts held.
+ * The newest `limit` posts of these accounts that this device holds and may read, newest first, with the
+ * tombstones of deleted ones among them. Walks the replica's time index backwards and opens only the documents
+ * it needs, so the cost follows `limit`, not the number of posts held.
  */
-export async function newestPosts(device: Device, accounts: string[], limit: number): Promise<TimelineItem[]> {
+export async function newestPosts(device: Device, accounts: string[], limit: number): Promise<FeedItem[]> {
   const held = new Set((await device.store.spaces()).map(toHex));
   const candidates = accounts.flatMap((account) => {
     const s = spacesOf(fromId(account, 'account'));
@@ -26,7 +46,7 @@ export async function newestPosts(device: Device, accounts: string[], limit: num
   const spaces = candidates.filter((_, i) => readable[i]);
   const bySpace = new Map(spaces.map((s) => [toHex(s.space), s]));
   const seen = new Set<string>();
-  const items: TimelineItem[] = [];
+  const items: FeedItem[] = [];
   let before = Number.MAX_SAFE_INTEGER;
   while (items.length < limit) {
     const rows = await device.store.recentEntries(
@@ -44,9 +64,9 @@ export async function newestPosts(device: Device, accounts: string[], limit: num
     const docs = await Promise.all(fresh.map((r) => openDocById(device, r.space, r.doc)));
     for (const [i, doc] of docs.entries()) {
       if (!doc?.name.startsWith(POST_PREFIX)) continue;
-      const post = Post.safeParse(doc.toJSON());
       const where = bySpace.get(toHex(fresh[i]!.space))!;
-      if (post.success) items.push({ ref: { account: where.account, post: doc.name.slice(POST_PREFIX.length), audience: where.audience }, author: where.account, post: post.data });
+      const item = feedItem({ account: where.account, post: doc.name.slice(POST_PREFIX.length), audience: where.audience }, doc.toJSON());
+      if (item) items.push(item);
     }
     if (rows.length < limit) break;
     // Entries sharing the last time are read again next round (and skipped), so none is missed; the bound
@@ -54,5 +74,5 @@ export async function newestPosts(device: Device, accounts: string[], limit: num
     const last = rows[rows.length - 1]!.time;
     before = last + 1 < before ? last + 1 : last;
   }
-  return items.sort((a, b) => b.post.createdAt - a.post.createdAt).slice(0, limit);
+  return items.sort((a, b) => createdAt(b) - createdAt(a)).slice(0, limit);
 }

@@ -1,5 +1,5 @@
 import { fromId, listPublicDocs, readPublicDoc, toBase64 } from '@freehold/core';
-import { JSONLD_CONTEXT, Post, Profile, spacesOf } from '@freehold/microblog';
+import { JSONLD_CONTEXT, Profile, readPost, spacesOf, type Post } from '@freehold/microblog';
 import type { Provider } from './provider.js';
 
 const escape = (s: string): string => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -33,8 +33,9 @@ export async function publicProfile(provider: Provider, name: string): Promise<P
   const posts: { id: string; post: Post }[] = [];
   for (const doc of await listPublicDocs(provider.replica, space)) {
     if (!doc.startsWith('post/')) continue;
-    const p = Post.safeParse(await readPublicDoc(provider.replica, space, doc));
-    if (p.success) posts.push({ id: doc.slice(5), post: p.data });
+    const p = readPost(await readPublicDoc(provider.replica, space, doc));
+    // A repost has no text of its own to show here (an ActivityStreams Announce would carry it).
+    if (p && 'post' in p && !p.post.repostOf) posts.push({ id: doc.slice(5), post: p.post });
   }
   posts.sort((a, b) => b.post.createdAt - a.post.createdAt);
   const base = `${provider.opts.publicUrl}/@${name}`;

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { mkdirSync } from 'node:fs';
 import { WebSocketServer } from 'ws';
 import { pino, type Logger } from 'pino';
-import { definedOnly, isFreeholdError, MAX_FRAME, reject, type Store } from '@freehold/core';
+import { definedOnly, FreeholdError, isFreeholdError, MAX_FRAME, reject, type Store } from '@freehold/core';
 import { MemorySharedState, PostgresStore, SqliteStore } from '@freehold/stores';
 import { installNativeCrypto } from '@freehold/node';
 import { Connection, DEFAULT_LIMITS, type ConnectionLimits } from './connection.js';
@@ -132,6 +132,14 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
   return store;
 }
 
+/** A listener that could not start, said in one line (the address is taken or not allowed), as a typed error. */
+function listenFailed(e: Error & { code?: string }, where: string): Error {
+  if (e.code === 'EADDRINUSE') return new FreeholdError('unavailable', `${where} is already in use (another freehold serve, or another program)`);
+  if (e.code === 'EACCES') return new FreeholdError('unavailable', `not allowed to listen on ${where} (ports below 1024 need privileges)`);
+  if (e.code === 'EADDRNOTAVAIL') return new FreeholdError('invalid-argument', `${where} is not an address of this machine`);
+  return e;
+}
+
 export async function serve(opts: ServeOptions): Promise<RunningServer> {
   installNativeCrypto();
   if (opts.nats && !opts.db) reject('invalid-argument', '--nats joins nodes that share one PostgreSQL database: give --db too');
@@ -145,12 +153,19 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
   const allowOrigins = (opts.allowOrigins ?? []).map(normalizeOrigin);
   let fault: string | undefined;
   const store = await openStore({ ...opts, logger, onFault: (problem) => (fault = problem) });
-  const metricsServer = opts.metrics ? await serveMetrics(opts.metrics, metrics) : undefined;
   const http: Server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    http.once('error', reject);
-    http.listen(opts.port, opts.host ?? '0.0.0.0', () => resolve());
-  });
+  let metricsServer: Awaited<ReturnType<typeof serveMetrics>> | undefined;
+  try {
+    metricsServer = opts.metrics ? await serveMetrics(opts.metrics, metrics).catch((e: Error) => Promise.reject(listenFailed(e, opts.metrics!))) : undefined;
+    await new Promise<void>((resolve, fail) => {
+      http.once('error', (e) => fail(listenFailed(e, `${opts.host ?? '0.0.0.0'}:${opts.port}`)));
+      http.listen(opts.port, opts.host ?? '0.0.0.0', () => resolve());
+    });
+  } catch (e) {
+    await metricsServer?.close();
+    await store.close();
+    throw e;
+  }
   const port = (http.address() as AddressInfo).port;
   const publicUrl = (opts.publicUrl ?? `http://localhost:${port}`).replace(/\/$/, '');
   const provider = await Provider.open({

@@ -3,7 +3,8 @@ import { declareMirrors as mirrorAt, inboxSettings, resolveHandle } from '@freeh
 import { WS } from '../ws.js';
 import { formatSize, parseSize } from '@freehold/server';
 import { CommandLinks } from '../links.js';
-import { Microblog, parseRef, refToString, type Mirror, type TimelineItem } from '@freehold/microblog';
+import { isLive, Microblog, refToString, type FeedItem, type Message, type Mirror, type PostRef, type TimelineItem } from '@freehold/microblog';
+import { accountByPrefix, postByPrefix } from '../prefixes.js';
 import type { Command, Context } from '../command.js';
 
 /**
@@ -47,7 +48,7 @@ export async function fetchFollowed(device: Device, links: CommandLinks): Promis
  * Runs a microblog command over links to this account's own providers, which mirror what it follows: each
  * reconciles first (fresh data in), and what the command wrote goes out over the same connections.
  */
-async function withMicroblog<T>(ctx: Context, f: (mb: Microblog, links: CommandLinks) => Promise<T>): Promise<T> {
+export async function withMicroblog<T>(ctx: Context, f: (mb: Microblog, links: CommandLinks) => Promise<T>): Promise<T> {
   const p = await ctx.profile();
   p.requireDevice();
   const device = p.device;
@@ -85,24 +86,70 @@ async function resolve(mb: Microblog, handle: string): Promise<IdentityState> {
   return state;
 }
 
+/** name@host, an account id, or the unique start of an account id this replica knows. */
 async function accountOf(mb: Microblog, ref: string): Promise<{ account: string; handle?: string }> {
-  if (!ref.includes('@')) return { account: toId(fromId(ref, 'account')) };
+  if (!ref.includes('@')) return { account: await accountByPrefix(mb, ref) };
   const handle = ref.toLowerCase();
   return { account: toId((await resolve(mb, handle)).account), handle };
 }
 
-function itemJson(i: TimelineItem, handles: Map<string, string | undefined>) {
+/** A feed item as `feed --json` carries it: a post (with when it was last edited), or a deleted post's tombstone. */
+function itemJson(i: FeedItem, handles: Map<string, string | undefined>) {
+  const head = { id: refToString(i.ref), author: i.author, handle: handles.get(i.author) ?? null };
+  if (!isLive(i)) return { ...head, deleted: true, createdAt: new Date(i.createdAt).toISOString(), deletedAt: new Date(i.deletedAt).toISOString() };
   return {
-    id: refToString(i.ref),
-    author: i.author,
-    handle: handles.get(i.author) ?? null,
+    ...head,
     text: i.post.text,
     createdAt: new Date(i.post.createdAt).toISOString(),
+    editedAt: i.post.editedAt === undefined ? null : new Date(i.post.editedAt).toISOString(),
     audience: i.post.audience,
     likes: i.post.likes,
+    reposts: i.post.reposts,
     replies: i.post.replies.map(refToString),
     replyTo: i.post.replyTo ? refToString(i.post.replyTo) : null,
+    repostOf: i.post.repostOf ? refToString(i.post.repostOf) : null,
+    quoteOf: i.post.quoteOf ? refToString(i.post.quoteOf) : null,
   };
+}
+
+/** What an inbox message says, after who sent it. */
+function describe(m: Message): string {
+  switch (m.type) {
+    case 'dm':
+      return `message: ${m.text}`;
+    case 'follow-request':
+      return 'asked to follow you';
+    case 'follower-removed':
+      return 'removed you from their followers';
+    case 'like':
+      return `liked ${refToString(m.post)}`;
+    case 'unlike':
+      return `took back their like of ${refToString(m.post)}`;
+    case 'repost':
+      return `reposted ${refToString(m.post)}`;
+    case 'unrepost':
+      return `took back their repost of ${refToString(m.post)}`;
+    case 'reply':
+      return `replied to ${refToString(m.post)} with ${refToString(m.reply)}`;
+    case 'mention':
+      return `mentioned you in ${refToString(m.post)}`;
+  }
+}
+
+/** Handles of these accounts, as this replica knows them: what other commands take, as whole ids are. */
+async function namesOf(mb: Microblog, accounts: Iterable<string>): Promise<Map<string, string | undefined>> {
+  const out = new Map<string, string | undefined>();
+  for (const a of new Set(accounts)) {
+    out.set(a, (await mb.profile(a))?.handle ?? mb.device.replica.contact(fromId(a, 'account'))?.handles[0]);
+  }
+  return out;
+}
+
+/** A post command's target (POST as `freehold feed` prints it, or the unique start of its id), checked to be held here. */
+export async function heldPost(mb: Microblog, text: string): Promise<PostRef> {
+  const ref = await postByPrefix(mb, text);
+  if (!(await mb.getPost(ref))) reject('not-found', `no post ${text} in your replica (follow its author first)`);
+  return ref;
 }
 
 function positiveInt(v: unknown, flag: string, fallback: number): number {
@@ -135,13 +182,20 @@ export const microblogCommands: Command[] = [
   },
   {
     name: 'post',
-    usage: 'post TEXT [--friends] [--reply-to POST]',
-    summary: 'Publish a post (public, or --friends for approved followers only). Prints its id.',
-    options: { friends: { type: 'boolean' }, 'reply-to': { type: 'string' } },
+    usage: 'post TEXT [--friends] [--reply-to POST] [--quote POST]',
+    summary: 'Publish a post (public, or --friends for approved followers only), maybe quoting a public post. Prints its id.',
+    options: { friends: { type: 'boolean' }, 'reply-to': { type: 'string' }, quote: { type: 'string' } },
     args: [1, 1],
     async run(ctx) {
-      const replyTo = ctx.values['reply-to'] ? parseRef(ctx.values['reply-to'] as string) : undefined;
-      const ref = await withMicroblog(ctx, (mb) => mb.post(ctx.args[0]!, { audience: ctx.values.friends ? 'friends' : 'public', replyTo }));
+      const to = ctx.values['reply-to'] as string | undefined;
+      const quote = ctx.values.quote as string | undefined;
+      const ref = await withMicroblog(ctx, async (mb) =>
+        mb.post(ctx.args[0]!, {
+          audience: ctx.values.friends ? 'friends' : 'public',
+          replyTo: to === undefined ? undefined : await heldPost(mb, to),
+          quoteOf: quote === undefined ? undefined : await heldPost(mb, quote),
+        }),
+      );
       ctx.out(refToString(ref));
     },
   },
@@ -151,11 +205,14 @@ export const microblogCommands: Command[] = [
     summary: 'Follow an account: its posts join your feed, and it gets a request to let you see friends-only posts.',
     args: [1, 1],
     async run(ctx) {
-      await withMicroblog(ctx, async (mb) => {
+      const { requested } = await withMicroblog(ctx, async (mb) => {
         const { account, handle } = await accountOf(mb, ctx.args[0]!);
-        await mb.follow(account, handle);
+        return mb.follow(account, handle);
       });
       ctx.out(`following ${ctx.args[0]}`);
+      if (!requested) {
+        ctx.out(`${ctx.args[0]} has not set up a microblog yet: you see their public posts once they write some, and your request to see friends-only posts goes out when they have (with your next command)`);
+      }
     },
   },
   {
@@ -176,34 +233,34 @@ export const microblogCommands: Command[] = [
     args: [0, 0],
     async run(ctx) {
       const limit = positiveInt(ctx.values.limit, '--limit', 20);
-      const { items, handles } = await withMicroblog(ctx, async (mb) => {
-        const items = await mb.timeline({ limit });
-        const handles = new Map<string, string | undefined>();
-        for (const a of new Set(items.map((i) => i.author))) handles.set(a, (await mb.profile(a))?.handle);
-        return { items, handles };
+      const { items, handles, shown } = await withMicroblog(ctx, async (mb) => {
+        const items = await mb.feed({ limit });
+        // The posts reposts and quotes show, where this replica holds them.
+        const shown = new Map<string, TimelineItem>();
+        for (const i of items.filter(isLive)) {
+          for (const r of [i.post.repostOf, i.post.quoteOf]) {
+            const held = r && (await mb.getPost(r));
+            if (held) shown.set(refToString(r), held);
+          }
+        }
+        return { items, shown, handles: await namesOf(mb, [...items, ...shown.values()].map((i) => i.author)) };
       });
       if (ctx.values.json) return ctx.json(items.map((i) => itemJson(i, handles)));
-      if (!items.length) return ctx.out('nothing yet: `freehold post TEXT`, or `freehold follow NAME@host`');
-      for (const i of items) {
-        const who = handles.get(i.author) ?? i.author.slice(0, 8);
-        ctx.out(`${who}${i.post.audience === 'friends' ? ' (friends)' : ''} · ${new Date(i.post.createdAt).toLocaleString('en')}${i.post.likes ? ` · ${i.post.likes} ♥` : ''}`);
-        ctx.out(`  ${i.post.text}`);
+      const live = items.filter(isLive);
+      if (!live.length) return ctx.out('nothing yet: `freehold post TEXT`, or `freehold follow NAME@host`');
+      for (const i of live) {
+        const who = handles.get(i.author) ?? i.author;
+        const edited = i.post.editedAt === undefined ? '' : ' · edited';
+        const counts = `${i.post.likes ? ` · ${i.post.likes} ♥` : ''}${i.post.reposts ? ` · ${i.post.reposts} ↻` : ''}`;
+        ctx.out(`${who}${i.post.repostOf ? ' reposted' : ''}${i.post.audience === 'friends' ? ' (friends)' : ''} · ${new Date(i.post.createdAt).toLocaleString('en')}${edited}${counts}`);
+        if (i.post.text) ctx.out(`  ${i.post.text}`);
+        const other = i.post.repostOf ?? i.post.quoteOf;
+        if (other) {
+          const held = shown.get(refToString(other));
+          ctx.out(held ? `  > ${handles.get(held.author) ?? held.author}: ${held.post.text}` : `  > ${refToString(other)} (not in your replica)`);
+        }
         ctx.out(`  ${refToString(i.ref)}`);
       }
-    },
-  },
-  {
-    name: 'like',
-    usage: 'like POST',
-    summary: 'Like a post (POST as `freehold feed` prints it).',
-    args: [1, 1],
-    async run(ctx) {
-      const ref = parseRef(ctx.args[0]!);
-      await withMicroblog(ctx, async (mb) => {
-        if (!(await mb.getPost(ref))) reject('not-found', `no post ${ctx.args[0]} in your replica (follow its author first)`);
-        await mb.like(ref);
-      });
-      ctx.out(`liked ${ctx.args[0]}`);
     },
   },
   {
@@ -246,22 +303,14 @@ export const microblogCommands: Command[] = [
         if (action === 'purge') ctx.out(`${results.local} entries cleared from this device`);
         return;
       }
-      const items = await withMicroblog(ctx, (mb) => mb.inbox());
+      const { items, names } = await withMicroblog(ctx, async (mb) => {
+        const items = await mb.inbox();
+        return { items, names: await namesOf(mb, items.map((i) => i.message.from)) };
+      });
       if (ctx.values.json) return ctx.json(items.map((i) => ({ id: i.id, ...i.message, at: new Date(i.message.at).toISOString() })));
       if (!items.length) return ctx.out('inbox is empty');
-      for (const { message: m } of items) {
-        const what =
-          m.type === 'dm'
-            ? `message: ${m.text}`
-            : m.type === 'follow-request'
-              ? 'asked to follow you'
-              : m.type === 'like'
-                ? `liked ${refToString(m.post)}`
-                : m.type === 'reply'
-                  ? `replied to ${refToString(m.post)} with ${refToString(m.reply)}`
-                  : `mentioned you in ${refToString(m.post)}`;
-        ctx.out(`${new Date(m.at).toLocaleString('en')}  ${m.from.slice(0, 8)}  ${what}`);
-      }
+      // Senders by handle where known, else by their whole id: whatever is shown here, other commands take.
+      for (const { message: m } of items) ctx.out(`${new Date(m.at).toLocaleString('en')}  ${names.get(m.from) ?? m.from}  ${describe(m)}`);
     },
   },
   {

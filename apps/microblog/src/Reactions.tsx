@@ -1,0 +1,56 @@
+import { useEffect, useState } from 'react';
+import { refToString, type TimelineItem } from '@freehold/microblog';
+import type { Session } from './session.js';
+import { useLoad } from './hooks.js';
+
+/**
+ * Like and unlike at once: the button shows the person's last click until the replica agrees, and the count
+ * moves with it (the author's count catches up when their devices fold the like in).
+ */
+export function LikeButton({ session, item, liked }: { session: Session; item: TimelineItem; liked: boolean | undefined }) {
+  const [wanted, setWanted] = useState<boolean>();
+  useEffect(() => {
+    if (wanted !== undefined && wanted === liked) setWanted(undefined);
+  }, [liked, wanted]);
+  const shown = wanted ?? Boolean(liked);
+  const counted = item.post.likedBy[session.account] !== undefined;
+  const count = item.post.likes + (shown && !counted ? 1 : 0) - (!shown && counted ? 1 : 0);
+  const toggle = () => {
+    const next = !shown;
+    setWanted(next);
+    session.write((mb) => (next ? mb.like(item.ref) : mb.unlike(item.ref))).catch(() => setWanted(undefined));
+  };
+  return (
+    <button className={`link ${shown ? 'liked' : ''}`} aria-pressed={shown} title={shown ? 'Unlike' : 'Like'} disabled={liked === undefined} onClick={toggle}>
+      ♥ {count || ''}
+    </button>
+  );
+}
+
+/** Repost and take it back at once, as LikeButton; the count is the author's, moved by the click until it catches up. */
+export function RepostButton({ session, item }: { session: Session; item: TimelineItem }) {
+  const reposts = useLoad(session, () => session.reposts());
+  const reposted = reposts.state === 'ready' ? reposts.value.has(refToString(item.ref)) : undefined;
+  const [wanted, setWanted] = useState<boolean>();
+  useEffect(() => {
+    if (wanted !== undefined && wanted === reposted) setWanted(undefined);
+  }, [reposted, wanted]);
+  const shown = wanted ?? Boolean(reposted);
+  const counted = item.post.repostedBy[session.account] !== undefined;
+  const count = item.post.reposts + (shown && !counted ? 1 : 0) - (!shown && counted ? 1 : 0);
+  const toggle = () => {
+    const next = !shown;
+    setWanted(next);
+    session
+      .write(async (mb) => {
+        if (next) await mb.repost(item.ref);
+        else await mb.unrepost(item.ref);
+      })
+      .catch(() => setWanted(undefined));
+  };
+  return (
+    <button className={`link ${shown ? 'reposted' : ''}`} aria-pressed={shown} aria-label={`Repost${count ? ` (${count})` : ''}`} disabled={reposted === undefined} onClick={toggle}>
+      ↻ {count || ''}
+    </button>
+  );
+}
