@@ -285,8 +285,7 @@ export class Replica {
     const version = this.authority;
     // The entry at each (device, seq) this batch takes or follows: stored before it, then accepted in it.
     const seen = await storedSeqs(this.store, parsed.map((p) => p.e));
-    const accepted: { i: number; e: Entry }[] = [];
-    const charges = new Map<string, Charge>();
+    const accepted: { i: number; e: Entry; charge: Charge | undefined }[] = [];
     // One graph per space for the whole batch, even for a space the cache would not keep (one created here).
     const used = new Map<string, Promise<SpaceGraph>>();
     const graphOf = (space: Uint8Array) => {
@@ -298,12 +297,8 @@ export class Replica {
     const tryOne = async (e: Entry, i: number): Promise<IngestResult> => {
       try {
         const charge = await this.validate(e, seen, graphOf, opts.host);
-        if (charge) {
-          const k = toHex(charge.account);
-          charges.set(k, { account: charge.account, bytes: (charges.get(k)?.bytes ?? 0) + charge.bytes });
-        }
         seen.set(`${toHex(e.device)}:${e.seq}`, e.id);
-        accepted.push({ i, e });
+        accepted.push({ i, e, charge });
         return { id: toHex(e.id), ok: true, entry: e };
       } catch (err) {
         return { id: toHex(e.id), ...failure(err) };
@@ -318,8 +313,7 @@ export class Replica {
         await this.keepLogs(accepted.map((a) => a.e));
         const authors = new Map(accepted.map(({ e }) => this.authorOf(e.device)!.account.account).map((a) => [toHex(a), a]));
         await this.store.putEntries(
-          accepted.map((a) => rowOf(a.e)),
-          [...charges.values()],
+          accepted.map((a) => (a.charge ? { ...rowOf(a.e), charge: a.charge } : rowOf(a.e))),
           { version, accounts: [...authors.values()] },
         );
       } catch (err) {
