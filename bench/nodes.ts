@@ -178,15 +178,27 @@ async function fanout(nodes: number, subscribers = 300, messages = 100): Promise
     const writer = await registered(c.balancer.url);
     const space = await writer.createSpace(true);
     const create = (await writer.store.spaceEntries(space))[0]!;
-    const wlink = await ProviderLink.connect(c.balancer.url, writer, WS);
-    await pushAll(wlink, [{ bytes: encodeFrame(['entries', [create.bytes]]) }]);
+    const setup = await ProviderLink.connect(c.balancer.url, writer, WS);
+    await pushAll(setup, [{ bytes: encodeFrame(['entries', [create.bytes]]) }]);
+    setup.close();
+    // Subscribers dial their node directly, so that which node each reaches is certain; each node's share at once.
     const subs: ProviderLink[] = [];
-    for (let i = 0; i < subscribers; i++) {
-      await c.balancer.use(i % nodes, false);
-      const l = await ProviderLink.connect(c.balancer.url, null, WS);
-      await l.subscribe([space]);
-      subs.push(l);
+    for (let n = 0; n < nodes; n++) {
+      for (const group of chunk(Array.from({ length: Math.ceil((subscribers - n) / nodes) }), 50)) {
+        subs.push(
+          ...(await Promise.all(
+            group.map(async () => {
+              const l = await ProviderLink.connect(`http://127.0.0.1:${c.balancer.targets[n]}`, null, WS);
+              const { refused } = await l.subscribe([space]);
+              if (refused.length) throw new Error(`fan-out: subscription refused: ${refused[0]}`);
+              return l;
+            }),
+          )),
+        );
+      }
     }
+    // Connected last: a session with no subscription is closed once idle for two minutes.
+    const wlink = await ProviderLink.connect(c.balancer.url, writer, WS);
     const latencies: number[] = [];
     const sentAt = new Map<number, number>();
     let received = 0;
@@ -290,6 +302,6 @@ export async function nodesBench(only?: string): Promise<Row[]> {
     const fmt = (r: NodesRun[]) => r.map((x) => `${x.rate.toFixed(0)}/s ${x.nodesUs.toFixed(0)}+${x.databaseUs.toFixed(0)} µs`).join(', ');
     console.error(`nodes ingest runs: SQLite ${fmt(rs.sqlite)}; PostgreSQL 1 node ${fmt(rs.pg1)}; 3 nodes ${fmt(rs.pg3)}`);
   }
-  if (!only || only === 'fanout') rows.push(...(await fanoutAcrossNodes()));
+    if (!only || only === 'fanout') rows.push(...(await fanoutAcrossNodes()));
   return rows;
 }

@@ -225,11 +225,11 @@ export class Replica {
   private async loadGraph(space: Uint8Array): Promise<SpaceGraph> {
     this.graphLoads++;
     const g = new SpaceGraph(space);
-    const rows = await this.store.spaceEntries(space, Kind.membership);
-    const ops = rows.map((r) => {
-      const { id, device, payload } = decodeEntry(r.bytes);
-      return { id, author: this.authorOf(device)?.account.account ?? device, op: readMembershipOp(payload) };
-    });
+    const decoded = (await this.store.spaceEntries(space, Kind.membership)).map((r) => decodeEntry(r.bytes));
+    // An author whose log another process stored after this replica last caught up (an account registered through
+    // another node): its log is in the store, and catching up reads it.
+    if (this.store.changesSince && decoded.some((e) => !this.authorOf(e.device))) await this.catchUp();
+    const ops = decoded.map(({ id, device, payload }) => ({ id, author: this.authorOf(device)?.account.account ?? device, op: readMembershipOp(payload) }));
     // Stored ops were valid when stored; replay them in dependency order.
     for (const { id, author, op } of dependencyOrder(ops, (o) => toHex(o.id), (o) => o.op.deps.map(toHex))) {
       if (op.deps.every((d) => g.nodes.has(toHex(d)))) g.add(id, op, author);
