@@ -185,6 +185,19 @@ describe('one provider as three nodes over one PostgreSQL database and one NATS 
     }
   }, 30_000);
 
+  it('a reader subscribes through node 3 to a space created a moment ago through node 1 by an account new there', async () => {
+    const dana = await account('dana', n1);
+    const open = await dana.createSpace(true);
+    expect((await syncWith(dana, n1.url)).rejected).toEqual([]);
+    // Node 3 has not seen dana's log: it reads it from the database rather than refusing the space.
+    const reader = await ProviderLink.connect(n3.url, null, WS);
+    try {
+      expect(await reader.subscribe([open])).toEqual({ subscribed: [open], refused: [] });
+    } finally {
+      reader.close();
+    }
+  }, 30_000);
+
   it('a member removed through node 2 cannot write through node 3 right after, though node 3 had let it write', async () => {
     const shared = await alice.createSpace(false);
     await alice.setRole(shared, bob.account, 'writer');
