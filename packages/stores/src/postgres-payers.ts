@@ -69,10 +69,11 @@ BEGIN
         PERFORM note_authority(0::smallint, changed);
         -- A row already held (stored through another node meanwhile) is not paid for again.
         FOR owed IN SELECT r.payer, sum(r.bytes)::bigint AS bytes FROM (
-            SELECT DISTINCT ON (packed_field(batch_packed, batch_ends, 5 * j - 4)) payers[row_from + j - 1] AS payer, charges[row_from + j - 1] AS bytes
+            SELECT DISTINCT ON (ins.id) payers[row_from + j - 1] AS payer, charges[row_from + j - 1] AS bytes
             FROM generate_series(1, ends[b] - row_from + 1) AS j
-            WHERE payers[row_from + j - 1] IS NOT NULL AND packed_field(batch_packed, batch_ends, 5 * j - 4) = ANY (inserted)
-            ORDER BY packed_field(batch_packed, batch_ends, 5 * j - 4)
+              JOIN unnest(inserted) AS ins (id) ON ins.id = packed_field(batch_packed, batch_ends, 5 * j - 4)
+            WHERE payers[row_from + j - 1] IS NOT NULL
+            ORDER BY ins.id
           ) AS r GROUP BY r.payer ORDER BY r.payer LOOP
           SELECT * INTO held FROM accounts WHERE account = owed.payer;
           IF NOT FOUND THEN
