@@ -225,11 +225,11 @@ export class Replica {
   private async loadGraph(space: Uint8Array): Promise<SpaceGraph> {
     this.graphLoads++;
     const g = new SpaceGraph(space);
-    const rows = await this.store.spaceEntries(space, Kind.membership);
-    const ops = rows.map((r) => {
-      const { id, device, payload } = decodeEntry(r.bytes);
-      return { id, author: this.authorOf(device)?.account.account ?? device, op: readMembershipOp(payload) };
-    });
+    const decoded = (await this.store.spaceEntries(space, Kind.membership)).map((r) => decodeEntry(r.bytes));
+    // An author whose log another process stored after this replica last caught up (an account registered through
+    // another node): its log is in the store, and catching up reads it.
+    if (this.store.changesSince && decoded.some((e) => !this.authorOf(e.device))) await this.catchUp();
+    const ops = decoded.map(({ id, device, payload }) => ({ id, author: this.authorOf(device)?.account.account ?? device, op: readMembershipOp(payload) }));
     // Stored ops were valid when stored; replay them in dependency order.
     for (const { id, author, op } of dependencyOrder(ops, (o) => toHex(o.id), (o) => o.op.deps.map(toHex))) {
       if (op.deps.every((d) => g.nodes.has(toHex(d)))) g.add(id, op, author);
@@ -285,8 +285,7 @@ export class Replica {
     const version = this.authority;
     // The entry at each (device, seq) this batch takes or follows: stored before it, then accepted in it.
     const seen = await storedSeqs(this.store, parsed.map((p) => p.e));
-    const accepted: { i: number; e: Entry }[] = [];
-    const charges = new Map<string, Charge>();
+    const accepted: { i: number; e: Entry; charge: Charge | undefined }[] = [];
     // One graph per space for the whole batch, even for a space the cache would not keep (one created here).
     const used = new Map<string, Promise<SpaceGraph>>();
     const graphOf = (space: Uint8Array) => {
@@ -298,12 +297,8 @@ export class Replica {
     const tryOne = async (e: Entry, i: number): Promise<IngestResult> => {
       try {
         const charge = await this.validate(e, seen, graphOf, opts.host);
-        if (charge) {
-          const k = toHex(charge.account);
-          charges.set(k, { account: charge.account, bytes: (charges.get(k)?.bytes ?? 0) + charge.bytes });
-        }
         seen.set(`${toHex(e.device)}:${e.seq}`, e.id);
-        accepted.push({ i, e });
+        accepted.push({ i, e, charge });
         return { id: toHex(e.id), ok: true, entry: e };
       } catch (err) {
         return { id: toHex(e.id), ...failure(err) };
@@ -318,8 +313,7 @@ export class Replica {
         await this.keepLogs(accepted.map((a) => a.e));
         const authors = new Map(accepted.map(({ e }) => this.authorOf(e.device)!.account.account).map((a) => [toHex(a), a]));
         await this.store.putEntries(
-          accepted.map((a) => rowOf(a.e)),
-          [...charges.values()],
+          accepted.map((a) => (a.charge ? { ...rowOf(a.e), charge: a.charge } : rowOf(a.e))),
           { version, accounts: [...authors.values()] },
         );
       } catch (err) {

@@ -13,6 +13,12 @@ export interface EntryRow {
    * space under (see `Store.spacesOf`). Stores do not return it.
    */
   names?: SpaceName;
+  /**
+   * Given on a provider when a row is written: the account that pays for holding it, charged only if this write
+   * inserts the row (the same entry stored at the same moment through another node is paid for once). Stores do
+   * not return it.
+   */
+  charge?: Charge;
 }
 
 /**
@@ -38,7 +44,7 @@ export interface AccountRow {
   created: number;
 }
 
-/** Bytes to charge to an account together with a batch of entries. */
+/** Bytes to charge to an account for holding an entry. */
 export interface Charge {
   account: Uint8Array;
   bytes: number;
@@ -102,13 +108,14 @@ export interface EntryKey {
  */
 export interface Store {
   /**
-   * Inserts the rows not already present, atomically: all of them become durable or none do. With charges, each
-   * account's usage grows by its bytes in the same transaction, and if any account would pass its quota nothing is
-   * stored and a `quota-exceeded` FreeholdError is thrown. The `names` of every row are indexed in the same
+   * Inserts the rows not already present, atomically: all of them become durable or none do. The rows it inserts
+   * that carry a `charge` grow their payers' usage in the same transaction (a row already present charges nothing);
+   * if a payer is not registered (`not-hosted`) or would pass its quota (`quota-exceeded`), nothing is stored and a
+   * FreeholdError is thrown. The `names` of every row are indexed in the same
    * transaction, of rows already present too (which is how a store written before the index is filled). A store
    * that keeps an authority version checks `basis` in the same transaction (see WriteBasis); others ignore it.
    */
-  putEntries(rows: EntryRow[], charges?: Charge[], basis?: WriteBasis): Promise<void>;
+  putEntries(rows: EntryRow[], basis?: WriteBasis): Promise<void>;
   getEntries(ids: Uint8Array[]): Promise<(Uint8Array | undefined)[]>;
   hasEntry(id: Uint8Array): Promise<boolean>;
   /** The id of the entry a device signed with this sequence number, if held. */

@@ -55,6 +55,8 @@ export interface OutboxItem {
 
 /** How often the shared state drops what it no longer needs (expired pairings, refilled buckets, idle counts). */
 const SWEEP_MS = 60_000;
+/** Applies the inbox rules to a non-member's append (see Inbox.admit), once per entry in one ingest. */
+type Admit = (e: Entry, author: Uint8Array) => Promise<'sender' | 'inbox'>;
 
 /**
  * How often the replica applies what other nodes sharing the store changed in membership and identity logs, hinted
@@ -316,7 +318,15 @@ export class Provider {
 
   /** Validates and stores a batch from a session, under this provider's hosting rules. */
   async ingest(batch: Uint8Array[], from?: IngestSource) {
-    const results = await this.replica.ingest(batch, { host: (e, graph) => this.charge(e, graph, from) });
+    // A batch validated again after a `stale` refusal meets the inbox rules again: each entry takes its tokens once.
+    const admitted = new Map<string, Promise<'sender' | 'inbox'>>();
+    const admit: Admit = (e, author) => {
+      const k = toHex(e.id);
+      let payer = admitted.get(k);
+      if (!payer) admitted.set(k, (payer = this.inbox.admit(e, author, from)));
+      return payer;
+    };
+    const results = await this.replica.ingest(batch, { host: (e, graph) => this.charge(e, graph, from, admit) });
     this.opts.metrics.staleWrites.inc(this.replica.staleRetries - this.staleCounted);
     this.staleCounted = this.replica.staleRetries;
     this.cache.stored(results.flatMap((r) => (r.entry ? [r.entry] : [])));
@@ -359,16 +369,16 @@ export class Provider {
    * An author or creator this node has not seen registered (through another node) is looked up first, except for
    * a membership operation, which is answered at once (see HostPolicy): its lookup serves the next time it is offered.
    */
-  private charge(e: Entry, graph: SpaceGraph, from: IngestSource | undefined): Charge | undefined | Promise<Charge | undefined> {
+  private charge(e: Entry, graph: SpaceGraph, from: IngestSource | undefined, admit: Admit): Charge | undefined | Promise<Charge | undefined> {
     const author = this.replica.authorOf(e.device)!.account.account;
     const creator = graph.creatorAccount;
     const unseen = [author, ...(creator ? [creator] : [])].filter((a) => !this.registered.has(a));
     if (e.kind === Kind.membership) for (const a of unseen) void this.registered.check(a, true).catch(() => {});
-    if (e.kind === Kind.membership || !unseen.length) return this.chargeAs(e, graph, from, author);
-    return Promise.all(unseen.map((a) => this.registered.check(a, true))).then(() => this.chargeAs(e, graph, from, author));
+    if (e.kind === Kind.membership || !unseen.length) return this.chargeAs(e, graph, from, admit, author);
+    return Promise.all(unseen.map((a) => this.registered.check(a, true))).then(() => this.chargeAs(e, graph, from, admit, author));
   }
 
-  private chargeAs(e: Entry, graph: SpaceGraph, from: IngestSource | undefined, author: Uint8Array): Charge | undefined | Promise<Charge> {
+  private chargeAs(e: Entry, graph: SpaceGraph, from: IngestSource | undefined, admit: Admit, author: Uint8Array): Charge | undefined | Promise<Charge> {
     const hosted = this.isRegistered(author);
     const member = graph.nodes.size > 0 && graph.current().roles.has(toHex(author));
     const bytes = e.bytes.length;
@@ -378,7 +388,7 @@ export class Provider {
     if (!hosted && this.mirrors.get(e.space) && (e.kind !== Kind.append || member || fromPeer)) return undefined;
     if (e.kind === Kind.append && !member) {
       const creator = graph.creatorAccount!;
-      return this.inbox.admit(e, author, from).then((payer) => ({ account: payer === 'sender' ? author : creator, bytes }));
+      return admit(e, author).then((payer) => ({ account: payer === 'sender' ? author : creator, bytes }));
     }
     if (hosted) return { account: author, bytes };
     const creator = graph.creatorAccount;

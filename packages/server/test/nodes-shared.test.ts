@@ -122,6 +122,9 @@ describe('nodes sharing one PostgreSQL database are one provider', () => {
     console.log(`inbox through 3 nodes: ${stored} of 45 stored, ${refused} refused`);
     // One bucket for the provider (a burst of 10, 20 a minute), not one a node (30 and more).
     expect(stored).toBeLessThanOrEqual(14);
+    // And the whole burst: a node validates a sender's first batch again once it stored the sender's identity log
+    // (the batch is `stale`), and that second look takes no second token.
+    expect(stored).toBeGreaterThanOrEqual(10);
     expect(stored + refused).toBe(45);
   });
 
@@ -187,6 +190,32 @@ describe('nodes sharing one PostgreSQL database are one provider', () => {
     // The quota was filled: a batch (a frame of 20) is taken whole or not at all, so less than one is left over.
     expect(Number(row.quota) - Number(row.used)).toBeLessThan(20 * Math.max(...all.map((e) => e.bytes.length)));
     expect(accepted.flat().length).toBeLessThan(600);
+  });
+
+  it('charges an entry pushed through every node at the same moment once', async () => {
+    await balancer.use(0);
+    const dave = await newDevice(tmp.dir, 'dave');
+    await join_(dave, url);
+    const space = await dave.createSpace(true);
+    await syncWith(dave, url);
+    const all = await blobEntries(dave, space, 200);
+    const count = async () =>
+      (await db.query<{ n: number; bytes: string }>('SELECT COUNT(*)::int AS n, COALESCE(SUM(octet_length(bytes)), 0) AS bytes FROM entries WHERE device = $1', [Buffer.from(dave.id)]))
+        .rows[0]!;
+    const before = await count();
+    const links: ProviderLink[] = [];
+    for (let i = 0; i < 3; i++) {
+      await balancer.use(i, false);
+      links.push(await ProviderLink.connect(url, dave, WS));
+    }
+    // The same 200 entries through all three nodes at once (a client retrying elsewhere before its answer came).
+    const acked = await Promise.all(links.map((link) => push(link, all)));
+    for (const link of links) link.close();
+    for (const a of acked) expect(a.length).toBe(200);
+    const stored = await count();
+    expect(stored.n).toBe(before.n + 200);
+    // Every byte charged is a byte stored: what two nodes stored at the same moment is paid for once.
+    expect(Number((await accountRow(dave))!.used)).toBe(Number(stored.bytes));
   });
 
   // Last: it spends this address's linking writes for the next minute.

@@ -136,13 +136,11 @@ describe('one provider as three nodes over one PostgreSQL database and one NATS 
 
   beforeAll(async () => {
     await ensureNats();
-    n1 = await startNode('n1', schema, NATS_URL);
+    [n1, n2, n3] = await Promise.all([startNode('n1', schema, NATS_URL), startNode('n2', schema, NATS_URL), startNode('n3', schema, NATS_URL)]);
+    // Each registered through another node: every node hosts all three at once.
     alice = await account('alice', n1);
-    bob = await account('bob', n1);
-    carol = await account('carol', n1);
-    // Started after the accounts were registered: registrations reach other nodes when they start.
-    n2 = await startNode('n2', schema, NATS_URL);
-    n3 = await startNode('n3', schema, NATS_URL);
+    bob = await account('bob', n2);
+    carol = await account('carol', n3);
     for (const other of [bob, carol]) await alice.replica.addCard(encodeCard(other.identity()));
     space = await alice.createSpace(false);
     await put(alice, space, 'notes', { title: 'for friends' });
@@ -173,6 +171,19 @@ describe('one provider as three nodes over one PostgreSQL database and one NATS 
     } finally {
       await onTwo.close();
       await onThree.close();
+    }
+  }, 30_000);
+
+  it('a reader subscribes through node 3 to a space created a moment ago through node 1 by an account new there', async () => {
+    const dana = await account('dana', n1);
+    const open = await dana.createSpace(true);
+    expect((await syncWith(dana, n1.url)).rejected).toEqual([]);
+    // Node 3 has not seen dana's log: it reads it from the database rather than refusing the space.
+    const reader = await ProviderLink.connect(n3.url, null, WS);
+    try {
+      expect(await reader.subscribe([open])).toEqual({ subscribed: [open], refused: [] });
+    } finally {
+      reader.close();
     }
   }, 30_000);
 
@@ -295,10 +306,9 @@ describe('nodes when NATS, PostgreSQL or a node goes away', () => {
 
   beforeAll(async () => {
     nats = await PrivateNats.start();
-    nA = await startNode('a', schema, nats.url);
+    [nA, nB] = await Promise.all([startNode('a', schema, nats.url), startNode('b', schema, nats.url)]);
     alice = await account('alice', nA);
-    bob = await account('bob', nA);
-    nB = await startNode('b', schema, nats.url);
+    bob = await account('bob', nB);
     await alice.replica.addCard(encodeCard(bob.identity()));
     space = await alice.createSpace(false);
     await alice.setRole(space, bob.account, 'reader');

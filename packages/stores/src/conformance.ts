@@ -240,25 +240,40 @@ export function storeConformance(name: string, makeFactory: () => Promise<StoreF
       expect(await s.getMeta('nope')).toBeUndefined();
     });
 
-    it('charges accounts with their entries atomically and refuses a batch over quota', async () => {
+    it('charges the payers of the rows it inserts atomically and refuses a batch over quota', async () => {
       const s = await fresh();
       const acct = id32(500);
+      const pays = (bytes: number, account = acct) => ({ charge: { account, bytes } });
       await s.putAccount({ account: acct, quota: 100, used: 0, created: 1 });
-      await s.putEntries([row(1)], [{ account: acct, bytes: 60 }]);
+      await s.putEntries([row(1, pays(60))]);
       expect((await s.getAccount(acct))!.used).toBe(60);
-      await expect(s.putEntries([row(2), row(3)], [{ account: acct, bytes: 41 }])).rejects.toMatchObject({ reason: 'quota-exceeded' });
+      await expect(s.putEntries([row(2, pays(20)), row(3, pays(21))])).rejects.toMatchObject({ reason: 'quota-exceeded' });
       // Charges to one account add up.
-      await expect(s.putEntries([row(2)], [{ account: acct, bytes: 30 }, { account: acct, bytes: 30 }])).rejects.toMatchObject({ reason: 'quota-exceeded' });
+      await expect(s.putEntries([row(2, pays(30)), row(3, pays(30))])).rejects.toMatchObject({ reason: 'quota-exceeded' });
       expect(await s.countEntries()).toBe(1);
       expect((await s.getAccount(acct))!.used).toBe(60);
-      await expect(s.putEntries([row(4)], [{ account: id32(501), bytes: 1 }])).rejects.toMatchObject({ reason: 'not-hosted' });
+      await expect(s.putEntries([row(4, pays(1, id32(501)))])).rejects.toMatchObject({ reason: 'not-hosted' });
       expect(await s.hasEntry(id32(4))).toBe(false);
+      // A row held already is not paid for again, alone or beside new ones.
+      await s.putEntries([row(1, pays(60))]);
+      await s.putEntries([row(1, pays(60)), row(7, pays(40))]);
+      expect((await s.getAccount(acct))!.used).toBe(100);
       // Raising the quota keeps the usage.
       await s.putAccount({ account: acct, quota: 1000, used: 0, created: 2 });
-      expect(await s.getAccount(acct)).toMatchObject({ quota: 1000, used: 60, created: 1 });
-      await s.putEntries([row(2)], [{ account: acct, bytes: 41 }]);
-      expect((await s.accounts()).map((a) => [toHex(a.account), a.used])).toEqual([[toHex(acct), 101]]);
+      expect(await s.getAccount(acct)).toMatchObject({ quota: 1000, used: 100, created: 1 });
+      await s.putEntries([row(2, pays(41))]);
+      expect((await s.accounts()).map((a) => [toHex(a.account), a.used])).toEqual([[toHex(acct), 141]]);
       expect(await s.getAccount(id32(502))).toBeUndefined();
+    });
+
+    it('charges a row put twice at the same moment once', async () => {
+      const s = await fresh();
+      const acct = id32(500);
+      await s.putAccount({ account: acct, quota: 1000, used: 0, created: 1 });
+      const r = row(1, { charge: { account: acct, bytes: 60 } });
+      await Promise.all([s.putEntries([r]), s.putEntries([r, row(2, { charge: { account: acct, bytes: 5 } })]), s.putEntries([r])]);
+      expect(await s.countEntries()).toBe(2);
+      expect((await s.getAccount(acct))!.used).toBe(65);
     });
 
     it('decides each of several batches put at once on its own, in the order they were put', async () => {
@@ -267,11 +282,11 @@ export function storeConformance(name: string, makeFactory: () => Promise<StoreF
       await s.putAccount({ account: acct, quota: 100, used: 0, created: 1 });
       await s.putEntries([row(1)]);
       const settled = await Promise.allSettled([
-        s.putEntries([row(2)], [{ account: acct, bytes: 60 }]),
+        s.putEntries([row(2, { charge: { account: acct, bytes: 60 } })]),
         s.putEntries([row(3), row(50, { seq: 1 })]),
-        s.putEntries([row(4)], [{ account: acct, bytes: 41 }]),
-        s.putEntries([row(5)], [{ account: id32(501), bytes: 1 }]),
-        s.putEntries([row(6, { space: SPACE_B, kind: 0, names: { account: id32(600), creator: true } })], [{ account: acct, bytes: 40 }]),
+        s.putEntries([row(4, { charge: { account: acct, bytes: 41 } })]),
+        s.putEntries([row(5, { charge: { account: id32(501), bytes: 1 } })]),
+        s.putEntries([row(6, { space: SPACE_B, kind: 0, names: { account: id32(600), creator: true }, charge: { account: acct, bytes: 40 } })]),
       ]);
       const outcomes = settled.map((r) => (r.status === 'fulfilled' ? 'stored' : (r.reason as { reason?: string }).reason));
       expect(outcomes).toEqual(['stored', 'fork', 'quota-exceeded', 'not-hosted', 'stored']);

@@ -4,7 +4,6 @@ import {
   reject,
   toHex,
   type AccountRow,
-  type Charge,
   type DeviceUsage,
   type EntryKey,
   type EntryRow,
@@ -109,19 +108,13 @@ export class IndexedDbStore implements Store {
     });
   }
 
-  async putEntries(rows: EntryRow[], charges: Charge[] = []): Promise<void> {
+  async putEntries(rows: EntryRow[]): Promise<void> {
     const tx = this.db.transaction(['entries', 'accounts', 'spaces', 'space_names'], 'readwrite');
     const entries = tx.objectStore('entries');
     const accounts = tx.objectStore('accounts');
     const spaces = tx.objectStore('spaces');
     const names = tx.objectStore('space_names');
     try {
-      for (const c of charges) {
-        const a = (await accounts.get(key(c.account))) as AccountRow | undefined;
-        if (!a) reject('not-hosted', 'account is not registered here');
-        if (a.used + c.bytes > a.quota) reject('quota-exceeded', quotaMessage(a, c.bytes));
-        await accounts.put({ ...a, used: a.used + c.bytes });
-      }
       const newSpaces = new Map<string, Uint8Array>();
       for (const r of rows) {
         if (r.names) {
@@ -139,6 +132,13 @@ export class IndexedDbStore implements Store {
             if ((e as DOMException).name === 'ConstraintError') reject('fork', `the device already signed a different entry with sequence ${r.seq}`);
             throw e;
           });
+        // Only a row this transaction inserts is paid for.
+        if (r.charge) {
+          const a = (await accounts.get(key(r.charge.account))) as AccountRow | undefined;
+          if (!a) reject('not-hosted', 'account is not registered here');
+          if (a.used + r.charge.bytes > a.quota) reject('quota-exceeded', quotaMessage(a, r.charge.bytes));
+          await accounts.put({ ...a, used: a.used + r.charge.bytes });
+        }
       }
       for (const space of newSpaces.values()) await spaces.put(true, key(space.slice()));
       await tx.done;

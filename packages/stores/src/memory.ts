@@ -5,7 +5,6 @@ import {
   reject,
   toHex,
   type AccountRow,
-  type Charge,
   type DeviceUsage,
   type EntryKey,
   type EntryRow,
@@ -30,23 +29,28 @@ export class MemoryStore implements Store {
   /** Per account, the spaces naming it (see Store.spacesOf). */
   private readonly named = new Map<string, Map<string, NamedSpace>>();
 
-  async putEntries(rows: EntryRow[], charges: Charge[] = []): Promise<void> {
-    // What each account will have used, charge by charge: one account may be charged more than once.
-    const used = new Map<string, number>();
-    for (const c of charges) {
-      const k = toHex(c.account);
-      const a = this.accountRows.get(k);
-      if (!a) reject('not-hosted', 'account is not registered here');
-      const before = used.get(k) ?? a.used;
-      if (before + c.bytes > a.quota) reject('quota-exceeded', quotaMessage({ used: before, quota: a.quota }, c.bytes));
-      used.set(k, before + c.bytes);
-    }
+  async putEntries(rows: EntryRow[]): Promise<void> {
     // Same contract as the SQL stores' unique (device, seq) index: a conflicting batch changes nothing.
     for (const r of rows) {
       const held = this.bySeq.get(`${toHex(r.device)}:${r.seq}`);
       if (held && toHex(held) !== toHex(r.id)) reject('fork', `the device already signed a different entry with sequence ${r.seq}`);
     }
-    for (const { names, ...r } of rows) {
+    // What each payer will have used once the rows not yet held are in: a row held already charges nothing.
+    const used = new Map<string, number>();
+    const inserted = new Set<string>();
+    for (const r of rows) {
+      const k = toHex(r.id);
+      if (this.entries.has(k) || inserted.has(k)) continue;
+      inserted.add(k);
+      if (!r.charge) continue;
+      const payer = toHex(r.charge.account);
+      const a = this.accountRows.get(payer);
+      if (!a) reject('not-hosted', 'account is not registered here');
+      const before = used.get(payer) ?? a.used;
+      if (before + r.charge.bytes > a.quota) reject('quota-exceeded', quotaMessage({ used: before, quota: a.quota }, r.charge.bytes));
+      used.set(payer, before + r.charge.bytes);
+    }
+    for (const { names, charge: _charge, ...r } of rows) {
       if (names) this.name(r.space, names.account, names.creator);
       const k = toHex(r.id);
       if (this.entries.has(k)) continue;

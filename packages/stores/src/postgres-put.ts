@@ -1,11 +1,10 @@
 import type pg from 'pg';
-import { FreeholdError, toHex, type Charge, type EntryRow, type WriteBasis } from '@freehold/core';
+import { FreeholdError, toHex, type EntryRow, type WriteBasis } from '@freehold/core';
 import { quotaMessage } from './quota.js';
 
 /** One Store.putEntries call, waiting to be stored with others in one round trip. */
 export interface Put {
   rows: EntryRow[];
-  charges: Charge[];
   basis?: WriteBasis;
 }
 
@@ -19,7 +18,7 @@ interface Refused {
 }
 
 const PUT = `SELECT * FROM put_entries($1::int[], $2::bytea, $3::int[], $4::smallint[], $5::bigint[], $6::bigint[],
-  $7::int[], $8::bytea[], $9::bytea[], $10::boolean[], $11::int[], $12::bytea[], $13::bigint[], $14::bigint[], $15::int[], $16::bytea[])`;
+  $7::int[], $8::bytea[], $9::bytea[], $10::boolean[], $11::bytea[], $12::bigint[], $13::bigint[], $14::int[], $15::bytea[])`;
 
 const buf = (b: Uint8Array): Buffer => Buffer.from(b.buffer, b.byteOffset, b.byteLength);
 /** A list of integers as PostgreSQL's array text: the driver would quote and escape each number on its own. */
@@ -46,11 +45,10 @@ function namesOf(rows: EntryRow[]): { account: Buffer; space: Buffer; creator: b
 function argumentsOf(group: Put[]): unknown[] {
   const fields: Buffer[] = [];
   const fieldEnds: number[] = [];
-  const rows = { kinds: [] as number[], seqs: [] as number[], times: [] as number[] };
+  const rows = { kinds: [] as number[], seqs: [] as number[], times: [] as number[], payers: [] as (Buffer | null)[], charges: [] as number[] };
   const names: { account: Buffer; space: Buffer; creator: boolean }[] = [];
-  const charges: Charge[] = [];
   const basis = { versions: [] as number[], accounts: [] as Buffer[] };
-  const ends = { rows: [] as number[], names: [] as number[], charges: [] as number[], basis: [] as number[] };
+  const ends = { rows: [] as number[], names: [] as number[], basis: [] as number[] };
   let at = 0;
   for (const put of group) {
     for (const r of put.rows) {
@@ -61,16 +59,16 @@ function argumentsOf(group: Put[]): unknown[] {
       rows.kinds.push(r.kind);
       rows.seqs.push(r.seq);
       rows.times.push(r.time);
+      rows.payers.push(r.charge ? buf(r.charge.account) : null);
+      rows.charges.push(r.charge?.bytes ?? 0);
     }
     names.push(...namesOf(put.rows));
-    charges.push(...put.charges);
     // Without a basis (a store opened by a tool, not a replica) nothing read can have gone stale.
     basis.versions.push(put.basis?.version ?? Number.MAX_SAFE_INTEGER);
     basis.accounts.push(...(put.basis?.accounts ?? []).map(buf));
     ends.basis.push(basis.accounts.length);
     ends.rows.push(rows.kinds.length);
     ends.names.push(names.length);
-    ends.charges.push(charges.length);
   }
   return [
     intArray(ends.rows),
@@ -83,9 +81,8 @@ function argumentsOf(group: Put[]): unknown[] {
     names.map((n) => n.account),
     names.map((n) => n.space),
     names.map((n) => n.creator),
-    intArray(ends.charges),
-    charges.map((c) => buf(c.account)),
-    intArray(charges.map((c) => c.bytes)),
+    rows.payers,
+    intArray(rows.charges),
     intArray(basis.versions),
     intArray(ends.basis),
     basis.accounts,

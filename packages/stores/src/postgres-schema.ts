@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { MIGRATIONS_TABLE, pending, type Migration } from './migrations.js';
 import { AUTHORITY_MIGRATION } from './postgres-authority.js';
+import { PAYERS_MIGRATION } from './postgres-payers.js';
 
 /** The PostgreSQL store's schema, oldest first (see Migration). Each runs in the store's own schema. */
 export const POSTGRES_MIGRATIONS: readonly Migration[] = [
@@ -157,6 +158,7 @@ CREATE INDEX pairings_network ON pairings (network, n);
 CREATE INDEX pairings_expires ON pairings (expires);`,
   },
   AUTHORITY_MIGRATION,
+  PAYERS_MIGRATION,
 ];
 
 /**

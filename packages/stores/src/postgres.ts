@@ -5,7 +5,6 @@ import {
   toHex,
   type AccountRow,
   type AuthorityChanges,
-  type Charge,
   type DeviceUsage,
   type EntryKey,
   type EntryRow,
@@ -118,8 +117,8 @@ export class PostgresStore implements Store {
    * Group commit: batches put while earlier groups are being stored leave together in the next group, one
    * statement and one commit for all of them (see put_entries). Each resolves only once committed.
    */
-  async putEntries(rows: EntryRow[], charges: Charge[] = [], basis?: WriteBasis): Promise<void> {
-    const refused = await this.puts.request({ rows, charges, basis });
+  async putEntries(rows: EntryRow[], basis?: WriteBasis): Promise<void> {
+    const refused = await this.puts.request({ rows, basis });
     if (refused) throw refused;
   }
 

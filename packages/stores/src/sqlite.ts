@@ -3,7 +3,6 @@ import Database from 'better-sqlite3';
 import {
   reject,
   type AccountRow,
-  type Charge,
   type DeviceUsage,
   type EntryKey,
   type EntryRow,
@@ -138,18 +137,20 @@ export class SqliteStore implements Store {
     }
   }
 
-  private readonly insertOne = (rows: EntryRow[], charges: Charge[]) =>
+  /** A row inserted charges its payer, checked against the quota as it goes; any refusal undoes the whole call. */
+  private readonly insertOne = (rows: EntryRow[]) =>
     this.db.transaction(() => {
-      for (const c of charges) {
-        const a = this.account(c.account);
-        if (!a) reject('not-hosted', 'account is not registered here');
-        if (a.used + c.bytes > a.quota) reject('quota-exceeded', quotaMessage(a, c.bytes));
-        this.stmts.charge.run(c.bytes, c.account);
-      }
       let n = 0;
       for (const r of rows) {
-        n += this.insertRow(r);
+        const inserted = this.insertRow(r);
+        n += inserted;
         if (r.names) this.stmts.name.run(r.names.account, r.space, r.names.creator ? 1 : 0);
+        if (inserted && r.charge) {
+          const a = this.account(r.charge.account);
+          if (!a) reject('not-hosted', 'account is not registered here');
+          if (a.used + r.charge.bytes > a.quota) reject('quota-exceeded', quotaMessage(a, r.charge.bytes));
+          this.stmts.charge.run(r.charge.bytes, r.charge.account);
+        }
       }
       if (n) this.stmts.inserted.run(n);
     })();
@@ -164,17 +165,17 @@ export class SqliteStore implements Store {
     }
   }
 
-  private queued: { rows: EntryRow[]; charges: Charge[]; done: (err?: unknown) => void }[] = [];
+  private queued: { rows: EntryRow[]; done: (err?: unknown) => void }[] = [];
 
   /**
    * Group commit: batches that arrive in the same turn of the event loop share one transaction (one fsync), each
    * in its own savepoint, so one refused batch does not fail the others and each caller still hears only once
    * its rows are durable.
    */
-  putEntries(rows: EntryRow[], charges: Charge[] = []): Promise<void> {
+  putEntries(rows: EntryRow[]): Promise<void> {
     return new Promise((resolve, rejectPut) => {
       if (this.queued.length === 0) setImmediate(() => this.commitQueued());
-      this.queued.push({ rows, charges, done: (err) => (err === undefined ? resolve() : rejectPut(err)) });
+      this.queued.push({ rows, done: (err) => (err === undefined ? resolve() : rejectPut(err)) });
     });
   }
 
@@ -186,7 +187,7 @@ export class SqliteStore implements Store {
       this.write(() =>
         batch.forEach((call, i) => {
           try {
-            this.insertOne(call.rows, call.charges);
+            this.insertOne(call.rows);
           } catch (e) {
             errors.set(i, e);
           }

@@ -43,7 +43,7 @@ async function expectUpgraded(s: Store, h: History): Promise<void> {
   expect(await named(s, h.bob)).toEqual([[toHex(h.space), false]]);
   // Writes and charges go through.
   const next = { ...h.rows[0]!, id: new Uint8Array(32).fill(9), seq: 1000 };
-  await s.putEntries([next], [{ account: h.alice, bytes: 5 }]);
+  await s.putEntries([{ ...next, charge: { account: h.alice, bytes: 5 } }]);
   expect((await s.getAccount(h.alice))!.used).toBe(15);
 }
 

@@ -43,16 +43,16 @@ describe('PostgreSQL authority versions: what several nodes sharing one store va
 
       // Node two validated at `start`: a batch in space 1, or by account 7, is stale; others are not.
       const refused = async (p: Promise<void>) => p.then(() => 'stored', (e: unknown) => (isFreeholdError(e, 'stale') ? 'stale' : String(e)));
-      expect(await refused(two.putEntries([row(key(1))], [], { version: start, accounts: [] }))).toBe('stale');
-      expect(await refused(two.putEntries([row(key(2))], [], { version: start, accounts: [key(7)] }))).toBe('stale');
-      expect(await refused(two.putEntries([row(key(2))], [], { version: start, accounts: [key(8)] }))).toBe('stored');
+      expect(await refused(two.putEntries([row(key(1))], { version: start, accounts: [] }))).toBe('stale');
+      expect(await refused(two.putEntries([row(key(2))], { version: start, accounts: [key(7)] }))).toBe('stale');
+      expect(await refused(two.putEntries([row(key(2))], { version: start, accounts: [key(8)] }))).toBe('stored');
       // Caught up, the same batches go through.
-      expect(await refused(two.putEntries([row(key(1))], [], { version: seen.version, accounts: [key(7)] }))).toBe('stored');
+      expect(await refused(two.putEntries([row(key(1))], { version: seen.version, accounts: [key(7)] }))).toBe('stored');
 
       // A stale batch changes nothing: not its entries, nor the version.
       const before = await one.countEntries();
       const stale = row(key(1));
-      expect(await refused(two.putEntries([stale], [], { version: start, accounts: [] }))).toBe('stale');
+      expect(await refused(two.putEntries([stale], { version: start, accounts: [] }))).toBe('stale');
       expect(await one.hasEntry(stale.id)).toBe(false);
       expect(await one.countEntries()).toBe(before);
 
