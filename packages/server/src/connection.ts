@@ -149,7 +149,8 @@ export class Connection implements Subscriber {
   /** Spaces a session names that belong to an account that moved away: it is told where that account lives. */
   private async tellMoved(spaces: Uint8Array[]): Promise<void> {
     for (const space of spaces) {
-      const creator = (await this.provider.replica.graph(space)).creatorAccount;
+      // A space whose membership cannot be read now is answered for by what the frame asked (see subscribe).
+      const creator = (await this.provider.replica.graph(space).catch(() => undefined))?.creatorAccount;
       const log = creator && this.provider.movedAway(creator);
       if (log) this.moved(log);
     }
@@ -396,15 +397,28 @@ export class Connection implements Subscriber {
   private async subscribe(spaces: Uint8Array[]): Promise<void> {
     const ok: Uint8Array[] = [];
     const refused: string[] = [];
+    // Spaces whose membership could not be looked up now (the store did not answer): the answer still comes, so a
+    // client waiting for it is told instead of waiting for good.
+    const unchecked: string[] = [];
     const max = this.account || this.peer ? this.limits.maxSubscriptions.authenticated : this.limits.maxSubscriptions.anonymous;
     for (const space of spaces) {
       const key = toId(space);
       if (this.subscriptions.has(key)) {
         ok.push(space);
-      } else if (this.subscriptions.size >= max) {
+        continue;
+      }
+      if (this.subscriptions.size >= max) {
         this.send(['error', 'too-large', `a session may subscribe to ${max} spaces${this.account || this.peer ? '' : ' (authenticate for more)'}`]);
         break;
-      } else if (await this.provider.canSubscribe(space, this)) {
+      }
+      let readable: boolean;
+      try {
+        readable = await this.provider.canSubscribe(space, this);
+      } catch (e) {
+        unchecked.push(`${key}: ${e instanceof Error ? e.message : String(e)}`);
+        continue;
+      }
+      if (readable) {
         this.provider.subscriptions.subscribe(space, this);
         this.subscriptions.set(key, space);
         ok.push(space);
@@ -419,6 +433,7 @@ export class Connection implements Subscriber {
       const known = this.account || this.peer;
       this.send(['error', known ? 'forbidden-role' : 'unauthenticated', `${which} not readable by this session${known ? '' : ' (authenticate first)'}`]);
     }
+    if (unchecked.length) this.send(['error', 'unavailable', `could not check ${unchecked.length} of the spaces (${unchecked[0]!.slice(0, 200)}); subscribe to them again later`]);
     this.send(['subbed', ok]);
   }
 

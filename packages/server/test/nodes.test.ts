@@ -369,11 +369,14 @@ describe('nodes when NATS, PostgreSQL or a node goes away', () => {
     expect(lone.proc.child.exitCode).toBe(0);
   }, 30_000);
 
-  it('PostgreSQL unreachable: writes are refused unavailable, never acknowledged, and the node recovers by itself', async () => {
+  it('PostgreSQL unreachable: writes are refused unavailable, never acknowledged, subscriptions still answered, and the node recovers by itself', async () => {
     const proxy = await FaultProxy.start(await freePort(), 5432, Math.random);
     const nP = await startNode('p', schema, nats.url, { db: `postgres://postgres@127.0.0.1:${new URL(proxy.url).port}/test` });
     const open = await alice.createSpace(true);
     await syncWith(alice, nP.url);
+    // A space this node has not looked at yet, whose membership it cannot read while the database is away.
+    const unseen = await alice.createSpace(true);
+    await syncWith(alice, nA.url);
     const link = await ProviderLink.connect(nP.url, alice, WS);
     try {
       const [ok, cut] = await blobEntries(alice, open, 2);
@@ -384,6 +387,9 @@ describe('nodes when NATS, PostgreSQL or a node goes away', () => {
       proxy.set({ refuse: true });
       proxy.cutAll();
       expect(await pushOne(link, cut!.bytes)).toBe('unavailable');
+      // A subscription it cannot check is still answered (a client waiting for the answer would wait for good).
+      const sub = await Promise.race([link.subscribe([unseen]), new Promise<'no answer'>((r) => setTimeout(() => r('no answer'), 10_000))]);
+      expect(sub).toMatchObject({ subscribed: [], refused: [expect.stringMatching(/could not check 1 of the spaces/)] });
       const store = await PostgresStore.open(PG_URL, schema);
       expect(await store.hasEntry(cut!.id)).toBe(false);
       await store.close();
