@@ -72,6 +72,8 @@ export interface IngestOptions {
  * membership graph of each space, and the rule that an entry is stored only after it is completely valid.
  */
 export class Replica {
+  /** Batches whose signatures are being checked ahead of their ingest (see prepare). */
+  private readonly prepared = new WeakMap<Uint8Array[], ReturnType<typeof readEntries>>();
   private readonly accounts = new AccountIndex();
   private readonly graphs: LRUCache<string, Promise<SpaceGraph>>;
   contentCheck: ContentCheck | undefined;
@@ -246,10 +248,20 @@ export class Replica {
    * Validates and stores a batch. Membership ops go first (retrying those whose dependencies arrive later in the
    * same batch), then content. Each entry gets a result; a rejected entry changes nothing.
    */
+  /**
+   * Starts decoding a batch about to be ingested and checking its signatures (which needs nothing this replica
+   * holds), so that the checks run while the batch before it is stored; ingesting the same array takes the result.
+   */
+  prepare(batch: Uint8Array[]): void {
+    if (!this.prepared.has(batch)) this.prepared.set(batch, readEntries(batch));
+  }
+
   async ingest(batch: Uint8Array[], opts: IngestOptions = {}): Promise<IngestResult[]> {
     const results: IngestResult[] = new Array(batch.length);
     const parsed: { i: number; e: Entry }[] = [];
-    (await readEntries(batch)).forEach((r, i) => {
+    const read = this.prepared.get(batch) ?? readEntries(batch);
+    this.prepared.delete(batch);
+    (await read).forEach((r, i) => {
       if ('entry' in r) parsed.push({ i, e: r.entry });
       else results[i] = failure(r.error);
     });

@@ -62,6 +62,18 @@ describe('security matrix: every bad entry is rejected with its reason and the s
     expect(r!.reason).toBe('bad-signature');
   });
 
+  it('forged signature in a batch whose signatures were checked ahead (Replica.prepare): the same answers as without', async () => {
+    const { bob, mallory, space, good } = await setup();
+    const forged = encode([good.header, good.payload, craft(bob.device.keys.sign, { space, basis: good.basis }).signature]);
+    const other = craft(mallory.device.keys.sign, { space, basis: good.basis });
+    const batch = [forged, other.bytes, good.bytes];
+    bob.device.replica.prepare(batch);
+    const ahead = (await bob.device.replica.ingest(batch)).map((r) => r.reason ?? 'ok');
+    const plain = (await mallory.device.replica.ingest([...batch])).map((r) => r.reason ?? 'ok');
+    expect(ahead[0]).toBe('bad-signature');
+    expect(ahead).toEqual(plain);
+  });
+
   it('tampered ciphertext', async () => {
     const { bob, good } = await setup();
     const payload = good.payload.slice();

@@ -66,6 +66,8 @@ export class Connection implements Subscriber {
   private deliveries: DeliveryTracker | undefined;
   private readonly queue: RawData[] = [];
   private busy = false;
+  /** The next queued frame, decoded ahead while the one before it was handled (see prepareNext). */
+  private ahead: { data: RawData; bytes: Uint8Array; f: Frame } | undefined;
   private errors = 0;
   private alive = true;
   lastSeen = Date.now();
@@ -198,8 +200,11 @@ export class Connection implements Subscriber {
   private async drain(): Promise<void> {
     this.busy = true;
     while (this.queue.length) {
-      const bytes = toBytes(this.queue.shift()!);
-      const f = this.decode(bytes);
+      const data = this.queue.shift()!;
+      const ahead = this.ahead?.data === data ? this.ahead : undefined;
+      this.ahead = undefined;
+      const bytes = ahead?.bytes ?? toBytes(data);
+      const f = this.decode(bytes, ahead?.f);
       if (f) {
         const tier = this.tier();
         const cost = frameCost(f, bytes.length);
@@ -213,6 +218,7 @@ export class Connection implements Subscriber {
         }
       }
       if (this.queue.length < this.limits.maxQueued / 2 && !this.draining) this.ws.resume();
+      if (f?.[0] === 'entries') this.prepareNext();
       if (f) await this.handle(f, bytes.length);
       await nextTurn();
     }
@@ -232,13 +238,33 @@ export class Connection implements Subscriber {
     if (this.errors >= this.limits.maxErrors) this.ws.close(1008, 'too many bad frames');
   }
 
-  private decode(bytes: Uint8Array): Frame | undefined {
+  /**
+   * A hosted account's or peer provider's next queued frame, if it carries entries, has its signatures checked
+   * while this one is stored (see Replica.prepare): one frame ahead at most, and only for sessions whose frames
+   * are not held back by a small budget. A frame that does not decode is left for its turn, so errors keep order.
+   */
+  private prepareNext(): void {
+    const data = this.queue[0];
+    const tier = this.tier();
+    if (data === undefined || (tier !== 'peer' && tier !== 'hosted')) return;
+    const bytes = toBytes(data);
+    try {
+      const f = decodeFrame(bytes);
+      if (f[0] !== 'entries') return;
+      this.ahead = { data, bytes, f };
+      this.provider.replica.prepare(f[1]);
+    } catch {
+      // Reported when its turn comes.
+    }
+  }
+
+  private decode(bytes: Uint8Array, decoded?: Frame): Frame | undefined {
     this.lastSeen = Date.now();
     this.stats.frames++;
     this.stats.bytesIn += bytes.length;
     this.metrics.bytesIn.inc(bytes.length);
     try {
-      return decodeFrame(bytes);
+      return decoded ?? decodeFrame(bytes);
     } catch (e) {
       this.fail(e instanceof FreeholdError ? e.reason : 'malformed', e instanceof Error ? e.message : 'bad frame');
       return undefined;
