@@ -40,13 +40,12 @@ export function draft(name: string): { phrase: string; finish(handle: string): P
 export async function handleFree(name: string, host: string): Promise<void> {
   let res: Response;
   try {
-    res = await fetch(`${PROVIDER}/v1/handles/${encodeURIComponent(name)}`);
+    res = await fetch(`${PROVIDER}/.well-known/freehold/handles/${encodeURIComponent(name)}`);
   } catch {
     throw new Error(`Cannot reach ${host} to check the handle; try again when it is back.`);
   }
-  if (!res.ok) throw new Error(`${host} could not check the handle (it answered ${res.status}); try again.`);
-  const answer = (await res.json()) as { available?: unknown; reason?: unknown };
-  if (answer.available !== true) throw new Error(`${typeof answer.reason === 'string' ? answer.reason.slice(0, 300) : `${name}@${host} is taken`}. Choose another handle.`);
+  if (res.ok) throw new Error(`${name}@${host} is taken. Choose another handle.`);
+  if (res.status !== 404) throw new Error(`${host} could not check the handle (it answered ${res.status}); try again.`);
 }
 
 /** Recovery: the phrase names the account and vouches for this browser as a new device of it. */

@@ -1,4 +1,4 @@
-import { decodeFrame, decodeUnhashed, entryId, isEntriesFrame, toHex, type Entry, type Frame } from '@freehold/core';
+import { decodeFrame, decodeUnhashed, entryId, equal, isEntriesFrame, toHex, type Entry, type Frame } from '@freehold/core';
 import type { Provider } from './provider.js';
 
 const NONE = new Uint8Array(0);
@@ -39,6 +39,11 @@ export class DeliveryTracker {
   private awaiting: { keys: string[]; outbox: Uint8Array[] }[] = [];
   /** What this session claimed and the peer has not acknowledged. */
   private readonly claimed = new Set<string>();
+  /**
+   * What claim let through and no frame sent has carried yet, in order: entries frames carry them in this order,
+   * so a frame sent is matched to them without decoding (or hashing) its entries again.
+   */
+  private framing: { key: string; outbox: Uint8Array; signature: Uint8Array }[] = [];
 
   constructor(
     private readonly provider: Provider,
@@ -59,6 +64,7 @@ export class DeliveryTracker {
       if (by && by !== this) return false;
       flying.set(k, this);
       this.claimed.add(k);
+      this.framing.push({ key: k, outbox: this.provider.mirrors.get(e.space) ? e.id : NONE, signature: e.signature });
       return true;
     });
   }
@@ -67,6 +73,15 @@ export class DeliveryTracker {
     if (frame instanceof Uint8Array && !isEntriesFrame(frame)) return;
     const f = frame instanceof Uint8Array ? decodeFrame(frame) : frame;
     if (f[0] !== 'entries') return;
+    const n = f[1].length;
+    const last = f[1][n - 1];
+    const next = this.framing[n - 1];
+    // An entry's signature is its encoding's last 64 bytes: the frame's last entry confirms the match.
+    if (last && next && equal(last.subarray(last.length - 64), next.signature)) {
+      const carried = this.framing.splice(0, n);
+      return void this.awaiting.push({ keys: carried.map((c) => c.key), outbox: carried.map((c) => c.outbox) });
+    }
+    this.framing = [];
     const keys: string[] = [];
     const outbox: Uint8Array[] = [];
     for (const bytes of f[1]) {
@@ -97,6 +112,7 @@ export class DeliveryTracker {
   close(): void {
     this.release([...this.claimed]);
     this.awaiting = [];
+    this.framing = [];
   }
 
   private release(keys: Iterable<string>): void {

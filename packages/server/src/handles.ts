@@ -61,20 +61,6 @@ export class HandleDirectory {
     }
   }
 
-  /**
-   * Whether a name could be claimed here now by an account that holds none yet, and if not, why (what a sign-up
-   * asks before it shows the recovery phrase). A name its holder dropped stays reserved for the grace period.
-   */
-  async availability(name: string): Promise<{ available: boolean; reason?: string }> {
-    if (!HANDLE_NAME.test(name)) return { available: false, reason: 'a handle is 1 to 32 lowercase letters, digits, _ and -, starting with a letter or digit' };
-    const row = await this.store.handle(name);
-    if (!row) return { available: true };
-    if (await this.check(row)) return { available: false, reason: `${name}@${this.host} is taken` };
-    const free = ((await this.store.handle(name))?.dropped ?? 0) + this.policy.graceMs;
-    if (free <= Date.now()) return { available: true };
-    return { available: false, reason: `${name}@${this.host} was dropped by its holder and is free from ${new Date(free).toISOString()}` };
-  }
-
   /** The account holding a name here, whether or not its log still claims it. */
   async holder(name: string): Promise<Uint8Array | undefined> {
     return HANDLE_NAME.test(name) ? (await this.store.handle(name))?.account : undefined;

@@ -145,8 +145,6 @@ export function httpHandler(
         const found = await provider.lookupHandle(decodeSegment(handle[1]!));
         return found ? json(res, 200, found) : json(res, 404, { error: 'not-found', message: `no handle ${handle[1]} here` });
       }
-      const free = /^\/v1\/handles\/([^/]+)$/.exec(url.pathname);
-      if (req.method === 'GET' && free) return json(res, 200, await provider.handleAvailability(decodeSegment(free[1]!)));
       if (/^\/v1\/pair(\/|$)/.test(url.pathname)) return await pairing(req, res, url.pathname);
       const account = /^\/\.well-known\/freehold\/accounts\/([1-9A-HJ-NP-Za-km-z]{40,50})$/.exec(url.pathname);
       if (req.method === 'GET' && account) {

@@ -455,11 +455,6 @@ export class Provider {
    * grace period after its holder moved away, a name its log dropped is still answered, `moved`: the log names
    * where the account lives now, and an earlier record of it claims the name.
    */
-  /** Whether a handle could be claimed here now, and if not, why. */
-  handleAvailability(name: string): Promise<{ available: boolean; reason?: string }> {
-    return this.handles.availability(name);
-  }
-
   async lookupHandle(name: string): Promise<{ handle: string; account: string; card: string; moved?: true } | undefined> {
     let account = await this.handles.lookup(name);
     let moved = false;

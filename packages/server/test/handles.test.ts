@@ -25,13 +25,6 @@ const lookup = async (url: string, name: string) => {
   return res.ok ? ((await res.json()) as { account: string; card: string }) : res.status;
 };
 
-/** GET /v1/handles/NAME: what a sign-up asks before it shows the recovery phrase (always a 200). */
-const availability = async (url: string, name: string) => {
-  const res = await fetch(`${url}/v1/handles/${encodeURIComponent(name)}`);
-  expect(res.status).toBe(200);
-  return (await res.json()) as { available: boolean; reason?: string };
-};
-
 describe('the handle directory: a cap per account, and dropped names released after a grace period', () => {
   let server: RunningServer;
   let host: string;
@@ -68,9 +61,6 @@ describe('the handle directory: a cap per account, and dropped names released af
     await bob.setHandles([h('alice')]);
     expect(await claim(server.url, bob, 'alice')).toMatchObject({ status: 409, error: 'forbidden-role' });
     expect(await lookup(server.url, 'alice')).toMatchObject({ account: toId(alice.account) });
-    expect(await availability(server.url, 'alice')).toEqual({ available: false, reason: `${h('alice')} is taken` });
-    expect(await availability(server.url, 'nobody-yet')).toEqual({ available: true });
-    expect(await availability(server.url, 'Not A Name!')).toMatchObject({ available: false, reason: expect.stringMatching(/lowercase letters/) });
 
     // Alice's newer log drops "alice" and "al"; it reaches the provider in her next sync.
     await alice.setHandles(['ali', 'alicia'].map(h));
@@ -84,14 +74,11 @@ describe('the handle directory: a cap per account, and dropped names released af
     const freeAt = Date.parse(/free from (\S+)$/.exec(early.message!)![1]!);
     expect(freeAt).toBeGreaterThanOrEqual(dropped + GRACE_MS);
     expect(freeAt).toBeLessThanOrEqual(Date.now() + GRACE_MS);
-    // Reserved, not free: a sign-up is told so before it shows the phrase.
-    expect(await availability(server.url, 'alice')).toMatchObject({ available: false, reason: expect.stringMatching(/dropped by its holder and is free from/) });
     expect(await claim(server.url, alice, 'alicia')).toMatchObject({ status: 403, error: 'quota-exceeded' });
     // The test is only meaningful if all that happened inside the grace period.
     expect(Date.now()).toBeLessThan(freeAt);
 
     await new Promise((r) => setTimeout(r, freeAt - Date.now() + 100));
-    expect(await availability(server.url, 'alice')).toEqual({ available: true });
     expect(await claimHandle(server.url, bob, 'alice')).toBe(h('alice'));
     expect(await lookup(server.url, 'alice')).toMatchObject({ account: toId(bob.account) });
     expect(toHex((await server.provider.store.handle('alice'))!.account)).toBe(toHex(bob.account));
