@@ -9,8 +9,9 @@ import { moveCommand } from './commands/move.js';
 import { operatorCommands } from './commands/operator.js';
 import { microblogCommands } from './commands/microblog.js';
 import { postActionCommands } from './commands/post-actions.js';
+import { conversationCommands } from './commands/conversations.js';
 
-const commands: Command[] = [...accountCommands, recoverCommand, ...spaceCommands, ...replicaCommands, ...providerCommands, moveCommand, ...microblogCommands, ...postActionCommands, ...operatorCommands];
+const commands: Command[] = [...accountCommands, recoverCommand, ...spaceCommands, ...replicaCommands, ...providerCommands, moveCommand, ...microblogCommands, ...postActionCommands, ...conversationCommands, ...operatorCommands];
 
 function help(): string {
   const width = Math.max(...commands.map((c) => c.usage.length));

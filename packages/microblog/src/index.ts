@@ -6,3 +6,4 @@ export * from './microblog.js';
 export * from './followers.js';
 export * from './revisions.js';
 export * from './reactions.js';
+export * from './conversations.js';

@@ -87,7 +87,7 @@ async function resolve(mb: Microblog, handle: string): Promise<IdentityState> {
 }
 
 /** name@host, an account id, or the unique start of an account id this replica knows. */
-async function accountOf(mb: Microblog, ref: string): Promise<{ account: string; handle?: string }> {
+export async function accountOf(mb: Microblog, ref: string): Promise<{ account: string; handle?: string }> {
   if (!ref.includes('@')) return { account: await accountByPrefix(mb, ref) };
   const handle = ref.toLowerCase();
   return { account: toId((await resolve(mb, handle)).account), handle };
@@ -137,7 +137,7 @@ function describe(m: Message): string {
 }
 
 /** Handles of these accounts, as this replica knows them: what other commands take, as whole ids are. */
-async function namesOf(mb: Microblog, accounts: Iterable<string>): Promise<Map<string, string | undefined>> {
+export async function namesOf(mb: Microblog, accounts: Iterable<string>): Promise<Map<string, string | undefined>> {
   const out = new Map<string, string | undefined>();
   for (const a of new Set(accounts)) {
     out.set(a, (await mb.profile(a))?.handle ?? mb.device.replica.contact(fromId(a, 'account'))?.handles[0]);
