@@ -116,7 +116,7 @@ export interface Store {
    * that keeps an authority version checks `basis` in the same transaction (see WriteBasis); others ignore it.
    */
   putEntries(rows: EntryRow[], basis?: WriteBasis): Promise<void>;
-  getEntries(ids: Uint8Array[]): Promise<(Uint8Array | undefined)[]>;
+  getEntries(ids: Uint8Array[]): Promise<(EntryRow | undefined)[]>;
   hasEntry(id: Uint8Array): Promise<boolean>;
   /** The id of the entry a device signed with this sequence number, if held. */
   idBySeq(device: Uint8Array, seq: number): Promise<Uint8Array | undefined>;

@@ -34,7 +34,7 @@ describe('read access follows membership, devices and recovery', () => {
     const all = await alice.device.store.spaceEntries(space);
     const results = await bob.device.replica.ingest(all.map((r) => r.bytes));
     expect(results.every((r) => r.ok || r.reason === 'duplicate')).toBe(true);
-    await expect(bob.device.decrypt(readEntry((await bob.device.store.getEntries([secret.id]))[0]!))).rejects.toMatchObject({ reason: 'no-key' });
+    await expect(bob.device.decrypt(readEntry((await bob.device.store.getEntries([secret.id]))[0]!.bytes))).rejects.toMatchObject({ reason: 'no-key' });
     // Alice's normal sync no longer offers him the space at all.
     const bob2 = await newUser('bob-fresh');
     await introduce(alice.device, bob2.device);

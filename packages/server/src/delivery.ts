@@ -1,4 +1,4 @@
-import { decodeFrame, decodeUnhashed, entryId, equal, isEntriesFrame, toHex, type Entry, type Frame } from '@freehold/core';
+import { decodeFrame, decodeUnhashed, entryId, equal, isEntriesFrame, toHex, type Frame, type Outgoing } from '@freehold/core';
 import type { Provider } from './provider.js';
 
 const NONE = new Uint8Array(0);
@@ -56,7 +56,7 @@ export class DeliveryTracker {
   }
 
   /** The entries this session sends: those no other session with the same peer carries. */
-  claim(entries: Entry[]): Entry[] {
+  claim<E extends Outgoing>(entries: E[]): E[] {
     const flying = this.provider.inFlight.to(this.url);
     return entries.filter((e) => {
       const k = carried(e);
@@ -64,7 +64,8 @@ export class DeliveryTracker {
       if (by && by !== this) return false;
       flying.set(k, this);
       this.claimed.add(k);
-      this.framing.push({ key: k, outbox: this.provider.mirrors.get(e.space) ? e.id : NONE, signature: e.signature });
+      // An entry's signature is its encoding's last 64 bytes.
+      this.framing.push({ key: k, outbox: this.provider.mirrors.get(e.space) ? e.id : NONE, signature: e.bytes.subarray(e.bytes.length - 64) });
       return true;
     });
   }
@@ -76,7 +77,7 @@ export class DeliveryTracker {
     const n = f[1].length;
     const last = f[1][n - 1];
     const next = this.framing[n - 1];
-    // An entry's signature is its encoding's last 64 bytes: the frame's last entry confirms the match.
+    // The frame's last entry confirms the match.
     if (last && next && equal(last.subarray(last.length - 64), next.signature)) {
       const carried = this.framing.splice(0, n);
       return void this.awaiting.push({ keys: carried.map((c) => c.key), outbox: carried.map((c) => c.outbox) });

@@ -214,7 +214,7 @@ export class Nodes {
     if (h.entries !== undefined) bytes = asArray(h.entries, 'entries', MAX_HINT_ENTRIES).map((b, i) => asBytes(b, `entries[${i}]`));
     else {
       const ids = asArray(h.ids, 'ids', MAX_HINT_ENTRIES).map((b, i) => asBytes(b, `ids[${i}]`, 32));
-      bytes = (await this.provider.store.getEntries(ids)).filter((b): b is Uint8Array => b !== undefined);
+      bytes = (await this.provider.store.getEntries(ids)).flatMap((r) => (r ? [r.bytes] : []));
     }
     const entries = (await readEntries(bytes)).flatMap((r) => ('entry' in r && toHex(r.entry.space) === toHex(space) ? [r.entry] : []));
     if (!entries.length) return;

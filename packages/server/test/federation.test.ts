@@ -161,7 +161,7 @@ describe('providers home to the same account replicate it among themselves', () 
         await syncWith(alice, p1.url);
         return alice.store.hasEntry(msg.id);
       }, 20_000);
-      const got = decodeEntry((await alice.store.getEntries([msg.id]))[0]!);
+      const got = decodeEntry((await alice.store.getEntries([msg.id]))[0]!.bytes);
       expect(new TextDecoder().decode(await alice.decrypt(got))).toBe('hi Alice, via my provider');
       // Bob's provider tells him it was delivered, and to whom.
       const items = await until(async () => {

@@ -88,7 +88,7 @@ describe('accounts, quotas, handles and inboxes', () => {
     await owner.replica.addCard(encodeCard(carol.identity()));
     await syncWith(owner, server.url);
     const got = await owner.store.getEntries([msg.id]);
-    expect(new TextDecoder().decode(await owner.decrypt(decodeEntry(got[0]!)))).toBe('hi owner');
+    expect(new TextDecoder().decode(await owner.decrypt(decodeEntry(got[0]!.bytes)))).toBe('hi owner');
     // Dave cannot read Carol's message: the provider shows him only his own appends.
     const dave = await newDevice(tmp.dir, 'dave');
     await syncWith(dave, server.url, [inbox]);

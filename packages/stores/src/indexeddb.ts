@@ -153,9 +153,12 @@ export class IndexedDbStore implements Store {
     }
   }
 
-  async getEntries(ids: Uint8Array[]): Promise<(Uint8Array | undefined)[]> {
+  async getEntries(ids: Uint8Array[]): Promise<(EntryRow | undefined)[]> {
     const tx = this.db.transaction('entries');
-    return Promise.all(ids.map(async (id) => ((await tx.store.get(key(id))) as Row | undefined)?.bytes).map(async (b) => ((await b) ? u8(await b) : undefined)));
+    return Promise.all(ids.map(async (id) => {
+      const r = (await tx.store.get(key(id))) as Row | undefined;
+      return r && row(r);
+    }));
   }
 
   async hasEntry(id: Uint8Array): Promise<boolean> {

@@ -115,8 +115,8 @@ export class MemoryStore implements Store {
     else h.dropped ??= at;
   }
 
-  async getEntries(ids: Uint8Array[]): Promise<(Uint8Array | undefined)[]> {
-    return ids.map((id) => this.entries.get(toHex(id))?.bytes);
+  async getEntries(ids: Uint8Array[]): Promise<(EntryRow | undefined)[]> {
+    return ids.map((id) => this.entries.get(toHex(id)));
   }
 
   async hasEntry(id: Uint8Array): Promise<boolean> {

@@ -133,10 +133,10 @@ export class PostgresStore implements Store {
     return this.pool.query<R>({ name, text, values }).catch(unreachable);
   }
 
-  async getEntries(ids: Uint8Array[]): Promise<(Uint8Array | undefined)[]> {
+  async getEntries(ids: Uint8Array[]): Promise<(EntryRow | undefined)[]> {
     if (!ids.length) return [];
-    const { rows } = await this.run('SELECT id, bytes FROM entries WHERE id = ANY($1)', [ids.map(buf)]);
-    const found = new Map((rows as { id: Buffer; bytes: Buffer }[]).map((r) => [r.id.toString('hex'), bytes(r.bytes)]));
+    const { rows } = await this.run('SELECT id, space, doc, kind, device, seq, time, bytes FROM entries WHERE id = ANY($1)', [ids.map(buf)]);
+    const found = new Map((rows as Row[]).map((r) => [r.id.toString('hex'), row(r)]));
     return ids.map((id) => found.get(buf(id).toString('hex')));
   }
 

@@ -2,6 +2,7 @@ import { open, type FileHandle } from 'node:fs/promises';
 import Database from 'better-sqlite3';
 import {
   reject,
+  toHex,
   type AccountRow,
   type DeviceUsage,
   type EntryKey,
@@ -70,7 +71,8 @@ export class SqliteStore implements Store {
       wrote: db.prepare('UPDATE ledger SET writes = writes + 1'),
       inserted: db.prepare('UPDATE ledger SET entries = entries + ?'),
       insert: db.prepare('INSERT INTO entries (id, space, doc, kind, device, seq, time, bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING'),
-      get: db.prepare('SELECT bytes FROM entries WHERE id = ?').pluck(),
+      has: db.prepare('SELECT 1 FROM entries WHERE id = ?').pluck(),
+      getRow: db.prepare('SELECT id, space, doc, kind, device, seq, time, bytes FROM entries WHERE id = ?'),
       bySeq: db.prepare('SELECT id FROM entries WHERE device = ? AND seq = ?').pluck(),
       maxSeq: db.prepare('SELECT COALESCE(MAX(seq), 0) FROM entries WHERE device = ?').pluck(),
       del: db.prepare('DELETE FROM entries WHERE id = ?'),
@@ -137,20 +139,30 @@ export class SqliteStore implements Store {
     }
   }
 
-  /** A row inserted charges its payer, checked against the quota as it goes; any refusal undoes the whole call. */
+  /**
+   * A row inserted charges its payer; each payer's total is checked against its quota once the call's rows are in
+   * (one read and one update per payer, not per row), and any refusal undoes the whole call.
+   */
   private readonly insertOne = (rows: EntryRow[]) =>
     this.db.transaction(() => {
       let n = 0;
+      const charges = new Map<string, { account: Uint8Array; bytes: number }>();
       for (const r of rows) {
         const inserted = this.insertRow(r);
         n += inserted;
         if (r.names) this.stmts.name.run(r.names.account, r.space, r.names.creator ? 1 : 0);
         if (inserted && r.charge) {
-          const a = this.account(r.charge.account);
-          if (!a) reject('not-hosted', 'account is not registered here');
-          if (a.used + r.charge.bytes > a.quota) reject('quota-exceeded', quotaMessage(a, r.charge.bytes));
-          this.stmts.charge.run(r.charge.bytes, r.charge.account);
+          const k = toHex(r.charge.account);
+          const c = charges.get(k);
+          if (c) c.bytes += r.charge.bytes;
+          else charges.set(k, { ...r.charge });
         }
+      }
+      for (const c of charges.values()) {
+        const a = this.account(c.account);
+        if (!a) reject('not-hosted', 'account is not registered here');
+        if (a.used + c.bytes > a.quota) reject('quota-exceeded', quotaMessage(a, c.bytes));
+        this.stmts.charge.run(c.bytes, c.account);
       }
       if (n) this.stmts.inserted.run(n);
     })();
@@ -284,12 +296,18 @@ export class SqliteStore implements Store {
     await this.durable();
   }
 
-  async getEntries(ids: Uint8Array[]): Promise<(Uint8Array | undefined)[]> {
-    return ids.map((id) => bytes(this.stmts.get.get(id) as Uint8Array | undefined));
+  async getEntries(ids: Uint8Array[]): Promise<(EntryRow | undefined)[]> {
+    // One read transaction: a statement outside one takes and drops the file's locks each time.
+    return this.db.transaction(() =>
+      ids.map((id) => {
+        const r = this.stmts.getRow.get(id) as Row | undefined;
+        return r && row(r);
+      }),
+    )();
   }
 
   async hasEntry(id: Uint8Array): Promise<boolean> {
-    return this.stmts.get.get(id) !== undefined;
+    return this.stmts.has.get(id) !== undefined;
   }
 
   async idBySeq(device: Uint8Array, seq: number): Promise<Uint8Array | undefined> {

@@ -1,9 +1,10 @@
 import { fromHex, toHex } from '../bytes.js';
 import { isRejectReason, reject, type RejectReason } from '../errors.js';
-import { decodeEntry, Kind, type Entry } from '../entry.js';
+import { decodeUnhashed, Kind, type Entry } from '../entry.js';
 import { encodeCard } from '../identity/state.js';
 import { readMembershipOp } from '../space/ops.js';
 import type { IngestResult, Replica } from '../replica.js';
+import type { EntryRow } from '../store.js';
 import { Reconciler } from './reconcile.js';
 import { Summary } from './summary.js';
 import { canRead } from '../space/ops.js';
@@ -59,7 +60,7 @@ export interface SessionOptions {
    * Entries about to be sent, before they are framed: returns those to send. A provider leaves out what another
    * of its sessions with the same peer is carrying (two providers linked both ways reconcile at the same time).
    */
-  claim?: (entries: Entry[]) => Entry[];
+  claim?: <E extends Outgoing>(entries: E[]) => E[];
   /** Called with entries this side stored from the peer (a provider fans them out to subscribers). */
   onStored?: (entries: Entry[]) => void;
   /** Called for each entry refused (other than duplicates and those waiting for a dependency). */
@@ -68,6 +69,9 @@ export interface SessionOptions {
   onError?: (reason: RejectReason, message: string) => void;
   onProgress?: (stats: SyncStats) => void;
 }
+
+/** What framing an entry to send takes: an Entry, or a row of the replica's own store, which needs no decoding. */
+export type Outgoing = Pick<EntryRow, 'id' | 'space' | 'kind' | 'device' | 'seq' | 'bytes'>;
 
 /**
  * One side of a sync conversation, independent of transport: feed it the peer's frames, send what it returns.
@@ -247,7 +251,7 @@ export class SyncSession {
    * Entries framed for the peer, preceded by the identity logs it needs to check them: their authors' and those
    * of the accounts their membership operations name.
    */
-  entryFrames(offered: Entry[]): Frame[] {
+  entryFrames(offered: Outgoing[]): Frame[] {
     const entries = this.opts.claim ? this.opts.claim(offered) : offered;
     const frames = this.cardsFor(entries);
     for (let i = 0; i < entries.length; i += ENTRIES_PER_FRAME) frames.push(['entries', entries.slice(i, i + ENTRIES_PER_FRAME).map((e) => e.bytes)]);
@@ -258,13 +262,13 @@ export class SyncSession {
    * The identity logs the peer needs to check these entries and was not sent yet: their authors' and those of the
    * accounts their membership operations name.
    */
-  cardsFor(entries: Entry[]): Frame[] {
+  cardsFor(entries: Outgoing[]): Frame[] {
     const accounts: Uint8Array[] = [];
     for (const e of entries) {
       const author = this.replica.authorOf(e.device);
       if (author) accounts.push(author.account.account);
       if (e.kind !== Kind.membership) continue;
-      const op = readMembershipOp(e.payload);
+      const op = readMembershipOp(decodeUnhashed(e.bytes).payload);
       if (op.account) accounts.push(op.account);
     }
     return this.cardFrames(accounts);
@@ -393,14 +397,12 @@ export class SyncSession {
 
   private async entriesFrames(ids: Uint8Array[]): Promise<Frame[]> {
     if (!ids.length) return [];
-    const found: Entry[] = [];
-    for (const b of await this.replica.store.getEntries(ids)) {
-      if (!b) continue;
-      const e = decodeEntry(b);
-      if (this.visible(e.space, e.kind, e.device)) found.push(e);
-    }
+    // Rows from this replica's own store were validated when stored: what framing needs is in their columns, and
+    // only membership operations (put in dependency order) are decoded.
+    const found: EntryRow[] = [];
+    for (const r of await this.replica.store.getEntries(ids)) if (r && this.visible(r.space, r.kind, r.device)) found.push(r);
     // Membership first and in dependency order, so the receiver can check each op and what follows it at once.
-    const membership = inDependencyOrder(found.filter((e) => e.kind === Kind.membership));
+    const membership = inDependencyOrder(found.filter((r) => r.kind === Kind.membership).map((r) => ({ ...decodeUnhashed(r.bytes), id: r.id, bytes: r.bytes })));
     return this.entryFrames([...membership, ...found.filter((e) => e.kind !== Kind.membership).sort((a, b) => a.kind - b.kind)]);
   }
 
