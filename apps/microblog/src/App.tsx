@@ -2,9 +2,11 @@ import { useEffect, useState } from 'react';
 import { Session } from './session.js';
 import { Onboarding } from './Onboarding.js';
 import { Home } from './Home.js';
-import { FollowersPage, HandleProfilePage, InboxPage, ProfilePage } from './Pages.js';
+import { FollowersPage } from './Pages.js';
+import { HandleProfilePage, PostPage, ProfilePage } from './Profile.js';
+import { ConversationPage, MessagesPage, NotificationsPage, useUnread } from './Conversations.js';
 import { SettingsPage } from './Settings.js';
-import { useHashRoute, useLoad, useVersion } from './hooks.js';
+import { useHashRoute, useVersion } from './hooks.js';
 
 export function App() {
   const [session, setSession] = useState<Session | null | undefined>(undefined);
@@ -24,16 +26,21 @@ export function App() {
 function Shell({ session, onSignOut }: { session: Session; onSignOut: () => void }) {
   useVersion(session);
   const route = useHashRoute();
-  const inbox = useLoad(session, () => session.mb.inbox());
-  const unread = inbox.state === 'ready' ? inbox.value.filter((i) => i.message.from !== session.account).length : 0;
+  const unread = useUnread(session);
+  // `/u/ACCOUNT` and `/@name@host`, each maybe with `/POSTID`: the post's own page.
+  const [who, post] = route.slice(route.startsWith('/u/') ? 3 : 2).split('/');
   const page = route.startsWith('/u/') ? (
-    <ProfilePage session={session} account={route.slice(3)} />
+    post === undefined ? <ProfilePage session={session} account={who!} /> : <PostPage session={session} account={who!} post={post} />
   ) : route.startsWith('/@') ? (
-    <HandleProfilePage session={session} handle={decodeURIComponent(route.slice(2))} />
+    <HandleProfilePage session={session} handle={decodeURIComponent(who!)} post={post} />
   ) : route === '/me' ? (
     <ProfilePage session={session} account={session.account} />
-  ) : route === '/inbox' ? (
-    <InboxPage session={session} />
+  ) : route === '/messages' ? (
+    <MessagesPage session={session} />
+  ) : route.startsWith('/messages/') ? (
+    <ConversationPage session={session} account={route.slice('/messages/'.length)} />
+  ) : route === '/notifications' ? (
+    <NotificationsPage session={session} />
   ) : route === '/followers' ? (
     <FollowersPage session={session} />
   ) : route === '/settings' ? (
@@ -51,8 +58,11 @@ function Shell({ session, onSignOut }: { session: Session; onSignOut: () => void
           <a href="#/" aria-current={route === '/' ? 'page' : undefined}>
             Home
           </a>
-          <a href="#/inbox" aria-current={route === '/inbox' ? 'page' : undefined}>
-            Inbox{unread ? <span className="badge" aria-label={`${unread} items`}>{unread}</span> : null}
+          <a href="#/messages" aria-current={route.startsWith('/messages') ? 'page' : undefined}>
+            Messages{unread.messages ? <span className="badge" aria-label={`${unread.messages} unread`}>{unread.messages}</span> : null}
+          </a>
+          <a href="#/notifications" aria-current={route === '/notifications' ? 'page' : undefined}>
+            Notifications{unread.notifications ? <span className="badge" aria-label={`${unread.notifications} unread`}>{unread.notifications}</span> : null}
           </a>
           <a href="#/followers" aria-current={route === '/followers' ? 'page' : undefined}>
             Followers

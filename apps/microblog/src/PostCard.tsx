@@ -8,6 +8,8 @@ import { LikeButton, RepostButton } from './Reactions.js';
 
 /** The app's link to someone's profile: by handle where known, which is what people recognise and share. */
 export const profileHref = (account: string, handle?: string): string => (handle ? `#/@${handle}` : `#/u/${account}`);
+/** A post's own page in the app, as `/@name/POSTID` is on the provider's public pages. */
+export const postHref = (account: string, post: string, handle?: string): string => `${profileHref(account, handle)}/${post}`;
 
 export function Avatar({ session, account }: { session: Session; account: string }) {
   const profile = useLoad(session, () => session.mb.profile(account), [account]);
@@ -43,7 +45,9 @@ function Post({ session, item }: { session: Session; item: TimelineItem }) {
             {name}
           </a>
           {handle && <span className="muted">@{handle}</span>}
-          <span className="muted">· {timeAgo(item.post.createdAt)}</span>
+          <a className="muted" href={postHref(item.author, item.ref.post, handle)} title={new Date(item.post.createdAt).toLocaleString()}>
+            · {timeAgo(item.post.createdAt)}
+          </a>
           {item.post.editedAt !== undefined && (
             <span className="muted small" title={`Edited ${new Date(item.post.editedAt).toLocaleString()}`}>
               · edited

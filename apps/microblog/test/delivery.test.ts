@@ -25,19 +25,24 @@ function cli(args: string[]): string {
 }
 
 /** The delivery mark of the direct message with this text, as its accessible name says it. */
-const markOf = (page: Page, text: string): Locator => page.locator('.notifications li', { hasText: text }).locator('.delivery svg');
+const markOf = (page: Page, text: string): Locator => page.locator('.dms li', { hasText: text }).locator('.delivery svg');
 
 async function waitForLabel(mark: Locator, label: RegExp, timeout: number): Promise<string> {
   await expect.poll(async () => (await mark.getAttribute('aria-label').catch(() => null)) ?? '', { timeout, interval: 100 }).toMatch(label);
   return (await mark.getAttribute('aria-label'))!;
 }
 
+/** Sends from Messages, then opens the conversation, where every message shows how far it got. */
 async function dm(page: Page, to: string, text: string): Promise<void> {
+  await page.goto(`${page.url().split('#')[0]}#/messages`);
   await page.getByLabel('Recipient handle').fill(to);
   await page.getByLabel('Message', { exact: true }).fill(text);
   await page.getByRole('button', { name: 'Send' }).click();
   await page.getByText(`Sent to ${to}`).waitFor({ timeout: 20_000 });
-  await seen(page, `You: ${text}`, 20_000, '.notifications li');
+  const row = page.locator('.conversations li', { hasText: `You: ${text}` });
+  await row.waitFor({ timeout: 20_000 });
+  await row.getByRole('link').first().click();
+  await seen(page, text, 20_000, '.dms li');
 }
 
 describe('the web app shows how far each message to another provider got', () => {
@@ -97,7 +102,7 @@ describe('the web app shows how far each message to another provider got', () =>
 
   it('a message sent while the recipient’s provider is down shows pending, then delivered once it is back, without a reload', async () => {
     await p2.stop();
-    await alice.goto(`${p1.url}/#/inbox`);
+    await alice.goto(`${p1.url}/#/messages`);
     const text = 'Are you around? (sent while your provider was down)';
     const sockets: string[] = [];
     alice.on('websocket', (ws) => sockets.push(ws.url()));
@@ -140,7 +145,7 @@ describe('the web app shows how far each message to another provider got', () =>
     await dm(alice, bobHandle, text);
     const mark = markOf(alice, text);
     expect(await waitForLabel(mark, /^Failed/, 30_000)).toMatch(new RegExp(`^Failed at ${new URL(p2.url).host}: .*inbox is full.* \\[quota-exceeded\\]$`));
-    const row = alice.locator('.notifications li', { hasText: text });
+    const row = alice.locator('.dms li', { hasText: text });
     await row.getByText(`Their provider ${new URL(p2.url).host} refused it`).waitFor();
     // One more while P2 is down, for a picture of every state.
     await p2.stop();

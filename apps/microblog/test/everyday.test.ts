@@ -136,7 +136,7 @@ describe('the microblog as a newcomer uses it: sign-up, posting, likes, follower
     await alice.locator('article', { hasText: 'Like this one' }).getByRole('button', { name: '♥', exact: true }).waitFor({ timeout: 30_000 });
     const likes = () => (JSON.parse(cli('carol', ['feed', '--json'])) as FeedJson[]).find((p) => p.text === 'Like this one')?.likes;
     await expect.poll(likes, { timeout: 30_000, interval: 1000 }).toBe(0);
-    await alice.goto(`${url}/#/inbox`);
+    await alice.goto(`${url}/#/notifications`);
     await seen(alice, 'took back their like', 20_000, 'li');
     expect(await alice.locator('li', { hasText: 'liked your post' }).count()).toBe(1);
   }, 120_000);
@@ -152,7 +152,7 @@ describe('the microblog as a newcomer uses it: sign-up, posting, likes, follower
     await row.getByRole('button', { name: `Allow bob@${host} again` }).waitFor();
     await shot(alice, 'followers-removed');
     // Bob is told, in his inbox and where he follows Alice.
-    await bob.goto(`${url}/#/inbox`);
+    await bob.goto(`${url}/#/notifications`);
     await seen(bob, 'removed you from their followers', 30_000, 'li');
     await bob.goto(`${url}/#/`);
     const following = bob.locator('.following li', { hasText: `alice@${host}` });

@@ -157,14 +157,15 @@ describe('the microblog in Chromium, with a CLI user on the same network', () =>
     await form.getByRole('button', { name: 'Reply', exact: true }).click();
     await form.waitFor({ state: 'detached' });
     await card.getByRole('button', { name: /♥/ }).click();
-    await bob.goto(`${url}/#/inbox`);
+    await bob.goto(`${url}/#/messages`);
     await bob.getByLabel('Recipient handle').fill(`alice@${host}`);
     await bob.getByLabel('Message', { exact: true }).fill('A private word, Alice');
     await bob.getByRole('button', { name: 'Send' }).click();
     await bob.getByText(`Sent to alice@${host}`).waitFor({ timeout: 20_000 });
 
-    await alice.goto(`${url}/#/inbox`);
+    await alice.goto(`${url}/#/messages`);
     await seen(alice, 'A private word, Alice', 30_000, 'li');
+    await alice.goto(`${url}/#/notifications`);
     await seen(alice, 'liked your post', 30_000, 'li');
     await seen(alice, 'replied to your post', 30_000, 'li');
     await shot(alice, 'inbox');
@@ -210,7 +211,7 @@ describe('the microblog in Chromium, with a CLI user on the same network', () =>
     await fresh.getByRole('button', { name: 'Recover account' }).click();
     await seen(fresh, 'Hello from Alice, whose keys never leave her browser', 60_000);
     await seen(fresh, 'After Bob was removed', 30_000);
-    await fresh.goto(`${url}/#/inbox`);
+    await fresh.goto(`${url}/#/messages`);
     await seen(fresh, 'A private word, Alice', 30_000, 'li');
     await fresh.goto(`${url}/#/me`);
     await fresh.getByRole('heading', { name: 'Alice Liddell' }).waitFor({ timeout: 30_000 });

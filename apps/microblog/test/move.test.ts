@@ -113,8 +113,8 @@ describe('a contact in Chromium does not notice a move', () => {
 
     // Messages both ways; nobody names P1.
     cli('alice', ['dm', `bob@${h3}`, 'alice to bob']);
-    await bob.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: /^Inbox/ }).click();
-    await seen(bob, 'alice to bob', 60_000, '.notifications li');
+    await bob.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: /^Messages/ }).click();
+    await seen(bob, 'alice to bob', 60_000, '.conversations li');
     await bob.getByLabel('Recipient handle').fill(`alice@${h4}`);
     await bob.getByLabel('Message', { exact: true }).fill('bob to alice');
     await bob.getByRole('button', { name: 'Send' }).click();

@@ -1,0 +1,236 @@
+import { useEffect, useMemo, useState } from 'react';
+import { fromId, toId } from '@freehold/core';
+import { PostRef, refToString, spacesOf } from '@freehold/microblog';
+import type { Session } from './session.js';
+import { useLoad } from './hooks.js';
+import { Avatar, PostCard } from './PostCard.js';
+import { LinkDevice } from './Linking.js';
+
+/** The handle an account goes by, as this replica verified it: its own, or the one its identity log claims. */
+export function handleOf(session: Session, account: string): string | undefined {
+  return account === session.account ? session.handle : session.device.replica.contact(fromId(account, 'account'))?.handles[0];
+}
+
+/** Scales an image down to a square avatar (JPEG), so the profile document stays small. */
+async function avatarFrom(file: File): Promise<Uint8Array> {
+  const img = await createImageBitmap(file);
+  const size = 160;
+  const canvas = new OffscreenCanvas(size, size);
+  const ctx = canvas.getContext('2d')!;
+  const s = Math.min(img.width, img.height);
+  ctx.drawImage(img, (img.width - s) / 2, (img.height - s) / 2, s, s, 0, 0, size, size);
+  return new Uint8Array(await (await canvas.convertToBlob({ type: 'image/jpeg', quality: 0.85 })).arrayBuffer());
+}
+
+/** A profile named by handle (`#/@name@host`), or one of its posts (`#/@name@host/POSTID`): looked up, or known from whom this account follows. */
+export function HandleProfilePage({ session, handle, post }: { session: Session; handle: string; post?: string }) {
+  const account = useLoad(session, async () => toId((await session.resolve(handle)).account), [handle]);
+  if (account.state === 'loading') return <p className="muted">Looking up {handle}…</p>;
+  if (account.state === 'error') return <p className="error">Could not find {handle}: {account.message}</p>;
+  return post === undefined ? <ProfilePage session={session} account={account.value} /> : <PostPage session={session} account={account.value} post={post} />;
+}
+
+/** How many approved followers (readers of the friends space, whose membership anyone holding it can read) and follows. */
+async function countsOf(session: Session, account: string): Promise<{ followers?: number; following: number }> {
+  const graph = await session.device.replica.graph(spacesOf(fromId(account, 'account')).friends);
+  const followers = graph.created ? [...graph.current().roles.values()].filter((r) => r === 'reader').length : undefined;
+  return { followers, following: (await session.mb.following(account)).length };
+}
+
+export function ProfilePage({ session, account }: { session: Session; account: string }) {
+  const self = account === session.account;
+  const profile = useLoad(session, () => session.mb.profile(account), [account]);
+  const posts = useLoad(session, () => session.mb.postsOf(account), [account]);
+  const counts = useLoad(session, () => countsOf(session, account), [account]);
+  const [editing, setEditing] = useState(false);
+  const p = profile.state === 'ready' ? profile.value : undefined;
+  if (profile.state === 'ready' && !p && !self) session.lookUp(account);
+  return (
+    <div className="profile">
+      <header className="card profile-head">
+        <Avatar session={session} account={account} />
+        <div>
+          <h1>{p?.name ?? (profile.state === 'loading' ? 'Loading…' : session.nameless(account))}</h1>
+          {p?.handle && <p className="muted">@{p.handle}</p>}
+          {p?.bio && <p>{p.bio}</p>}
+          {counts.state === 'ready' && (
+            <p className="small counts">
+              <span title="Approved followers, who read friends-only posts">{counts.value.followers === undefined ? '— followers' : `${counts.value.followers} follower${counts.value.followers === 1 ? '' : 's'}`}</span> ·{' '}
+              <span>{counts.value.following} following</span>
+            </p>
+          )}
+          {p?.handle && (
+            <p className="small">
+              <a href={`/@${p.handle.split('@')[0]}`}>Public page</a>
+            </p>
+          )}
+        </div>
+        {self && !editing && <button onClick={() => setEditing(true)}>Edit profile</button>}
+        {!self && <FollowActions session={session} account={account} handle={p?.handle ?? handleOf(session, account)} />}
+      </header>
+      {self && <LinkDevice session={session} />}
+      {self && editing && <EditProfile session={session} name={p?.name ?? ''} bio={p?.bio ?? ''} avatar={p?.avatar} onDone={() => setEditing(false)} />}
+      {posts.state === 'ready' && posts.value.length === 0 && <p className="muted empty">No posts you can see yet.</p>}
+      {posts.state === 'ready' && (
+        <ol className="posts">
+          {posts.value.map((item) => (
+            <li key={refToString(item.ref)}>
+              <PostCard session={session} item={item} />
+            </li>
+          ))}
+        </ol>
+      )}
+      {posts.state === 'error' && <p className="error">{posts.message}</p>}
+    </div>
+  );
+}
+
+/** Follow or Unfollow, and Message, on someone else's profile. */
+function FollowActions({ session, account, handle }: { session: Session; account: string; handle?: string }) {
+  const following = useLoad(session, async () => (await session.mb.following()).some((f) => f.account === account), [account]);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string>();
+  const who = handle ?? 'them';
+  const act = async (f: () => Promise<unknown>) => {
+    setBusy(true);
+    setError(undefined);
+    try {
+      await f();
+    } catch (e) {
+      setError((e as Error).message);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <div className="row profile-actions">
+      {following.state === 'ready' &&
+        (following.value ? (
+          <button disabled={busy} aria-label={`Unfollow ${who}`} onClick={() => void act(() => session.write((mb) => mb.unfollow(account)))}>
+            Unfollow
+          </button>
+        ) : (
+          <button
+            className="primary"
+            disabled={busy}
+            aria-label={`Follow ${who}`}
+            onClick={() =>
+              void act(async () => {
+                await session.write((mb) => mb.follow(account, handle));
+                void session.readFollowed();
+              })
+            }
+          >
+            Follow
+          </button>
+        ))}
+      <a className="button" href={`#/messages/${account}`} aria-label={`Message ${who}`}>
+        Message
+      </a>
+      {error && (
+        <p className="error" role="alert">
+          {error}
+        </p>
+      )}
+    </div>
+  );
+}
+
+/** One post on its own page (`#/@name@host/POSTID`): what a notification opens, and what a permalink names. */
+export function PostPage({ session, account, post }: { session: Session; account: string; post: string }) {
+  const valid = PostRef.shape.post.safeParse(post).success;
+  const item = useLoad(
+    session,
+    async () => (valid ? ((await session.mb.getPost({ account, post, audience: 'public' })) ?? (await session.mb.getPost({ account, post, audience: 'friends' }))) : undefined),
+    [account, post],
+  );
+  const missing = item.state === 'ready' && !item.value && valid;
+  useEffect(() => {
+    // A permalink may name someone this account does not follow: ask its providers for their posts, once per post.
+    if (!missing) return;
+    const owner = fromId(account, 'account');
+    const s = spacesOf(owner);
+    const spaces = [s.public, s.friends];
+    void session
+      .mirror(spaces.map((space) => ({ space, owner })))
+      .then(() => session.pushPull(spaces))
+      .catch((e: Error) => console.warn('freehold: could not fetch the post:', e.message));
+  }, [missing, account, post]);
+  return (
+    <div className="post-page">
+      <h1>Post</h1>
+      {!valid && <p className="error">That is not a post address.</p>}
+      {valid && item.state === 'loading' && <p className="muted">Loading…</p>}
+      {valid && item.state === 'ready' && !item.value && <p className="muted empty">This post is not here: deleted, not shared with you, or not synced yet.</p>}
+      {item.state === 'ready' && item.value && <PostCard session={session} item={item.value} />}
+    </div>
+  );
+}
+
+/** An object URL for image bytes, revoked when they change or the view goes. */
+function useImageUrl(bytes: Uint8Array | undefined, type: string): string | undefined {
+  const url = useMemo(() => (bytes ? URL.createObjectURL(new Blob([bytes as Uint8Array<ArrayBuffer>], { type })) : undefined), [bytes, type]);
+  useEffect(() => () => {
+    if (url) URL.revokeObjectURL(url);
+  }, [url]);
+  return url;
+}
+
+function EditProfile({ session, name: initialName, bio: initialBio, avatar: current, onDone }: { session: Session; name: string; bio: string; avatar?: Uint8Array; onDone: () => void }) {
+  const [name, setName] = useState(initialName);
+  const [bio, setBio] = useState(initialBio);
+  const [avatar, setAvatar] = useState<Uint8Array>();
+  const [error, setError] = useState<string>();
+  const [busy, setBusy] = useState(false);
+  // The image as it will be saved (already scaled and cropped), or the one saved before.
+  const preview = useImageUrl(avatar ?? current, 'image/jpeg');
+  return (
+    <form
+      className="card"
+      aria-label="Edit profile"
+      onSubmit={async (e) => {
+        e.preventDefault();
+        setBusy(true);
+        try {
+          await session.write((mb) => mb.setProfile({ name, bio, ...(avatar ? { avatar, avatarType: 'image/jpeg' as const } : {}) }));
+          onDone();
+        } catch (err) {
+          setError((err as Error).message);
+        } finally {
+          setBusy(false);
+        }
+      }}
+    >
+      <label>
+        Display name
+        <input value={name} onChange={(e) => setName(e.target.value)} maxLength={80} required />
+      </label>
+      <label>
+        Bio
+        <textarea value={bio} onChange={(e) => setBio(e.target.value)} maxLength={500} rows={3} />
+      </label>
+      <label>
+        Avatar image
+        <input
+          type="file"
+          accept="image/png,image/jpeg,image/webp"
+          onChange={async (e) => {
+            const f = e.target.files?.[0];
+            setError(undefined);
+            if (f) setAvatar(await avatarFrom(f).catch(() => (setError('That image could not be read'), undefined)));
+          }}
+        />
+      </label>
+      {preview && <img className="avatar preview" src={preview} alt={avatar ? 'New avatar, as it will be saved' : 'Current avatar'} />}
+      {error && <p className="error">{error}</p>}
+      <div className="row">
+        <button type="button" onClick={onDone}>
+          Cancel
+        </button>
+        <button className="primary" disabled={busy}>
+          {busy ? 'Saving…' : 'Save'}
+        </button>
+      </div>
+    </form>
+  );
+}
