@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { asArray, asBytes, encodeCard, FreeholdError, fromId, reject, toBase64, toHex, toId, verifyRequest } from '@freehold/core';
 import { OUTBOX_LIMIT, type Provider } from './provider.js';
-import { publicProfile } from './public-web.js';
+import { publicPost, publicProfile } from './public-web.js';
 import { decodeSegment, serveStatic } from './static.js';
 import { pageCsp, secure } from './headers.js';
 import { crossOriginApi } from './origin.js';
@@ -51,9 +51,11 @@ function html(res: ServerResponse, status: number, page: Page, headers: Record<s
 }
 
 const NOT_FOUND_STYLE = 'p{font:16px system-ui;margin:3rem}';
-const notFoundPage = (name: string): Page => ({
+const notFoundPage = (name: string, post = false): Page => ({
   style: NOT_FOUND_STYLE,
-  html: `<!doctype html><meta charset="utf-8"><title>Not found</title><style>${NOT_FOUND_STYLE}</style><p>No one is @${name.replace(/[^a-z0-9_-]/gi, '')} on this provider.</p>`,
+  html: `<!doctype html><meta charset="utf-8"><title>Not found</title><style>${NOT_FOUND_STYLE}</style><p>${
+    post ? `No public post of @${name.replace(/[^a-z0-9_-]/gi, '')} at this address.` : `No one is @${name.replace(/[^a-z0-9_-]/gi, '')} on this provider.`
+  }</p>`,
 });
 
 /** The request target as a URL; Node hands over whatever the client sent, absolute forms included. */
@@ -154,11 +156,14 @@ export function httpHandler(
         if (!log) return json(res, 404, { error: 'not-found', message: 'no identity log of that account here' });
         return json(res, 200, { account: account[1], providers: log.providers, card: toBase64(encodeCard(log)) });
       }
-      const profile = /^\/@([a-z0-9][a-z0-9_-]{0,31})$/i.exec(url.pathname);
+      // `/@NAME`, or one of its posts, `/@NAME/POSTID` (publicPost checks the id).
+      const profile = /^\/@([a-z0-9][a-z0-9_-]{0,31})(?:\/([^/]{1,64}))?$/i.exec(url.pathname);
       if (req.method === 'GET' && profile) {
-        const page = await publicProfile(provider, profile[1]!.toLowerCase());
+        const name = profile[1]!.toLowerCase();
+        const page = profile[2] === undefined ? await publicProfile(provider, name) : await publicPost(provider, name, profile[2]);
         const wantsJson = /application\/(activity|ld)\+json/.test(req.headers.accept ?? '');
-        if (!page) return wantsJson ? json(res, 404, { error: 'not-found', message: `no one is @${profile[1]} here` }) : html(res, 404, notFoundPage(profile[1]!));
+        const missing = profile[2] === undefined ? `no one is @${profile[1]} here` : `no public post ${profile[2]} of @${profile[1]} here`;
+        if (!page) return wantsJson ? json(res, 404, { error: 'not-found', message: missing }) : html(res, 404, notFoundPage(profile[1]!, profile[2] !== undefined));
         if (wantsJson) {
           const body = JSON.stringify(page.json);
           res.writeHead(200, { 'content-type': 'application/activity+json; charset=utf-8', 'content-length': Buffer.byteLength(body), vary: 'Accept' });

@@ -1,5 +1,5 @@
 import { fromId, listPublicDocs, readPublicDoc, toBase64 } from '@freehold/core';
-import { JSONLD_CONTEXT, Profile, readPost, spacesOf, type Post } from '@freehold/microblog';
+import { JSONLD_CONTEXT, POST_PREFIX, PostRef, Profile, readPost, spacesOf, type Post } from '@freehold/microblog';
 import type { Provider } from './provider.js';
 
 const escape = (s: string): string => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -19,60 +19,125 @@ article{background:#fff;border:1px solid #e3e7ef;border-radius:12px;padding:.9re
 time{display:block;color:#5b6478;font-size:.85rem;margin-top:.4rem}footer{color:#5b6478;font-size:.85rem;margin-top:2rem}
 `;
 
+/** Who a public page is about: the handle's account, its public space and its profile as shown. */
+interface Person {
+  name: string;
+  handle: string;
+  account: string;
+  space: Uint8Array;
+  base: string;
+  display: string;
+  bio: string;
+  icon?: string;
+}
+
+async function personOf(provider: Provider, name: string): Promise<Person | undefined> {
+  const entry = await provider.lookupHandle(name);
+  if (!entry) return undefined;
+  const space = spacesOf(fromId(entry.account, 'account')).public;
+  const profile = Profile.safeParse(await readPublicDoc(provider.replica, space, 'profile'));
+  return {
+    name,
+    handle: entry.handle,
+    account: entry.account,
+    space,
+    base: `${provider.opts.publicUrl}/@${name}`,
+    display: profile.success ? profile.data.name : name,
+    bio: profile.success ? profile.data.bio : '',
+    icon: profile.success && profile.data.avatar ? `data:${profile.data.avatarType ?? 'image/png'};base64,${toBase64(profile.data.avatar)}` : undefined,
+  };
+}
+
+/** A live post of the public space with text of its own (a repost has none to show; an Announce would carry it). */
+function shown(raw: Record<string, unknown> | undefined): Post | undefined {
+  const p = readPost(raw);
+  return p && 'post' in p && !p.post.repostOf ? p.post : undefined;
+}
+
+/**
+ * Where a replied-to post lives: its permalink here when its author has a handle here, else nothing, rather than
+ * an address that would not answer.
+ */
+async function replyTarget(provider: Provider, who: Person, ref: PostRef): Promise<string | undefined> {
+  if (ref.account === who.account) return `${who.base}/${ref.post}`;
+  const row = (await provider.opts.store.handlesOf(fromId(ref.account, 'account'))).find((h) => h.dropped === undefined);
+  return row && `${provider.opts.publicUrl}/@${row.name}/${ref.post}`;
+}
+
+async function noteOf(provider: Provider, who: Person, id: string, post: Post) {
+  const inReplyTo = post.replyTo && (await replyTarget(provider, who, post.replyTo));
+  return {
+    id: `${who.base}/${id}`,
+    type: 'Note',
+    attributedTo: who.base,
+    content: post.text,
+    published: new Date(post.createdAt).toISOString(),
+    url: `${who.base}/${id}`,
+    ...(inReplyTo ? { inReplyTo } : {}),
+  };
+}
+type Note = Awaited<ReturnType<typeof noteOf>>;
+
+const article = (n: Note): string =>
+  `<article id="${escape(n.id.split('/').pop()!)}">${escape(n.content)}<time datetime="${n.published}"><a href="${escape(n.id)}">${n.published.replace('T', ' ').slice(0, 16)} UTC</a></time></article>`;
+
+function page(who: Person, title: string, json: Record<string, unknown>, main: string, provider: Provider): string {
+  const ld = JSON.stringify(json).replace(/</g, '\\u003c');
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${escape(title)}</title>
+<script type="application/ld+json">${ld}</script>
+<style>${STYLE}</style></head>
+<body>
+<header>${who.icon ? `<img src="${who.icon}" alt="">` : '<div class="ph"></div>'}<div><h1><a href="${escape(who.base)}">${escape(who.display)}</a></h1><div class="handle">@${escape(who.handle)}</div>${who.bio ? `<p class="bio">${escape(who.bio)}</p>` : ''}</div></header>
+<main>
+${main}
+</main>
+<footer>Account ${escape(who.account)} · served by ${escape(provider.host)}, which holds it as signed entries it cannot alter.</footer>
+</body></html>`;
+}
+
 /**
  * A public profile as the provider can read it without any key: the account's public space. Rendered as HTML
  * (no JavaScript needed) with the same ActivityStreams object embedded as JSON-LD.
  */
 export async function publicProfile(provider: Provider, name: string): Promise<PublicPage | undefined> {
-  const entry = await provider.lookupHandle(name);
-  if (!entry) return undefined;
-  const account = entry.account;
-  const accountId = fromId(account, 'account');
-  const space = spacesOf(accountId).public;
-  const profile = Profile.safeParse(await readPublicDoc(provider.replica, space, 'profile'));
+  const who = await personOf(provider, name);
+  if (!who) return undefined;
   const posts: { id: string; post: Post }[] = [];
-  for (const doc of await listPublicDocs(provider.replica, space)) {
-    if (!doc.startsWith('post/')) continue;
-    const p = readPost(await readPublicDoc(provider.replica, space, doc));
-    // A repost has no text of its own to show here (an ActivityStreams Announce would carry it).
-    if (p && 'post' in p && !p.post.repostOf) posts.push({ id: doc.slice(5), post: p.post });
+  for (const doc of await listPublicDocs(provider.replica, who.space)) {
+    if (!doc.startsWith(POST_PREFIX)) continue;
+    const post = shown(await readPublicDoc(provider.replica, who.space, doc));
+    if (post) posts.push({ id: doc.slice(POST_PREFIX.length), post });
   }
   posts.sort((a, b) => b.post.createdAt - a.post.createdAt);
-  const base = `${provider.opts.publicUrl}/@${name}`;
-  const display = profile.success ? profile.data.name : name;
-  const bio = profile.success ? profile.data.bio : '';
-  const icon = profile.success && profile.data.avatar ? `data:${profile.data.avatarType ?? 'image/png'};base64,${toBase64(profile.data.avatar)}` : undefined;
-  const notes = posts.slice(0, 100).map(({ id, post }) => ({
-    id: `${base}/posts/${id}`,
-    type: 'Note',
-    attributedTo: base,
-    content: post.text,
-    published: new Date(post.createdAt).toISOString(),
-    ...(post.replyTo ? { inReplyTo: `${provider.opts.publicUrl}/accounts/${post.replyTo.account}/posts/${post.replyTo.post}` } : {}),
-  }));
+  const notes = await Promise.all(posts.slice(0, 100).map(({ id, post }) => noteOf(provider, who, id, post)));
   const json = {
     '@context': JSONLD_CONTEXT,
-    id: base,
+    id: who.base,
     type: 'Person',
     preferredUsername: name,
-    name: display,
-    summary: bio,
-    url: base,
-    ...(icon ? { icon } : {}),
-    outbox: { id: `${base}/outbox`, type: 'OrderedCollection', totalItems: posts.length, orderedItems: notes },
+    name: who.display,
+    summary: who.bio,
+    url: who.base,
+    ...(who.icon ? { icon: who.icon } : {}),
+    outbox: { id: `${who.base}/outbox`, type: 'OrderedCollection', totalItems: posts.length, orderedItems: notes },
   };
-  const ld = JSON.stringify(json).replace(/</g, '\\u003c');
-  const html = `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${escape(display)} (@${escape(entry.handle)})</title>
-<script type="application/ld+json">${ld}</script>
-<style>${STYLE}</style></head>
-<body>
-<header>${icon ? `<img src="${icon}" alt="">` : '<div class="ph"></div>'}<div><h1>${escape(display)}</h1><div class="handle">@${escape(entry.handle)}</div>${bio ? `<p class="bio">${escape(bio)}</p>` : ''}</div></header>
-<main>
-${notes.length ? notes.map((n) => `<article id="${escape(n.id.split('/').pop()!)}">${escape(n.content)}<time datetime="${n.published}">${n.published.replace('T', ' ').slice(0, 16)} UTC</time></article>`).join('\n') : '<p>No public posts yet.</p>'}
-</main>
-<footer>Account ${escape(account)} · served by ${escape(provider.host)}, which holds it as signed entries it cannot alter.</footer>
-</body></html>`;
-  return { json, html, style: STYLE };
+  const main = notes.length ? notes.map(article).join('\n') : '<p>No public posts yet.</p>';
+  return { json, html: page(who, `${who.display} (@${who.handle})`, json, main, provider), style: STYLE };
+}
+
+/**
+ * One public post at its permalink (`/@NAME/POSTID`, the id its Note carries). A post that is friends-only (in a
+ * space the provider cannot read), deleted, a repost, or not there is undefined, as is an id that is not one.
+ */
+export async function publicPost(provider: Provider, name: string, id: string): Promise<PublicPage | undefined> {
+  if (!PostRef.shape.post.safeParse(id).success) return undefined;
+  const who = await personOf(provider, name);
+  const post = who && shown(await readPublicDoc(provider.replica, who.space, `${POST_PREFIX}${id}`));
+  if (!who || !post) return undefined;
+  const note = await noteOf(provider, who, id, post);
+  const json = { '@context': JSONLD_CONTEXT, ...note };
+  const title = `${who.display} (@${who.handle}): ${post.text.length > 60 ? `${post.text.slice(0, 60)}…` : post.text}`;
+  return { json, html: page(who, title, json, article(note), provider), style: STYLE };
 }
