@@ -385,5 +385,5 @@ export class Session {
 
 function spaceList(account: Uint8Array): Uint8Array[] {
   const s = spacesOf(account);
-  return [s.public, s.friends, s.inbox];
+  return [s.public, s.friends, s.inbox, s.private];
 }

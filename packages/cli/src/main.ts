@@ -9,9 +9,10 @@ import { moveCommand } from './commands/move.js';
 import { operatorCommands } from './commands/operator.js';
 import { microblogCommands } from './commands/microblog.js';
 import { postActionCommands } from './commands/post-actions.js';
+import { moderationCommands } from './commands/moderation.js';
 import { conversationCommands } from './commands/conversations.js';
 
-const commands: Command[] = [...accountCommands, recoverCommand, ...spaceCommands, ...replicaCommands, ...providerCommands, moveCommand, ...microblogCommands, ...postActionCommands, ...conversationCommands, ...operatorCommands];
+const commands: Command[] = [...accountCommands, recoverCommand, ...spaceCommands, ...replicaCommands, ...providerCommands, moveCommand, ...microblogCommands, ...postActionCommands, ...moderationCommands, ...conversationCommands, ...operatorCommands];
 
 function help(): string {
   const width = Math.max(...commands.map((c) => c.usage.length));

@@ -52,7 +52,8 @@ describe('moving to another provider, as the account and its contacts see it', (
       ok(['post', 'written after the export'], 'alice');
 
       const moved = JSON.parse(ok(['provider', 'move', p1.url, p4.url, '--json'], 'alice')) as MoveJson;
-      expect(moved.spaces.length).toBe(3);
+      // public, friends, inbox and private: every space of the account.
+      expect(moved.spaces.length).toBe(4);
       for (const s of moved.spaces) {
         expect(s.complete).toBe(true);
         expect(s.to?.fingerprint).toBe(s.local?.fingerprint);

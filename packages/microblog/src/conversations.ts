@@ -87,11 +87,11 @@ export class Conversations {
     if (newest !== undefined) await this.advance(account, newest);
   }
 
-  /** Notifications (follow requests, replies, mentions, likes, reposts, removals), newest first, each marked unread or not. */
+  /** Notifications (follow requests, replies, mentions, likes, reposts, removals), newest first, each marked unread or not; a muted account's are left out. */
   async notifications(): Promise<NoticeItem[]> {
     const seen = (await this.marks()).get(NOTIFICATIONS) ?? -1;
     const out: NoticeItem[] = [];
-    for (const { id, message } of await this.mb.inbox()) {
+    for (const { id, message } of await this.mb.moderation.notifications(await this.mb.inbox())) {
       if (message.type !== 'dm' && message.from !== this.mb.me) out.push({ id, message, unread: message.at > seen });
     }
     return out;

@@ -7,3 +7,4 @@ export * from './followers.js';
 export * from './revisions.js';
 export * from './reactions.js';
 export * from './conversations.js';
+export * from './moderation.js';

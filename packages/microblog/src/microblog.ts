@@ -22,6 +22,7 @@ import { absorbInbox, recordReaction, recordReply, repost, repostsOf, unrepost }
 import { deletePost, editPost, mentionsIn } from './revisions.js';
 import { feedItem, isLive, newestPosts, type FeedItem, type TimelineItem } from './timeline.js';
 import { inboxOf, postSends, recipientOf, sentName, type Sent, type SentPlace } from './sent.js';
+import { Moderation } from './moderation.js';
 
 export type { Follower };
 
@@ -53,6 +54,8 @@ export interface MicroblogDeps {
  */
 export class Microblog {
   readonly spaces: ReturnType<typeof spacesOf>;
+  /** Block and mute lists (see moderation.ts). */
+  readonly moderation: Moderation = new Moderation(this);
 
   constructor(
     readonly device: Device,
@@ -69,11 +72,12 @@ export class Microblog {
     return (await this.device.replica.graph(space)).created;
   }
 
-  /** Creates the account's three spaces once. Call after syncing: a space is created by exactly one device. */
+  /** Creates the account's four spaces once. Call after syncing: a space is created by exactly one device. */
   async ensure(): Promise<void> {
     if (!(await this.has(this.spaces.public))) await this.device.createSpace(true, { nonce: NONCES.public });
     if (!(await this.has(this.spaces.friends))) await this.device.createSpace(false, { nonce: NONCES.friends });
     if (!(await this.has(this.spaces.inbox))) await this.device.createSpace(false, { nonce: NONCES.inbox, inbox: true });
+    if (!(await this.has(this.spaces.private))) await this.device.createSpace(false, { nonce: NONCES.private });
   }
 
   /** What this account reads from others: followed accounts' spaces and the inboxes it writes to. */
@@ -252,9 +256,15 @@ export class Microblog {
     return (await this.feed(opts)).filter(isLive);
   }
 
-  /** The timeline with the tombstones of deleted posts in place, for clients that keep copies of their own. */
+  /**
+   * The timeline with the tombstones of deleted posts in place, for clients that keep copies of their own. Blocked
+   * and muted accounts' posts, and reposts of them, are left out.
+   */
   async feed(opts: { limit?: number } = {}): Promise<FeedItem[]> {
-    return newestPosts(this.device, [this.me, ...(await this.following()).map((f) => f.account)], opts.limit ?? 50);
+    const hidden = await this.moderation.hidden();
+    const accounts = [this.me, ...(await this.following()).map((f) => f.account)].filter((a) => !hidden.has(a));
+    const items = await newestPosts(this.device, accounts, opts.limit ?? 50);
+    return items.filter((i) => !(isLive(i) && i.post.repostOf && hidden.has(i.post.repostOf.account)));
   }
 
   /** Replaces the text of one of this account's posts with a new revision, marked as edited. */
@@ -306,16 +316,20 @@ export class Microblog {
     await this.device.write(this.spaces.inbox, Kind.append, new Uint8Array(16), encode(copy));
   }
 
-  /** Messages in this account's inbox, newest first. A message claiming a sender other than its signer is dropped. */
+  /**
+   * Messages in this account's inbox, newest first. A message claiming a sender other than its signer is dropped,
+   * and so is every message of an account this one blocked (so nothing folds its likes or replies in either).
+   */
   async inbox(): Promise<InboxItem[]> {
     if (!(await this.has(this.spaces.inbox))) return [];
+    const blocked = await this.moderation.blocked();
     const out: InboxItem[] = [];
     for (const row of await this.device.store.spaceEntries(this.spaces.inbox, Kind.append)) {
       try {
         const e = decodeEntry(row.bytes);
         const m = Message.safeParse(decode(await this.device.decrypt(e), 'message'));
         const signer = this.device.replica.authorOf(e.device);
-        if (m.success && signer && toId(signer.account.account) === m.data.from) out.push({ id: toHex(e.id), message: m.data });
+        if (m.success && signer && toId(signer.account.account) === m.data.from && !blocked.has(m.data.from)) out.push({ id: toHex(e.id), message: m.data });
       } catch (err) {
         if (!(err instanceof FreeholdError)) throw err;
       }

@@ -3,14 +3,18 @@ import type { PostRef } from './schema.js';
 
 const nonce = (purpose: string): Uint8Array => sha256(utf8(`freehold/microblog/${purpose}`)).subarray(0, 16);
 /** The create nonces of an account's microblog spaces: fixed, so each can be created only once. */
-export const NONCES = { public: nonce('public'), friends: nonce('friends'), inbox: nonce('inbox') };
+export const NONCES = { public: nonce('public'), friends: nonce('friends'), inbox: nonce('inbox'), private: nonce('private') };
 
-/** An account's microblog spaces have well-known ids: anyone who knows the account can find them. */
-export function spacesOf(account: Uint8Array): { public: Uint8Array; friends: Uint8Array; inbox: Uint8Array } {
+/**
+ * An account's microblog spaces have well-known ids: anyone who knows the account can find them. `private` has
+ * the account as its only member (its block and mute lists), so it reaches every device and no one else.
+ */
+export function spacesOf(account: Uint8Array): { public: Uint8Array; friends: Uint8Array; inbox: Uint8Array; private: Uint8Array } {
   return {
     public: spaceIdOf(account, NONCES.public, true),
     friends: spaceIdOf(account, NONCES.friends, false),
     inbox: spaceIdOf(account, NONCES.inbox, false),
+    private: spaceIdOf(account, NONCES.private, false),
   };
 }
 

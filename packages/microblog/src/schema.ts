@@ -103,6 +103,18 @@ export const Repost = z.object({
 });
 export type Repost = z.infer<typeof Repost>;
 
+const restriction = <S extends string>(schema: S) =>
+  z.object({ schema: z.literal(schema), account: accountId, handle: handle.optional(), since: z.number().int().nonnegative() });
+/**
+ * An account this one blocked: its messages (follow requests, replies, mentions, likes, reposts, DMs) are dropped
+ * and it is out of the friends space. Kept by account in the `blocked` document of the account's private space.
+ */
+export const Block = restriction('microblog.block@1');
+export type Block = z.infer<typeof Block>;
+/** An account this one muted: its posts and notifications are hidden, nothing else. In the `muted` document. */
+export const Mute = restriction('microblog.mute@1');
+export type Mute = z.infer<typeof Mute>;
+
 /** What others append to an inbox: requests, notifications and direct messages. */
 export const Message = z.discriminatedUnion('type', [
   z.object({ schema: z.literal('microblog.message@1'), type: z.literal('follow-request'), from: accountId, handle: handle.optional(), at: z.number().int() }),

@@ -304,7 +304,7 @@ export const microblogCommands: Command[] = [
         return;
       }
       const { items, names } = await withMicroblog(ctx, async (mb) => {
-        const items = await mb.inbox();
+        const items = await mb.moderation.notifications(await mb.inbox());
         return { items, names: await namesOf(mb, items.map((i) => i.message.from)) };
       });
       if (ctx.values.json) return ctx.json(items.map((i) => ({ id: i.id, ...i.message, at: new Date(i.message.at).toISOString() })));
