@@ -11,8 +11,9 @@ import { microblogCommands } from './commands/microblog.js';
 import { postActionCommands } from './commands/post-actions.js';
 import { moderationCommands } from './commands/moderation.js';
 import { conversationCommands } from './commands/conversations.js';
+import { searchCommand } from './commands/search.js';
 
-const commands: Command[] = [...accountCommands, recoverCommand, ...spaceCommands, ...replicaCommands, ...providerCommands, moveCommand, ...microblogCommands, ...postActionCommands, ...moderationCommands, ...conversationCommands, ...operatorCommands];
+const commands: Command[] = [...accountCommands, recoverCommand, ...spaceCommands, ...replicaCommands, ...providerCommands, moveCommand, ...microblogCommands, ...postActionCommands, ...moderationCommands, searchCommand, ...conversationCommands, ...operatorCommands];
 
 function help(): string {
   const width = Math.max(...commands.map((c) => c.usage.length));

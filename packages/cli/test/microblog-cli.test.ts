@@ -160,4 +160,21 @@ describe('the microblog from the CLI: edits, deletions, likes taken back, reques
     const secret = ok(['post', 'Only for friends', '--friends'], 'alice');
     expect(fh(['repost', secret], 'alice').err).toMatch(/only public posts can be reposted/);
   }, 180_000);
+
+  it('searches the replica on the device: words, hashtags, people, friends-only posts it may read', async () => {
+    ok(['profile', '--name', 'Alice Gardener', '--bio', 'Grows #tomatoes'], 'alice');
+    ok(['post', 'The #Tomatoes are ripening early this year'], 'alice');
+    ok(['post', 'Tomato soup for the approved few', '--friends'], 'alice');
+    await eventually(['feed'], 'carol', /approved few/);
+    const found = JSON.parse(ok(['search', 'tomato', '--json'], 'carol')) as { people: { account: string; handle: string | null }[]; posts: FeedJson[] };
+    expect(found.posts.map((p) => p.text)).toEqual(['Tomato soup for the approved few', 'The #Tomatoes are ripening early this year']);
+    expect(found.people.map((p) => p.handle)).toEqual([`alice@${host}`]);
+    // Bob was removed from Alice's followers: the friends-only post is not in what his device can read.
+    await eventually(['feed'], 'bob', /ripening early/);
+    expect((JSON.parse(ok(['search', 'tomato', '--json'], 'bob')) as { posts: FeedJson[] }).posts.map((p) => p.text)).toEqual(['The #Tomatoes are ripening early this year']);
+    expect(ok(['search', '#tomatoes'], 'carol')).toMatch(/^alice@\S+ · .*\n {2}The #Tomatoes are ripening early this year\n {2}\S+\/\S+$/);
+    expect(ok(['search', '@gardener'], 'carol')).toBe(`alice@${host}  Alice Gardener`);
+    expect(ok(['search', 'zucchini'], 'carol')).toBe('nothing matches "zucchini" in your replica');
+    expect(fh(['search'], 'carol').code).toBe(2);
+  }, 120_000);
 });

@@ -8,3 +8,5 @@ export * from './revisions.js';
 export * from './reactions.js';
 export * from './conversations.js';
 export * from './moderation.js';
+export * from './text.js';
+export * from './search.js';

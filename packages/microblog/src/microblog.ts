@@ -19,7 +19,8 @@ import { Follow, Like, Message, parse, Post, PostRef, Profile, type Repost } fro
 import { NONCES, POST_PREFIX, refToString, spacesOf } from './refs.js';
 import { approve, deny, followersOf, removedBy, removeFollower, type Follower } from './followers.js';
 import { absorbInbox, recordReaction, recordReply, repost, repostsOf, unrepost } from './reactions.js';
-import { deletePost, editPost, mentionsIn } from './revisions.js';
+import { deletePost, editPost } from './revisions.js';
+import { mentionsIn } from './text.js';
 import { feedItem, isLive, newestPosts, type FeedItem, type TimelineItem } from './timeline.js';
 import { inboxOf, postSends, recipientOf, sentName, type Sent, type SentPlace } from './sent.js';
 import { Moderation } from './moderation.js';

@@ -3,11 +3,7 @@ import type { Microblog } from './microblog.js';
 import { POST_PREFIX, refToString } from './refs.js';
 import { unrepost } from './reactions.js';
 import { parse, Post, readPost, type PostRef } from './schema.js';
-
-const MENTION = /(?:^|[\s(])@([a-z0-9][a-z0-9_-]{0,31}@[a-z0-9.-]+(?::\d+)?)/gi;
-
-/** The handles a post's text mentions (as @name@host), lower case, each once. */
-export const mentionsIn = (text: string): string[] => [...new Set([...text.matchAll(MENTION)].map((m) => m[1]!.toLowerCase()))];
+import { mentionsIn } from './text.js';
 
 /** One of this account's own posts, open for a change; someone else's, a deleted or an unknown one is refused. */
 async function ownPost(mb: Microblog, ref: PostRef): Promise<{ doc: Awaited<ReturnType<typeof openDoc>>; post: Post }> {

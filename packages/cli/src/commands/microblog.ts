@@ -3,8 +3,9 @@ import { declareMirrors as mirrorAt, inboxSettings, resolveHandle } from '@freeh
 import { WS } from '../ws.js';
 import { formatSize, parseSize } from '@freehold/server';
 import { CommandLinks } from '../links.js';
-import { isLive, Microblog, refToString, type FeedItem, type Message, type Mirror, type PostRef, type TimelineItem } from '@freehold/microblog';
+import { isLive, Microblog, refToString, type Message, type Mirror, type PostRef } from '@freehold/microblog';
 import { accountByPrefix, postByPrefix } from '../prefixes.js';
+import { itemJson, postsView, printPosts } from '../post-view.js';
 import type { Command, Context } from '../command.js';
 
 /**
@@ -93,25 +94,6 @@ export async function accountOf(mb: Microblog, ref: string): Promise<{ account: 
   return { account: toId((await resolve(mb, handle)).account), handle };
 }
 
-/** A feed item as `feed --json` carries it: a post (with when it was last edited), or a deleted post's tombstone. */
-function itemJson(i: FeedItem, handles: Map<string, string | undefined>) {
-  const head = { id: refToString(i.ref), author: i.author, handle: handles.get(i.author) ?? null };
-  if (!isLive(i)) return { ...head, deleted: true, createdAt: new Date(i.createdAt).toISOString(), deletedAt: new Date(i.deletedAt).toISOString() };
-  return {
-    ...head,
-    text: i.post.text,
-    createdAt: new Date(i.post.createdAt).toISOString(),
-    editedAt: i.post.editedAt === undefined ? null : new Date(i.post.editedAt).toISOString(),
-    audience: i.post.audience,
-    likes: i.post.likes,
-    reposts: i.post.reposts,
-    replies: i.post.replies.map(refToString),
-    replyTo: i.post.replyTo ? refToString(i.post.replyTo) : null,
-    repostOf: i.post.repostOf ? refToString(i.post.repostOf) : null,
-    quoteOf: i.post.quoteOf ? refToString(i.post.quoteOf) : null,
-  };
-}
-
 /** What an inbox message says, after who sent it. */
 function describe(m: Message): string {
   switch (m.type) {
@@ -152,7 +134,7 @@ export async function heldPost(mb: Microblog, text: string): Promise<PostRef> {
   return ref;
 }
 
-function positiveInt(v: unknown, flag: string, fallback: number): number {
+export function positiveInt(v: unknown, flag: string, fallback: number): number {
   if (v === undefined) return fallback;
   const n = Number(v);
   if (!Number.isInteger(n) || n < 1 || n > 10_000) reject('invalid-argument', `${flag} must be a whole number from 1 to 10000`);
@@ -233,34 +215,10 @@ export const microblogCommands: Command[] = [
     args: [0, 0],
     async run(ctx) {
       const limit = positiveInt(ctx.values.limit, '--limit', 20);
-      const { items, handles, shown } = await withMicroblog(ctx, async (mb) => {
-        const items = await mb.feed({ limit });
-        // The posts reposts and quotes show, where this replica holds them.
-        const shown = new Map<string, TimelineItem>();
-        for (const i of items.filter(isLive)) {
-          for (const r of [i.post.repostOf, i.post.quoteOf]) {
-            const held = r && (await mb.getPost(r));
-            if (held) shown.set(refToString(r), held);
-          }
-        }
-        return { items, shown, handles: await namesOf(mb, [...items, ...shown.values()].map((i) => i.author)) };
-      });
-      if (ctx.values.json) return ctx.json(items.map((i) => itemJson(i, handles)));
-      const live = items.filter(isLive);
-      if (!live.length) return ctx.out('nothing yet: `freehold post TEXT`, or `freehold follow NAME@host`');
-      for (const i of live) {
-        const who = handles.get(i.author) ?? i.author;
-        const edited = i.post.editedAt === undefined ? '' : ' · edited';
-        const counts = `${i.post.likes ? ` · ${i.post.likes} ♥` : ''}${i.post.reposts ? ` · ${i.post.reposts} ↻` : ''}`;
-        ctx.out(`${who}${i.post.repostOf ? ' reposted' : ''}${i.post.audience === 'friends' ? ' (friends)' : ''} · ${new Date(i.post.createdAt).toLocaleString('en')}${edited}${counts}`);
-        if (i.post.text) ctx.out(`  ${i.post.text}`);
-        const other = i.post.repostOf ?? i.post.quoteOf;
-        if (other) {
-          const held = shown.get(refToString(other));
-          ctx.out(held ? `  > ${handles.get(held.author) ?? held.author}: ${held.post.text}` : `  > ${refToString(other)} (not in your replica)`);
-        }
-        ctx.out(`  ${refToString(i.ref)}`);
-      }
+      const view = await withMicroblog(ctx, async (mb) => postsView(mb, await mb.feed({ limit })));
+      if (ctx.values.json) return ctx.json(view.items.map((i) => itemJson(i, view.handles)));
+      if (!view.items.some(isLive)) return ctx.out('nothing yet: `freehold post TEXT`, or `freehold follow NAME@host`');
+      printPosts(ctx, view);
     },
   },
   {
