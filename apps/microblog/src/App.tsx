@@ -6,6 +6,7 @@ import { FollowersPage } from './Pages.js';
 import { HandleProfilePage, PostPage, ProfilePage } from './Profile.js';
 import { ConversationPage, MessagesPage, NotificationsPage, useUnread } from './Conversations.js';
 import { SettingsPage } from './Settings.js';
+import { SearchPage } from './Search.js';
 import { useHashRoute, useVersion } from './hooks.js';
 
 export function App() {
@@ -43,6 +44,8 @@ function Shell({ session, onSignOut }: { session: Session; onSignOut: () => void
     <NotificationsPage session={session} />
   ) : route === '/followers' ? (
     <FollowersPage session={session} />
+  ) : route === '/search' || route.startsWith('/search?') ? (
+    <SearchPage session={session} query={new URLSearchParams(route.split('?')[1] ?? '').get('q') ?? ''} />
   ) : route === '/settings' ? (
     <SettingsPage session={session} />
   ) : (
@@ -57,6 +60,9 @@ function Shell({ session, onSignOut }: { session: Session; onSignOut: () => void
         <nav aria-label="Main">
           <a href="#/" aria-current={route === '/' ? 'page' : undefined}>
             Home
+          </a>
+          <a href="#/search" aria-current={route.startsWith('/search') ? 'page' : undefined}>
+            Search
           </a>
           <a href="#/messages" aria-current={route.startsWith('/messages') ? 'page' : undefined}>
             Messages{unread.messages ? <span className="badge" aria-label={`${unread.messages} unread`}>{unread.messages}</span> : null}

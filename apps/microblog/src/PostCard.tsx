@@ -5,6 +5,7 @@ import { timeAgo, useLoad } from './hooks.js';
 import { DeliveryMark } from './Delivery.js';
 import { Compose } from './Compose.js';
 import { LikeButton, RepostButton } from './Reactions.js';
+import { PostText } from './PostText.js';
 
 /** The app's link to someone's profile: by handle where known, which is what people recognise and share. */
 export const profileHref = (account: string, handle?: string): string => (handle ? `#/@${handle}` : `#/u/${account}`);
@@ -57,7 +58,7 @@ function Post({ session, item }: { session: Session; item: TimelineItem }) {
           {mine && <DeliveryMark session={session} sends={session.mb.sentWith(item)} />}
         </header>
         {item.post.replyTo && <p className="muted small">Replying to a post</p>}
-        {editing ? <EditPost session={session} item={item} onDone={() => setEditing(false)} /> : <p className="text">{item.post.text}</p>}
+        {editing ? <EditPost session={session} item={item} onDone={() => setEditing(false)} /> : <PostText text={item.post.text} />}
         {item.post.quoteOf && <QuotedPost session={session} ref_={item.post.quoteOf} />}
         <div className="actions">
           <button className="link" onClick={() => setReplying((r) => !r)} aria-expanded={replying}>
@@ -129,7 +130,7 @@ export function QuotedPost({ session, ref_ }: { session: Session; ref_: PostRef 
   return (
     <blockquote className="quoted card" aria-label="Quoted post">
       <strong>{author.state === 'ready' && author.value ? author.value.name : session.nameless(ref_.account)}</strong> <span className="muted small">{timeAgo(post.value.post.createdAt)}</span>
-      <p className="text">{post.value.post.text}</p>
+      <PostText text={post.value.post.text} />
     </blockquote>
   );
 }

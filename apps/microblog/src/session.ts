@@ -24,7 +24,7 @@ import {
   type LinkRequest,
   type WebSocketFactory,
 } from '@freehold/client';
-import { Microblog, spacesOf, type Like, type Mirror, type Repost } from '@freehold/microblog';
+import { Microblog, SearchIndex, spacesOf, type IndexProgress, type Like, type Mirror, type Repost, type SearchResults } from '@freehold/microblog';
 import { forgetIdentity, loadIdentity, saveIdentity, type StoredIdentity } from './keys.js';
 
 export const WS = WebSocket as unknown as WebSocketFactory;
@@ -59,6 +59,7 @@ export class Session {
   version = 0;
   private likesRead: { version: number; likes: Promise<Map<string, Like>> } | undefined;
   private repostsRead: { version: number; reposts: Promise<Map<string, Repost>> } | undefined;
+  private index: { index: SearchIndex; version: number; pass: Promise<void> } | undefined;
 
   readonly mb: Microblog;
   /** How far what this account sent to others got (see Deliveries); views track what they show. */
@@ -194,6 +195,23 @@ export class Session {
   likes(): Promise<Map<string, Like>> {
     if (this.likesRead?.version !== this.version) this.likesRead = { version: this.version, likes: this.mb.likes() };
     return this.likesRead.likes;
+  }
+
+  /**
+   * Searches this replica (see SearchIndex): the index is built on the first search and brought up to date, one
+   * pass at a time, when something changed since the last.
+   */
+  search(query: string, progress?: IndexProgress): Promise<SearchResults> {
+    const index = (this.index ??= { index: new SearchIndex(this.mb), version: -1, pass: Promise.resolve() });
+    const pass = index.pass.then(async () => {
+      if (index.version === this.version) return;
+      const version = this.version;
+      await index.index.refresh(progress);
+      index.version = version;
+    });
+    // A pass that failed is tried again by the next search, which does not wait on the failure.
+    index.pass = pass.catch(() => undefined);
+    return pass.then(() => index.index.search(query));
   }
 
   /** This account's reposts, read once per change. */
