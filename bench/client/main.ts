@@ -1,7 +1,7 @@
 // Runs in Chromium: loads a prepared replica into IndexedDB, then times the first 50 timeline posts on screen.
 import { boxKeyFromSecret, Device, fromBase64, signingKeyFromSeed, type EntryRow } from '@freehold/core';
 import { IndexedDbStore } from '@freehold/stores/indexeddb';
-import { Microblog } from '@freehold/microblog';
+import { Microblog, SearchIndex } from '@freehold/microblog';
 
 interface Setup {
   name: string;
@@ -44,11 +44,34 @@ async function firstScreen(setup: Pick<Setup, 'name' | 'account' | 'sign' | 'box
   return { ms: performance.now() - t0, posts: items.length };
 }
 
+/**
+ * Builds the search index over the whole replica (what the first search in a session waits for), then times
+ * queries against it: a word in every post, a rare word, a prefix and a hashtag-free miss.
+ */
+async function search(): Promise<{ build: number; query: number; posts: number; hits: number }> {
+  const mb = (window as unknown as { __app: Microblog }).__app;
+  const index = new SearchIndex(mb);
+  const t0 = performance.now();
+  await index.refresh();
+  const build = performance.now() - t0;
+  const times: number[] = [];
+  let hits = 0;
+  for (let round = 0; round < 5; round++) {
+    for (const q of ['lorem', 'author 17', 'ips', 'post 42', 'nowhere']) {
+      const t = performance.now();
+      hits += index.search(q).posts.length;
+      times.push(performance.now() - t);
+    }
+  }
+  times.sort((a, b) => a - b);
+  return { build, query: times[Math.floor(times.length / 2)]!, posts: index.size, hits };
+}
+
 /** Live JS heap after a full collection (the bench starts Chromium with --expose-gc and precise memory info). */
 function heap(): number {
   (globalThis as unknown as { gc(): void }).gc();
   return (performance as unknown as { memory: { usedJSHeapSize: number } }).memory.usedJSHeapSize;
 }
 
-Object.assign(window, { __load: load, __firstScreen: firstScreen, __heap: heap });
+Object.assign(window, { __load: load, __firstScreen: firstScreen, __search: search, __heap: heap });
 (window as unknown as { __ready: boolean }).__ready = true;

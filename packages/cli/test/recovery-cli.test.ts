@@ -104,8 +104,8 @@ describe('recovery from the phrase alone', () => {
       const spaces = readable(json<SpaceRow[]>('alice', ['space', 'list']));
       const feed = json<{ id: string; text: string }[]>('alice', ['feed']);
       const inbox = json<{ id: string; type: string; text?: string }[]>('alice', ['inbox']);
-      // Her three microblog spaces, notes and blog, Carol's garden, and Bob's public space (she follows him).
-      expect(spaces, JSON.stringify(spaces)).toHaveLength(7);
+      // Her four microblog spaces (public, friends, inbox, private), notes and blog, Carol's garden, and Bob's public space (she follows him).
+      expect(spaces, JSON.stringify(spaces)).toHaveLength(8);
       expect(spaces.map((s) => s.name)).toEqual(expect.arrayContaining(['notes', 'blog', 'garden']));
       expect(feed.map((i) => i.text).sort()).toEqual(['Bob was here', 'For friends only', 'Public hello from Alice']);
       expect(inbox.filter((m) => m.type === 'dm').map((m) => m.text).sort()).toEqual(['hi back', 'psst from Bob']);

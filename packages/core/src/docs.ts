@@ -139,9 +139,12 @@ async function readable(device: Device, e: Entry): Promise<Uint8Array | undefine
   }
 }
 
-/** Opens a document known by id (from an index walk): its name is read from its newest readable entry. */
-export async function openDocById(device: Device, space: Uint8Array, docId: Uint8Array): Promise<DocHandle | undefined> {
-  const rows = await device.store.docEntries(space, docId);
+/**
+ * Opens a document known by id (from an index walk): its name is read from its newest readable entry. A caller
+ * that read every entry of the document already (in the store's order) passes them, saving a read per document.
+ */
+export async function openDocById(device: Device, space: Uint8Array, docId: Uint8Array, entries?: EntryRow[]): Promise<DocHandle | undefined> {
+  const rows = entries ?? (await device.store.docEntries(space, docId));
   for (const r of [...rows].reverse()) {
     const e = decodeEntry(r.bytes);
     const plaintext = await readable(device, e);

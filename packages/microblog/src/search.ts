@@ -1,5 +1,5 @@
 import MiniSearch, { type Query } from 'minisearch';
-import { fromId, FreeholdError, Kind, openDocById, toHex } from '@freehold/core';
+import { fromId, FreeholdError, Kind, openDocById, toHex, type EntryRow } from '@freehold/core';
 import type { Microblog } from './microblog.js';
 import { POST_PREFIX, refToString, spacesOf } from './refs.js';
 import { Profile } from './schema.js';
@@ -28,6 +28,11 @@ interface Indexed {
   id: string;
   text: string;
   tags: string;
+}
+/** A document with entries not read yet. */
+interface Pending {
+  doc: Uint8Array;
+  rows: EntryRow[];
 }
 interface Held {
   account: string;
@@ -70,7 +75,7 @@ export class SearchIndex {
     }
     // Spaces no longer followed, or no longer readable, leave with everything found in them.
     for (const [key, held] of this.spaces) if (!wanted.has(key)) this.forget(key, held);
-    const work: { space: Uint8Array; held: Held; docs: { doc: Uint8Array; ids: string[] }[] }[] = [];
+    const work: { space: Uint8Array; held: Held; whole: boolean; docs: Pending[] }[] = [];
     for (const [key, w] of wanted) {
       if (!(await this.mb.device.replica.graph(w.space)).created || !(await this.mb.device.canRead(w.space))) {
         const held = this.spaces.get(key);
@@ -81,28 +86,30 @@ export class SearchIndex {
       this.spaces.set(key, held);
       const fresh = (await this.mb.device.store.keys(w.space)).map((k) => k.id).filter((id) => !held.seen.has(toHex(id)));
       if (!fresh.length) continue;
-      const docs = new Map<string, { doc: Uint8Array; ids: string[] }>();
+      // On a space's first pass every entry is fresh, so each document's rows are all here, in the store's order.
+      const whole = held.seen.size === 0;
+      const docs = new Map<string, Pending>();
       for (const row of await this.mb.device.store.getEntries(fresh)) {
         if (!row || (row.kind !== Kind.update && row.kind !== Kind.snapshot)) continue;
         const key = toHex(row.doc);
-        const d = docs.get(key) ?? { doc: row.doc, ids: [] };
-        d.ids.push(toHex(row.id));
+        const d = docs.get(key) ?? { doc: row.doc, rows: [] };
+        d.rows.push(row);
         docs.set(key, d);
       }
       for (const id of fresh) held.seen.add(toHex(id));
-      work.push({ space: w.space, held, docs: [...docs.values()] });
+      work.push({ space: w.space, held, whole, docs: [...docs.values()] });
     }
     const total = work.reduce((n, w) => n + w.docs.length, 0);
     let done = 0;
-    for (const { space, held, docs } of work) {
-      for (const { doc, ids } of docs) {
+    for (const { space, held, whole, docs } of work) {
+      for (const { doc, rows } of docs) {
         try {
-          await this.read(space, held, doc);
+          await this.read(space, held, doc, whole ? rows : undefined);
         } catch (e) {
           if (!(e instanceof FreeholdError)) throw e;
           // Not readable (yet: an entry whose membership operation is still on its way): tried again next pass, and the
           // rest of the index is not held back by it.
-          for (const id of ids) held.seen.delete(id);
+          for (const r of rows) held.seen.delete(toHex(r.id));
         }
         if (++done % 200 === 0) progress?.(done, total);
       }
@@ -147,9 +154,9 @@ export class SearchIndex {
     return out;
   }
 
-  private async read(space: Uint8Array, held: Held, docId: Uint8Array): Promise<void> {
+  private async read(space: Uint8Array, held: Held, docId: Uint8Array, rows?: EntryRow[]): Promise<void> {
     const key = toHex(docId);
-    const doc = await openDocById(this.mb.device, space, docId);
+    const doc = await openDocById(this.mb.device, space, docId, rows);
     if (!doc) return;
     if (doc.name === 'profile' && held.audience === 'public') {
       const p = Profile.safeParse(doc.toJSON());
