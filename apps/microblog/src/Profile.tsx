@@ -5,6 +5,7 @@ import type { Session } from './session.js';
 import { useLoad } from './hooks.js';
 import { Avatar, PostCard } from './PostCard.js';
 import { LinkDevice } from './Linking.js';
+import { ModerationActions } from './Moderation.js';
 
 /** The handle an account goes by, as this replica verified it: its own, or the one its identity log claims. */
 export function handleOf(session: Session, account: string): string | undefined {
@@ -85,7 +86,7 @@ export function ProfilePage({ session, account }: { session: Session; account: s
   );
 }
 
-/** Follow or Unfollow, and Message, on someone else's profile. */
+/** Follow or Unfollow, Message, Mute and Block, on someone else's profile. */
 function FollowActions({ session, account, handle }: { session: Session; account: string; handle?: string }) {
   const following = useLoad(session, async () => (await session.mb.following()).some((f) => f.account === account), [account]);
   const [busy, setBusy] = useState(false);
@@ -127,6 +128,7 @@ function FollowActions({ session, account, handle }: { session: Session; account
       <a className="button" href={`#/messages/${account}`} aria-label={`Message ${who}`}>
         Message
       </a>
+      <ModerationActions session={session} account={account} handle={handle} />
       {error && (
         <p className="error" role="alert">
           {error}

@@ -4,6 +4,8 @@ import { hostOf, MOVE_STEPS, othersServe, type MoveProgress, type ProviderState 
 import { PROVIDER, type Session } from './session.js';
 import { useVersion } from './hooks.js';
 import { LinkDevice } from './Linking.js';
+import { BlockedCard } from './Moderation.js';
+import { DevicesCard } from './Devices.js';
 import { addProvider, moveProvider, statesOf } from './providers.js';
 
 const here = new URL(PROVIDER).host;
@@ -51,6 +53,8 @@ export function SettingsPage({ session }: { session: Session }) {
     <div className="settings">
       <h1>Settings</h1>
       <ProvidersCard session={session} list={states.list} onRecheck={states.recheck} />
+      <DevicesCard session={session} />
+      <BlockedCard session={session} />
       <MoveCard session={session} home={home} />
       <ThisBrowser session={session} home={home} list={states.list} />
     </div>
