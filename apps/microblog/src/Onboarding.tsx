@@ -94,7 +94,7 @@ export function Onboarding({ onReady }: { onReady: (s: Session) => void }) {
       {step.t === 'link' && <LinkForm busy={busy} onBack={() => setStep({ t: 'welcome' })} onSubmit={(code) => run(async () => link(code))} />}
       {step.t === 'linking' && <LinkWait fingerprint={step.fingerprint} onCancel={() => linking.current?.abort()} />}
       {step.t === 'recover' && (
-        <RecoverForm busy={busy} onBack={() => setStep({ t: 'welcome' })} onSubmit={(phrase, name) => run(async () => onReady(await recover(phrase, name)))} />
+        <RecoverForm busy={busy} onBack={() => setStep({ t: 'welcome' })} onSubmit={(phrase) => run(async () => onReady(await recover(phrase)))} />
       )}
     </div>
   );
@@ -219,7 +219,7 @@ function ConfirmPhrase({ step, busy, onBack, onConfirmed }: { step: Extract<Step
   );
 }
 
-function RecoverForm({ busy, onBack, onSubmit }: { busy: boolean; onBack: () => void; onSubmit: (phrase: string, name: string) => void }) {
+function RecoverForm({ busy, onBack, onSubmit }: { busy: boolean; onBack: () => void; onSubmit: (phrase: string) => void }) {
   const [phrase, setPhrase] = useState('');
   const count = phrase.trim() ? phrase.trim().split(/\s+/).length : 0;
   return (
@@ -227,7 +227,7 @@ function RecoverForm({ busy, onBack, onSubmit }: { busy: boolean; onBack: () => 
       className="card"
       onSubmit={(e) => {
         e.preventDefault();
-        onSubmit(phrase, 'recovered');
+        onSubmit(phrase);
       }}
     >
       <label>

@@ -49,8 +49,10 @@ export async function handleFree(name: string, host: string): Promise<void> {
 }
 
 /** Recovery: the phrase names the account and vouches for this browser as a new device of it. */
-export async function recover(phrase: string, name: string): Promise<Session> {
-  const pending = beginRecovery(phraseToSecret(phrase), `${name}'s browser`);
+export async function recover(phrase: string): Promise<Session> {
+  // Named as a linked device is: what the other devices' lists show, until the person names it otherwise.
+  const name = `${navigator.platform || 'browser'} (recovered)`;
+  const pending = beginRecovery(phraseToSecret(phrase), name);
   // Nothing is kept until a provider knows the account: a mistyped phrase that still checks out names another.
   const found = await findLog(pending.account, [PROVIDER]);
   if (!found.state) {

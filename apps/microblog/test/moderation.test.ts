@@ -190,6 +190,7 @@ describe('block, mute and devices in Chromium', () => {
     await expect.poll(() => devices.getByRole('listitem').count(), { timeout: 60_000 }).toBe(2);
     const other = devices.getByRole('listitem').filter({ hasNot: alice.getByText('this browser') });
     const name = (await other.locator('strong').textContent())!;
+    expect(name).toMatch(/ \(recovered\)$/);
     await go(laptop, '#/settings');
     const theirs = laptop.getByRole('list', { name: 'Your devices' });
     await expect.poll(() => theirs.getByRole('listitem').count(), { timeout: 30_000 }).toBe(2);
@@ -199,7 +200,7 @@ describe('block, mute and devices in Chromium', () => {
     await devices.scrollIntoViewIfNeeded();
     await shot(alice, 'settings-devices');
     await devices.getByRole('button', { name: `Revoke ${name}` }).click();
-    expect(asked.at(-1)).toMatch(new RegExp(`^Revoke “${name}”\\? It can no longer read or write anything of your account`));
+    expect(asked.at(-1)).toMatch(new RegExp(`^Revoke “${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}”\\? It can no longer read or write anything of your account`));
     await alice.getByRole('status').filter({ hasText: `Revoked “${name}”.` }).waitFor({ timeout: 30_000 });
     await expect.poll(() => devices.getByRole('listitem').count(), { timeout: 10_000 }).toBe(1);
     await devices.getByText('this browser').waitFor();
