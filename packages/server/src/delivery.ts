@@ -55,6 +55,11 @@ export class DeliveryTracker {
     return this.awaiting.length;
   }
 
+  /** Whether this session sent the entry and the peer has not acknowledged it. */
+  carries(e: { device: Uint8Array; seq: number }): boolean {
+    return this.claimed.has(carried(e));
+  }
+
   /** The entries this session sends: those no other session with the same peer carries. */
   claim<E extends Outgoing>(entries: E[]): E[] {
     const flying = this.provider.inFlight.to(this.url);

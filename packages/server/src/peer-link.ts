@@ -98,8 +98,14 @@ export class PeerLink {
   private attempted: (() => void)[] = [];
   /** The outbox's deliveries over this session's entries frames. */
   private deliveries: DeliveryTracker;
-  /** Entries to push once fewer than PUSH_WINDOW frames await acknowledgement. */
+  /**
+   * Entries to push once the link is up and fewer than PUSH_WINDOW frames await acknowledgement. They wait here
+   * across sessions: what users write into spaces mirrored from the peer (the outbox) crosses only by push, since
+   * this provider is not home to those spaces and no reconciliation between the two carries them.
+   */
   private pending: Entry[] = [];
+  /** Entries pushed on this session that the peer may not have acknowledged yet: pending again if it ends first. */
+  private pushed: Entry[] = [];
   lastError: string | undefined;
 
   constructor(
@@ -153,16 +159,17 @@ export class PeerLink {
    * reconciles are queued and sent once it is up: the reconciliation may have read their space before they arrived.
    */
   async push(entries: Entry[]): Promise<void> {
-    const session = this.session;
-    if (!session) return;
+    if (this.stopped) return;
     const mine: Entry[] = [];
     for (const e of entries) if (await this.provider.shares.pushedTo(e, this.url)) mine.push(e);
-    if (!mine.length || this.session !== session) return;
+    if (!mine.length) return;
     this.pending.push(...mine);
     if (this.pending.length > PUSH_BACKLOG) {
-      // The peer is far behind: one reconciliation costs less than queueing more here.
+      // The peer is far behind (or away): one reconciliation costs less than queueing more here. It carries the
+      // spaces both are home to; the outbox's entries, which only a push carries, stay.
+      this.pending = this.pending.filter((e) => this.provider.mirrors.get(e.space));
+      if (this.state !== 'up') return;
       this.log.warn({ event: 'peer-backlog', peer: this.url, entries: this.pending.length }, 'peer provider is not keeping up; reconciling');
-      this.pending = [];
       return this.resync();
     }
     this.flush();
@@ -173,14 +180,27 @@ export class PeerLink {
     const channel = this.channel;
     const session = this.session;
     if (this.state !== 'up' || !channel || !session) return;
-    try {
-      while (this.pending.length && this.deliveries.inFlight < PUSH_WINDOW) {
-        for (const f of session.entryFrames(this.pending.splice(0, FRAME_LIMITS.entries))) channel.send(encodeFrame(f));
+    while (this.pending.length && this.deliveries.inFlight < PUSH_WINDOW) {
+      const batch = this.pending.splice(0, FRAME_LIMITS.entries);
+      this.pushed.push(...batch);
+      try {
+        for (const f of session.entryFrames(batch)) channel.send(encodeFrame(f));
+      } catch {
+        // The session is closing: the batch is pending again (see `requeue`), for the next one.
+        return;
       }
-    } catch {
-      // The session is closing; the next reconciliation carries these.
-      this.pending = [];
     }
+  }
+
+  /** Once the peer acknowledged entries, they need not be pushed again. */
+  private settlePushes(): void {
+    this.pushed = this.pushed.filter((e) => this.deliveries.carries(e));
+  }
+
+  /** The session ended: what it pushed and the peer did not acknowledge goes out on the next one, first. */
+  private requeue(): void {
+    this.pending = [...this.pushed.filter((e) => this.deliveries.carries(e)), ...this.pending];
+    this.pushed = [];
   }
 
   private async run(): Promise<void> {
@@ -198,6 +218,7 @@ export class PeerLink {
       }
       // A session that failed on this side (a refusal, a malformed frame) may still be open at the peer's.
       this.socket?.terminate();
+      this.requeue();
       this.deliveries.close();
       this.socket = undefined;
       clearInterval(this.heartbeat);
@@ -230,7 +251,8 @@ export class PeerLink {
       if (code === RESYNC_CLOSE && this.state === 'up') this.kicked = true;
     });
     this.deliveries = new DeliveryTracker(this.provider, this.url);
-    this.pending = [];
+    // This session's reconciliation carries what waits in the spaces both are home to; the outbox's entries wait on.
+    this.pending = this.pending.filter((e) => this.provider.mirrors.get(e.space));
     // Every frame goes out through here, so acks (answered in order) can be matched to the entries they cover.
     const channel: Channel & { ws: WebSocket } = {
       ws,
@@ -269,6 +291,7 @@ export class PeerLink {
       claim: (entries) => this.deliveries.claim(entries),
       onAck: (_stored, rejected) => {
         void this.deliveries.acked(rejected);
+        this.settlePushes();
         this.flush();
       },
       offerable: () => this.provider.shares.spacesHomedAt(this.url),

@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { WebSocketServer } from 'ws';
 import { afterAll, describe, expect, it } from 'vitest';
 import { installNativeCrypto } from '@freehold/node';
-import { ProviderLink, register } from '@freehold/client';
-import { decodeFrame, encodeCard, encodeFrame, toHex, type Device } from '@freehold/core';
+import { outbox, ProviderLink, register } from '@freehold/client';
+import { decodeFrame, encodeCard, encodeFrame, Kind, toHex, type Device } from '@freehold/core';
 import { FaultProxy, NO_FAULTS } from '../../../test-support/fault-proxy.js';
 import { freePort } from '../../../test-support/net.js';
 import type { RunningServer } from '@freehold/server';
@@ -163,6 +163,51 @@ describe('peer links under targeted faults', () => {
       await follow(boards[1]!);
       p1.proxy.set(NO_FAULTS);
       for (const board of boards) await same(p1, p3, board, 10_000);
+    } finally {
+      for (const n of [p1, p3]) await n.dispose();
+    }
+  }, 60_000);
+
+  it('what a user writes into a mirror while the link to its owner’s provider reconnects is delivered', async () => {
+    // The outbox crosses only by push (P3 is not home to Alice's inbox, so no reconciliation carries it): an entry
+    // stored between one session and the next must wait for the next, not be dropped.
+    const p1 = await ProviderNode.create('P1', { dir: join(tmp.dir, 'gap-p1') }, () => 1);
+    const p3 = await ProviderNode.create('P3', { dir: join(tmp.dir, 'gap-p3') }, Math.random);
+    try {
+      await Promise.all([p1.start(), p3.start()]);
+      const alice = await newDevice(tmp.dir, 'alice-gap');
+      await alice.setProviders([p1.url]);
+      await register(p1.url, alice);
+      const inbox = await alice.createSpace(false, { inbox: true });
+      const board = await alice.createSpace(true);
+      await syncWith(alice, p1.directUrl);
+      const bob = await newDevice(tmp.dir, 'bob-gap');
+      await bob.setProviders([p3.url]);
+      await register(p3.url, bob);
+      await bob.replica.addCard(encodeCard(alice.identity()));
+      const mirror = async (space: Uint8Array) => {
+        const link = await ProviderLink.connect(p3.directUrl, bob, WS);
+        await link.mirror(bob, [{ space, owner: alice.account }]);
+        link.close();
+      };
+      await mirror(inbox);
+      await until(async () => {
+        await syncWith(bob, p3.directUrl, [inbox]);
+        return (await bob.replica.graph(inbox)).created;
+      }, 20_000);
+      // A new mirror closes P3's session with P1 and opens another, over a network where each chunk waits 400 ms:
+      // Bob's message reaches P3 while there is no session.
+      p1.proxy.set({ delayMs: 400 });
+      const kicked = mirror(board);
+      await until(() => (p3.output().match(/"event":"peer-up"/g) ?? []).length >= 1, 10_000);
+      await sleep(300);
+      const msg = await bob.write(inbox, Kind.append, new Uint8Array(16), new TextEncoder().encode('written in the gap'));
+      expect((await syncWith(bob, p3.directUrl)).rejected).toEqual([]);
+      await kicked;
+      p1.proxy.set(NO_FAULTS);
+      await until(async () => (await p1.peek(inbox)).has(toHex(msg.id)), 20_000);
+      const delivered = await until(async () => (await outbox(p3.directUrl, bob)).find((i) => i.entry === toHex(msg.id) && i.delivery.state === 'delivered'), 10_000);
+      expect(delivered.delivery).toMatchObject({ state: 'delivered' });
     } finally {
       for (const n of [p1, p3]) await n.dispose();
     }
