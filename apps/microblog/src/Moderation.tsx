@@ -1,26 +1,7 @@
-import { useState } from 'react';
 import type { Block, Mute } from '@freehold/microblog';
 import type { Session } from './session.js';
-import { useLoad } from './hooks.js';
+import { useAction, useLoad } from './hooks.js';
 import { Sender } from './Pages.js';
-
-/** Runs one write at a time for a row of buttons, keeping its error to show. */
-function useAction(): { busy: boolean; error?: string; act(f: () => Promise<unknown>): void } {
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string>();
-  const act = (f: () => Promise<unknown>) => {
-    setBusy(true);
-    setError(undefined);
-    f().then(
-      () => setBusy(false),
-      (e: Error) => {
-        setError(e.message);
-        setBusy(false);
-      },
-    );
-  };
-  return { busy, error, act };
-}
 
 const blockWarning = (who: string) =>
   `Block ${who}? Nothing they send (messages, replies, mentions, likes, follow requests) reaches you any more, their posts ` +

@@ -2,6 +2,7 @@ import { useEffect, useMemo, useRef, useState, type FormEvent } from 'react';
 import { hostOf, providerInfo } from '@freehold/client';
 import { PROVIDER, type Session } from './session.js';
 import { draft, handleFree, joinLinked, recover, requestLink } from './start.js';
+import { useAction } from './hooks.js';
 import { LinkForm, LinkWait } from './Linking.js';
 
 type Step = { t: 'welcome' } | { t: 'create'; name?: string; handle?: string } | { t: 'phrase'; name: string; handle: string; draft: ReturnType<typeof draft> } | { t: 'recover' } | { t: 'link' } | { t: 'linking'; fingerprint: string };
@@ -16,8 +17,7 @@ function pickPositions(): number[] {
 
 export function Onboarding({ onReady }: { onReady: (s: Session) => void }) {
   const [step, setStep] = useState<Step>({ t: 'welcome' });
-  const [error, setError] = useState<string>();
-  const [busy, setBusy] = useState(false);
+  const { busy, error, act: run } = useAction();
   const linking = useRef<AbortController>(undefined);
   // Handles are name@the provider's canonical host, which may differ from the name this page was opened at.
   const [host, setHost] = useState(hostOf(PROVIDER));
@@ -25,17 +25,6 @@ export function Onboarding({ onReady }: { onReady: (s: Session) => void }) {
     providerInfo(PROVIDER).then((info) => setHost(info.host), () => {});
   }, []);
 
-  const run = async (f: () => Promise<void>) => {
-    setBusy(true);
-    setError(undefined);
-    try {
-      await f();
-    } catch (e) {
-      setError((e as Error).message);
-    } finally {
-      setBusy(false);
-    }
-  };
 
   const link = async (code: string) => {
     const ctl = new AbortController();

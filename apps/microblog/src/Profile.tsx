@@ -2,7 +2,7 @@ import { useEffect, useMemo, useState } from 'react';
 import { fromId, toId } from '@freehold/core';
 import { PostRef, refToString, spacesOf } from '@freehold/microblog';
 import type { Session } from './session.js';
-import { useLoad } from './hooks.js';
+import { useAction, useLoad } from './hooks.js';
 import { Avatar, PostCard } from './PostCard.js';
 import { LinkDevice } from './Linking.js';
 import { ModerationActions } from './Moderation.js';
@@ -89,25 +89,13 @@ export function ProfilePage({ session, account }: { session: Session; account: s
 /** Follow or Unfollow, Message, Mute and Block, on someone else's profile. */
 function FollowActions({ session, account, handle }: { session: Session; account: string; handle?: string }) {
   const following = useLoad(session, async () => (await session.mb.following()).some((f) => f.account === account), [account]);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string>();
+  const { busy, error, act } = useAction();
   const who = handle ?? 'them';
-  const act = async (f: () => Promise<unknown>) => {
-    setBusy(true);
-    setError(undefined);
-    try {
-      await f();
-    } catch (e) {
-      setError((e as Error).message);
-    } finally {
-      setBusy(false);
-    }
-  };
   return (
     <div className="row profile-actions">
       {following.state === 'ready' &&
         (following.value ? (
-          <button disabled={busy} aria-label={`Unfollow ${who}`} onClick={() => void act(() => session.write((mb) => mb.unfollow(account)))}>
+          <button disabled={busy} aria-label={`Unfollow ${who}`} onClick={() => act(() => session.write((mb) => mb.unfollow(account)))}>
             Unfollow
           </button>
         ) : (
@@ -116,7 +104,7 @@ function FollowActions({ session, account, handle }: { session: Session; account
             disabled={busy}
             aria-label={`Follow ${who}`}
             onClick={() =>
-              void act(async () => {
+              act(async () => {
                 await session.write((mb) => mb.follow(account, handle));
                 void session.readFollowed();
               })

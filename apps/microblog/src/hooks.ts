@@ -45,3 +45,21 @@ export const timeAgo = (t: number): string => {
   if (s < 86400) return `${Math.floor(s / 3600)}h`;
   return new Date(t).toLocaleDateString();
 };
+
+/** Runs one action at a time for a form or a row of buttons, keeping its error to show. */
+export function useAction(): { busy: boolean; error?: string; act(f: () => Promise<unknown>): void } {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string>();
+  const act = (f: () => Promise<unknown>) => {
+    setBusy(true);
+    setError(undefined);
+    f().then(
+      () => setBusy(false),
+      (e: Error) => {
+        setError(e.message);
+        setBusy(false);
+      },
+    );
+  };
+  return { busy, error, act };
+}

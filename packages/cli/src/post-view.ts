@@ -1,6 +1,15 @@
+import { fromId } from '@freehold/core';
 import { isLive, refToString, type FeedItem, type Microblog, type TimelineItem } from '@freehold/microblog';
 import type { Context } from './command.js';
-import { namesOf } from './commands/microblog.js';
+
+/** Handles of these accounts, as this replica knows them: what other commands take, as whole ids are. */
+export async function namesOf(mb: Microblog, accounts: Iterable<string>): Promise<Map<string, string | undefined>> {
+  const out = new Map<string, string | undefined>();
+  for (const a of new Set(accounts)) {
+    out.set(a, (await mb.profile(a))?.handle ?? mb.device.replica.contact(fromId(a, 'account'))?.handles[0]);
+  }
+  return out;
+}
 
 /** Posts as the CLI shows them: with the posts their reposts and quotes show, and their authors' handles. */
 export interface PostsView {

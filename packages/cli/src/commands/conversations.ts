@@ -1,6 +1,7 @@
 import { Conversations, type Conversation } from '@freehold/microblog';
 import type { Command } from '../command.js';
-import { accountOf, namesOf, withMicroblog } from './microblog.js';
+import { accountOf, withMicroblog } from './microblog.js';
+import { namesOf } from '../post-view.js';
 
 const when = (at: number): string => new Date(at).toLocaleString('en');
 

@@ -5,7 +5,7 @@ import { formatSize, parseSize } from '@freehold/server';
 import { CommandLinks } from '../links.js';
 import { isLive, Microblog, refToString, type Message, type Mirror, type PostRef } from '@freehold/microblog';
 import { accountByPrefix, postByPrefix } from '../prefixes.js';
-import { itemJson, postsView, printPosts } from '../post-view.js';
+import { itemJson, namesOf, postsView, printPosts } from '../post-view.js';
 import type { Command, Context } from '../command.js';
 
 /**
@@ -116,15 +116,6 @@ function describe(m: Message): string {
     case 'mention':
       return `mentioned you in ${refToString(m.post)}`;
   }
-}
-
-/** Handles of these accounts, as this replica knows them: what other commands take, as whole ids are. */
-export async function namesOf(mb: Microblog, accounts: Iterable<string>): Promise<Map<string, string | undefined>> {
-  const out = new Map<string, string | undefined>();
-  for (const a of new Set(accounts)) {
-    out.set(a, (await mb.profile(a))?.handle ?? mb.device.replica.contact(fromId(a, 'account'))?.handles[0]);
-  }
-  return out;
 }
 
 /** A post command's target (POST as `freehold feed` prints it, or the unique start of its id), checked to be held here. */
