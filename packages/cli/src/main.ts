@@ -12,8 +12,9 @@ import { postActionCommands } from './commands/post-actions.js';
 import { moderationCommands } from './commands/moderation.js';
 import { conversationCommands } from './commands/conversations.js';
 import { searchCommand } from './commands/search.js';
+import { deleteAccountCommand } from './commands/delete-account.js';
 
-const commands: Command[] = [...accountCommands, recoverCommand, ...spaceCommands, ...replicaCommands, ...providerCommands, moveCommand, ...microblogCommands, ...postActionCommands, ...moderationCommands, searchCommand, ...conversationCommands, ...operatorCommands];
+const commands: Command[] = [...accountCommands, recoverCommand, ...spaceCommands, ...replicaCommands, ...providerCommands, moveCommand, ...microblogCommands, ...postActionCommands, ...moderationCommands, searchCommand, ...conversationCommands, deleteAccountCommand, ...operatorCommands];
 
 function help(): string {
   const width = Math.max(...commands.map((c) => c.usage.length));

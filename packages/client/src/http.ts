@@ -46,6 +46,11 @@ export async function register(provider: string, device: Device): Promise<{ quot
   return (await post(`${provider}/v1/accounts`, await signedFor(provider, 'register', {}, device))) as { quota: number; used: number };
 }
 
+/** Asks a provider to delete everything it holds of this account (see the provider's deleteAccount). */
+export async function deleteAccountAt(provider: string, device: Device): Promise<{ spaces: number; entries: number }> {
+  return (await post(`${provider}/v1/accounts/delete`, await signedFor(provider, 'delete-account', {}, device))) as { spaces: number; entries: number };
+}
+
 /**
  * What a provider would give this account if it registered (nothing is stored, and the log need not list the
  * provider yet): a device checks that its data fits before it names the provider in its log.

@@ -25,6 +25,7 @@ export {
   refreshLog,
   register,
   registrationTerms,
+  deleteAccountAt,
   resolveHandle,
   type Delivery,
   type FoundLog,

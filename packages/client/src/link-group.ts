@@ -63,6 +63,7 @@ export class LinkGroup {
     this.pool.set(urls);
     await this.pool.settled();
     const links = this.pool.all;
+    if (!links.length) throw new FreeholdError('unavailable', 'this account lists no provider (add one: `freehold provider add URL`)');
     const online = links.filter((l) => l.status === 'online');
     const missing = links.find((l) => l.url === required && l.status !== 'online');
     if (missing) throw new FreeholdError('unavailable', `cannot reach ${why(missing.url, missing.lastError)}`);

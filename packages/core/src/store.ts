@@ -154,6 +154,8 @@ export interface Store {
   putAccount(row: AccountRow): Promise<void>;
   getAccount(account: Uint8Array): Promise<AccountRow | undefined>;
   accounts(): Promise<AccountRow[]>;
+  /** Forgets an account that deleted itself here: its registration and usage (its log and names are kept apart). */
+  deleteAccount(account: Uint8Array): Promise<void>;
 
   /**
    * A provider's handle directory. Claiming is atomic: the name goes to the account if it is free, already the

@@ -23,6 +23,8 @@ export const Profile = z.object({
     .refine((b) => b.length <= 256 * 1024, 'avatar over 256 KiB')
     .optional(),
   avatarType: z.enum(['image/png', 'image/jpeg', 'image/webp']).optional(),
+  /** Set as the account is deleted: what contacts' replicas keep of it says so, and nothing else. */
+  deletedAt: z.number().int().nonnegative().optional(),
 });
 export type Profile = z.infer<typeof Profile>;
 

@@ -175,6 +175,7 @@ export function httpHandler(
         const a = await provider.register(await body(req));
         return json(res, 200, { account: Buffer.from(a.account).toString('hex'), quota: a.quota, used: a.used });
       }
+      if (req.method === 'POST' && url.pathname === '/v1/accounts/delete') return json(res, 200, await provider.deleteAccount(await body(req)));
       if (req.method === 'POST' && url.pathname === '/v1/outbox') {
         const r = verifyRequest(await body(req), 'outbox', provider.host, Date.now());
         const sent = r.payload.sent === undefined ? undefined : sentPlaces(r.payload.sent);

@@ -34,6 +34,7 @@ import { Mirrors, READS_FLUSH_MS, type Delivery, type Mirror } from './mirrors.j
 import { DEFAULT_MIRROR_BUDGET, MirrorCache } from './mirror-cache.js';
 import { DEFAULT_HANDLE_POLICY, HANDLE_NAME, HandleDirectory, type HandlePolicy } from './handles.js';
 import { DEFAULT_RETIRED_GRACE_MS, Retirements } from './retirements.js';
+import { deleteAccountData, type DeletedAccount } from './deletions.js';
 import { FINGERPRINT_PAGE, FingerprintService, type FingerprintPage } from './fingerprints.js';
 import { Subscriptions, type Subscriber } from './subscriptions.js';
 import { Nodes, type NodesOptions } from './nodes.js';
@@ -419,6 +420,25 @@ export class Provider {
     await this.replica.addCard(r.card);
     await this.handles.review(r.account.account);
     return (await this.store.getAccount(r.account.account))!;
+  }
+
+  /**
+   * An account deletes what this provider holds of it (see deleteAccountData), at a request from a live device
+   * carrying a log that no longer lists this provider: the log that lists it is consent to be hosted here.
+   */
+  async deleteAccount(request: Uint8Array): Promise<DeletedAccount> {
+    const r = verifyRequest(request, 'delete-account', this.host, Date.now());
+    const account = r.account.account;
+    if (!(await this.hosts(account))) reject('not-hosted', `account ${toId(account)} is not registered with ${this.host}`);
+    if (r.account.providers.includes(this.opts.publicUrl)) {
+      reject('invalid-argument', `the account's identity log still lists ${this.opts.publicUrl}: publish one without it first`);
+    }
+    await this.replica.addCard(r.card);
+    const deleted = await deleteAccountData(this.replica, r.account, Date.now());
+    this.registered.remove(account);
+    this.opts.logger.info({ event: 'account-deleted', account: toId(account), ...deleted }, 'account deleted at its request');
+    void this.peering.refresh();
+    return deleted;
   }
 
   /**

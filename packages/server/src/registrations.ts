@@ -63,6 +63,13 @@ export class Registrations {
     this.absent.delete(k);
   }
 
+  /** The account deleted itself. */
+  remove(account: Uint8Array): void {
+    const k = toHex(account);
+    this.known.delete(k);
+    this.absent.set(k, true);
+  }
+
   /** Every account this node knows to be registered. */
   all(): Uint8Array[] {
     return [...this.known].map(fromHex);

@@ -265,6 +265,18 @@ export function storeConformance(name: string, makeFactory: () => Promise<StoreF
       expect(await s.getAccount(id32(502))).toBeUndefined();
     });
 
+    it('forgets a deleted account\'s registration, not another account\'s', async () => {
+      const s = await fresh();
+      const [gone, kept] = [id32(510), id32(511)];
+      for (const a of [gone, kept]) await s.putAccount({ account: a, quota: 100, used: 0, created: 1 });
+      await s.putEntries([row(1, { charge: { account: gone, bytes: 10 } })]);
+      await s.deleteAccount(gone);
+      expect(await s.getAccount(gone)).toBeUndefined();
+      expect((await s.accounts()).map((a) => toHex(a.account))).toEqual([toHex(kept)]);
+      // Nothing is charged to it any more: a row it would pay for is refused.
+      await expect(s.putEntries([row(2, { charge: { account: gone, bytes: 10 } })])).rejects.toMatchObject({ reason: 'not-hosted' });
+    });
+
     it('charges a row put twice at the same moment once', async () => {
       const s = await fresh();
       const acct = id32(500);

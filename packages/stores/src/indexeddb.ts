@@ -311,6 +311,10 @@ export class IndexedDbStore implements Store {
     return a && { ...a, account: u8(a.account) };
   }
 
+  async deleteAccount(account: Uint8Array): Promise<void> {
+    await this.db.delete('accounts', key(account));
+  }
+
   async accounts(): Promise<AccountRow[]> {
     return ((await this.db.getAll('accounts')) as AccountRow[]).map((a) => ({ ...a, account: u8(a.account) }));
   }

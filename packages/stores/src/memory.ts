@@ -82,6 +82,10 @@ export class MemoryStore implements Store {
     return a && { ...a };
   }
 
+  async deleteAccount(account: Uint8Array): Promise<void> {
+    this.accountRows.delete(toHex(account));
+  }
+
   async accounts(): Promise<AccountRow[]> {
     return [...this.accountRows.values()].map((a) => ({ ...a })).sort((a, b) => compare(a.account, b.account));
   }

@@ -250,6 +250,10 @@ export class PostgresStore implements Store {
     ]);
   }
 
+  async deleteAccount(accountId: Uint8Array): Promise<void> {
+    await this.run('DELETE FROM accounts WHERE account = $1', [buf(accountId)]);
+  }
+
   getAccount(accountId: Uint8Array): Promise<AccountRow | undefined> {
     return this.accountsAsked.request(accountId);
   }

@@ -98,6 +98,7 @@ export class SqliteStore implements Store {
       setMeta: db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
       putAccount: db.prepare('INSERT INTO accounts (account, quota, used, created) VALUES (?, ?, ?, ?) ON CONFLICT (account) DO UPDATE SET quota = excluded.quota'),
       getAccount: db.prepare('SELECT * FROM accounts WHERE account = ?'),
+      delAccount: db.prepare('DELETE FROM accounts WHERE account = ?'),
       accounts: db.prepare('SELECT * FROM accounts ORDER BY account'),
       charge: db.prepare('UPDATE accounts SET used = used + ? WHERE account = ?'),
       claim: db.prepare('INSERT INTO handles (name, account) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET account = excluded.account, dropped = NULL'),
@@ -260,6 +261,11 @@ export class SqliteStore implements Store {
 
   async getAccount(account: Uint8Array): Promise<AccountRow | undefined> {
     return this.account(account);
+  }
+
+  async deleteAccount(account: Uint8Array): Promise<void> {
+    this.write(() => this.stmts.delAccount.run(account));
+    await this.durable();
   }
 
   async accounts(): Promise<AccountRow[]> {
