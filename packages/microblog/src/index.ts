@@ -10,3 +10,4 @@ export * from './conversations.js';
 export * from './moderation.js';
 export * from './text.js';
 export * from './search.js';
+export * from './images.js';
