@@ -2,7 +2,7 @@ import { imageSize } from 'image-size';
 import { blobId, fromId, readBlob, reject, toId, writeBlob, type Device } from '@freehold/core';
 import type { Microblog } from './microblog.js';
 import { spacesOf } from './refs.js';
-import { MAX_ALT, MAX_IMAGE, type ImageRef, type ImageType, type Picture, type PostRef, type Profile } from './schema.js';
+import { MAX_ALT, MAX_IMAGE, type ImageRef, type ImageType, type Picture, type PostRef } from './schema.js';
 
 /** An image as a client hands it over: its bytes, what it shows, and a smaller copy made on the device. */
 export interface ImageInput {
@@ -63,10 +63,4 @@ export async function storeAvatar(mb: Microblog, bytes: Uint8Array): Promise<Pic
   const p = picture(bytes, 'avatar');
   await writeBlob(mb.device, mb.spaces.public, bytes);
   return p;
-}
-
-/** An account's avatar and its type, from the blob its profile names or, in an older profile, inline. */
-export async function avatarOf(mb: Microblog, account: string, profile: Profile): Promise<{ bytes: Uint8Array; mime: string } | undefined> {
-  if (profile.picture) return { bytes: await imageBytes(mb.device, spacesOf(fromId(account, 'account')).public, profile.picture), mime: profile.picture.mime };
-  return profile.avatar && { bytes: profile.avatar, mime: profile.avatarType ?? 'image/png' };
 }

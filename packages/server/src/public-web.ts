@@ -1,4 +1,4 @@
-import { fromId, listPublicDocs, readPublicDoc, toBase64 } from '@freehold/core';
+import { fromId, listPublicDocs, readPublicBlob, readPublicDoc, toBase64 } from '@freehold/core';
 import { JSONLD_CONTEXT, POST_PREFIX, PostRef, Profile, readPost, spacesOf, type Post } from '@freehold/microblog';
 import type { Provider } from './provider.js';
 
@@ -44,8 +44,14 @@ async function personOf(provider: Provider, name: string): Promise<Person | unde
     base: `${provider.opts.publicUrl}/@${name}`,
     display: profile.success ? profile.data.name : name,
     bio: profile.success ? profile.data.bio : '',
-    icon: profile.success && profile.data.avatar ? `data:${profile.data.avatarType ?? 'image/png'};base64,${toBase64(profile.data.avatar)}` : undefined,
+    icon: profile.success ? await iconOf(provider, space, profile.data) : undefined,
   };
+}
+
+/** The avatar as a data URL (the pages load nothing else): the blob the profile names, or an older inline image. */
+async function iconOf(provider: Provider, space: Uint8Array, p: Profile): Promise<string | undefined> {
+  const bytes = p.picture ? await readPublicBlob(provider.replica, space, fromId(p.picture.blob, 'blob id')) : p.avatar;
+  return bytes && `data:${p.picture?.mime ?? p.avatarType ?? 'image/png'};base64,${toBase64(bytes)}`;
 }
 
 /** A live post of the public space with text of its own (a repost has none to show; an Announce would carry it). */
