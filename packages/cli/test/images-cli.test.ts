@@ -86,6 +86,16 @@ describe('images in posts from the CLI: blob entries, readable by exactly who re
     ok(['image', pub, join(root, 'carol.png')], 'carol');
     expect(readFileSync(join(root, 'carol.png')).equals(open)).toBe(true);
 
+    // The provider's public pages show the public image (no script: an img of its own address), not the other.
+    const html = await (await fetch(`${server.url}/@alice/${pub.split('/')[1]}`)).text();
+    const src = `${server.url}/@alice/${pub.split('/')[1]}/images/1`;
+    expect(html).toContain(`<img src="${src}" alt="" width="300" height="300" loading="lazy">`);
+    const served = await fetch(src);
+    expect(served.headers.get('content-type')).toBe('image/png');
+    expect(Buffer.from(await served.arrayBuffer()).equals(open)).toBe(true);
+    expect((await fetch(`${server.url}/@alice/${friends.split('/')[1]}/images/1`)).status).toBe(404);
+    expect((await fetch(`${src.slice(0, -1)}2`)).status).toBe(404);
+
     // The public image is in the provider's file as it is (so the search below can find what is there); the
     // friends-only one is not, in any of its chunks.
     const held = storeBytes(data);

@@ -184,6 +184,7 @@ export const JSONLD_CONTEXT = {
   Follow: 'as:Follow',
   Like: 'as:Like',
   OrderedCollection: 'as:OrderedCollection',
+  Image: 'as:Image',
   name: 'as:name',
   preferredUsername: 'as:preferredUsername',
   summary: 'as:summary',
@@ -198,4 +199,8 @@ export const JSONLD_CONTEXT = {
   orderedItems: { '@id': 'as:orderedItems', '@container': '@list' },
   totalItems: { '@id': 'as:totalItems', '@type': 'xsd:nonNegativeInteger' },
   published: { '@id': 'as:published', '@type': 'xsd:dateTime' },
+  attachment: 'as:attachment',
+  mediaType: 'as:mediaType',
+  width: { '@id': 'as:width', '@type': 'xsd:nonNegativeInteger' },
+  height: { '@id': 'as:height', '@type': 'xsd:nonNegativeInteger' },
 } as const;
