@@ -13,18 +13,25 @@ export interface ImageInput {
 
 const MIME: Record<string, ImageType> = { png: 'image/png', jpg: 'image/jpeg', webp: 'image/webp', gif: 'image/gif' };
 
-/** What the bytes are, read from their header: one of the allowed types and its size in pixels. */
+function sizeOf(bytes: Uint8Array): ReturnType<typeof imageSize> | undefined {
+  try {
+    return imageSize(bytes);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * What the bytes are, read from their header: one of the allowed types and its size in pixels as shown (a photo
+ * whose EXIF orientation turns it a quarter is as wide as it is stored high).
+ */
 export function describeImage(bytes: Uint8Array, what = 'image'): { mime: ImageType; width: number; height: number } {
   if (bytes.length > MAX_IMAGE) reject('too-large', `${what} of ${bytes.length} bytes is over the ${MAX_IMAGE / 2 ** 20} MiB an image may take`);
-  let info: ReturnType<typeof imageSize> | undefined;
-  try {
-    info = imageSize(bytes);
-  } catch {
-    info = undefined;
-  }
+  const info = sizeOf(bytes);
   const mime = info?.type && MIME[info.type];
   if (!info || !mime || !info.width || !info.height) return reject('invalid-argument', `${what} is not a PNG, JPEG, WebP or GIF image`);
-  return { mime, width: info.width, height: info.height };
+  const turned = (info.orientation ?? 1) >= 5;
+  return { mime, width: turned ? info.height : info.width, height: turned ? info.width : info.height };
 }
 
 function picture(bytes: Uint8Array, what: string): Picture {
