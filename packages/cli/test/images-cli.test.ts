@@ -129,6 +129,9 @@ describe('images in posts from the CLI: blob entries, readable by exactly who re
       const avatar = randomPng(40, 40);
       const shown = JSON.parse(ok(['profile', '--name', 'Dave', '--avatar', file('dave.png', avatar), '--json'], 'dave')) as { picture: ImageJson; avatar?: unknown };
       expect(shown.picture).toEqual({ blob: expect.any(String), mime: 'image/png', width: 40, height: 40, size: avatar.length });
+      const big = fh(['profile', '--avatar', file('big-avatar.png', randomPng(700, 600))], 'dave');
+      expect(big.code).toBe(1);
+      expect(big.err).toMatch(/over the 1\.0 MiB it may take \[too-large\]/);
       ok(['post', 'Too big for my quota', '--image', file('big.png', randomPng(300, 300))], 'dave');
       expect(ok(['sync'], 'dave')).toMatch(/refused \d+ entr(y|ies): over quota: .* \[quota-exceeded\]/);
     } finally {

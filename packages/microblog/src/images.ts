@@ -2,7 +2,7 @@ import { imageSize } from 'image-size';
 import { blobId, fromId, readBlob, reject, toId, writeBlob, type Device } from '@freehold/core';
 import type { Microblog } from './microblog.js';
 import { spacesOf } from './refs.js';
-import { MAX_ALT, MAX_IMAGE, type ImageRef, type ImageType, type Picture, type PostRef } from './schema.js';
+import { MAX_ALT, MAX_AVATAR, MAX_IMAGE, type ImageRef, type ImageType, type Picture, type PostRef } from './schema.js';
 
 /** An image as a client hands it over: its bytes, what it shows, and a smaller copy made on the device. */
 export interface ImageInput {
@@ -67,6 +67,7 @@ export function postImage(mb: Microblog, ref: PostRef, p: Picture): Promise<Uint
 
 /** Stores an avatar as a blob of this account's public space; the profile then names it (`picture`). */
 export async function storeAvatar(mb: Microblog, bytes: Uint8Array): Promise<Picture> {
+  if (bytes.length > MAX_AVATAR) reject('too-large', `an avatar of ${bytes.length} bytes is over the ${MAX_AVATAR / 2 ** 20} MiB it may take`);
   const p = picture(bytes, 'avatar');
   await writeBlob(mb.device, mb.spaces.public, bytes);
   return p;

@@ -18,6 +18,8 @@ export type ImageType = (typeof IMAGE_TYPES)[number];
 export const MAX_IMAGE = 8 * 1024 * 1024;
 export const MAX_IMAGES = 4;
 export const MAX_ALT = 1500;
+/** An avatar shows beside every post of its account: the web app scales it to 160 px, far below this. */
+export const MAX_AVATAR = 1024 * 1024;
 
 /** A stored image: a blob of the space of the document naming it (see @freehold/core blob.ts). */
 export const Picture = z.object({

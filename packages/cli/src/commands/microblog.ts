@@ -3,7 +3,7 @@ import { declareMirrors as mirrorAt, inboxSettings, resolveHandle } from '@freeh
 import { WS } from '../ws.js';
 import { formatSize, parseSize } from '@freehold/server';
 import { CommandLinks } from '../links.js';
-import { isLive, MAX_IMAGE, Microblog, refToString, storeAvatar, type Message, type Mirror, type PostRef, type Profile } from '@freehold/microblog';
+import { isLive, MAX_AVATAR, Microblog, refToString, storeAvatar, type Message, type Mirror, type PostRef, type Profile } from '@freehold/microblog';
 import { accountByPrefix, postByPrefix } from '../prefixes.js';
 import { itemJson, namesOf, postsView, printPosts } from '../post-view.js';
 import type { Command, Context } from '../command.js';
@@ -138,11 +138,11 @@ export const microblogCommands: Command[] = [
   {
     name: 'profile',
     usage: 'profile [--name NAME] [--bio TEXT] [--avatar FILE] [--json]',
-    summary: 'Show or change your public microblog profile (the avatar: a PNG, JPEG, WebP or GIF image of up to 8 MiB).',
+    summary: 'Show or change your public microblog profile (the avatar: a PNG, JPEG, WebP or GIF image of up to 1 MiB).',
     options: { name: { type: 'string' }, bio: { type: 'string' }, avatar: { type: 'string' }, json: { type: 'boolean' } },
     args: [0, 0],
     async run(ctx) {
-      const avatar = ctx.values.avatar === undefined ? undefined : readInput(ctx.values.avatar as string, MAX_IMAGE);
+      const avatar = ctx.values.avatar === undefined ? undefined : readInput(ctx.values.avatar as string, MAX_AVATAR);
       const profile = await withMicroblog(ctx, async (mb) => {
         const fields: Partial<Omit<Profile, 'schema'>> = {};
         if (ctx.values.name !== undefined) fields.name = ctx.values.name as string;
