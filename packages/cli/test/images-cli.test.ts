@@ -39,12 +39,16 @@ describe('images in posts from the CLI: blob entries, readable by exactly who re
   const secret = randomPng(300, 300);
   const open = randomPng(300, 300);
   const pattern = (png: Buffer) => png.subarray(150_000, 150_048);
+  const phrase = join(root, 'alice.phrase');
+  /** Alice's posts: friends-only with `secret`, public with `open`. */
+  let friends: string;
+  let pub: string;
 
   beforeAll(async () => {
     server = await spawnServer(['--port', '0', '--data', data]);
     host = new URL(server.url).host;
     for (const who of ['alice', 'bob', 'carol']) {
-      ok(['init', '--name', who], who);
+      ok(['init', '--name', who, ...(who === 'alice' ? ['--phrase-file', phrase] : [])], who);
       ok(['provider', 'add', server.url], who);
       ok(['handle', 'claim', who], who);
       ok(['profile', '--name', who], who);
@@ -65,8 +69,8 @@ describe('images in posts from the CLI: blob entries, readable by exactly who re
   it('a friends-only image reaches an approved follower, not others, and never the provider as plaintext', async () => {
     const used = () => (JSON.parse(ok(['admin', 'usage', '--json', '--data', data])) as { account: string; used: number }[]).find((u) => u.account === accountOf(ok, 'alice'))!.used;
     const before = used();
-    const friends = ok(['post', 'Our garden', '--friends', '--image', file('secret.png', secret), '--alt', 'Tomatoes on the vine'], 'alice');
-    const pub = ok(['post', 'The view', '--image', file('open.png', open)], 'alice');
+    friends = ok(['post', 'Our garden', '--friends', '--image', file('secret.png', secret), '--alt', 'Tomatoes on the vine'], 'alice');
+    pub = ok(['post', 'The view', '--image', file('open.png', open)], 'alice');
     // The bytes of both images are charged to Alice, with their entries' overhead.
     expect(used() - before).toBeGreaterThan(secret.length + open.length);
 
@@ -136,6 +140,23 @@ describe('images in posts from the CLI: blob entries, readable by exactly who re
       expect(ok(['sync'], 'dave')).toMatch(/refused \d+ entr(y|ies): over quota: .* \[quota-exceeded\]/);
     } finally {
       await small.stop();
+    }
+  });
+
+  it('the images reach every provider of the account, as ciphertext there too: a device recovered through the second alone reads them', async () => {
+    const data2 = join(root, 'second');
+    const second = await spawnServer(['--port', '0', '--data', data2]);
+    try {
+      ok(['provider', 'add', second.url], 'alice');
+      await server.stop();
+      ok(['recover', '--provider', second.url, '--phrase-file', phrase], 'alice-again');
+      ok(['image', friends, join(root, 'again.png')], 'alice-again');
+      expect(readFileSync(join(root, 'again.png')).equals(secret)).toBe(true);
+      const held = storeBytes(data2);
+      expect(held.includes(pattern(open))).toBe(true);
+      for (const at of [1_000, 150_000, 262_144 + 1_000]) expect(held.includes(secret.subarray(at, at + 48))).toBe(false);
+    } finally {
+      await second.stop();
     }
   });
 });
