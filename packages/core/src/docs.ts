@@ -167,10 +167,10 @@ export async function readPublicDoc(replica: Replica, space: Uint8Array, name: s
 }
 
 /**
- * The update and snapshot entries of a space, in (time, id) order: read by kind so that listing documents does
+ * The update and snapshot entries of a space, in (time, id) order: read by kind so that what walks documents does
  * not read the space's blobs.
  */
-async function docRows(store: Store, space: Uint8Array): Promise<EntryRow[]> {
+export async function documentEntries(store: Store, space: Uint8Array): Promise<EntryRow[]> {
   const rows = [...(await store.spaceEntries(space, Kind.update)), ...(await store.spaceEntries(space, Kind.snapshot))];
   return rows.sort((a, b) => a.time - b.time || compare(a.id, b.id));
 }
@@ -180,7 +180,7 @@ export async function listPublicDocs(replica: Replica, space: Uint8Array): Promi
   const graph = await replica.graph(space);
   if (!graph.created || !graph.isPublic) return [];
   const names = new Set<string>();
-  for (const r of await docRows(replica.store, space)) {
+  for (const r of await documentEntries(replica.store, space)) {
     if (r.kind === Kind.update) names.add(decodeUpdate(decodeEntry(r.bytes).payload).name);
     else if (r.kind === Kind.snapshot) names.add(decodeSnapshot(decodeEntry(r.bytes).payload).name);
   }
@@ -193,7 +193,7 @@ export async function listPublicDocs(replica: Replica, space: Uint8Array): Promi
  */
 export async function listDocs(device: Device, space: Uint8Array): Promise<string[]> {
   const byDoc = new Map<string, EntryRow[]>();
-  for (const r of await docRows(device.store, space)) {
+  for (const r of await documentEntries(device.store, space)) {
     const k = toHex(r.doc);
     byDoc.set(k, [...(byDoc.get(k) ?? []), r]);
   }
