@@ -6,6 +6,7 @@ import { DeliveryMark } from './Delivery.js';
 import { Compose } from './Compose.js';
 import { LikeButton, RepostButton } from './Reactions.js';
 import { PostText } from './PostText.js';
+import { PostImages, useAvatarUrl } from './Images.js';
 
 /** The app's link to someone's profile: by handle where known, which is what people recognise and share. */
 export const profileHref = (account: string, handle?: string): string => (handle ? `#/@${handle}` : `#/u/${account}`);
@@ -15,7 +16,7 @@ export const postHref = (account: string, post: string, handle?: string): string
 export function Avatar({ session, account }: { session: Session; account: string }) {
   const profile = useLoad(session, () => session.mb.profile(account), [account]);
   const p = profile.state === 'ready' ? profile.value : undefined;
-  const url = p?.avatar ? URL.createObjectURL(new Blob([p.avatar as Uint8Array<ArrayBuffer>], { type: p.avatarType ?? 'image/png' })) : undefined;
+  const url = useAvatarUrl(session, account, p);
   return url ? <img className="avatar" src={url} alt="" /> : <span className="avatar placeholder">{(p?.name ?? '?').slice(0, 1).toUpperCase()}</span>;
 }
 
@@ -59,6 +60,7 @@ function Post({ session, item }: { session: Session; item: TimelineItem }) {
         </header>
         {item.post.replyTo && <p className="muted small">Replying to a post</p>}
         {editing ? <EditPost session={session} item={item} onDone={() => setEditing(false)} /> : <PostText text={item.post.text} />}
+        <PostImages session={session} post={item.ref} images={item.post.images} />
         {item.post.quoteOf && <QuotedPost session={session} ref_={item.post.quoteOf} />}
         <div className="actions">
           <button className="link" onClick={() => setReplying((r) => !r)} aria-expanded={replying}>

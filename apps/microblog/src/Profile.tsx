@@ -1,26 +1,17 @@
-import { useEffect, useMemo, useState } from 'react';
+import { useEffect, useState } from 'react';
 import { fromId, toId } from '@freehold/core';
-import { PostRef, refToString, spacesOf } from '@freehold/microblog';
+import { PostRef, refToString, spacesOf, storeAvatar } from '@freehold/microblog';
 import type { Session } from './session.js';
 import { useAction, useLoad } from './hooks.js';
 import { Avatar, PostCard } from './PostCard.js';
 import { LinkDevice } from './Linking.js';
 import { ModerationActions } from './Moderation.js';
+import { avatarFrom } from './image-files.js';
+import { useAvatarUrl, useBytesUrl } from './Images.js';
 
 /** The handle an account goes by, as this replica verified it: its own, or the one its identity log claims. */
 export function handleOf(session: Session, account: string): string | undefined {
   return account === session.account ? session.handle : session.device.replica.contact(fromId(account, 'account'))?.handles[0];
-}
-
-/** Scales an image down to a square avatar (JPEG), so the profile document stays small. */
-async function avatarFrom(file: File): Promise<Uint8Array> {
-  const img = await createImageBitmap(file);
-  const size = 160;
-  const canvas = new OffscreenCanvas(size, size);
-  const ctx = canvas.getContext('2d')!;
-  const s = Math.min(img.width, img.height);
-  ctx.drawImage(img, (img.width - s) / 2, (img.height - s) / 2, s, s, 0, 0, size, size);
-  return new Uint8Array(await (await canvas.convertToBlob({ type: 'image/jpeg', quality: 0.85 })).arrayBuffer());
 }
 
 /** A profile named by handle (`#/@name@host`), or one of its posts (`#/@name@host/POSTID`): looked up, or known from whom this account follows. */
@@ -45,6 +36,7 @@ export function ProfilePage({ session, account }: { session: Session; account: s
   const counts = useLoad(session, () => countsOf(session, account), [account]);
   const [editing, setEditing] = useState(false);
   const p = profile.state === 'ready' ? profile.value : undefined;
+  const avatarUrl = useAvatarUrl(session, account, self && editing ? p : undefined);
   if (profile.state === 'ready' && !p && !self) session.lookUp(account);
   return (
     <div className="profile">
@@ -70,7 +62,7 @@ export function ProfilePage({ session, account }: { session: Session; account: s
         {!self && <FollowActions session={session} account={account} handle={p?.handle ?? handleOf(session, account)} />}
       </header>
       {self && <LinkDevice session={session} />}
-      {self && editing && <EditProfile session={session} name={p?.name ?? ''} bio={p?.bio ?? ''} avatar={p?.avatar} onDone={() => setEditing(false)} />}
+      {self && editing && <EditProfile session={session} name={p?.name ?? ''} bio={p?.bio ?? ''} current={avatarUrl} onDone={() => setEditing(false)} />}
       {posts.state === 'ready' && posts.value.length === 0 && <p className="muted empty">No posts you can see yet.</p>}
       {posts.state === 'ready' && (
         <ol className="posts">
@@ -157,23 +149,14 @@ export function PostPage({ session, account, post }: { session: Session; account
   );
 }
 
-/** An object URL for image bytes, revoked when they change or the view goes. */
-function useImageUrl(bytes: Uint8Array | undefined, type: string): string | undefined {
-  const url = useMemo(() => (bytes ? URL.createObjectURL(new Blob([bytes as Uint8Array<ArrayBuffer>], { type })) : undefined), [bytes, type]);
-  useEffect(() => () => {
-    if (url) URL.revokeObjectURL(url);
-  }, [url]);
-  return url;
-}
-
-function EditProfile({ session, name: initialName, bio: initialBio, avatar: current, onDone }: { session: Session; name: string; bio: string; avatar?: Uint8Array; onDone: () => void }) {
+function EditProfile({ session, name: initialName, bio: initialBio, current, onDone }: { session: Session; name: string; bio: string; current?: string; onDone: () => void }) {
   const [name, setName] = useState(initialName);
   const [bio, setBio] = useState(initialBio);
   const [avatar, setAvatar] = useState<Uint8Array>();
   const [error, setError] = useState<string>();
   const [busy, setBusy] = useState(false);
   // The image as it will be saved (already scaled and cropped), or the one saved before.
-  const preview = useImageUrl(avatar ?? current, 'image/jpeg');
+  const preview = useBytesUrl(avatar, 'image/jpeg') ?? current;
   return (
     <form
       className="card"
@@ -182,7 +165,8 @@ function EditProfile({ session, name: initialName, bio: initialBio, avatar: curr
         e.preventDefault();
         setBusy(true);
         try {
-          await session.write((mb) => mb.setProfile({ name, bio, ...(avatar ? { avatar, avatarType: 'image/jpeg' as const } : {}) }));
+          // The avatar is a blob of the public space; the profile only names it, so later edits leave it be.
+          await session.write(async (mb) => mb.setProfile({ name, bio, ...(avatar && { picture: await storeAvatar(mb, avatar) }) }));
           onDone();
         } catch (err) {
           setError((err as Error).message);

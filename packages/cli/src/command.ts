@@ -7,6 +7,8 @@ type Options = NonNullable<ParseArgsConfig['options']>;
 export interface Context {
   home: string;
   values: Record<string, string | string[] | boolean | undefined>;
+  /** The options as given, in order: for options that belong to the one before them (`--image F --alt T`). */
+  options: { name: string; value?: string }[];
   args: string[];
   /** Opens this profile; closed by the runner after the command. */
   profile(): Promise<Profile>;
@@ -44,11 +46,11 @@ const GLOBAL: Options = { home: { type: 'string' }, help: { type: 'boolean', sho
 export async function runCommand(cmd: Command, argv: string[], io: Io): Promise<void> {
   let parsed;
   try {
-    parsed = parseArgs({ args: argv, options: { ...GLOBAL, ...cmd.options }, allowPositionals: true, strict: true });
+    parsed = parseArgs({ args: argv, options: { ...GLOBAL, ...cmd.options }, allowPositionals: true, strict: true, tokens: true });
   } catch (e) {
     return reject('invalid-argument', `${(e as Error).message.replace(/\. To specify.*$/s, '')} (usage: freehold ${cmd.usage})`);
   }
-  const { values, positionals } = parsed;
+  const { values, positionals, tokens } = parsed;
   if (values.help) {
     io.out(`usage: freehold ${cmd.usage}\n\n${cmd.summary}`);
     return;
@@ -62,6 +64,7 @@ export async function runCommand(cmd: Command, argv: string[], io: Io): Promise<
   const ctx: Context = {
     home,
     values: values as Context['values'],
+    options: tokens.flatMap((t) => (t.kind === 'option' ? [{ name: t.name, value: t.value }] : [])),
     args: positionals,
     profile: async () => (opened ??= await Profile.open(home)),
     out: io.out,

@@ -9,12 +9,13 @@ import { moveCommand } from './commands/move.js';
 import { operatorCommands } from './commands/operator.js';
 import { microblogCommands } from './commands/microblog.js';
 import { postActionCommands } from './commands/post-actions.js';
+import { imageCommands } from './commands/images.js';
 import { moderationCommands } from './commands/moderation.js';
 import { conversationCommands } from './commands/conversations.js';
 import { searchCommand } from './commands/search.js';
 import { deleteAccountCommand } from './commands/delete-account.js';
 
-const commands: Command[] = [...accountCommands, recoverCommand, ...spaceCommands, ...replicaCommands, ...providerCommands, moveCommand, ...microblogCommands, ...postActionCommands, ...moderationCommands, searchCommand, ...conversationCommands, deleteAccountCommand, ...operatorCommands];
+const commands: Command[] = [...accountCommands, recoverCommand, ...spaceCommands, ...replicaCommands, ...providerCommands, moveCommand, ...microblogCommands, ...postActionCommands, ...imageCommands, ...moderationCommands, searchCommand, ...conversationCommands, deleteAccountCommand, ...operatorCommands];
 
 function help(): string {
   const width = Math.max(...commands.map((c) => c.usage.length));

@@ -46,6 +46,8 @@ export function itemJson(i: FeedItem, handles: Map<string, string | undefined>) 
     replyTo: i.post.replyTo ? refToString(i.post.replyTo) : null,
     repostOf: i.post.repostOf ? refToString(i.post.repostOf) : null,
     quoteOf: i.post.quoteOf ? refToString(i.post.quoteOf) : null,
+    // By blob id: `freehold image POST FILE --index N` saves one.
+    images: i.post.images,
   };
 }
 
@@ -57,6 +59,7 @@ export function printPosts(ctx: Context, { items, shown, handles }: PostsView): 
     const counts = `${i.post.likes ? ` · ${i.post.likes} ♥` : ''}${i.post.reposts ? ` · ${i.post.reposts} ↻` : ''}`;
     ctx.out(`${who}${i.post.repostOf ? ' reposted' : ''}${i.post.audience === 'friends' ? ' (friends)' : ''} · ${new Date(i.post.createdAt).toLocaleString('en')}${edited}${counts}`);
     if (i.post.text) ctx.out(`  ${i.post.text}`);
+    for (const image of i.post.images) ctx.out(`  [image ${image.width}×${image.height}${image.alt ? `: ${image.alt}` : ''}]`);
     const other = i.post.repostOf ?? i.post.quoteOf;
     if (other) {
       const held = shown.get(refToString(other));

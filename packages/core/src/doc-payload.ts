@@ -3,6 +3,7 @@ import { asArray, asBytes, asString, decode, encode } from './codec.js';
 import { reject } from './errors.js';
 import { sha256 } from './crypto/suite.js';
 import { Kind } from './entry.js';
+import { decodeBlobChunk } from './blob-payload.js';
 
 /** A device's Yjs client id is derived from its signing key, so every replica can check who wrote which ops. */
 export function clientIdOf(device: Uint8Array): number {
@@ -41,11 +42,12 @@ export function decodeSnapshot(b: Uint8Array): SnapshotPayload {
 /**
  * Checked by every replica that can read the entry: an update may only carry ops of its author's client id
  * (deleting others' items is fine, that is a delete set, not ops). Snapshots merge everyone's ops by design and
- * are trusted as far as their writer is.
+ * are trusted as far as their writer is. Snapshots and blob chunks must have their shape.
  */
 export function checkContent(kind: number, plaintext: Uint8Array, device: Uint8Array): void {
   if (kind !== Kind.update) {
     if (kind === Kind.snapshot) decodeSnapshot(plaintext);
+    if (kind === Kind.blob) decodeBlobChunk(plaintext);
     return;
   }
   const { update } = decodeUpdate(plaintext);

@@ -1,12 +1,12 @@
 import * as Y from 'yjs';
-import { toHex } from './bytes.js';
+import { compare, toHex } from './bytes.js';
 import { FreeholdError, reject } from './errors.js';
 // Entries read back from the replica's own store were validated (signature included) when they were stored.
 import { Kind, decodeEntry, type Entry } from './entry.js';
 import { clientIdOf, decodeSnapshot, decodeUpdate, encodeSnapshot, encodeUpdate } from './doc-payload.js';
 import type { Device } from './device.js';
 import type { Replica } from './replica.js';
-import type { EntryRow } from './store.js';
+import type { EntryRow, Store } from './store.js';
 import { publicDocId } from './space/keyring.js';
 
 /** After this many update entries on top of the latest snapshot, a writer that opens the document snapshots it. */
@@ -130,7 +130,7 @@ async function build(device: Device, space: Uint8Array, name: string, docId: Uin
 }
 
 /** Entries written after this device lost access (a removed member's replica) are skipped, not fatal. */
-async function readable(device: Device, e: Entry): Promise<Uint8Array | undefined> {
+export async function readable(device: Device, e: Entry): Promise<Uint8Array | undefined> {
   try {
     return await device.decrypt(e);
   } catch (err) {
@@ -166,12 +166,21 @@ export async function readPublicDoc(replica: Replica, space: Uint8Array, name: s
   return doc.getMap('root').toJSON();
 }
 
+/**
+ * The update and snapshot entries of a space, in (time, id) order: read by kind so that what walks documents does
+ * not read the space's blobs.
+ */
+export async function documentEntries(store: Store, space: Uint8Array): Promise<EntryRow[]> {
+  const rows = [...(await store.spaceEntries(space, Kind.update)), ...(await store.spaceEntries(space, Kind.snapshot))];
+  return rows.sort((a, b) => a.time - b.time || compare(a.id, b.id));
+}
+
 /** Names of the documents of a public space. */
 export async function listPublicDocs(replica: Replica, space: Uint8Array): Promise<string[]> {
   const graph = await replica.graph(space);
   if (!graph.created || !graph.isPublic) return [];
   const names = new Set<string>();
-  for (const r of await replica.store.spaceEntries(space)) {
+  for (const r of await documentEntries(replica.store, space)) {
     if (r.kind === Kind.update) names.add(decodeUpdate(decodeEntry(r.bytes).payload).name);
     else if (r.kind === Kind.snapshot) names.add(decodeSnapshot(decodeEntry(r.bytes).payload).name);
   }
@@ -184,8 +193,7 @@ export async function listPublicDocs(replica: Replica, space: Uint8Array): Promi
  */
 export async function listDocs(device: Device, space: Uint8Array): Promise<string[]> {
   const byDoc = new Map<string, EntryRow[]>();
-  for (const r of await device.store.spaceEntries(space)) {
-    if (r.kind !== Kind.update && r.kind !== Kind.snapshot) continue;
+  for (const r of await documentEntries(device.store, space)) {
     const k = toHex(r.doc);
     byDoc.set(k, [...(byDoc.get(k) ?? []), r]);
   }

@@ -18,6 +18,8 @@ export * from './replica.js';
 export * from './device.js';
 export * from './doc-payload.js';
 export * from './docs.js';
+export * from './blob-payload.js';
+export * from './blob.js';
 export * from './sync/reconcile.js';
 export * from './sync/protocol.js';
 export * from './sync/session.js';

@@ -128,8 +128,11 @@ export interface Store {
   /** Entries of a space (optionally of one kind), in (time, id) order. */
   spaceEntries(space: Uint8Array, kind?: number): Promise<EntryRow[]>;
   docEntries(space: Uint8Array, doc: Uint8Array): Promise<EntryRow[]>;
-  /** The newest entries across these spaces dated before `before`, newest first: what a timeline reads first. */
-  recentEntries(spaces: Uint8Array[], limit: number, before?: number): Promise<EntryRow[]>;
+  /**
+   * The newest entries across these spaces dated before `before`, newest first: what a timeline reads first. With
+   * `kinds`, only entries of those kinds (a timeline reads documents, not the blobs among them).
+   */
+  recentEntries(spaces: Uint8Array[], limit: number, before?: number, kinds?: number[]): Promise<EntryRow[]>;
   /** What a device signed after a sequence number, in one space or (null) in every space, in (time, id) order. */
   deviceEntries(space: Uint8Array | null, device: Uint8Array, afterSeq: number): Promise<EntryRow[]>;
   spaces(): Promise<Uint8Array[]>;

@@ -11,3 +11,4 @@ export * from './moderation.js';
 export * from './text.js';
 export * from './search.js';
 export * from './closing.js';
+export * from './images.js';

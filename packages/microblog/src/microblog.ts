@@ -1,21 +1,19 @@
 import {
   encode,
-  decode,
   definedOnly,
   fromId,
   Kind,
   listDocs,
   openDoc,
   randomBytes,
-  decodeEntry,
   reject,
-  toHex,
   toId,
   FreeholdError,
   type Device,
   type IdentityState,
 } from '@freehold/core';
-import { Follow, Like, Message, parse, Post, PostRef, Profile, type Repost } from './schema.js';
+import { Follow, Like, MAX_IMAGES, Message, parse, Post, PostRef, Profile, type Repost } from './schema.js';
+import { imageRef, storeImages, type ImageInput } from './images.js';
 import { NONCES, POST_PREFIX, refToString, spacesOf } from './refs.js';
 import { approve, deny, followersOf, removedBy, removeFollower, type Follower } from './followers.js';
 import { absorbInbox, recordReaction, recordReply, repost, repostsOf, unrepost } from './reactions.js';
@@ -24,13 +22,9 @@ import { mentionsIn } from './text.js';
 import { feedItem, isLive, newestPosts, type FeedItem, type TimelineItem } from './timeline.js';
 import { inboxOf, postSends, recipientOf, sentName, type Sent, type SentPlace } from './sent.js';
 import { Moderation } from './moderation.js';
+import { purgeInbox, readInbox, type InboxItem } from './inbox-read.js';
 
-export type { Follower };
-
-export interface InboxItem {
-  id: string;
-  message: Message;
-}
+export type { Follower, InboxItem };
 
 /** A space of another account, and that account. */
 export interface Mirror {
@@ -47,7 +41,6 @@ export interface MicroblogDeps {
    */
   fetch(spaces: Mirror[]): Promise<void>;
 }
-
 
 /**
  * The microblog over one device's replica. Everything it keeps is an ordinary document in the account's spaces,
@@ -119,19 +112,28 @@ export class Microblog {
 
   async setProfile(fields: Partial<Omit<Profile, 'schema'>>): Promise<Profile> {
     const current = (await this.profile()) ?? { schema: 'microblog.profile@1' as const, name: 'me', bio: '' };
-    const next = parse(Profile, { ...current, ...fields }, 'profile');
-    await this.edit(this.spaces.public, 'profile', next);
+    // A profile that names its avatar's blob drops the inline image an older one carried.
+    const { avatar, avatarType, ...rest } = { ...current, ...fields };
+    const next = parse(Profile, rest.picture ? rest : { ...rest, avatar, avatarType }, 'profile');
+    await this.edit(this.spaces.public, 'profile', { ...next, ...(next.picture && { avatar: null, avatarType: null }) });
     return next;
   }
 
-  /** Publishes a post (public, or to approved followers only) and tells whoever it replies to or mentions. */
-  async post(text: string, opts: { audience?: 'public' | 'friends'; replyTo?: PostRef; quoteOf?: PostRef } = {}): Promise<PostRef> {
+  /**
+   * Publishes a post (public, or to approved followers only), with its images stored in the same space, and tells
+   * whoever it replies to or mentions. Everything is checked before anything is stored.
+   */
+  async post(text: string, opts: { audience?: 'public' | 'friends'; replyTo?: PostRef; quoteOf?: PostRef; images?: ImageInput[] } = {}): Promise<PostRef> {
     const audience = opts.audience ?? 'public';
     const mentions = mentionsIn(text);
     if (opts.quoteOf && opts.quoteOf.audience !== 'public') reject('invalid-argument', 'only public posts can be quoted');
-    const post = parse(Post, { schema: 'microblog.post@1', text, createdAt: Date.now(), audience, replyTo: opts.replyTo, quoteOf: opts.quoteOf, mentions }, 'post');
+    const inputs = opts.images ?? [];
+    if (inputs.length > MAX_IMAGES) reject('invalid-argument', `a post carries at most ${MAX_IMAGES} images, not ${inputs.length}`);
+    const images = inputs.map(imageRef);
+    const post = parse(Post, { schema: 'microblog.post@1', text, createdAt: Date.now(), audience, replyTo: opts.replyTo, quoteOf: opts.quoteOf, mentions, images }, 'post');
     const id = toId(randomBytes(16)).slice(0, 22);
     const space = audience === 'friends' ? this.spaces.friends : this.spaces.public;
+    await storeImages(this.device, space, inputs);
     await this.edit(space, `${POST_PREFIX}${id}`, definedOnly(post));
     const ref: PostRef = { account: this.me, post: id, audience };
     if (opts.replyTo && opts.replyTo.account !== this.me) {
@@ -317,40 +319,14 @@ export class Microblog {
     await this.device.write(this.spaces.inbox, Kind.append, new Uint8Array(16), encode(copy));
   }
 
-  /**
-   * Messages in this account's inbox, newest first. A message claiming a sender other than its signer is dropped,
-   * and so is every message of an account this one blocked (so nothing folds its likes or replies in either).
-   */
-  async inbox(): Promise<InboxItem[]> {
-    if (!(await this.has(this.spaces.inbox))) return [];
-    const blocked = await this.moderation.blocked();
-    const out: InboxItem[] = [];
-    for (const row of await this.device.store.spaceEntries(this.spaces.inbox, Kind.append)) {
-      try {
-        const e = decodeEntry(row.bytes);
-        const m = Message.safeParse(decode(await this.device.decrypt(e), 'message'));
-        const signer = this.device.replica.authorOf(e.device);
-        if (m.success && signer && toId(signer.account.account) === m.data.from && !blocked.has(m.data.from)) out.push({ id: toHex(e.id), message: m.data });
-      } catch (err) {
-        if (!(err instanceof FreeholdError)) throw err;
-      }
-    }
-    return out.sort((a, b) => b.message.at - a.message.at);
+  /** Messages in this account's inbox, newest first (see inbox-read.ts). */
+  inbox(): Promise<InboxItem[]> {
+    return readInbox(this);
   }
 
-  /**
-   * Deletes from this replica what others left in this account's inbox up to `before` (what it absorbed into
-   * posts, like counts and replies, stays); the providers purge their copies on request. Returns how many went.
-   */
-  async purgeInbox(before: number): Promise<number> {
-    if (!(await this.has(this.spaces.inbox))) return 0;
-    const drop: Uint8Array[] = [];
-    for (const row of await this.device.store.spaceEntries(this.spaces.inbox, Kind.append)) {
-      const signer = this.device.replica.authorOf(row.device);
-      if (row.time <= before && (!signer || toId(signer.account.account) !== this.me)) drop.push(row.id);
-    }
-    if (drop.length) await this.device.store.deleteEntries(drop);
-    return drop.length;
+  /** Deletes what others left in this account's inbox up to `before`, on this device (see inbox-read.ts). */
+  purgeInbox(before: number): Promise<number> {
+    return purgeInbox(this, before);
   }
 
   /** Folds likes, reposts and replies into this account's posts (see reactions.ts) and sends waiting follow requests. */

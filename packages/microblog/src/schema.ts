@@ -12,12 +12,37 @@ const handle = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,31}@[a-z0-9.:[\]-]+$/i, '
 export const PostRef = z.object({ account: accountId, post: postId, audience: z.enum(['public', 'friends']).default('public') });
 export type PostRef = z.infer<typeof PostRef>;
 
+/** Images: what a post or profile may carry, bounded before anything is stored. */
+export const IMAGE_TYPES = ['image/png', 'image/jpeg', 'image/webp', 'image/gif'] as const;
+export type ImageType = (typeof IMAGE_TYPES)[number];
+export const MAX_IMAGE = 8 * 1024 * 1024;
+export const MAX_IMAGES = 4;
+export const MAX_ALT = 1500;
+/** An avatar shows beside every post of its account: the web app scales it to 160 px, far below this. */
+export const MAX_AVATAR = 1024 * 1024;
+
+/** A stored image: a blob of the space of the document naming it (see @freehold/core blob.ts). */
+export const Picture = z.object({
+  blob: z.string().regex(/^[1-9A-HJ-NP-Za-km-z]{40,50}$/, 'a blob id'),
+  mime: z.enum(IMAGE_TYPES),
+  width: z.number().int().min(1).max(65_535),
+  height: z.number().int().min(1).max(65_535),
+  size: z.number().int().min(1).max(MAX_IMAGE),
+});
+export type Picture = z.infer<typeof Picture>;
+
+/** An image of a post: what it shows in words, and a smaller copy made by the device that posted it. */
+export const ImageRef = Picture.extend({ alt: z.string().max(MAX_ALT).default(''), thumb: Picture.optional() });
+export type ImageRef = z.infer<typeof ImageRef>;
+
 export const Profile = z.object({
   schema: z.literal('microblog.profile@1'),
   name: z.string().trim().min(1).max(80),
   bio: z.string().max(500).default(''),
   handle: handle.optional(),
-  /** The image itself, stored in the profile document (entries), never a link elsewhere. */
+  /** The avatar, a blob of the public space: editing the profile no longer rewrites the image. */
+  picture: Picture.optional(),
+  /** Profiles written before blobs carried the image inline; still read, never written. */
   avatar: z
     .custom<Uint8Array>((v) => v instanceof Uint8Array, 'avatar must be image bytes')
     .refine((b) => b.length <= 256 * 1024, 'avatar over 256 KiB')
@@ -36,6 +61,7 @@ export const Post = z
     createdAt: z.number().int().nonnegative(),
     audience: z.enum(['public', 'friends']),
     replyTo: PostRef.optional(),
+    images: z.array(ImageRef).max(MAX_IMAGES, `a post carries at most ${MAX_IMAGES} images`).default([]),
     mentions: z.array(handle).max(50).default([]),
     /** Kept by the author from inbox notifications, so every reader sees them without asking everyone. */
     likes: z.number().int().nonnegative().default(0),
@@ -52,8 +78,8 @@ export const Post = z
     repostedBy: z.record(accountId, z.number()).default({}),
   })
   .superRefine((p, ctx) => {
-    if (!p.text && !p.repostOf) ctx.addIssue({ code: 'custom', path: ['text'], message: 'a post needs some text' });
-    if (p.repostOf && (p.text || p.quoteOf || p.replyTo)) ctx.addIssue({ code: 'custom', path: ['repostOf'], message: 'a repost carries nothing of its own' });
+    if (!p.text && !p.repostOf && !p.images.length) ctx.addIssue({ code: 'custom', path: ['text'], message: 'a post needs some text' });
+    if (p.repostOf && (p.text || p.quoteOf || p.replyTo || p.images.length)) ctx.addIssue({ code: 'custom', path: ['repostOf'], message: 'a repost carries nothing of its own' });
   });
 export type Post = z.infer<typeof Post>;
 
@@ -162,6 +188,7 @@ export const JSONLD_CONTEXT = {
   Follow: 'as:Follow',
   Like: 'as:Like',
   OrderedCollection: 'as:OrderedCollection',
+  Image: 'as:Image',
   name: 'as:name',
   preferredUsername: 'as:preferredUsername',
   summary: 'as:summary',
@@ -176,4 +203,8 @@ export const JSONLD_CONTEXT = {
   orderedItems: { '@id': 'as:orderedItems', '@container': '@list' },
   totalItems: { '@id': 'as:totalItems', '@type': 'xsd:nonNegativeInteger' },
   published: { '@id': 'as:published', '@type': 'xsd:dateTime' },
+  attachment: 'as:attachment',
+  mediaType: 'as:mediaType',
+  width: { '@id': 'as:width', '@type': 'xsd:nonNegativeInteger' },
+  height: { '@id': 'as:height', '@type': 'xsd:nonNegativeInteger' },
 } as const;

@@ -1,5 +1,5 @@
 import MiniSearch, { type Query } from 'minisearch';
-import { fromId, FreeholdError, Kind, openDocById, toHex, type EntryRow } from '@freehold/core';
+import { documentEntries, fromId, FreeholdError, Kind, openDocById, toHex, type EntryRow } from '@freehold/core';
 import type { Microblog } from './microblog.js';
 import { POST_PREFIX, refToString, spacesOf } from './refs.js';
 import { Profile } from './schema.js';
@@ -89,7 +89,9 @@ export class SearchIndex {
       // On a space's first pass every entry is fresh, so each document's rows are all here, in the store's order.
       const whole = held.seen.size === 0;
       const docs = new Map<string, Pending>();
-      for (const row of await this.mb.device.store.getEntries(fresh)) {
+      // A first pass reads the documents' entries by kind, so the space's images are not read.
+      const rows = whole ? await documentEntries(this.mb.device.store, w.space) : await this.mb.device.store.getEntries(fresh);
+      for (const row of rows) {
         if (!row || (row.kind !== Kind.update && row.kind !== Kind.snapshot)) continue;
         const key = toHex(row.doc);
         const d = docs.get(key) ?? { doc: row.doc, rows: [] };

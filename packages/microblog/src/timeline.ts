@@ -49,15 +49,17 @@ export async function newestPosts(device: Device, accounts: string[], limit: num
   const items: FeedItem[] = [];
   let before = Number.MAX_SAFE_INTEGER;
   while (items.length < limit) {
+    // Documents only: the images among a space's newest entries are not read.
     const rows = await device.store.recentEntries(
       spaces.map((s) => s.space),
       limit,
       before,
+      [Kind.update, Kind.snapshot],
     );
     // The newest entry of each document, newest first: documents open together, their reads pipelined.
     const fresh = rows.filter((r) => {
       const key = `${toHex(r.space)}/${toHex(r.doc)}`;
-      if ((r.kind !== Kind.update && r.kind !== Kind.snapshot) || seen.has(key)) return false;
+      if (seen.has(key)) return false;
       seen.add(key);
       return true;
     });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { createAccount, Device, encodeCard, openDoc, type Store } from '@freehold/core';
+import { createAccount, Device, encodeCard, Kind, openDoc, type EntryRow, type Store } from '@freehold/core';
+import { randomPng } from '../../../test-support/png.js';
 import { MemoryStore } from '@freehold/stores';
 import { Microblog, SearchIndex, segmentsOf, hashtagsIn, mentionsIn, spacesOf } from '../src/index.js';
 
@@ -64,6 +65,39 @@ describe('search over the replica on the device', () => {
     expect(index.search('@bob').people.map((p) => p.name)).toEqual(['Bob Gardener']);
     expect(index.search('   ').posts).toEqual([]);
     expect(index.search('x'.repeat(10_000)).posts).toEqual([]);
+  });
+
+  it('indexes posts with images without reading the images, on a first pass and the next ones', async () => {
+    const alice = await person('alice');
+    const bob = await person('bob');
+    await bob.post('Tomatoes in the sun', { images: [{ bytes: randomPng(300, 300), alt: 'a photo' }] });
+    await follow(alice, bob);
+    // What the index reads of the replica, by kind (while it refreshes: copying reads the blobs, of course).
+    const read: number[] = [];
+    let watching = false;
+    const store = alice.device.store;
+    for (const method of ['getEntries', 'spaceEntries', 'docEntries'] as const) {
+      const real = store[method].bind(store) as (...a: unknown[]) => Promise<(EntryRow | undefined)[]>;
+      (store as unknown as Record<string, unknown>)[method] = async (...a: unknown[]) => {
+        const rows = await real(...a);
+        if (watching) read.push(...rows.flatMap((r) => (r ? [r.kind] : [])));
+        return rows;
+      };
+    }
+    const index = new SearchIndex(alice);
+    const refresh = async () => {
+      watching = true;
+      await index.refresh();
+      watching = false;
+    };
+    await refresh();
+    expect(index.search('tomatoes').posts.map((p) => p.post.images.map((i) => i.alt))).toEqual([['a photo']]);
+    await bob.post('Peppers too');
+    await copy(alice, bob);
+    await refresh();
+    expect(index.search('peppers').posts).toHaveLength(1);
+    expect(read.length).toBeGreaterThan(0);
+    expect(read).not.toContain(Kind.blob);
   });
 
   it('keeps up with edits, deletions and new posts by reading only what changed, and leaves muted accounts out', async () => {

@@ -22,9 +22,9 @@ export const APP_CSP = [
   "frame-ancestors 'none'",
 ].join('; ');
 
-/** A page the provider renders itself: no script at all, its one inline stylesheet (by hash) and data: images. */
+/** A page the provider renders itself: no script at all, its one inline stylesheet (by hash), data: images and its posts' images. */
 export const pageCsp = (style: string): string =>
-  `${LOCKED}; style-src 'sha256-${createHash('sha256').update(style).digest('base64')}'; img-src data:`;
+  `${LOCKED}; style-src 'sha256-${createHash('sha256').update(style).digest('base64')}'; img-src data: 'self'`;
 
 /** What every response carries; routes that serve pages or the app replace the CSP. */
 export const SECURITY_HEADERS: OutgoingHttpHeaders = {

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { asArray, asBytes, encodeCard, FreeholdError, fromId, reject, toBase64, toHex, toId, verifyRequest } from '@freehold/core';
 import { OUTBOX_LIMIT, type Provider } from './provider.js';
-import { publicPost, publicProfile } from './public-web.js';
+import { publicImage, publicPost, publicProfile } from './public-web.js';
 import { decodeSegment, serveStatic } from './static.js';
 import { pageCsp, secure } from './headers.js';
 import { crossOriginApi } from './origin.js';
@@ -155,6 +155,14 @@ export function httpHandler(
         const log = provider.replica.storedLog(fromId(account[1]!, 'account'));
         if (!log) return json(res, 404, { error: 'not-found', message: 'no identity log of that account here' });
         return json(res, 200, { account: account[1], providers: log.providers, card: toBase64(encodeCard(log)) });
+      }
+      // The images of a public post, which its page shows: `/@NAME/POSTID/images/N`.
+      const image = /^\/@([a-z0-9][a-z0-9_-]{0,31})\/([^/]{1,64})\/images\/([1-4])$/i.exec(url.pathname);
+      if (req.method === 'GET' && image) {
+        const found = await publicImage(provider, image[1]!.toLowerCase(), image[2]!, Number(image[3]));
+        if (!found) return json(res, 404, { error: 'not-found', message: `no image ${image[3]} of a public post ${image[2]} of @${image[1]} here` });
+        res.writeHead(200, { 'content-type': found.mime, 'content-length': found.bytes.length, 'cache-control': 'public, max-age=3600' });
+        return void res.end(found.bytes);
       }
       // `/@NAME`, or one of its posts, `/@NAME/POSTID` (publicPost checks the id).
       const profile = /^\/@([a-z0-9][a-z0-9_-]{0,31})(?:\/([^/]{1,64}))?$/i.exec(url.pathname);

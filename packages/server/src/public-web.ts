@@ -1,4 +1,4 @@
-import { fromId, listPublicDocs, readPublicDoc, toBase64 } from '@freehold/core';
+import { fromId, listPublicDocs, readPublicBlob, readPublicDoc, toBase64 } from '@freehold/core';
 import { JSONLD_CONTEXT, POST_PREFIX, PostRef, Profile, readPost, spacesOf, type Post } from '@freehold/microblog';
 import type { Provider } from './provider.js';
 
@@ -16,6 +16,7 @@ header{display:flex;gap:1rem;align-items:center;margin-bottom:1.5rem}
 header img,.ph{width:72px;height:72px;border-radius:50%;object-fit:cover;background:#dfe4ee;flex:none}
 h1{margin:0;font-size:1.4rem}.handle{color:#5b6478}.bio{margin:.25rem 0 0}
 article{background:#fff;border:1px solid #e3e7ef;border-radius:12px;padding:.9rem 1rem;margin:.6rem 0;white-space:pre-wrap;word-wrap:break-word}
+article img{display:block;max-width:100%;height:auto;border-radius:8px;margin-top:.5rem}
 time{display:block;color:#5b6478;font-size:.85rem;margin-top:.4rem}footer{color:#5b6478;font-size:.85rem;margin-top:2rem}
 `;
 
@@ -44,8 +45,14 @@ async function personOf(provider: Provider, name: string): Promise<Person | unde
     base: `${provider.opts.publicUrl}/@${name}`,
     display: profile.success ? profile.data.name : name,
     bio: profile.success ? profile.data.bio : '',
-    icon: profile.success && profile.data.avatar ? `data:${profile.data.avatarType ?? 'image/png'};base64,${toBase64(profile.data.avatar)}` : undefined,
+    icon: profile.success ? await iconOf(provider, space, profile.data) : undefined,
   };
+}
+
+/** The avatar as a data URL (the pages load nothing else): the blob the profile names, or an older inline image. */
+async function iconOf(provider: Provider, space: Uint8Array, p: Profile): Promise<string | undefined> {
+  const bytes = p.picture ? await readPublicBlob(provider.replica, space, fromId(p.picture.blob, 'blob id')) : p.avatar;
+  return bytes && `data:${p.picture?.mime ?? p.avatarType ?? 'image/png'};base64,${toBase64(bytes)}`;
 }
 
 /** A live post of the public space with text of its own (a repost has none to show; an Announce would carry it). */
@@ -74,12 +81,18 @@ async function noteOf(provider: Provider, who: Person, id: string, post: Post) {
     published: new Date(post.createdAt).toISOString(),
     url: `${who.base}/${id}`,
     ...(inReplyTo ? { inReplyTo } : {}),
+    ...(post.images.length && {
+      attachment: post.images.map((i, n) => ({ type: 'Image', mediaType: i.mime, url: `${who.base}/${id}/images/${n + 1}`, name: i.alt, width: i.width, height: i.height })),
+    }),
   };
 }
 type Note = Awaited<ReturnType<typeof noteOf>>;
 
+const images = (n: Note): string =>
+  (n.attachment ?? []).map((a) => `<img src="${escape(a.url)}" alt="${escape(a.name)}" width="${a.width}" height="${a.height}" loading="lazy">`).join('');
+
 const article = (n: Note): string =>
-  `<article id="${escape(n.id.split('/').pop()!)}">${escape(n.content)}<time datetime="${n.published}"><a href="${escape(n.id)}">${n.published.replace('T', ' ').slice(0, 16)} UTC</a></time></article>`;
+  `<article id="${escape(n.id.split('/').pop()!)}">${escape(n.content)}${images(n)}<time datetime="${n.published}"><a href="${escape(n.id)}">${n.published.replace('T', ' ').slice(0, 16)} UTC</a></time></article>`;
 
 function page(who: Person, title: string, json: Record<string, unknown>, main: string, provider: Provider): string {
   const ld = JSON.stringify(json).replace(/</g, '\\u003c');
@@ -140,4 +153,16 @@ export async function publicPost(provider: Provider, name: string, id: string): 
   const json = { '@context': JSONLD_CONTEXT, ...note };
   const title = `${who.display} (@${who.handle}): ${post.text.length > 60 ? `${post.text.slice(0, 60)}…` : post.text}`;
   return { json, html: page(who, title, json, article(note), provider), style: STYLE };
+}
+
+/**
+ * The Nth image (from 1) of a public post, as stored: undefined if the post is not public and live, has no such
+ * image, or its bytes are not all here.
+ */
+export async function publicImage(provider: Provider, name: string, id: string, n: number): Promise<{ bytes: Uint8Array; mime: string } | undefined> {
+  const entry = PostRef.shape.post.safeParse(id).success ? await provider.lookupHandle(name) : undefined;
+  const space = entry && spacesOf(fromId(entry.account, 'account')).public;
+  const image = space && shown(await readPublicDoc(provider.replica, space, `${POST_PREFIX}${id}`))?.images[n - 1];
+  const bytes = image && (await readPublicBlob(provider.replica, space, fromId(image.blob, 'blob id')));
+  return bytes && { bytes, mime: image.mime };
 }

@@ -112,6 +112,17 @@ export function storeConformance(name: string, makeFactory: () => Promise<StoreF
       expect(await s.recentEntries([], 5)).toEqual([]);
     });
 
+    it('reads the newest entries of some kinds only, passing over the others', async () => {
+      const s = await fresh();
+      const rows = [row(1, { time: 10, kind: 1 }), row(2, { time: 20, kind: 3 }), row(3, { time: 30, kind: 2, space: SPACE_B }), row(4, { time: 40, kind: 3 }), row(5, { time: 50, kind: 3 })];
+      await s.putEntries(rows);
+      const seqs = async (limit: number, before?: number) => (await s.recentEntries([SPACE_A, SPACE_B], limit, before, [1, 2])).map((r) => r.seq);
+      expect(await seqs(10)).toEqual([3, 1]);
+      expect(await seqs(1)).toEqual([3]);
+      expect(await seqs(10, 30)).toEqual([1]);
+      expect((await s.recentEntries([SPACE_A, SPACE_B], 2, undefined, [3])).map((r) => r.seq)).toEqual([5, 4]);
+    });
+
     it('reads the newest entries when one space holds most of them and times tie', async () => {
       const s = await fresh();
       const spaces = [SPACE_A, SPACE_B, id32(3), id32(4)];

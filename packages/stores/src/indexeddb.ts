@@ -214,11 +214,14 @@ export class IndexedDbStore implements Store {
     return ((await this.db.getAllFromIndex('entries', 'doc', IDBKeyRange.bound([key(space), key(doc), LOW], [key(space), key(doc), ...HIGH]))) as Row[]).map(row);
   }
 
-  async recentEntries(spaces: Uint8Array[], limit: number, before = Number.MAX_SAFE_INTEGER): Promise<EntryRow[]> {
-    const index = this.db.transaction('entries').store.index('space_key');
-    // Each space is read newest first in batches, all spaces at once (the requests pipeline in one transaction);
-    // a space is read further only while its oldest row read so far could still be among the newest `limit`.
-    const heads = spaces.map((space) => ({ space, rows: [] as Row[], upper: [key(space), before] as unknown[], open: true, batch: Math.max(4, Math.ceil((2 * limit) / Math.max(1, spaces.length))) }));
+  async recentEntries(spaces: Uint8Array[], limit: number, before = Number.MAX_SAFE_INTEGER, kinds?: number[]): Promise<EntryRow[]> {
+    const store = this.db.transaction('entries').store;
+    const index = store.index(kinds ? 'space_kind' : 'space_key');
+    // Each space (or space and kind) is read newest first in batches, all at once (the requests pipeline in one
+    // transaction); one is read further only while its oldest row read so far could still be among the newest `limit`.
+    const prefixes = spaces.flatMap((space) => (kinds ? kinds.map((k) => [key(space), k]) : [[key(space)]]));
+    const batch = Math.max(4, Math.ceil((2 * limit) / Math.max(1, prefixes.length)));
+    const heads = prefixes.map((prefix) => ({ prefix, rows: [] as Row[], upper: [...prefix, before] as unknown[], open: true, batch }));
     for (;;) {
       const all = heads.flatMap((h) => h.rows).sort(newestFirst);
       const cutoff = all.length >= limit ? all[limit - 1] : undefined;
@@ -226,10 +229,10 @@ export class IndexedDbStore implements Store {
       if (!behind.length) return all.slice(0, limit).map(row);
       await Promise.all(
         behind.map(async (h) => {
-          const got = await newestBelow(index, IDBKeyRange.bound([key(h.space), LOW], h.upper, false, true), h.batch);
+          const got = await newestBelow(index, IDBKeyRange.bound([...h.prefix, LOW], h.upper, false, true), h.batch);
           h.rows.push(...got);
           h.open = got.length === h.batch;
-          if (got.length) h.upper = [key(h.space), got[got.length - 1]!.time, key(u8(got[got.length - 1]!.id))];
+          if (got.length) h.upper = [...h.prefix, got[got.length - 1]!.time, key(u8(got[got.length - 1]!.id))];
           h.batch *= 2;
         }),
       );

@@ -167,9 +167,9 @@ export class MemoryStore implements Store {
     return this.select((r) => toHex(r.space) === s && toHex(r.doc) === d);
   }
 
-  async recentEntries(spaces: Uint8Array[], limit: number, before = Number.MAX_SAFE_INTEGER): Promise<EntryRow[]> {
+  async recentEntries(spaces: Uint8Array[], limit: number, before = Number.MAX_SAFE_INTEGER, kinds?: number[]): Promise<EntryRow[]> {
     const wanted = new Set(spaces.map(toHex));
-    return this.select((r) => wanted.has(toHex(r.space)) && r.time < before)
+    return this.select((r) => wanted.has(toHex(r.space)) && r.time < before && (!kinds || kinds.includes(r.kind)))
       .reverse()
       .slice(0, limit);
   }

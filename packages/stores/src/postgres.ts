@@ -184,9 +184,14 @@ export class PostgresStore implements Store {
     return (rows as Row[]).map(row);
   }
 
-  async recentEntries(spaces: Uint8Array[], limit: number, before = Number.MAX_SAFE_INTEGER): Promise<EntryRow[]> {
+  async recentEntries(spaces: Uint8Array[], limit: number, before = Number.MAX_SAFE_INTEGER, kinds?: number[]): Promise<EntryRow[]> {
     if (!spaces.length) return [];
-    const { rows } = await this.run('SELECT * FROM entries WHERE space = ANY($1) AND time < $2 ORDER BY time DESC, id DESC LIMIT $3', [spaces.map(buf), before, limit]);
+    const { rows } = await this.run('SELECT * FROM entries WHERE space = ANY($1) AND time < $2 AND ($4::int[] IS NULL OR kind = ANY($4)) ORDER BY time DESC, id DESC LIMIT $3', [
+      spaces.map(buf),
+      before,
+      limit,
+      kinds ?? null,
+    ]);
     return (rows as Row[]).map(row);
   }
 

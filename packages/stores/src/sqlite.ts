@@ -86,6 +86,7 @@ export class SqliteStore implements Store {
       name: db.prepare('INSERT INTO space_names (account, space, creator) VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET creator = 1 WHERE excluded.creator = 1'),
       spacesOf: db.prepare('SELECT space, creator FROM space_names WHERE account = ? ORDER BY space'),
       recent: db.prepare('SELECT id, space, doc, kind, device, seq, time, bytes FROM entries WHERE space = ? AND time < ? ORDER BY time DESC, id DESC LIMIT ?'),
+      recentOfKind: db.prepare('SELECT id, space, doc, kind, device, seq, time, bytes FROM entries WHERE space = ? AND time < ? AND kind = ? ORDER BY time DESC, id DESC LIMIT ?'),
       count: db.prepare('SELECT COUNT(*) FROM entries').pluck(),
       countIn: db.prepare('SELECT COUNT(*) FROM entries WHERE space = ?').pluck(),
       // length() of a blob reads its size from the record header, not the blob.
@@ -344,9 +345,11 @@ export class SqliteStore implements Store {
     return (this.stmts.doc.all(space, doc) as Row[]).map(row);
   }
 
-  async recentEntries(spaces: Uint8Array[], limit: number, before = Number.MAX_SAFE_INTEGER): Promise<EntryRow[]> {
+  async recentEntries(spaces: Uint8Array[], limit: number, before = Number.MAX_SAFE_INTEGER, kinds?: number[]): Promise<EntryRow[]> {
     // One indexed range scan per space (newest first), merged: the spaces' sizes do not matter, only `limit`.
-    const rows = spaces.flatMap((s) => this.stmts.recent.all(s, before, limit) as Row[]);
+    const rows = spaces.flatMap((s) =>
+      kinds ? kinds.flatMap((k) => this.stmts.recentOfKind.all(s, before, k, limit) as Row[]) : (this.stmts.recent.all(s, before, limit) as Row[]),
+    );
     return rows
       .map(row)
       .sort((a, b) => b.time - a.time || Buffer.compare(Buffer.from(b.id), Buffer.from(a.id)))

@@ -3,10 +3,12 @@ import { declareMirrors as mirrorAt, inboxSettings, resolveHandle } from '@freeh
 import { WS } from '../ws.js';
 import { formatSize, parseSize } from '@freehold/server';
 import { CommandLinks } from '../links.js';
-import { isLive, Microblog, refToString, type Message, type Mirror, type PostRef } from '@freehold/microblog';
+import { isLive, MAX_AVATAR, Microblog, refToString, storeAvatar, type Message, type Mirror, type PostRef, type Profile } from '@freehold/microblog';
 import { accountByPrefix, postByPrefix } from '../prefixes.js';
 import { itemJson, namesOf, postsView, printPosts } from '../post-view.js';
 import type { Command, Context } from '../command.js';
+import { imageInputs } from '../image-inputs.js';
+import { readInput } from '../files.js';
 
 /**
  * Asks this account's providers to mirror the spaces it reads or writes to that belong to other accounts (see
@@ -135,15 +137,17 @@ export function positiveInt(v: unknown, flag: string, fallback: number): number 
 export const microblogCommands: Command[] = [
   {
     name: 'profile',
-    usage: 'profile [--name NAME] [--bio TEXT] [--json]',
-    summary: 'Show or change your public microblog profile.',
-    options: { name: { type: 'string' }, bio: { type: 'string' }, json: { type: 'boolean' } },
+    usage: 'profile [--name NAME] [--bio TEXT] [--avatar FILE] [--json]',
+    summary: 'Show or change your public microblog profile (the avatar: a PNG, JPEG, WebP or GIF image of up to 1 MiB).',
+    options: { name: { type: 'string' }, bio: { type: 'string' }, avatar: { type: 'string' }, json: { type: 'boolean' } },
     args: [0, 0],
     async run(ctx) {
+      const avatar = ctx.values.avatar === undefined ? undefined : readInput(ctx.values.avatar as string, MAX_AVATAR);
       const profile = await withMicroblog(ctx, async (mb) => {
-        const fields: Record<string, string> = {};
+        const fields: Partial<Omit<Profile, 'schema'>> = {};
         if (ctx.values.name !== undefined) fields.name = ctx.values.name as string;
         if (ctx.values.bio !== undefined) fields.bio = ctx.values.bio as string;
+        if (avatar) fields.picture = await storeAvatar(mb, avatar);
         const handle = mb.device.identity().handles[0];
         if (handle) fields.handle = handle;
         return Object.keys(fields).length > (handle ? 1 : 0) || !(await mb.profile()) ? mb.setProfile(fields) : (await mb.profile())!;
@@ -155,15 +159,25 @@ export const microblogCommands: Command[] = [
   },
   {
     name: 'post',
-    usage: 'post TEXT [--friends] [--reply-to POST] [--quote POST]',
-    summary: 'Publish a post (public, or --friends for approved followers only), maybe quoting a public post. Prints its id.',
-    options: { friends: { type: 'boolean' }, 'reply-to': { type: 'string' }, quote: { type: 'string' } },
+    usage: 'post TEXT [--image FILE [--alt TEXT]]… [--friends] [--reply-to POST] [--quote POST]',
+    summary:
+      'Publish a post (public, or --friends for approved followers only), maybe quoting a public post, with up to 4 ' +
+      'PNG, JPEG, WebP or GIF images of up to 8 MiB, each described by the --alt after it. Prints its id.',
+    options: {
+      friends: { type: 'boolean' },
+      'reply-to': { type: 'string' },
+      quote: { type: 'string' },
+      image: { type: 'string', multiple: true },
+      alt: { type: 'string', multiple: true },
+    },
     args: [1, 1],
     async run(ctx) {
       const to = ctx.values['reply-to'] as string | undefined;
       const quote = ctx.values.quote as string | undefined;
+      const images = imageInputs(ctx);
       const ref = await withMicroblog(ctx, async (mb) =>
         mb.post(ctx.args[0]!, {
+          images,
           audience: ctx.values.friends ? 'friends' : 'public',
           replyTo: to === undefined ? undefined : await heldPost(mb, to),
           quoteOf: quote === undefined ? undefined : await heldPost(mb, quote),

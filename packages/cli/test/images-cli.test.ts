@@ -1,0 +1,162 @@
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawnServer } from '../../server/test/process.js';
+import { randomPng } from '../../../test-support/png.js';
+import { accountOf, cli } from './cli-run.js';
+
+const root = mkdtempSync(join(tmpdir(), 'freehold-cli-images-'));
+const { fh, ok, eventually } = cli(root);
+
+interface ImageJson {
+  blob: string;
+  mime: string;
+  width: number;
+  height: number;
+  size: number;
+  alt: string;
+}
+interface FeedJson {
+  id: string;
+  text: string;
+  images: ImageJson[];
+}
+const feed = (home: string) => JSON.parse(ok(['feed', '--json'], home)) as FeedJson[];
+const file = (name: string, bytes: Uint8Array) => {
+  const path = join(root, name);
+  writeFileSync(path, bytes);
+  return path;
+};
+/** Everything the provider's SQLite store holds on disk: the database and its write-ahead log. */
+const storeBytes = (data: string) => Buffer.concat(['provider.db', 'provider.db-wal'].map((f) => join(data, f)).filter(existsSync).map((f) => readFileSync(f)));
+
+describe('images in posts from the CLI: blob entries, readable by exactly who reads the post', () => {
+  let server: Awaited<ReturnType<typeof spawnServer>>;
+  let host: string;
+  const data = join(root, 'srv');
+  // Pixels stored as they are (no compression): three chunks each, every run of them a pattern to grep for.
+  const secret = randomPng(300, 300);
+  const open = randomPng(300, 300);
+  const pattern = (png: Buffer) => png.subarray(150_000, 150_048);
+  const phrase = join(root, 'alice.phrase');
+  /** Alice's posts: friends-only with `secret`, public with `open`. */
+  let friends: string;
+  let pub: string;
+
+  beforeAll(async () => {
+    server = await spawnServer(['--port', '0', '--data', data]);
+    host = new URL(server.url).host;
+    for (const who of ['alice', 'bob', 'carol']) {
+      ok(['init', '--name', who, ...(who === 'alice' ? ['--phrase-file', phrase] : [])], who);
+      ok(['provider', 'add', server.url], who);
+      ok(['handle', 'claim', who], who);
+      ok(['profile', '--name', who], who);
+    }
+    // Bob is an approved follower of Alice; Carol follows her without being approved.
+    const bob = accountOf(ok, 'bob');
+    ok(['follow', `alice@${host}`], 'bob');
+    ok(['follow', `alice@${host}`], 'carol');
+    await eventually(['followers', '--json'], 'alice', new RegExp(bob));
+    ok(['followers', 'approve', `bob@${host}`], 'alice');
+  }, 180_000);
+
+  afterAll(async () => {
+    await server?.stop();
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  it('a friends-only image reaches an approved follower, not others, and never the provider as plaintext', async () => {
+    const used = () => (JSON.parse(ok(['admin', 'usage', '--json', '--data', data])) as { account: string; used: number }[]).find((u) => u.account === accountOf(ok, 'alice'))!.used;
+    const before = used();
+    friends = ok(['post', 'Our garden', '--friends', '--image', file('secret.png', secret), '--alt', 'Tomatoes on the vine'], 'alice');
+    pub = ok(['post', 'The view', '--image', file('open.png', open)], 'alice');
+    // The bytes of both images are charged to Alice, with their entries' overhead.
+    expect(used() - before).toBeGreaterThan(secret.length + open.length);
+
+    await eventually(['feed'], 'bob', /Our garden/);
+    const seen = feed('bob').find((p) => p.id === friends)!;
+    expect(seen.images).toEqual([{ blob: expect.any(String), mime: 'image/png', width: 300, height: 300, size: secret.length, alt: 'Tomatoes on the vine' }]);
+    expect(feed('bob').find((p) => p.id === pub)!.images).toEqual([expect.objectContaining({ size: open.length, alt: '' })]);
+    expect(ok(['image', friends, join(root, 'bob.png')], 'bob')).toBe(`saved ${secret.length} bytes to ${join(root, 'bob.png')} (Tomatoes on the vine)`);
+    expect(readFileSync(join(root, 'bob.png')).equals(secret)).toBe(true);
+
+    // Carol holds Alice's spaces through the same provider, yet sees only the public image.
+    await eventually(['feed'], 'carol', /The view/);
+    expect(feed('carol').map((p) => p.id)).not.toContain(friends);
+    const refused = fh(['image', friends, join(root, 'carol.png')], 'carol');
+    expect(refused.code).toBe(1);
+    expect(refused.err).toMatch(/\[not-found\]/);
+    ok(['image', pub, join(root, 'carol.png')], 'carol');
+    expect(readFileSync(join(root, 'carol.png')).equals(open)).toBe(true);
+
+    // The provider's public pages show the public image (no script: an img of its own address), not the other.
+    const html = await (await fetch(`${server.url}/@alice/${pub.split('/')[1]}`)).text();
+    const src = `${server.url}/@alice/${pub.split('/')[1]}/images/1`;
+    expect(html).toContain(`<img src="${src}" alt="" width="300" height="300" loading="lazy">`);
+    const served = await fetch(src);
+    expect(served.headers.get('content-type')).toBe('image/png');
+    expect(Buffer.from(await served.arrayBuffer()).equals(open)).toBe(true);
+    expect((await fetch(`${server.url}/@alice/${friends.split('/')[1]}/images/1`)).status).toBe(404);
+    expect((await fetch(`${src.slice(0, -1)}2`)).status).toBe(404);
+
+    // The public image is in the provider's file as it is (so the search below can find what is there); the
+    // friends-only one is not, in any of its chunks.
+    const held = storeBytes(data);
+    expect(held.includes(pattern(open))).toBe(true);
+    for (const at of [1_000, 150_000, 262_144 - 24, 262_144 + 1_000, secret.length - 100]) expect(held.includes(secret.subarray(at, at + 48))).toBe(false);
+  });
+
+  it('refuses what does not fit with a typed error, storing nothing', () => {
+    const posts = feed('alice').length;
+    const png = file('small.png', randomPng(8, 8));
+    const cases: [string[], RegExp][] = [
+      [Array.from({ length: 5 }, () => ['--image', png]).flat(), /at most 4 images.*\[invalid-argument\]/],
+      [['--image', file('notes.txt', Buffer.from('not an image at all'))], /image is not a PNG, JPEG, WebP or GIF image \[invalid-argument\]/],
+      [['--image', file('huge.png', Buffer.concat([randomPng(8, 8), Buffer.alloc(8 * 1024 * 1024)]))], /over the 8\.0 MiB it may take \[too-large\]/],
+      [['--image', png, '--alt', 'x'.repeat(1501)], /alt text is at most 1500 characters \[invalid-argument\]/],
+      [['--alt', 'no image before it', '--image', png], /--alt describes the --image just before it/],
+    ];
+    for (const [args, want] of cases) {
+      const r = fh(['post', 'Refused', ...args], 'alice');
+      expect(r.code, r.err).not.toBe(0);
+      expect(r.err).toMatch(want);
+    }
+    expect(feed('alice').length).toBe(posts);
+  });
+
+  it('an avatar is a blob the profile names, and over quota it is refused like any entry', async () => {
+    const small = await spawnServer(['--port', '0', '--data', join(root, 'small'), '--quota', '200KiB']);
+    try {
+      ok(['init', '--name', 'dave'], 'dave');
+      ok(['provider', 'add', small.url], 'dave');
+      const avatar = randomPng(40, 40);
+      const shown = JSON.parse(ok(['profile', '--name', 'Dave', '--avatar', file('dave.png', avatar), '--json'], 'dave')) as { picture: ImageJson; avatar?: unknown };
+      expect(shown.picture).toEqual({ blob: expect.any(String), mime: 'image/png', width: 40, height: 40, size: avatar.length });
+      const big = fh(['profile', '--avatar', file('big-avatar.png', randomPng(700, 600))], 'dave');
+      expect(big.code).toBe(1);
+      expect(big.err).toMatch(/over the 1\.0 MiB it may take \[too-large\]/);
+      ok(['post', 'Too big for my quota', '--image', file('big.png', randomPng(300, 300))], 'dave');
+      expect(ok(['sync'], 'dave')).toMatch(/refused \d+ entr(y|ies): over quota: .* \[quota-exceeded\]/);
+    } finally {
+      await small.stop();
+    }
+  });
+
+  it('the images reach every provider of the account, as ciphertext there too: a device recovered through the second alone reads them', async () => {
+    const data2 = join(root, 'second');
+    const second = await spawnServer(['--port', '0', '--data', data2]);
+    try {
+      ok(['provider', 'add', second.url], 'alice');
+      await server.stop();
+      ok(['recover', '--provider', second.url, '--phrase-file', phrase], 'alice-again');
+      ok(['image', friends, join(root, 'again.png')], 'alice-again');
+      expect(readFileSync(join(root, 'again.png')).equals(secret)).toBe(true);
+      const held = storeBytes(data2);
+      expect(held.includes(pattern(open))).toBe(true);
+      for (const at of [1_000, 150_000, 262_144 + 1_000]) expect(held.includes(secret.subarray(at, at + 48))).toBe(false);
+    } finally {
+      await second.stop();
+    }
+  });
+});

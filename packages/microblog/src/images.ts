@@ -1,0 +1,74 @@
+import { imageSize } from 'image-size';
+import { blobId, fromId, readBlob, reject, toId, writeBlob, type Device } from '@freehold/core';
+import type { Microblog } from './microblog.js';
+import { spacesOf } from './refs.js';
+import { MAX_ALT, MAX_AVATAR, MAX_IMAGE, type ImageRef, type ImageType, type Picture, type PostRef } from './schema.js';
+
+/** An image as a client hands it over: its bytes, what it shows, and a smaller copy made on the device. */
+export interface ImageInput {
+  bytes: Uint8Array;
+  alt?: string;
+  thumb?: Uint8Array;
+}
+
+const MIME: Record<string, ImageType> = { png: 'image/png', jpg: 'image/jpeg', webp: 'image/webp', gif: 'image/gif' };
+
+function sizeOf(bytes: Uint8Array): ReturnType<typeof imageSize> | undefined {
+  try {
+    return imageSize(bytes);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * What the bytes are, read from their header: one of the allowed types and its size in pixels as shown (a photo
+ * whose EXIF orientation turns it a quarter is as wide as it is stored high).
+ */
+export function describeImage(bytes: Uint8Array, what = 'image'): { mime: ImageType; width: number; height: number } {
+  if (bytes.length > MAX_IMAGE) reject('too-large', `${what} of ${bytes.length} bytes is over the ${MAX_IMAGE / 2 ** 20} MiB an image may take`);
+  const info = sizeOf(bytes);
+  const mime = info?.type && MIME[info.type];
+  if (!info || !mime || !info.width || !info.height) return reject('invalid-argument', `${what} is not a PNG, JPEG, WebP or GIF image`);
+  const turned = (info.orientation ?? 1) >= 5;
+  return { mime, width: turned ? info.height : info.width, height: turned ? info.width : info.height };
+}
+
+function picture(bytes: Uint8Array, what: string): Picture {
+  return { blob: toId(blobId(bytes)), ...describeImage(bytes, what), size: bytes.length };
+}
+
+/** The reference a document carries for an image, checked and named by its bytes; nothing is stored yet. */
+export function imageRef(input: ImageInput): ImageRef {
+  const alt = (input.alt ?? '').trim();
+  if (alt.length > MAX_ALT) reject('invalid-argument', `alt text is at most ${MAX_ALT} characters`);
+  const thumb = input.thumb && picture(input.thumb, 'thumbnail');
+  return { ...picture(input.bytes, 'image'), alt, ...(thumb && { thumb }) };
+}
+
+/**
+ * Stores images (and their thumbnails) as blobs of the space of the document that names them, so exactly those
+ * who read the post or profile read them.
+ */
+export async function storeImages(device: Device, space: Uint8Array, inputs: ImageInput[]): Promise<void> {
+  for (const i of inputs) for (const bytes of [i.bytes, i.thumb]) if (bytes) await writeBlob(device, space, bytes);
+}
+
+/** The bytes of an image stored in a space, checked against its id; `not-found` while they are on their way. */
+export function imageBytes(device: Device, space: Uint8Array, p: Picture): Promise<Uint8Array> {
+  return readBlob(device, space, fromId(p.blob, 'blob id'));
+}
+
+/** The image of a post (or its thumbnail), from the space the post is in. */
+export function postImage(mb: Microblog, ref: PostRef, p: Picture): Promise<Uint8Array> {
+  const s = spacesOf(fromId(ref.account, 'account'));
+  return imageBytes(mb.device, ref.audience === 'friends' ? s.friends : s.public, p);
+}
+
+/** Stores an avatar as a blob of this account's public space; the profile then names it (`picture`). */
+export async function storeAvatar(mb: Microblog, bytes: Uint8Array): Promise<Picture> {
+  if (bytes.length > MAX_AVATAR) reject('too-large', `an avatar of ${bytes.length} bytes is over the ${MAX_AVATAR / 2 ** 20} MiB it may take`);
+  const p = picture(bytes, 'avatar');
+  await writeBlob(mb.device, mb.spaces.public, bytes);
+  return p;
+}
