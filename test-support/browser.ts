@@ -21,7 +21,10 @@ export async function buildAndServe(root: string, outDir: string): Promise<{ url
   await build({
     root,
     logLevel: 'silent',
-    resolve: { conditions: ['source', 'browser', 'module', 'import', 'default'] }, build: { outDir, emptyOutDir: true, target: 'es2022' } });
+    resolve: { conditions: ['source', 'browser', 'module', 'import', 'default'] },
+    // A profile (FREEHOLD_BENCH_PROFILE) names functions as the source does.
+    build: { outDir, emptyOutDir: true, target: 'es2022', minify: !process.env.FREEHOLD_BENCH_PROFILE },
+  });
   const server: Server = createServer(async (req, res) => {
     const path = normalize(join(outDir, new URL(req.url ?? '/', 'http://x').pathname));
     if (!path.startsWith(outDir)) return void res.writeHead(403).end();

@@ -84,6 +84,8 @@ export class Replica {
   staleRetries = 0;
   /** How far this replica has applied a shared store's authority changes (see Store.changesSince). */
   private authority = 0;
+  /** Per space, how many times this replica changed what the store holds of it (see spaceVersion). */
+  private readonly versions = new Map<string, number>();
 
   private constructor(
     readonly store: Store,
@@ -181,6 +183,7 @@ export class Replica {
       if (!d.revoked || !this.owns(state, d.device)) continue;
       const late = await this.store.deviceEntries(null, d.device, d.revoked.cut);
       if (late.length) await this.store.deleteEntries(late.map((r) => r.id));
+      this.changed(late);
     }
   }
 
@@ -217,6 +220,18 @@ export class Replica {
       loading.then((graph) => !graph.created && forget(), forget);
     }
     return g;
+  }
+
+  /**
+   * Grows each time this replica stores or drops entries of the space: a reader that kept something it read
+   * there (an opened document) may keep using it while the number is the same.
+   */
+  spaceVersion(space: Uint8Array): number {
+    return this.versions.get(toHex(space)) ?? 0;
+  }
+
+  private changed(rows: { space: Uint8Array }[]): void {
+    for (const k of new Set(rows.map((r) => toHex(r.space)))) this.versions.set(k, (this.versions.get(k) ?? 0) + 1);
   }
 
   /** Drops the cached membership graph of a space whose entries were deleted; the next use reads the store. */
@@ -328,6 +343,7 @@ export class Replica {
           accepted.map((a) => (a.charge ? { ...rowOf(a.e), charge: a.charge } : rowOf(a.e))),
           { version, accounts: [...authors.values()] },
         );
+        this.changed(accepted.map((a) => a.e));
       } catch (err) {
         // The graphs already took in ops that are not durable: rebuild them from the store next time.
         if (isFreeholdError(err, 'stale')) for (const k of used.keys()) this.graphs.delete(k);
@@ -401,7 +417,9 @@ export class Replica {
     const account = this.contact(op.account);
     if (!account) return;
     const drop = await demotedEntries(this.store, e.space, await this.graph(e.space), op, account, (d) => this.owns(account, d));
-    if (drop.length) await this.store.deleteEntries(drop);
+    if (!drop.length) return;
+    await this.store.deleteEntries(drop);
+    this.changed([e]);
   }
 }
 

@@ -19,7 +19,7 @@ import { approve, deny, followersOf, removedBy, removeFollower, type Follower } 
 import { absorbInbox, recordReaction, recordReply, repost, repostsOf, unrepost } from './reactions.js';
 import { deletePost, editPost } from './revisions.js';
 import { mentionsIn } from './text.js';
-import { feedItem, isLive, newestPosts, type FeedItem, type TimelineItem } from './timeline.js';
+import { feedItem, isLive, newestPosts, PostCache, type FeedItem, type TimelineItem } from './timeline.js';
 import { inboxOf, postSends, recipientOf, sentName, type Sent, type SentPlace } from './sent.js';
 import { Moderation } from './moderation.js';
 import { purgeInbox, readInbox, type InboxItem } from './inbox-read.js';
@@ -50,6 +50,8 @@ export class Microblog {
   readonly spaces: ReturnType<typeof spacesOf>;
   /** Block and mute lists (see moderation.ts). */
   readonly moderation: Moderation = new Moderation(this);
+  /** The timeline's post documents as last read (see PostCache). */
+  private readonly postCache = new PostCache();
 
   constructor(
     readonly device: Device,
@@ -266,7 +268,7 @@ export class Microblog {
   async feed(opts: { limit?: number } = {}): Promise<FeedItem[]> {
     const hidden = await this.moderation.hidden();
     const accounts = [this.me, ...(await this.following()).map((f) => f.account)].filter((a) => !hidden.has(a));
-    const items = await newestPosts(this.device, accounts, opts.limit ?? 50);
+    const items = await newestPosts(this.device, accounts, opts.limit ?? 50, this.postCache);
     return items.filter((i) => !(isLive(i) && i.post.repostOf && hidden.has(i.post.repostOf.account)));
   }
 

@@ -137,7 +137,18 @@ export function storeConformance(name: string, makeFactory: () => Promise<StoreF
           .sort(order)
           .slice(0, limit);
         expect(hexes((await s.recentEntries(asked, limit, before)).map((r) => r.id))).toEqual(hexes(expected.map((r) => r.id)));
+        expect(hexes((await s.recentEntries(asked, limit, before, [1, 2])).map((r) => r.id))).toEqual(hexes(expected.map((r) => r.id)));
       }
+    });
+
+    it('reads the newest entries of a few spaces behind thousands of newer ones in another', async () => {
+      const s = await fresh();
+      const other = id32(9);
+      const mine = [row(1, { time: 5 }), row(2, { time: 7, space: SPACE_B }), row(3, { time: 6 })];
+      const newer = Array.from({ length: 2500 }, (_, i) => row(10 + i, { time: 100 + i, space: other }));
+      await s.putEntries([...mine, ...newer]);
+      expect((await s.recentEntries([SPACE_A, SPACE_B], 2, undefined, [1, 2])).map((r) => r.seq)).toEqual([2, 3]);
+      expect((await s.recentEntries([SPACE_A, other], 2, 2000, [1])).map((r) => r.seq)).toEqual([1909, 1908]);
     });
 
     it('finds entries by device sequence and knows the highest sequence', async () => {

@@ -16,7 +16,7 @@ import {
 import { handleCounts } from './handles.js';
 import { quotaMessage } from './quota.js';
 
-const VERSION = 4;
+const VERSION = 5;
 type Row = EntryRow;
 
 /** Lowest and highest keys for the trailing parts of a compound index range. */
@@ -31,6 +31,8 @@ const row = (r: Row): EntryRow => ({ ...r, id: u8(r.id), space: u8(r.space), doc
 const spaceRange = (space: Uint8Array) => IDBKeyRange.bound([key(space), LOW], [key(space), ...HIGH]);
 
 /** Newest first, ties broken by id: the order of the SQL stores' time index, reversed. */
+/** Rows of other spaces a timeline read walks past before it reads space by space instead. */
+const RECENT_SCAN = 2048;
 const newestFirst = (x: Row, y: Row): number => y.time - x.time || compare(u8(y.id), u8(x.id));
 
 type SpaceIndex = IDBPIndex<unknown, ['entries'], 'entries', string, IDBTransactionMode>;
@@ -93,6 +95,8 @@ export class IndexedDbStore implements Store {
         if (oldVersion < 3) tx.objectStore('handles').createIndex('account', 'account');
         // Keyed [account, space], so one account's spaces are one key range (see Store.spacesOf).
         if (oldVersion < 4) db.createObjectStore('space_names');
+        // Every entry of a kind by time: the newest documents of many spaces are a walk back along one range.
+        if (oldVersion < 5) tx.objectStore('entries').createIndex('kind_time', ['kind', 'time', 'id']);
       },
     });
     return new IndexedDbStore(db);
@@ -215,12 +219,17 @@ export class IndexedDbStore implements Store {
   }
 
   async recentEntries(spaces: Uint8Array[], limit: number, before = Number.MAX_SAFE_INTEGER, kinds?: number[]): Promise<EntryRow[]> {
+    if (kinds) {
+      const found = await this.recentOfKinds(spaces, limit, before, kinds);
+      if (found) return found;
+    }
     const store = this.db.transaction('entries').store;
     const index = store.index(kinds ? 'space_kind' : 'space_key');
     // Each space (or space and kind) is read newest first in batches, all at once (the requests pipeline in one
     // transaction); one is read further only while its oldest row read so far could still be among the newest `limit`.
     const prefixes = spaces.flatMap((space) => (kinds ? kinds.map((k) => [key(space), k]) : [[key(space)]]));
-    const batch = Math.max(4, Math.ceil((2 * limit) / Math.max(1, prefixes.length)));
+    // A first read of one row each when there are many: most of what a second row would bring is older than the cutoff.
+    const batch = Math.max(1, Math.ceil((2 * limit) / Math.max(1, prefixes.length)));
     const heads = prefixes.map((prefix) => ({ prefix, rows: [] as Row[], upper: [...prefix, before] as unknown[], open: true, batch }));
     for (;;) {
       const all = heads.flatMap((h) => h.rows).sort(newestFirst);
@@ -237,6 +246,37 @@ export class IndexedDbStore implements Store {
         }),
       );
     }
+  }
+
+  /**
+   * recentEntries by walking each kind's time index back, keeping the rows of these spaces: a few requests where
+   * a read per space costs one each (hundreds, for a timeline of everyone followed). Undefined when the walk
+   * passes RECENT_SCAN rows of other spaces first; the read per space then answers.
+   */
+  private async recentOfKinds(spaces: Uint8Array[], limit: number, before: number, kinds: number[]): Promise<EntryRow[] | undefined> {
+    const wanted = new Set(spaces.map((s) => toHex(s)));
+    const index = this.db.transaction('entries').store.index('kind_time');
+    const page = Math.max(2 * limit, 64);
+    const walks = await Promise.all(
+      kinds.map(async (kind) => {
+        const out: Row[] = [];
+        let upper: unknown[] = [kind, before];
+        for (let scanned = 0; scanned < RECENT_SCAN; scanned += page) {
+          const got = await newestBelow(index, IDBKeyRange.bound([kind, LOW], upper, false, true), page);
+          for (const r of got) if (wanted.has(toHex(u8(r.space)))) out.push(r);
+          if (out.length >= limit || got.length < page) return out;
+          const last = got[got.length - 1]!;
+          upper = [kind, last.time, key(u8(last.id))];
+        }
+        return undefined;
+      }),
+    );
+    const rows: Row[] = [];
+    for (const w of walks) {
+      if (!w) return undefined;
+      rows.push(...w);
+    }
+    return rows.sort(newestFirst).slice(0, limit).map(row);
   }
 
   async deviceEntries(space: Uint8Array | null, device: Uint8Array, afterSeq: number): Promise<EntryRow[]> {
