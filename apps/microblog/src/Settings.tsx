@@ -1,6 +1,7 @@
 import { useEffect, useState } from 'react';
 import { FreeholdError } from '@freehold/core';
 import { hostOf, MOVE_STEPS, othersServe, type MoveProgress, type ProviderState } from '@freehold/client';
+import { DeleteAccountCard } from './DeleteAccount.js';
 import { PROVIDER, type Session } from './session.js';
 import { useVersion } from './hooks.js';
 import { LinkDevice } from './Linking.js';
@@ -57,6 +58,7 @@ export function SettingsPage({ session }: { session: Session }) {
       <BlockedCard session={session} />
       <MoveCard session={session} home={home} />
       <ThisBrowser session={session} home={home} list={states.list} />
+      <DeleteAccountCard session={session} />
     </div>
   );
 }

@@ -12,8 +12,10 @@ import { IndexedDbStore } from '@freehold/stores/indexeddb';
 import {
   answered,
   CLIENT_BACKOFF,
+  deleteAccount,
   Deliveries,
   findLog,
+  hostOf,
   providerInfo,
   offerLink,
   ProviderLink,
@@ -24,7 +26,7 @@ import {
   type LinkRequest,
   type WebSocketFactory,
 } from '@freehold/client';
-import { Microblog, SearchIndex, spacesOf, type IndexProgress, type Like, type Mirror, type Repost, type SearchResults } from '@freehold/microblog';
+import { closeAccount, Microblog, SearchIndex, spacesOf, type IndexProgress, type Like, type Mirror, type Repost, type SearchResults } from '@freehold/microblog';
 import { forgetIdentity, loadIdentity, saveIdentity, type StoredIdentity } from './keys.js';
 
 export const WS = WebSocket as unknown as WebSocketFactory;
@@ -388,6 +390,20 @@ export class Session {
     await this.write(async () => this.device.addDevice(req.device));
     await this.pushPull([]);
     await req.accept();
+  }
+
+  /**
+   * Deletes the account everywhere (see deleteAccount, packages/client), then this browser's copy; throws, with
+   * the copy kept, while a provider still holds it (trying again asks only those).
+   */
+  async deleteAccount(): Promise<void> {
+    const results = await deleteAccount(this.device, async () => {
+      await this.locked(() => closeAccount(this.mb));
+      await this.flush();
+    });
+    const failed = results.filter((r) => r.error !== undefined);
+    if (failed.length) throw new Error(`${failed.map((r) => `${hostOf(r.provider)}: ${r.error}`).join('; ')} still hold your account: try again to finish.`);
+    await this.signOut();
   }
 
   async signOut(): Promise<void> {

@@ -25,7 +25,6 @@ export {
   refreshLog,
   register,
   registrationTerms,
-  deleteAccountAt,
   resolveHandle,
   type Delivery,
   type FoundLog,
@@ -40,3 +39,4 @@ export { accountBytes, compareHoldings, localFingerprints, type Held, type Space
 export { declareMirrors, LinkGroup, movedLine, why, type LinkGroupOptions } from './link-group.js';
 export { MOVE_STEPS, moveAccount, type MoveOptions, type MoveProgress, type MoveReport, type MoveStep } from './move.js';
 export { othersServe, probeProvider, providerStates, providerUrl, type ProviderState } from './provider-state.js';
+export { deleteAccount, type ProviderDeletion } from './delete-account.js';
