@@ -23,6 +23,7 @@ export function Home({ session }: { session: Session }) {
   return (
     <div className="home">
       <section className="main-col">
+        <h1>Home</h1>
         <Compose session={session} />
         {timeline.state === 'loading' && <p className="muted">Loading your timeline…</p>}
         {timeline.state === 'error' && <p className="error">Could not load the timeline: {timeline.message}</p>}

@@ -1,3 +1,4 @@
+import type { Follower } from '@freehold/microblog';
 import type { Session } from './session.js';
 import { useLoad } from './hooks.js';
 import { profileHref } from './PostCard.js';
@@ -15,6 +16,39 @@ export function Sender({ session, account, handle }: { session: Session; account
   );
 }
 
+/** One follower or request, its buttons named for whom they act on (by handle, else by name). */
+function FollowerRow({ session, follower: f, act }: { session: Session; follower: Follower; act: (f: (mb: Session['mb']) => Promise<void>) => void }) {
+  const profile = useLoad(session, () => session.mb.profile(f.account), [f.account]);
+  const who = f.handle ?? (profile.state === 'ready' ? profile.value?.name : undefined) ?? session.nameless(f.account);
+  return (
+    <li className="card row">
+      <Sender session={session} account={f.account} handle={f.handle} />
+      <span className="muted">{f.handle ?? ''}</span>
+      <span className={`pill ${f.status}`}>{f.status}</span>
+      {(f.status === 'pending' || f.status === 'denied') && (
+        <button className="primary" onClick={() => act((mb) => mb.approve(f.account))} aria-label={`Approve ${who}`}>
+          Approve
+        </button>
+      )}
+      {f.status === 'removed' && (
+        <button onClick={() => act((mb) => mb.approve(f.account))} aria-label={`Allow ${who} again`}>
+          Allow again
+        </button>
+      )}
+      {f.status === 'pending' && (
+        <button onClick={() => act((mb) => mb.deny(f.account))} aria-label={`Deny ${who}`}>
+          Deny
+        </button>
+      )}
+      {f.status === 'approved' && (
+        <button onClick={() => act((mb) => mb.removeFollower(f.account))} aria-label={`Remove ${who} from your followers`}>
+          Remove
+        </button>
+      )}
+    </li>
+  );
+}
+
 export function FollowersPage({ session }: { session: Session }) {
   const followers = useLoad(session, () => session.mb.followers());
   const act = (f: (mb: Session['mb']) => Promise<void>) => void session.write(f);
@@ -27,31 +61,7 @@ export function FollowersPage({ session }: { session: Session }) {
       {followers.state === 'ready' && (
         <ul className="requests">
           {followers.value.map((f) => (
-            <li key={f.account} className="card row">
-              <Sender session={session} account={f.account} handle={f.handle} />
-              <span className="muted">{f.handle ?? ''}</span>
-              <span className={`pill ${f.status}`}>{f.status}</span>
-              {(f.status === 'pending' || f.status === 'denied') && (
-                <button className="primary" onClick={() => act((mb) => mb.approve(f.account))} aria-label={`Approve ${f.handle ?? 'this request'}`}>
-                  Approve
-                </button>
-              )}
-              {f.status === 'removed' && (
-                <button onClick={() => act((mb) => mb.approve(f.account))} aria-label={`Allow ${f.handle ?? 'them'} again`}>
-                  Allow again
-                </button>
-              )}
-              {f.status === 'pending' && (
-                <button onClick={() => act((mb) => mb.deny(f.account))} aria-label={`Deny ${f.handle ?? 'this request'}`}>
-                  Deny
-                </button>
-              )}
-              {f.status === 'approved' && (
-                <button onClick={() => act((mb) => mb.removeFollower(f.account))} aria-label={`Remove ${f.handle ?? 'this follower'}`}>
-                  Remove
-                </button>
-              )}
-            </li>
+            <FollowerRow key={f.account} session={session} follower={f} act={act} />
           ))}
         </ul>
       )}

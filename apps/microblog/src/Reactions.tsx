@@ -21,7 +21,14 @@ export function LikeButton({ session, item, liked }: { session: Session; item: T
     session.write((mb) => (next ? mb.like(item.ref) : mb.unlike(item.ref))).catch(() => setWanted(undefined));
   };
   return (
-    <button className={`link ${shown ? 'liked' : ''}`} aria-pressed={shown} title={shown ? 'Unlike' : 'Like'} disabled={liked === undefined} onClick={toggle}>
+    <button
+      className={`link ${shown ? 'liked' : ''}`}
+      aria-pressed={shown}
+      aria-label={`Like${count ? ` (${count})` : ''}`}
+      title={shown ? 'Unlike' : 'Like'}
+      disabled={liked === undefined}
+      onClick={toggle}
+    >
       ♥ {count || ''}
     </button>
   );
