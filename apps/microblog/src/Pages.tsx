@@ -2,6 +2,7 @@ import type { Follower } from '@freehold/microblog';
 import type { Session } from './session.js';
 import { useLoad } from './hooks.js';
 import { profileHref } from './PostCard.js';
+import { PostSkeletons } from './Skeleton.js';
 
 /** Someone by name, linked to their profile: by the handle they gave (or their profile's) until the name is known. */
 export function Sender({ session, account, handle }: { session: Session; account: string; handle?: string }) {
@@ -56,8 +57,10 @@ export function FollowersPage({ session }: { session: Session }) {
     <div className="followers">
       <h1>Followers</h1>
       <p className="muted">Approved followers can read your friends-only posts. Removing one rotates the key, so they cannot read anything you post after.</p>
-      {followers.state === 'loading' && <p className="muted">Loading…</p>}
-      {followers.state === 'ready' && followers.value.length === 0 && <p className="muted empty">No follow requests yet.</p>}
+      {followers.state === 'loading' && <PostSkeletons count={2} />}
+      {followers.state === 'ready' && followers.value.length === 0 && (
+        <p className="muted empty">No follow requests yet. Give people your handle, {session.handle ?? 'from your profile'}, to follow you by.</p>
+      )}
       {followers.state === 'ready' && (
         <ul className="requests">
           {followers.value.map((f) => (

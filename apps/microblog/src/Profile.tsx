@@ -6,6 +6,7 @@ import { useAction, useLoad } from './hooks.js';
 import { Avatar, PostCard } from './PostCard.js';
 import { LinkDevice } from './Linking.js';
 import { ModerationActions } from './Moderation.js';
+import { PostSkeletons } from './Skeleton.js';
 
 /** The handle an account goes by, as this replica verified it: its own, or the one its identity log claims. */
 export function handleOf(session: Session, account: string): string | undefined {
@@ -76,7 +77,10 @@ export function ProfilePage({ session, account }: { session: Session; account: s
       </header>
       {self && <LinkDevice session={session} />}
       {self && editing && <EditProfile session={session} name={p?.name ?? ''} bio={p?.bio ?? ''} avatar={p?.avatar} onDone={() => setEditing(false)} />}
-      {posts.state === 'ready' && posts.value.length === 0 && <p className="muted empty">No posts you can see yet.</p>}
+      {posts.state === 'loading' && <PostSkeletons />}
+      {posts.state === 'ready' && posts.value.length === 0 && (
+        <p className="muted empty">{self ? <>You have not posted yet. <a href="#/">Write your first post</a>.</> : 'No posts you can see yet. Follow them to read what they post.'}</p>
+      )}
       {posts.state === 'ready' && (
         <ol className="posts">
           {posts.value.map((item) => (

@@ -1,7 +1,8 @@
 import { useEffect, useState } from 'react';
 import { FreeholdError } from '@freehold/core';
 import { hostOf, MOVE_STEPS, othersServe, type MoveProgress, type ProviderState } from '@freehold/client';
-import { PROVIDER, type Session } from './session.js';
+import type { Session } from './session.js';
+import { PROVIDER } from './site.js';
 import { useVersion } from './hooks.js';
 import { LinkDevice } from './Linking.js';
 import { BlockedCard } from './Moderation.js';

@@ -9,4 +9,3 @@ export * from './reactions.js';
 export * from './conversations.js';
 export * from './moderation.js';
 export * from './text.js';
-export * from './search.js';
