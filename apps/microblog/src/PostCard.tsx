@@ -8,6 +8,7 @@ import { Compose } from './Compose.js';
 import { LikeButton, RepostButton } from './Reactions.js';
 import { PostText } from './PostText.js';
 import { DefaultAvatar } from './DefaultAvatar.js';
+import { Icon } from './Icon.js';
 
 /** The app's link to someone's profile: by handle where known, which is what people recognise and share. */
 export const profileHref = (account: string, handle?: string): string => (handle ? `#/@${handle}` : `#/u/${account}`);
@@ -63,8 +64,14 @@ function Post({ session, item }: { session: Session; item: TimelineItem }) {
         {editing ? <EditPost session={session} item={item} onDone={() => setEditing(false)} /> : <PostText text={item.post.text} />}
         {item.post.quoteOf && <QuotedPost session={session} ref_={item.post.quoteOf} />}
         <div className="actions">
-          <button className="link" onClick={() => setReplying((r) => !r)} aria-expanded={replying}>
-            Reply{item.post.replies.length ? ` (${item.post.replies.length})` : ''}
+          <button
+            className="link"
+            onClick={() => setReplying((r) => !r)}
+            aria-expanded={replying}
+            aria-label={`Reply${item.post.replies.length ? ` (${item.post.replies.length})` : ''}`}
+            title="Reply"
+          >
+            <Icon name="reply" /> {item.post.replies.length || ''}
           </button>
           <LikeButton session={session} item={item} liked={likes.state === 'ready' ? Boolean(myLike) : undefined} />
           {item.post.audience === 'public' && (
