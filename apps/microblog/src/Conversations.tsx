@@ -6,7 +6,7 @@ import { useLoad } from './hooks.js';
 import { Ago } from './Time.js';
 import { PostSkeletons } from './Skeleton.js';
 import { DeliveryMark } from './Delivery.js';
-import { postHref, QuotedPost } from './PostCard.js';
+import { Avatar, postHref, QuotedPost } from './PostCard.js';
 import { Sender } from './Pages.js';
 import { handleOf } from './Profile.js';
 
@@ -47,12 +47,15 @@ function ConversationRow({ session, c }: { session: Session; c: Conversation }) 
   const name = (profile.state === 'ready' && profile.value?.name) || (handleOf(session, c.with) ?? session.nameless(c.with));
   return (
     <li className={`card conversation${c.unread ? ' unread' : ''}`}>
-      <a href={`#/messages/${c.with}`}>
-        <strong>{name}</strong>
-      </a>
-      {unreadBadge(c.unread)} <span className="muted small"><Ago at={m.at} /></span>
-      <p className="text">{c.last.mine ? `You: ${m.text}` : m.text}</p>
-      {c.last.mine && <DeliveryMark session={session} sends={[{ type: 'dm', to: m.to, at: m.at }]} />}
+      <Avatar session={session} account={c.with} />
+      <div className="row-body">
+        <a href={`#/messages/${c.with}`}>
+          <strong>{name}</strong>
+        </a>
+        {unreadBadge(c.unread)} <span className="muted small"><Ago at={m.at} /></span>
+        <p className="text">{c.last.mine ? `You: ${m.text}` : m.text}</p>
+        {c.last.mine && <DeliveryMark session={session} sends={[{ type: 'dm', to: m.to, at: m.at }]} />}
+      </div>
     </li>
   );
 }
@@ -173,17 +176,20 @@ export function NotificationsPage({ session }: { session: Session }) {
             const about = 'post' in m ? m.post : undefined;
             return (
               <li key={id} className={`card note ${m.type}${unread ? ' unread' : ''}`}>
-                <Sender session={session} account={m.from} handle={m.type === 'follow-request' ? m.handle : undefined} />{' '}
-                {about ? <a href={postHref(about.account, about.post, handleOf(session, about.account))}>{WHAT[m.type]}</a> : <span>{WHAT[m.type]}</span>}{' '}
-                <span className="muted small"><Ago at={m.at} /></span>
-                {m.type === 'follow-request' && (
-                  <a className="small" href="#/followers">
-                    {' '}
-                    Review
-                  </a>
-                )}
-                {m.type === 'reply' && <QuotedPost session={session} ref_={m.reply} />}
-                {m.type === 'mention' && <QuotedPost session={session} ref_={m.post} />}
+                <Avatar session={session} account={m.from} />
+                <div className="row-body">
+                  <Sender session={session} account={m.from} handle={m.type === 'follow-request' ? m.handle : undefined} />{' '}
+                  {about ? <a href={postHref(about.account, about.post, handleOf(session, about.account))}>{WHAT[m.type]}</a> : <span>{WHAT[m.type]}</span>}{' '}
+                  <span className="muted small"><Ago at={m.at} /></span>
+                  {m.type === 'follow-request' && (
+                    <a className="small" href="#/followers">
+                      {' '}
+                      Review
+                    </a>
+                  )}
+                  {m.type === 'reply' && <QuotedPost session={session} ref_={m.reply} />}
+                  {m.type === 'mention' && <QuotedPost session={session} ref_={m.post} />}
+                </div>
               </li>
             );
           })}
