@@ -1,9 +1,20 @@
-import { defineConfig } from 'vite';
+import { defineConfig, type Plugin } from 'vite';
 import react from '@vitejs/plugin-react';
+
+/** Writes the list of the build's assets into the service worker (see sw/sw.ts), screens split off included. */
+const swAssets = (): Plugin => ({
+  name: 'freehold-sw-assets',
+  generateBundle(_, bundle) {
+    const sw = bundle['sw.js'];
+    if (sw?.type !== 'chunk') throw new Error('the build has no sw.js');
+    const assets = Object.keys(bundle).filter((f) => f.startsWith('assets/')).map((f) => `/${f}`);
+    sw.code = sw.code.replace(/\bBUILD_ASSETS\b/, JSON.stringify(assets));
+  },
+});
 
 // Workspace packages are bundled from their TypeScript sources (the "source" export condition).
 export default defineConfig({
-  plugins: [react()],
+  plugins: [react(), swAssets()],
   resolve: {
     conditions: ['source', 'browser', 'module', 'import', 'default'],
     // The provider's Content-Security-Policy has no 'unsafe-eval': cbor-x's build without generated code.

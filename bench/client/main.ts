@@ -1,7 +1,8 @@
 // Runs in Chromium: loads a prepared replica into IndexedDB, then times the first 50 timeline posts on screen.
 import { boxKeyFromSecret, Device, fromBase64, signingKeyFromSeed, type EntryRow } from '@freehold/core';
 import { IndexedDbStore } from '@freehold/stores/indexeddb';
-import { Microblog, SearchIndex } from '@freehold/microblog';
+import { Microblog } from '@freehold/microblog';
+import { SearchIndex } from '@freehold/microblog/search';
 
 interface Setup {
   name: string;

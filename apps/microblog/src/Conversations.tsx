@@ -2,20 +2,13 @@ import { useEffect, useState } from 'react';
 import { toId } from '@freehold/core';
 import { Conversations, PostRef, type Conversation } from '@freehold/microblog';
 import type { Session } from './session.js';
-import { timeAgo, useLoad } from './hooks.js';
+import { useLoad } from './hooks.js';
+import { Ago } from './Time.js';
+import { PostSkeletons } from './Skeleton.js';
 import { DeliveryMark } from './Delivery.js';
-import { postHref, QuotedPost } from './PostCard.js';
+import { Avatar, postHref, QuotedPost } from './PostCard.js';
 import { Sender } from './Pages.js';
 import { handleOf } from './Profile.js';
-
-/** Unread direct messages and notifications, for the badges: the same marks on every device of the account. */
-export function useUnread(session: Session): { messages: number; notifications: number } {
-  const counts = useLoad(session, async () => {
-    const c = new Conversations(session.mb);
-    return { messages: await c.unread(), notifications: (await c.notifications()).filter((n) => n.unread).length };
-  });
-  return counts.state === 'ready' ? counts.value : { messages: 0, notifications: 0 };
-}
 
 /** Marks what a page shows as read once it has loaded something unread, under the write lock like any change. */
 function useMarkRead(session: Session, unread: boolean, mark: (c: Conversations) => Promise<void>, deps: unknown[]): void {
@@ -33,7 +26,7 @@ export function MessagesPage({ session }: { session: Session }) {
     <div className="messages">
       <h1>Messages</h1>
       <NewMessage session={session} />
-      {list.state === 'loading' && <p className="muted">Loading…</p>}
+      {list.state === 'loading' && <PostSkeletons />}
       {list.state === 'error' && <p className="error">{list.message}</p>}
       {list.state === 'ready' && list.value.length === 0 && <p className="muted empty">No conversations yet. Write to someone by their handle, or from their profile.</p>}
       {list.state === 'ready' && list.value.length > 0 && (
@@ -54,12 +47,15 @@ function ConversationRow({ session, c }: { session: Session; c: Conversation }) 
   const name = (profile.state === 'ready' && profile.value?.name) || (handleOf(session, c.with) ?? session.nameless(c.with));
   return (
     <li className={`card conversation${c.unread ? ' unread' : ''}`}>
-      <a href={`#/messages/${c.with}`}>
-        <strong>{name}</strong>
-      </a>
-      {unreadBadge(c.unread)} <span className="muted small">{timeAgo(m.at)}</span>
-      <p className="text">{c.last.mine ? `You: ${m.text}` : m.text}</p>
-      {c.last.mine && <DeliveryMark session={session} sends={[{ type: 'dm', to: m.to, at: m.at }]} />}
+      <Avatar session={session} account={c.with} />
+      <div className="row-body">
+        <a href={`#/messages/${c.with}`}>
+          <strong>{name}</strong>
+        </a>
+        {unreadBadge(c.unread)} <span className="muted small"><Ago at={m.at} /></span>
+        <p className="text">{c.last.mine ? `You: ${m.text}` : m.text}</p>
+        {c.last.mine && <DeliveryMark session={session} sends={[{ type: 'dm', to: m.to, at: m.at }]} />}
+      </div>
     </li>
   );
 }
@@ -116,7 +112,7 @@ export function ConversationPage({ session, account }: { session: Session; accou
           {conv.value.messages.map(({ id, message: m, mine }) => (
             <li key={id} className={`card dm${mine ? ' mine' : ''}`}>
               <p className="muted small">
-                {mine ? `You to ${name}` : <Sender session={session} account={m.from} />} · {timeAgo(m.at)}
+                {mine ? `You to ${name}` : <Sender session={session} account={m.from} />} · <Ago at={m.at} />
                 {mine && <DeliveryMark session={session} sends={[{ type: 'dm', to: m.to, at: m.at }]} />}
               </p>
               <p className="text">{m.text}</p>
@@ -171,7 +167,7 @@ export function NotificationsPage({ session }: { session: Session }) {
   return (
     <div className="inbox">
       <h1>Notifications</h1>
-      {list.state === 'loading' && <p className="muted">Loading…</p>}
+      {list.state === 'loading' && <PostSkeletons />}
       {list.state === 'error' && <p className="error">{list.message}</p>}
       {list.state === 'ready' && list.value.length === 0 && <p className="muted empty">Nothing yet. Replies, likes, mentions and follow requests show here.</p>}
       {list.state === 'ready' && (
@@ -180,17 +176,20 @@ export function NotificationsPage({ session }: { session: Session }) {
             const about = 'post' in m ? m.post : undefined;
             return (
               <li key={id} className={`card note ${m.type}${unread ? ' unread' : ''}`}>
-                <Sender session={session} account={m.from} handle={m.type === 'follow-request' ? m.handle : undefined} />{' '}
-                {about ? <a href={postHref(about.account, about.post, handleOf(session, about.account))}>{WHAT[m.type]}</a> : <span>{WHAT[m.type]}</span>}{' '}
-                <span className="muted small">{timeAgo(m.at)}</span>
-                {m.type === 'follow-request' && (
-                  <a className="small" href="#/followers">
-                    {' '}
-                    Review
-                  </a>
-                )}
-                {m.type === 'reply' && <QuotedPost session={session} ref_={m.reply} />}
-                {m.type === 'mention' && <QuotedPost session={session} ref_={m.post} />}
+                <Avatar session={session} account={m.from} />
+                <div className="row-body">
+                  <Sender session={session} account={m.from} handle={m.type === 'follow-request' ? m.handle : undefined} />{' '}
+                  {about ? <a href={postHref(about.account, about.post, handleOf(session, about.account))}>{WHAT[m.type]}</a> : <span>{WHAT[m.type]}</span>}{' '}
+                  <span className="muted small"><Ago at={m.at} /></span>
+                  {m.type === 'follow-request' && (
+                    <a className="small" href="#/followers">
+                      {' '}
+                      Review
+                    </a>
+                  )}
+                  {m.type === 'reply' && <QuotedPost session={session} ref_={m.reply} />}
+                  {m.type === 'mention' && <QuotedPost session={session} ref_={m.post} />}
+                </div>
               </li>
             );
           })}

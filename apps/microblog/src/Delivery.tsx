@@ -1,7 +1,8 @@
 import { useEffect } from 'react';
 import { hostOf as host, type DeliveryState, type SentPlace } from '@freehold/client';
 import { sentName, type Sent } from '@freehold/microblog';
-import { PROVIDER, type Session } from './session.js';
+import type { Session } from './session.js';
+import { PROVIDER } from './site.js';
 import { useLoad } from './hooks.js';
 
 /** How far these sends got; tracked (and kept up to date) while a view shows them. */

@@ -6,6 +6,7 @@ import { useLoad } from './hooks.js';
 import { DeliveryMark } from './Delivery.js';
 import { Compose } from './Compose.js';
 import { PostCard, profileHref } from './PostCard.js';
+import { PostSkeletons } from './Skeleton.js';
 
 export function Home({ session }: { session: Session }) {
   const [limit, setLimit] = useState(30);
@@ -23,8 +24,9 @@ export function Home({ session }: { session: Session }) {
   return (
     <div className="home">
       <section className="main-col">
+        <h1>Home</h1>
         <Compose session={session} />
-        {timeline.state === 'loading' && <p className="muted">Loading your timeline…</p>}
+        {timeline.state === 'loading' && <PostSkeletons />}
         {timeline.state === 'error' && <p className="error">Could not load the timeline: {timeline.message}</p>}
         {timeline.state === 'ready' && timeline.value.length === 0 && <p className="muted empty">Nothing here yet. Write your first post, or follow someone by their handle.</p>}
         {timeline.state === 'ready' && (

@@ -9,11 +9,10 @@ const blockWarning = (who: string) =>
   'to friends from now on. They are not told. You can unblock them in Settings.';
 
 /** Block and Mute on someone else's profile, with what is in force now. */
-export function ModerationActions({ session, account, handle }: { session: Session; account: string; handle?: string }) {
+export function ModerationActions({ session, account, handle, who }: { session: Session; account: string; handle?: string; who: string }) {
   const lists = useLoad(session, () => session.mb.moderation.lists(), [account]);
   const { busy, error, act } = useAction();
   if (lists.state !== 'ready') return null;
-  const who = handle ?? 'them';
   const blocked = lists.value.blocked.has(account);
   const muted = lists.value.muted.has(account);
   return (

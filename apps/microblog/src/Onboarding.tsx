@@ -1,9 +1,15 @@
-import { useEffect, useMemo, useRef, useState, type FormEvent } from 'react';
-import { hostOf, providerInfo } from '@freehold/client';
-import { PROVIDER, type Session } from './session.js';
-import { draft, handleFree, joinLinked, recover, requestLink } from './start.js';
+import { lazy, Suspense, useEffect, useMemo, useRef, useState, type FormEvent } from 'react';
+import type { Session } from './session.js';
+import { PROVIDER } from './site.js';
+import type { draft } from './start.js';
 import { useAction } from './hooks.js';
-import { LinkForm, LinkWait } from './Linking.js';
+
+// Linking checks codes with the client library, which the welcome screen does without.
+const LinkForm = lazy(() => import('./Linking.js').then((m) => ({ default: m.LinkForm })));
+const LinkWait = lazy(() => import('./Linking.js').then((m) => ({ default: m.LinkWait })));
+
+/** Making, recovering or linking an account needs the whole engine: fetched once the person picks one, not to show the choices. */
+const engine = () => import('./start.js');
 
 type Step = { t: 'welcome' } | { t: 'create'; name?: string; handle?: string } | { t: 'phrase'; name: string; handle: string; draft: ReturnType<typeof draft> } | { t: 'recover' } | { t: 'link' } | { t: 'linking'; fingerprint: string };
 
@@ -20,15 +26,16 @@ export function Onboarding({ onReady }: { onReady: (s: Session) => void }) {
   const { busy, error, act: run } = useAction();
   const linking = useRef<AbortController>(undefined);
   // Handles are name@the provider's canonical host, which may differ from the name this page was opened at.
-  const [host, setHost] = useState(hostOf(PROVIDER));
+  const [host, setHost] = useState(new URL(PROVIDER).host);
+  const creating = step.t === 'create';
   useEffect(() => {
-    providerInfo(PROVIDER).then((info) => setHost(info.host), () => {});
-  }, []);
-
+    if (creating) engine().then(({ homeHost }) => homeHost().then(setHost), () => {});
+  }, [creating]);
 
   const link = async (code: string) => {
     const ctl = new AbortController();
     linking.current = ctl;
+    const { requestLink, joinLinked } = await engine();
     const pending = await requestLink(code);
     setStep({ t: 'linking', fingerprint: pending.fingerprint });
     try {
@@ -66,6 +73,7 @@ export function Onboarding({ onReady }: { onReady: (s: Session) => void }) {
           onSubmit={(name, handle) =>
             run(async () => {
               // Taken handles are refused before the phrase is shown, not after it was written down.
+              const { handleFree, draft } = await engine();
               await handleFree(handle, host);
               setStep({ t: 'phrase', name, handle, draft: draft(name) });
             })
@@ -80,10 +88,12 @@ export function Onboarding({ onReady }: { onReady: (s: Session) => void }) {
           onConfirmed={() => run(async () => onReady(await step.draft.finish(step.handle)))}
         />
       )}
-      {step.t === 'link' && <LinkForm busy={busy} onBack={() => setStep({ t: 'welcome' })} onSubmit={(code) => run(async () => link(code))} />}
-      {step.t === 'linking' && <LinkWait fingerprint={step.fingerprint} onCancel={() => linking.current?.abort()} />}
+      <Suspense>
+        {step.t === 'link' && <LinkForm busy={busy} onBack={() => setStep({ t: 'welcome' })} onSubmit={(code) => run(async () => link(code))} />}
+        {step.t === 'linking' && <LinkWait fingerprint={step.fingerprint} onCancel={() => linking.current?.abort()} />}
+      </Suspense>
       {step.t === 'recover' && (
-        <RecoverForm busy={busy} onBack={() => setStep({ t: 'welcome' })} onSubmit={(phrase) => run(async () => onReady(await recover(phrase)))} />
+        <RecoverForm busy={busy} onBack={() => setStep({ t: 'welcome' })} onSubmit={(phrase) => run(async () => onReady(await (await engine()).recover(phrase)))} />
       )}
     </div>
   );

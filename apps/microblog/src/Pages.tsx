@@ -1,6 +1,8 @@
+import type { Follower } from '@freehold/microblog';
 import type { Session } from './session.js';
 import { useLoad } from './hooks.js';
 import { profileHref } from './PostCard.js';
+import { PostSkeletons } from './Skeleton.js';
 
 /** Someone by name, linked to their profile: by the handle they gave (or their profile's) until the name is known. */
 export function Sender({ session, account, handle }: { session: Session; account: string; handle?: string }) {
@@ -15,6 +17,39 @@ export function Sender({ session, account, handle }: { session: Session; account
   );
 }
 
+/** One follower or request, its buttons named for whom they act on (by handle, else by name). */
+function FollowerRow({ session, follower: f, act }: { session: Session; follower: Follower; act: (f: (mb: Session['mb']) => Promise<void>) => void }) {
+  const profile = useLoad(session, () => session.mb.profile(f.account), [f.account]);
+  const who = f.handle ?? (profile.state === 'ready' ? profile.value?.name : undefined) ?? session.nameless(f.account);
+  return (
+    <li className="card row">
+      <Sender session={session} account={f.account} handle={f.handle} />
+      <span className="muted">{f.handle ?? ''}</span>
+      <span className={`pill ${f.status}`}>{f.status}</span>
+      {(f.status === 'pending' || f.status === 'denied') && (
+        <button className="primary" onClick={() => act((mb) => mb.approve(f.account))} aria-label={`Approve ${who}`}>
+          Approve
+        </button>
+      )}
+      {f.status === 'removed' && (
+        <button onClick={() => act((mb) => mb.approve(f.account))} aria-label={`Allow ${who} again`}>
+          Allow again
+        </button>
+      )}
+      {f.status === 'pending' && (
+        <button onClick={() => act((mb) => mb.deny(f.account))} aria-label={`Deny ${who}`}>
+          Deny
+        </button>
+      )}
+      {f.status === 'approved' && (
+        <button onClick={() => act((mb) => mb.removeFollower(f.account))} aria-label={`Remove ${who} from your followers`}>
+          Remove
+        </button>
+      )}
+    </li>
+  );
+}
+
 export function FollowersPage({ session }: { session: Session }) {
   const followers = useLoad(session, () => session.mb.followers());
   const act = (f: (mb: Session['mb']) => Promise<void>) => void session.write(f);
@@ -22,36 +57,14 @@ export function FollowersPage({ session }: { session: Session }) {
     <div className="followers">
       <h1>Followers</h1>
       <p className="muted">Approved followers can read your friends-only posts. Removing one rotates the key, so they cannot read anything you post after.</p>
-      {followers.state === 'loading' && <p className="muted">Loading…</p>}
-      {followers.state === 'ready' && followers.value.length === 0 && <p className="muted empty">No follow requests yet.</p>}
+      {followers.state === 'loading' && <PostSkeletons count={2} />}
+      {followers.state === 'ready' && followers.value.length === 0 && (
+        <p className="muted empty">No follow requests yet. Give people your handle, {session.handle ?? 'from your profile'}, to follow you by.</p>
+      )}
       {followers.state === 'ready' && (
         <ul className="requests">
           {followers.value.map((f) => (
-            <li key={f.account} className="card row">
-              <Sender session={session} account={f.account} handle={f.handle} />
-              <span className="muted">{f.handle ?? ''}</span>
-              <span className={`pill ${f.status}`}>{f.status}</span>
-              {(f.status === 'pending' || f.status === 'denied') && (
-                <button className="primary" onClick={() => act((mb) => mb.approve(f.account))} aria-label={`Approve ${f.handle ?? 'this request'}`}>
-                  Approve
-                </button>
-              )}
-              {f.status === 'removed' && (
-                <button onClick={() => act((mb) => mb.approve(f.account))} aria-label={`Allow ${f.handle ?? 'them'} again`}>
-                  Allow again
-                </button>
-              )}
-              {f.status === 'pending' && (
-                <button onClick={() => act((mb) => mb.deny(f.account))} aria-label={`Deny ${f.handle ?? 'this request'}`}>
-                  Deny
-                </button>
-              )}
-              {f.status === 'approved' && (
-                <button onClick={() => act((mb) => mb.removeFollower(f.account))} aria-label={`Remove ${f.handle ?? 'this follower'}`}>
-                  Remove
-                </button>
-              )}
-            </li>
+            <FollowerRow key={f.account} session={session} follower={f} act={act} />
           ))}
         </ul>
       )}

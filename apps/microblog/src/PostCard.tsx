@@ -1,12 +1,15 @@
 import { useState } from 'react';
 import { refToString, type PostRef, type TimelineItem } from '@freehold/microblog';
 import type { Session } from './session.js';
-import { timeAgo, useLoad } from './hooks.js';
+import { useLoad } from './hooks.js';
+import { Ago } from './Time.js';
 import { DeliveryMark } from './Delivery.js';
 import { Compose } from './Compose.js';
 import { LikeButton, RepostButton } from './Reactions.js';
 import { PostText } from './PostText.js';
 import { PostImages, useAvatarUrl } from './Images.js';
+import { DefaultAvatar } from './DefaultAvatar.js';
+import { Icon } from './Icon.js';
 
 /** The app's link to someone's profile: by handle where known, which is what people recognise and share. */
 export const profileHref = (account: string, handle?: string): string => (handle ? `#/@${handle}` : `#/u/${account}`);
@@ -17,7 +20,7 @@ export function Avatar({ session, account }: { session: Session; account: string
   const profile = useLoad(session, () => session.mb.profile(account), [account]);
   const p = profile.state === 'ready' ? profile.value : undefined;
   const url = useAvatarUrl(session, account, p);
-  return url ? <img className="avatar" src={url} alt="" /> : <span className="avatar placeholder">{(p?.name ?? '?').slice(0, 1).toUpperCase()}</span>;
+  return url ? <img className="avatar" src={url} alt="" /> : <DefaultAvatar account={account} name={p?.name} />;
 }
 
 /** A post with its actions; a repost shows the post it passes on, under who passed it on. */
@@ -47,8 +50,8 @@ function Post({ session, item }: { session: Session; item: TimelineItem }) {
             {name}
           </a>
           {handle && <span className="muted">@{handle}</span>}
-          <a className="muted" href={postHref(item.author, item.ref.post, handle)} title={new Date(item.post.createdAt).toLocaleString()}>
-            · {timeAgo(item.post.createdAt)}
+          <a className="muted" href={postHref(item.author, item.ref.post, handle)}>
+            · <Ago at={item.post.createdAt} />
           </a>
           {item.post.editedAt !== undefined && (
             <span className="muted small" title={`Edited ${new Date(item.post.editedAt).toLocaleString()}`}>
@@ -63,8 +66,14 @@ function Post({ session, item }: { session: Session; item: TimelineItem }) {
         <PostImages session={session} post={item.ref} images={item.post.images} />
         {item.post.quoteOf && <QuotedPost session={session} ref_={item.post.quoteOf} />}
         <div className="actions">
-          <button className="link" onClick={() => setReplying((r) => !r)} aria-expanded={replying}>
-            Reply{item.post.replies.length ? ` (${item.post.replies.length})` : ''}
+          <button
+            className="link"
+            onClick={() => setReplying((r) => !r)}
+            aria-expanded={replying}
+            aria-label={`Reply${item.post.replies.length ? ` (${item.post.replies.length})` : ''}`}
+            title="Reply"
+          >
+            <Icon name="reply" /> {item.post.replies.length || ''}
           </button>
           <LikeButton session={session} item={item} liked={likes.state === 'ready' ? Boolean(myLike) : undefined} />
           {item.post.audience === 'public' && (
@@ -131,7 +140,7 @@ export function QuotedPost({ session, ref_ }: { session: Session; ref_: PostRef 
   if (!post.value) return <blockquote className="quoted muted small">A post that is not here (deleted, or not synced yet)</blockquote>;
   return (
     <blockquote className="quoted card" aria-label="Quoted post">
-      <strong>{author.state === 'ready' && author.value ? author.value.name : session.nameless(ref_.account)}</strong> <span className="muted small">{timeAgo(post.value.post.createdAt)}</span>
+      <strong>{author.state === 'ready' && author.value ? author.value.name : session.nameless(ref_.account)}</strong> <span className="muted small"><Ago at={post.value.post.createdAt} /></span>
       <PostText text={post.value.post.text} />
     </blockquote>
   );

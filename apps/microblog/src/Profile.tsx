@@ -8,6 +8,7 @@ import { LinkDevice } from './Linking.js';
 import { ModerationActions } from './Moderation.js';
 import { avatarFrom } from './image-files.js';
 import { useAvatarUrl, useBytesUrl } from './Images.js';
+import { PostSkeletons } from './Skeleton.js';
 
 /** The handle an account goes by, as this replica verified it: its own, or the one its identity log claims. */
 export function handleOf(session: Session, account: string): string | undefined {
@@ -17,8 +18,13 @@ export function handleOf(session: Session, account: string): string | undefined 
 /** A profile named by handle (`#/@name@host`), or one of its posts (`#/@name@host/POSTID`): looked up, or known from whom this account follows. */
 export function HandleProfilePage({ session, handle, post }: { session: Session; handle: string; post?: string }) {
   const account = useLoad(session, async () => toId((await session.resolve(handle)).account), [handle]);
-  if (account.state === 'loading') return <p className="muted">Looking up {handle}…</p>;
-  if (account.state === 'error') return <p className="error">Could not find {handle}: {account.message}</p>;
+  if (account.state !== 'ready')
+    return (
+      <div className="profile">
+        <h1>{handle}</h1>
+        {account.state === 'loading' ? <p className="muted">Looking up {handle}…</p> : <p className="error">Could not find {handle}: {account.message}</p>}
+      </div>
+    );
   return post === undefined ? <ProfilePage session={session} account={account.value} /> : <PostPage session={session} account={account.value} post={post} />;
 }
 
@@ -59,11 +65,14 @@ export function ProfilePage({ session, account }: { session: Session; account: s
           )}
         </div>
         {self && !editing && <button onClick={() => setEditing(true)}>Edit profile</button>}
-        {!self && <FollowActions session={session} account={account} handle={p?.handle ?? handleOf(session, account)} />}
+        {!self && <FollowActions session={session} account={account} handle={p?.handle ?? handleOf(session, account)} name={p?.name} />}
       </header>
       {self && <LinkDevice session={session} />}
       {self && editing && <EditProfile session={session} name={p?.name ?? ''} bio={p?.bio ?? ''} current={avatarUrl} onDone={() => setEditing(false)} />}
-      {posts.state === 'ready' && posts.value.length === 0 && <p className="muted empty">No posts you can see yet.</p>}
+      {posts.state === 'loading' && <PostSkeletons />}
+      {posts.state === 'ready' && posts.value.length === 0 && (
+        <p className="muted empty">{self ? <>You have not posted yet. <a href="#/">Write your first post</a>.</> : 'No posts you can see yet. Follow them to read what they post.'}</p>
+      )}
       {posts.state === 'ready' && (
         <ol className="posts">
           {posts.value.map((item) => (
@@ -79,10 +88,10 @@ export function ProfilePage({ session, account }: { session: Session; account: s
 }
 
 /** Follow or Unfollow, Message, Mute and Block, on someone else's profile. */
-function FollowActions({ session, account, handle }: { session: Session; account: string; handle?: string }) {
+function FollowActions({ session, account, handle, name }: { session: Session; account: string; handle?: string; name?: string }) {
   const following = useLoad(session, async () => (await session.mb.following()).some((f) => f.account === account), [account]);
   const { busy, error, act } = useAction();
-  const who = handle ?? 'them';
+  const who = handle ?? name ?? 'them';
   return (
     <div className="row profile-actions">
       {following.state === 'ready' &&
@@ -108,7 +117,7 @@ function FollowActions({ session, account, handle }: { session: Session; account
       <a className="button" href={`#/messages/${account}`} aria-label={`Message ${who}`}>
         Message
       </a>
-      <ModerationActions session={session} account={account} handle={handle} />
+      <ModerationActions session={session} account={account} handle={handle} who={who} />
       {error && (
         <p className="error" role="alert">
           {error}

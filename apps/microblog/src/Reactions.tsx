@@ -2,6 +2,7 @@ import { useEffect, useState } from 'react';
 import { refToString, type TimelineItem } from '@freehold/microblog';
 import type { Session } from './session.js';
 import { useLoad } from './hooks.js';
+import { Icon } from './Icon.js';
 
 /**
  * Like and unlike at once: the button shows the person's last click until the replica agrees, and the count
@@ -21,8 +22,15 @@ export function LikeButton({ session, item, liked }: { session: Session; item: T
     session.write((mb) => (next ? mb.like(item.ref) : mb.unlike(item.ref))).catch(() => setWanted(undefined));
   };
   return (
-    <button className={`link ${shown ? 'liked' : ''}`} aria-pressed={shown} title={shown ? 'Unlike' : 'Like'} disabled={liked === undefined} onClick={toggle}>
-      ♥ {count || ''}
+    <button
+      className={`link ${shown ? 'liked' : ''}`}
+      aria-pressed={shown}
+      aria-label={`Like${count ? ` (${count})` : ''}`}
+      title={shown ? 'Unlike' : 'Like'}
+      disabled={liked === undefined}
+      onClick={toggle}
+    >
+      <Icon name="like" /> {count || ''}
     </button>
   );
 }
@@ -49,8 +57,8 @@ export function RepostButton({ session, item }: { session: Session; item: Timeli
       .catch(() => setWanted(undefined));
   };
   return (
-    <button className={`link ${shown ? 'reposted' : ''}`} aria-pressed={shown} aria-label={`Repost${count ? ` (${count})` : ''}`} disabled={reposted === undefined} onClick={toggle}>
-      ↻ {count || ''}
+    <button className={`link ${shown ? 'reposted' : ''}`} aria-pressed={shown} aria-label={`Repost${count ? ` (${count})` : ''}`} title={shown ? 'Undo repost' : 'Repost'} disabled={reposted === undefined} onClick={toggle}>
+      <Icon name="repost" /> {count || ''}
     </button>
   );
 }

@@ -1,5 +1,6 @@
 import { useEffect, useState } from 'react';
-import { refToString, type SearchResults } from '@freehold/microblog';
+import { refToString } from '@freehold/microblog';
+import type { SearchResults } from '@freehold/microblog/search';
 import type { Session } from './session.js';
 import { useVersion } from './hooks.js';
 import { Avatar, PostCard, profileHref } from './PostCard.js';

@@ -38,14 +38,6 @@ export function useHashRoute(): string {
   return hash;
 }
 
-export const timeAgo = (t: number): string => {
-  const s = Math.round((Date.now() - t) / 1000);
-  if (s < 60) return 'just now';
-  if (s < 3600) return `${Math.floor(s / 60)}m`;
-  if (s < 86400) return `${Math.floor(s / 3600)}h`;
-  return new Date(t).toLocaleDateString();
-};
-
 /** Runs one action at a time for a form or a row of buttons, keeping its error to show. */
 export function useAction(): { busy: boolean; error?: string; act(f: () => Promise<unknown>): void } {
   const [busy, setBusy] = useState(false);

@@ -1,5 +1,5 @@
-import { openDB } from 'idb';
 import { boxKeyFromSecret, decode, encode, signingKeyFromSeed, asBytes, asRecord, asString, type DeviceKeys, type PendingRecovery } from '@freehold/core';
+import { keyStore as db } from './keystore.js';
 
 /**
  * This browser's device keys. The secrets are stored encrypted under an AES-GCM key that WebCrypto created as
@@ -10,12 +10,6 @@ export interface StoredIdentity {
   keys: DeviceKeys;
   name: string;
   recovery?: PendingRecovery;
-}
-
-const DB = 'freehold-keys';
-
-async function db() {
-  return openDB(DB, 1, { upgrade: (d) => d.createObjectStore('keys') });
 }
 
 async function wrappingKey(): Promise<CryptoKey> {

@@ -26,12 +26,13 @@ import {
   type LinkRequest,
   type WebSocketFactory,
 } from '@freehold/client';
-import { closeAccount, Microblog, SearchIndex, spacesOf, type IndexProgress, type Like, type Mirror, type Repost, type SearchResults } from '@freehold/microblog';
-import { forgetIdentity, loadIdentity, saveIdentity, type StoredIdentity } from './keys.js';
+import { closeAccount, Microblog, spacesOf, type Like, type Mirror, type Repost } from '@freehold/microblog';
+import type { IndexProgress, SearchIndex, SearchResults } from '@freehold/microblog/search';
+import { forgetIdentity, saveIdentity, type StoredIdentity } from './keys.js';
+import { PROVIDER } from './site.js';
 
 export const WS = WebSocket as unknown as WebSocketFactory;
 export const STORE = 'freehold-replica';
-export const PROVIDER = location.origin;
 
 export type Status = 'connecting' | 'online' | 'offline';
 
@@ -61,7 +62,7 @@ export class Session {
   version = 0;
   private likesRead: { version: number; likes: Promise<Map<string, Like>> } | undefined;
   private repostsRead: { version: number; reposts: Promise<Map<string, Repost>> } | undefined;
-  private index: { index: SearchIndex; version: number; pass: Promise<void> } | undefined;
+  private index: { index: Promise<SearchIndex>; version: number; pass: Promise<void> } | undefined;
 
   readonly mb: Microblog;
   /** How far what this account sent to others got (see Deliveries); views track what they show. */
@@ -87,12 +88,6 @@ export class Session {
     this.deliveries.listen(() => this.changed());
     this.channel.onmessage = () => void this.reopen();
     window.addEventListener('online', this.retry);
-  }
-
-  static async resume(): Promise<Session | undefined> {
-    const id = await loadIdentity();
-    if (!id) return undefined;
-    return Session.start(id);
   }
 
   /** Opens this browser's replica for an account it holds the keys of, and starts syncing. */
@@ -204,16 +199,28 @@ export class Session {
    * pass at a time, when something changed since the last.
    */
   search(query: string, progress?: IndexProgress): Promise<SearchResults> {
-    const index = (this.index ??= { index: new SearchIndex(this.mb), version: -1, pass: Promise.resolve() });
+    // The index (and MiniSearch) is fetched with the first search, not with the app's first screen; one that could
+    // not be fetched (offline, before the service worker kept it) is fetched again by the next search.
+    const index = (this.index ??= {
+      index: import('@freehold/microblog/search').then(
+        ({ SearchIndex }) => new SearchIndex(this.mb),
+        (e: unknown) => {
+          this.index = undefined;
+          throw e;
+        },
+      ),
+      version: -1,
+      pass: Promise.resolve(),
+    });
     const pass = index.pass.then(async () => {
       if (index.version === this.version) return;
       const version = this.version;
-      await index.index.refresh(progress);
+      await (await index.index).refresh(progress);
       index.version = version;
     });
     // A pass that failed is tried again by the next search, which does not wait on the failure.
     index.pass = pass.catch(() => undefined);
-    return pass.then(() => index.index.search(query));
+    return pass.then(async () => (await index.index).search(query));
   }
 
   /** This account's reposts, read once per change. */

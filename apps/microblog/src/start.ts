@@ -2,7 +2,8 @@ import { beginRecovery, createAccount, Device, phraseToSecret, requireCurrentPhr
 import { IndexedDbStore } from '@freehold/stores/indexeddb';
 import { claimHandle, findLog, providerInfo, register, requestLink as offerKeys, type PendingLink } from '@freehold/client';
 import { saveIdentity, type StoredIdentity } from './keys.js';
-import { PROVIDER, Session, STORE } from './session.js';
+import { Session, STORE } from './session.js';
+import { PROVIDER } from './site.js';
 
 /** Step 1 of sign-up: keys and the phrase, nothing stored until the user has confirmed the phrase. */
 export function draft(name: string): { phrase: string; finish(handle: string): Promise<Session> } {
@@ -34,6 +35,11 @@ export function draft(name: string): { phrase: string; finish(handle: string): P
       return s;
     },
   };
+}
+
+/** The host handles are made at: this provider's canonical one, whichever of its names this page was opened at. */
+export async function homeHost(): Promise<string> {
+  return (await providerInfo(PROVIDER)).host;
 }
 
 /** Refuses a handle that is already someone's at this page's provider (asked before the phrase is shown). */

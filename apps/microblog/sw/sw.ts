@@ -7,13 +7,22 @@ export {};
 const CACHE = 'freehold-app';
 const SHELL = '/';
 
+/**
+ * Every file of this worker's build under /assets/, written in by the build (vite.config.ts): the screens the page
+ * fetches only when first opened are among them, and must open offline too.
+ */
+declare const BUILD_ASSETS: string[];
+
 /** The hashed files the page references (its script and stylesheet), read from the page itself. */
 const assetsOf = (html: string): string[] => [...html.matchAll(/(?:src|href)="(\/assets\/[^"]+)"/g)].map((m) => m[1]!);
 
-/** Stores this version of the page and its assets, and forgets assets no page refers to any more. */
+/**
+ * Stores this version of the page and its assets with those of this worker's build (a newer page brings a newer
+ * worker, which keeps its own), and forgets assets neither refers to any more.
+ */
 async function keep(page: Response): Promise<void> {
   const cache = await caches.open(CACHE);
-  const assets = assetsOf(await page.clone().text());
+  const assets = [...new Set([...assetsOf(await page.clone().text()), ...BUILD_ASSETS])];
   const missing: string[] = [];
   for (const a of assets) if (!(await cache.match(a))) missing.push(a);
   await cache.addAll(missing);

@@ -27,6 +27,7 @@ export async function signUp(page: Page, url: string, name: string, handle: stri
 
 /** On the phrase screen: writes the phrase down, types three of its words back (one wrong first), and waits for the app. */
 export async function confirmPhrase(page: Page, phraseShot?: string): Promise<string> {
+  await page.locator('ol.phrase li').first().waitFor({ timeout: 20_000 });
   const words = await page.locator('ol.phrase li').allTextContents();
   expect(words).toHaveLength(24);
   if (phraseShot) await shot(page, phraseShot);

@@ -87,7 +87,7 @@ describe('the web app shows how far each message to another provider got', () =>
     // Without a reload, the app has its provider mirror whom it just followed, and shows Bob's post.
     await seen(alice, 'Hello from P2', 30_000);
     const card = alice.locator('article', { hasText: 'Hello from P2' }).first();
-    await card.getByRole('button', { name: /♥/ }).click();
+    await card.getByRole('button', { name: /^Like/ }).click();
     expect(await waitForLabel(card.locator('.actions .delivery svg'), /^Delivered/, 30_000)).toBe(there);
     await card.getByRole('button', { name: /^Reply/ }).click();
     const form = card.getByRole('form', { name: 'Reply' });

@@ -156,7 +156,7 @@ describe('the microblog in Chromium, with a CLI user on the same network', () =>
     await form.getByLabel('Reply text').fill('Welcome, Alice!');
     await form.getByRole('button', { name: 'Reply', exact: true }).click();
     await form.waitFor({ state: 'detached' });
-    await card.getByRole('button', { name: /♥/ }).click();
+    await card.getByRole('button', { name: /^Like/ }).click();
     await bob.goto(`${url}/#/messages`);
     await bob.getByLabel('Recipient handle').fill(`alice@${host}`);
     await bob.getByLabel('Message', { exact: true }).fill('A private word, Alice');
@@ -171,7 +171,7 @@ describe('the microblog in Chromium, with a CLI user on the same network', () =>
     await shot(alice, 'inbox');
     await alice.goto(`${url}/#/`);
     const mine = alice.locator('article', { hasText: 'Hello from Alice' }).first();
-    await mine.getByRole('button', { name: /♥ 1/ }).waitFor({ timeout: 30_000 });
+    await mine.getByRole('button', { name: 'Like (1)' }).waitFor({ timeout: 30_000 });
     await mine.getByRole('button', { name: 'Reply (1)' }).waitFor({ timeout: 30_000 });
     const inbox = JSON.parse(cli('carol', ['inbox', '--json'])) as unknown[];
     expect(Array.isArray(inbox)).toBe(true);

@@ -9,6 +9,5 @@ export * from './reactions.js';
 export * from './conversations.js';
 export * from './moderation.js';
 export * from './text.js';
-export * from './search.js';
 export * from './closing.js';
 export * from './images.js';

@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { createAccount, Device, encodeCard, Kind, openDoc, type EntryRow, type Store } from '@freehold/core';
 import { randomPng } from '../../../test-support/png.js';
 import { MemoryStore } from '@freehold/stores';
-import { Microblog, SearchIndex, segmentsOf, hashtagsIn, mentionsIn, spacesOf } from '../src/index.js';
+import { Microblog, segmentsOf, hashtagsIn, mentionsIn, spacesOf } from '../src/index.js';
+import { SearchIndex } from '../src/search.js';
 
 async function person(name: string): Promise<Microblog> {
   const store: Store = new MemoryStore();

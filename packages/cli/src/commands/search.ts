@@ -1,4 +1,4 @@
-import { SearchIndex } from '@freehold/microblog';
+import { SearchIndex } from '@freehold/microblog/search';
 import type { Command } from '../command.js';
 import { itemJson, postsView, printPosts } from '../post-view.js';
 import { positiveInt, withMicroblog } from './microblog.js';
