@@ -1,6 +1,7 @@
 import { useEffect, useState } from 'react';
 import { FreeholdError } from '@freehold/core';
 import { hostOf, MOVE_STEPS, othersServe, type MoveProgress, type ProviderState } from '@freehold/client';
+import { ExportCard, PhraseCard } from './AccountData.js';
 import { DeleteAccountCard } from './DeleteAccount.js';
 import type { Session } from './session.js';
 import { PROVIDER } from './site.js';
@@ -59,6 +60,8 @@ export function SettingsPage({ session }: { session: Session }) {
       <BlockedCard session={session} />
       <MoveCard session={session} home={home} />
       <ThisBrowser session={session} home={home} list={states.list} />
+      <PhraseCard session={session} />
+      <ExportCard session={session} />
       <DeleteAccountCard session={session} />
     </div>
   );

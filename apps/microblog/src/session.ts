@@ -3,8 +3,10 @@ import {
   Device,
   encodeCard,
   equal,
+  exportReplica,
   FreeholdError,
   fromId,
+  secretToPhrase,
   toId,
   type IdentityState,
 } from '@freehold/core';
@@ -16,6 +18,7 @@ import {
   Deliveries,
   findLog,
   hostOf,
+  register,
   providerInfo,
   offerLink,
   ProviderLink,
@@ -397,6 +400,24 @@ export class Session {
     await this.write(async () => this.device.addDevice(req.device));
     await this.pushPull([]);
     await req.accept();
+  }
+
+  /** Everything this browser holds of the account, as the file `freehold import` reads. */
+  async exportAll(): Promise<{ bytes: Uint8Array; entries: number }> {
+    return exportReplica(this.device.store, this.device.account);
+  }
+
+  /**
+   * A new recovery phrase. The old one stops working where the log that says so is held: it is handed to every
+   * provider at once (a registration carries it), so a recovery anywhere meets it.
+   */
+  async rotatePhrase(): Promise<string> {
+    const secret = await this.locked(() => this.device.rotateRecovery());
+    const told = await Promise.allSettled(this.device.identity().providers.map((p) => register(p, this.device)));
+    if (told.length && told.every((t) => t.status === 'rejected')) {
+      console.warn('freehold: no provider took the new log yet; it goes with the next sync');
+    }
+    return secretToPhrase(secret);
   }
 
   /**

@@ -28,3 +28,4 @@ export * from './identity/recovery.js';
 export * from './requests.js';
 export * from './size.js';
 export * from './shared-state.js';
+export * from './export-file.js';

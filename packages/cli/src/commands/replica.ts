@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { asArray, asBytes, asRecord, decode, encode, Kind, reject, SyncSession, syncPair, toId } from '@freehold/core';
+import { exportReplica, readExport, reject, SyncSession, syncPair, toId } from '@freehold/core';
 import type { Command } from '../command.js';
 import { Profile, resolveHome } from '../profile.js';
 import { CommandLinks, printReport, watchProviders } from '../links.js';
@@ -7,7 +7,6 @@ import { readInput } from '../files.js';
 import { followLog } from '@freehold/client';
 import { writeFileSync } from 'node:fs';
 
-const EXPORT_FORMAT = 'freehold-export/1';
 const kb = (n: number) => (n < 1024 ? `${n} B` : `${(n / 1024).toFixed(1)} KB`);
 
 export const replicaCommands: Command[] = [
@@ -62,18 +61,10 @@ export const replicaCommands: Command[] = [
     args: [1, 1],
     async run(ctx) {
       const p = await ctx.profile();
-      const store = p.device.store;
-      const entries: Uint8Array[] = [];
-      for (const space of await store.spaces()) {
-        const rows = await store.spaceEntries(space);
-        // Membership first, so an import can check each entry against what came before it.
-        for (const r of rows) if (r.kind === Kind.membership) entries.push(r.bytes);
-        for (const r of rows) if (r.kind !== Kind.membership) entries.push(r.bytes);
-      }
-      const cards = (await store.cards()).map((c) => c.card);
+      const out = await exportReplica(p.device.store, p.device.account);
       const file = resolve(ctx.args[0]!);
-      writeFileSync(file, encode({ format: EXPORT_FORMAT, account: p.device.account, cards, entries }));
-      ctx.out(`exported ${entries.length} entries and ${cards.length} identity logs to ${file}`);
+      writeFileSync(file, out.bytes);
+      ctx.out(`exported ${out.entries} entries and ${out.cards} identity logs to ${file}`);
     },
   },
   {
@@ -83,10 +74,7 @@ export const replicaCommands: Command[] = [
     args: [1, 1],
     async run(ctx) {
       const raw = readInput(ctx.args[0]!);
-      const r = asRecord(decode(new Uint8Array(raw), 'export file'), 'export file');
-      if (r.format !== EXPORT_FORMAT) reject('malformed', `${ctx.args[0]} is not a Freehold export`);
-      const cards = asArray(r.cards, 'cards', 1_000_000).map((c, i) => asBytes(c, `cards[${i}]`));
-      const entries = asArray(r.entries, 'entries', 100_000_000).map((e, i) => asBytes(e, `entries[${i}]`));
+      const { account, cards, entries } = readExport(new Uint8Array(raw), ctx.args[0]!);
       const p = await ctx.profile();
       for (const c of cards) await p.device.replica.addCard(c);
       // The export may predate changes to the log (a move to another provider): a recovery appended to an old log
@@ -120,7 +108,7 @@ export const replicaCommands: Command[] = [
         }
         waiting = retry;
       }
-      ctx.out(`imported ${stored} entries (${duplicate} already held) and ${cards.length} identity logs from account ${toId(asBytes(r.account, 'account'))}`);
+      ctx.out(`imported ${stored} entries (${duplicate} already held) and ${cards.length} identity logs from account ${toId(account)}`);
       for (const [reason, n] of rejected) ctx.out(`rejected ${n}: ${reason}`);
       if (recovered) ctx.out('recovery finished: this device is now part of the account');
     },
