@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import { pino } from 'pino';
-import { createAccount, createEntry, Device, encodeCard, Kind, newDeviceKeys, openDoc, possessionProof, type Entry } from '@freehold/core';
+import { blobId, createAccount, createEntry, Device, encodeBlobChunk, encodeCard, Kind, newDeviceKeys, openDoc, possessionProof, type Entry } from '@freehold/core';
 import { SqliteStore } from '@freehold/stores';
 import { ProviderLink, register, type WebSocketFactory } from '@freehold/client';
 import { serve, type RunningServer, type ServeOptions } from '@freehold/server';
@@ -36,6 +36,9 @@ export async function newDevice(dir: string, name: string): Promise<Device> {
   return Device.open(store, acct.device, acct.state.account);
 }
 
+/** A blob chunk holding all of `bytes`, as every device that reads a blob entry checks it to be. */
+export const chunkOf = (bytes: Uint8Array): Uint8Array => encodeBlobChunk({ blob: blobId(bytes), offset: 0, size: bytes.length, bytes });
+
 /** Signed entries in a public space, continuing the device's chain (fast: no encryption). */
 export async function blobEntries(d: Device, space: Uint8Array, count: number): Promise<Entry[]> {
   const basis = (await d.replica.graph(space)).latest!.entryId;
@@ -43,7 +46,7 @@ export async function blobEntries(d: Device, space: Uint8Array, count: number): 
   let prev = (await d.store.idBySeq(d.id, seq - 1))!;
   const out: Entry[] = [];
   for (let i = 0; i < count; i++) {
-    const p = new TextEncoder().encode(`entry ${i} ${'x'.repeat(100)}`);
+    const p = chunkOf(new TextEncoder().encode(`entry ${i} ${'x'.repeat(100)}`));
     const e = createEntry({ kind: Kind.blob, space, doc: new Uint8Array(16), device: d.id, seq: seq++, prev, basis, time: Date.now() }, d.keys.sign, p.length, () => p);
     prev = e.id;
     out.push(e);

@@ -6,7 +6,7 @@ import { SqliteStore } from '@freehold/stores';
 import { claimHandle, fetchCard, hostOf, inboxSettings, offerLink, ProviderLink, requestLink } from '@freehold/client';
 import { Balancer } from '../../../test-support/balancer.js';
 import { freePort } from '../../../test-support/net.js';
-import { blobEntries, join_, newDevice, PG_URL, syncWith, tempDir, WS } from './helpers.js';
+import { blobEntries, chunkOf, join_, newDevice, PG_URL, syncWith, tempDir, WS } from './helpers.js';
 import { spawnServer } from './process.js';
 
 /*
@@ -58,7 +58,7 @@ describe('nodes sharing one PostgreSQL database are one provider', () => {
 
     await balancer.use(2);
     const space = await alice.createSpace(true);
-    await alice.write(space, Kind.blob, new Uint8Array(16), new Uint8Array(100).fill(1));
+    await alice.write(space, Kind.blob, new Uint8Array(16), chunkOf(new Uint8Array(100).fill(1)));
     expect((await syncWith(alice, url)).rejected).toEqual([]);
     const held = await db.query('SELECT COUNT(*)::int AS n FROM entries WHERE space = $1', [Buffer.from(space)]);
     expect(held.rows[0].n).toBe(2);

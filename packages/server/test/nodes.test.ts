@@ -19,7 +19,7 @@ import { Balancer } from '../../../test-support/balancer.js';
 import { FaultProxy } from '../../../test-support/fault-proxy.js';
 import { ensureNats, NATS_URL, PrivateNats } from '../../../test-support/nats.js';
 import { freePort } from '../../../test-support/net.js';
-import { blobEntries, get, newDevice, PG_URL, put, secondDevice, syncWith, tempDir, until, WS } from './helpers.js';
+import { blobEntries, chunkOf, get, newDevice, PG_URL, put, secondDevice, syncWith, tempDir, until, WS } from './helpers.js';
 import { spawnServer } from './process.js';
 
 installNativeCrypto();
@@ -237,9 +237,9 @@ describe('one provider as three nodes over one PostgreSQL database and one NATS 
     const seq = (await alice.store.maxSeq(alice.id)) + 1;
     const prev = (await alice.store.idBySeq(alice.id, seq - 1))!;
     const fork = [0, 1].map(() => {
-      const p = randomBytes(64);
+      const p = chunkOf(randomBytes(64));
       const header = { kind: Kind.blob, space: open, doc: new Uint8Array(16), device: alice.id, seq, prev, basis: graph.latest!.entryId, time: Date.now() };
-      return createEntry(header, alice.keys.sign, 64, () => p);
+      return createEntry(header, alice.keys.sign, p.length, () => p);
     });
     const links = await Promise.all([n1, n2].map((n) => ProviderLink.connect(n.url, alice, WS)));
     try {
