@@ -1,33 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { createAccount, Device, encodeCard, Kind, openDoc, type EntryRow, type Store } from '@freehold/core';
+import { Kind, type EntryRow } from '@freehold/core';
 import { randomPng } from '../../../test-support/png.js';
-import { MemoryStore } from '@freehold/stores';
-import { Microblog, segmentsOf, hashtagsIn, mentionsIn, spacesOf } from '../src/index.js';
+import { segmentsOf, hashtagsIn, mentionsIn } from '../src/index.js';
+import { copy, follow, person } from './people.js';
 import { SearchIndex } from '../src/search.js';
-
-async function person(name: string): Promise<Microblog> {
-  const store: Store = new MemoryStore();
-  const acct = createAccount(name, Date.now());
-  await store.putCard(acct.state.account, encodeCard(acct.state));
-  const mb = new Microblog(await Device.open(store, acct.device, acct.state.account), { resolve: () => Promise.reject(new Error('offline')), fetch: async () => {} });
-  await mb.ensure();
-  return mb;
-}
-
-/** What sync would do: the author's public space and card land in the reader's replica, and the reader follows. */
-async function follow(reader: Microblog, author: Microblog): Promise<void> {
-  await reader.device.replica.addCard(encodeCard(author.device.identity()));
-  await copy(reader, author);
-  const following = await openDoc(reader.device, reader.spaces.public, 'following');
-  following.merge({ [author.me]: { schema: 'microblog.follow@1', account: author.me, since: Date.now() } });
-  await following.flush();
-}
-async function copy(reader: Microblog, author: Microblog): Promise<void> {
-  const all = await author.device.store.spaceEntries(spacesOf(author.device.account).public);
-  const held = await reader.device.store.getEntries(all.map((r) => r.id));
-  const rows = all.filter((_, i) => !held[i]);
-  for (const r of await reader.device.replica.ingest(rows.map((row) => row.bytes))) expect(r).toMatchObject({ ok: true });
-}
 
 describe('links in post text', () => {
   it('finds web addresses, mentions and hashtags, and nothing inside words', () => {
