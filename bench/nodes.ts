@@ -10,7 +10,7 @@ import { Balancer } from '../test-support/balancer.js';
 import { ensureNats, NATS_URL } from '../test-support/nats.js';
 import { freePort } from '../test-support/net.js';
 import { registered } from './accounts.js';
-import { chunk, publicEntries, pushAll, WS } from './server.js';
+import { chunk, cpuMs, publicEntries, pushAll, WS } from './server.js';
 import { median, type Row } from './table.js';
 
 /*
@@ -25,12 +25,6 @@ const PG_URL = process.env.FREEHOLD_TEST_PG ?? 'postgres://postgres@127.0.0.1:54
 const dir = mkdtempSync(join(tmpdir(), 'freehold-bench-nodes-'));
 process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
 let runs = 0;
-
-/** CPU time (utime + stime) a process has used so far, in ms. */
-function cpuMs(pid: number): number {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(f[11]) + Number(f[12])) * 10;
-}
 
 /** CPU time used so far by the processes of the PostgreSQL server on this machine, in ms. */
 function postgresCpuMs(): number {

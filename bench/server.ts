@@ -46,8 +46,14 @@ export interface Server {
  * `freehold serve` in its own process (`extra`: more flags, e.g. --port and --public-url); `onLog` sees each of
  * its JSON log lines.
  */
-/** FREEHOLD_BENCH_PROFILE=DIR writes a CPU profile of each server to DIR when it stops. */
-const profile = process.env.FREEHOLD_BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.FREEHOLD_BENCH_PROFILE}`] : [];
+/** CPU time (utime + stime, in clock ticks of 10 ms on Linux) a process has used so far, in ms. */
+export function cpuMs(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(f[11]) + Number(f[12])) * 10;
+}
+
+/** FREEHOLD_BENCH_PROFILE=DIR writes a CPU profile of each server (and of the move's command) to DIR when it stops. */
+export const profile = process.env.FREEHOLD_BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.FREEHOLD_BENCH_PROFILE}`] : [];
 
 export async function startServer(store: 'sqlite' | 'postgres', extra: string[] = [], onLog?: (line: string) => void): Promise<Server> {
   const schema = `fh_bench_${process.pid}_${n++}`;
@@ -70,11 +76,7 @@ export async function startServer(store: 'sqlite' | 'postgres', extra: string[] 
     url,
     child,
     rss: () => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))![1]) * 1024,
-    cpuMs: () => {
-      // utime + stime, in clock ticks (100 per second on Linux).
-      const f = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-      return (Number(f[11]) + Number(f[12])) * 10;
-    },
+    cpuMs: () => cpuMs(child.pid!),
     async stop() {
       const exited = new Promise((r) => child.on('exit', r));
       child.kill('SIGTERM');

@@ -260,10 +260,6 @@ export class Replica {
   }
 
   /**
-   * Validates and stores a batch. Membership ops go first (retrying those whose dependencies arrive later in the
-   * same batch), then content. Each entry gets a result; a rejected entry changes nothing.
-   */
-  /**
    * Starts decoding a batch about to be ingested and checking its signatures (which needs nothing this replica
    * holds), so that the checks run while the batch before it is stored; ingesting the same array takes the result.
    */
@@ -271,15 +267,34 @@ export class Replica {
     if (!this.prepared.has(batch)) this.prepared.set(batch, readEntries(batch));
   }
 
+  /**
+   * Validates and stores a batch. Membership ops go first (retrying those whose dependencies arrive later in the
+   * same batch), then content. Each entry gets a result; a rejected entry changes nothing.
+   */
   async ingest(batch: Uint8Array[], opts: IngestOptions = {}): Promise<IngestResult[]> {
-    const results: IngestResult[] = new Array(batch.length);
-    const parsed: { i: number; e: Entry }[] = [];
-    const read = this.prepared.get(batch) ?? readEntries(batch);
-    this.prepared.delete(batch);
-    (await read).forEach((r, i) => {
-      if ('entry' in r) parsed.push({ i, e: r.entry });
-      else results[i] = failure(r.error);
+    return this.ingestFrames([batch], opts);
+  }
+
+  /**
+   * Like ingest for the batches of several frames at once, as one batch (one pass of validation, one write to
+   * the store): results in the order of the frames' entries.
+   */
+  async ingestFrames(frames: Uint8Array[][], opts: IngestOptions = {}): Promise<IngestResult[]> {
+    const reads = frames.map((batch) => {
+      const read = this.prepared.get(batch) ?? readEntries(batch);
+      this.prepared.delete(batch);
+      return read;
     });
+    const results: IngestResult[] = new Array(frames.reduce((n, batch) => n + batch.length, 0));
+    const parsed: { i: number; e: Entry }[] = [];
+    let i = 0;
+    for (const read of await Promise.all(reads)) {
+      for (const r of read) {
+        if ('entry' in r) parsed.push({ i, e: r.entry });
+        else results[i] = failure(r.error);
+        i++;
+      }
+    }
     return this.ingestVerified(parsed, results, opts);
   }
 

@@ -195,34 +195,53 @@ export class Connection implements Subscriber {
   /**
    * Handles queued frames in order. Each frame is paid for from the session's work budget first (a session
    * over budget waits, and its socket stops being read meanwhile), and the loop yields to the event loop after
-   * each frame, so sessions take turns instead of one busy session holding the process.
+   * each frame, so sessions take turns instead of one busy session holding the process. Entries frames already
+   * read behind an entries frame are stored with it (see SyncSession.receiveEntries), each paid for.
    */
   private async drain(): Promise<void> {
     this.busy = true;
     while (this.queue.length) {
-      const data = this.queue.shift()!;
-      const ahead = this.ahead?.data === data ? this.ahead : undefined;
-      this.ahead = undefined;
-      const bytes = ahead?.bytes ?? toBytes(data);
-      const f = this.decode(bytes, ahead?.f);
-      if (f) {
-        const tier = this.tier();
-        const cost = frameCost(f, bytes.length);
-        const own = this.budget.spend(tier, cost);
-        // Anonymous sessions of one network share a budget too, but signing in is not queued behind them.
-        const shared = tier === 'anonymous' && f[0] !== 'auth' && f[0] !== 'peer';
-        const wait = shared ? Math.max(own, this.provider.anonymousBudgets.spend(this.source, cost)) : own;
-        if (wait > 0) {
-          this.ws.pause();
-          await new Promise((r) => setTimeout(r, wait));
-        }
+      const first = this.next();
+      const joined: Uint8Array[][] = [];
+      let size = first?.size ?? 0;
+      let wait = first ? this.pay(first.f, first.size) : 0;
+      while (first?.f[0] === 'entries' && joined.length < JOIN_ENTRIES_FRAMES - 1 && this.entriesAhead()) {
+        const more = this.next()!;
+        const f = more.f;
+        if (f[0] === 'entries') joined.push(f[1]);
+        size += more.size;
+        wait = Math.max(wait, this.pay(f, more.size));
+      }
+      if (wait > 0) {
+        this.ws.pause();
+        await new Promise((r) => setTimeout(r, wait));
       }
       if (this.queue.length < this.limits.maxQueued / 2 && !this.draining) this.ws.resume();
-      if (f?.[0] === 'entries') this.prepareNext();
-      if (f) await this.handle(f, bytes.length);
+      if (first?.f[0] === 'entries') this.prepareNext();
+      if (first) await this.handle(first.f, size, joined);
       await nextTurn();
     }
     this.busy = false;
+  }
+
+  /** The next queued frame, decoded (a frame that does not decode is answered with an error here). */
+  private next(): { f: Frame; size: number } | undefined {
+    const data = this.queue.shift()!;
+    const ahead = this.ahead?.data === data ? this.ahead : undefined;
+    this.ahead = undefined;
+    const bytes = ahead?.bytes ?? toBytes(data);
+    const f = this.decode(bytes, ahead?.f);
+    return f && { f, size: bytes.length };
+  }
+
+  /** Milliseconds to wait before handling a frame (it is paid for now). */
+  private pay(f: Frame, size: number): number {
+    const tier = this.tier();
+    const cost = frameCost(f, size);
+    const own = this.budget.spend(tier, cost);
+    // Anonymous sessions of one network share a budget too, but signing in is not queued behind them.
+    const shared = tier === 'anonymous' && f[0] !== 'auth' && f[0] !== 'peer';
+    return shared ? Math.max(own, this.provider.anonymousBudgets.spend(this.source, cost)) : own;
   }
 
   private tier(): BudgetTier {
@@ -241,20 +260,30 @@ export class Connection implements Subscriber {
   /**
    * A hosted account's or peer provider's next queued frame, if it carries entries, has its signatures checked
    * while this one is stored (see Replica.prepare): one frame ahead at most, and only for sessions whose frames
-   * are not held back by a small budget. A frame that does not decode is left for its turn, so errors keep order.
+   * are not held back by a small budget.
    */
   private prepareNext(): void {
+    const f = this.entriesAhead() && this.ahead!.f;
+    if (f && f[0] === 'entries') this.provider.replica.prepare(f[1]);
+  }
+
+  /**
+   * Whether the next queued frame carries entries and comes from a hosted account or a peer provider (decoding
+   * it ahead). A frame that does not decode is left for its turn, so errors keep order.
+   */
+  private entriesAhead(): boolean {
     const data = this.queue[0];
     const tier = this.tier();
-    if (data === undefined || (tier !== 'peer' && tier !== 'hosted')) return;
+    if (data === undefined || (tier !== 'peer' && tier !== 'hosted')) return false;
+    if (this.ahead?.data === data) return this.ahead.f[0] === 'entries';
     const bytes = toBytes(data);
     try {
       const f = decodeFrame(bytes);
-      if (f[0] !== 'entries') return;
+      if (f[0] !== 'entries') return false;
       this.ahead = { data, bytes, f };
-      this.provider.replica.prepare(f[1]);
+      return true;
     } catch {
-      // Reported when its turn comes.
+      return false;
     }
   }
 
@@ -271,7 +300,8 @@ export class Connection implements Subscriber {
     }
   }
 
-  private async handle(f: Frame, size: number): Promise<void> {
+  /** `joined`: the batches of entries frames stored with an entries frame `f` (`size` counts them too). */
+  private async handle(f: Frame, size: number, joined: Uint8Array[][] = []): Promise<void> {
     const timer = this.metrics.syncLatency.startTimer({ frame: f[0] });
     try {
       switch (f[0]) {
@@ -302,9 +332,11 @@ export class Connection implements Subscriber {
           for (const out of await this.sync().receiveFrame(f, size)) this.send(out);
           await this.tellMoved(f[0] === 'hello' ? f[2] : [f[1]]);
           return;
+        case 'entries':
+          for (const out of await this.sync().receiveEntries([f[1], ...joined], size)) this.send(out);
+          return;
         case 'sum':
         case 'cards':
-        case 'entries':
         case 'want':
         case 'ack':
         case 'sync':
@@ -326,7 +358,7 @@ export class Connection implements Subscriber {
     this.session ??= new SyncSession(this.provider.replica, {
       account: new Uint8Array(0),
       peer: this.account,
-      ingest: (batch) => this.provider.ingest(batch, { source: this.peer ? `provider:${this.peer}` : this.source }),
+      ingest: (frames) => this.provider.ingest(frames, { source: this.peer ? `provider:${this.peer}` : this.source }),
       // A peer provider sees what it is home to or mirrors for its accounts (see Provider.peerView); of an inbox,
       // what its own accounts appended. Each space looked at is counted: what opening a session costs.
       offer: async (space: Uint8Array, peer: Uint8Array | null, wants: Set<string>) => {
@@ -473,6 +505,13 @@ export class Connection implements Subscriber {
     );
   }
 }
+
+/**
+ * At most this many entries frames are stored as one batch: enough that a copy between providers commits about a
+ * thousand entries at a time (a quarter less SQLite work per row than 256), few enough that the sender, which
+ * keeps LEAD_WINDOW frames unacknowledged, has the next ones on the way while these are stored.
+ */
+const JOIN_ENTRIES_FRAMES = 4;
 
 const movedMessage = (log: IdentityState, host: string): string =>
   `account ${toId(log.account)} no longer lives at ${host}; its identity log names ${log.providers.join(', ') || 'no provider'}`;

@@ -295,7 +295,7 @@ export class PeerLink {
         this.flush();
       },
       offerable: () => this.provider.shares.spacesHomedAt(this.url),
-      ingest: (batch) => this.provider.ingest(batch, { source: `provider:${this.url}` }),
+      ingest: (frames) => this.provider.ingest(frames, { source: `provider:${this.url}` }),
       onStored: (entries) => void this.provider.fanout(entries, { peer: this.url }),
       onError: (reason, message) => this.log.info({ event: 'peer-error', peer: this.url, reason, message }, 'peer refused a frame'),
     });

@@ -317,8 +317,8 @@ export class Provider {
     return owner && this.isRegistered(owner) ? { state: 'delivered', at: row.time, to: this.opts.publicUrl } : { state: 'pending' };
   }
 
-  /** Validates and stores a batch from a session, under this provider's hosting rules. */
-  async ingest(batch: Uint8Array[], from?: IngestSource) {
+  /** Validates and stores the batches of a session's entries frames, under this provider's hosting rules. */
+  async ingest(frames: Uint8Array[][], from?: IngestSource) {
     // A batch validated again after a `stale` refusal meets the inbox rules again: each entry takes its tokens once.
     const admitted = new Map<string, Promise<'sender' | 'inbox'>>();
     const admit: Admit = (e, author) => {
@@ -327,7 +327,7 @@ export class Provider {
       if (!payer) admitted.set(k, (payer = this.inbox.admit(e, author, from)));
       return payer;
     };
-    const results = await this.replica.ingest(batch, { host: (e, graph) => this.charge(e, graph, from, admit) });
+    const results = await this.replica.ingestFrames(frames, { host: (e, graph) => this.charge(e, graph, from, admit) });
     this.opts.metrics.staleWrites.inc(this.replica.staleRetries - this.staleCounted);
     this.staleCounted = this.replica.staleRetries;
     this.cache.stored(results.flatMap((r) => (r.entry ? [r.entry] : [])));
