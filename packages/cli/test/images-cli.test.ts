@@ -136,8 +136,19 @@ describe('images in posts from the CLI: blob entries, readable by exactly who re
       const big = fh(['profile', '--avatar', file('big-avatar.png', randomPng(700, 600))], 'dave');
       expect(big.code).toBe(1);
       expect(big.err).toMatch(/over the 1\.0 MiB it may take \[too-large\]/);
-      ok(['post', 'Too big for my quota', '--image', file('big.png', randomPng(300, 300))], 'dave');
+      // The post says that the provider refused it and why, in one line, and stays on the device.
+      const refused = fh(['post', 'Too big for my quota', '--image', file('big.png', randomPng(300, 300))], 'dave');
+      expect(refused.code).toBe(1);
+      const host = new URL(small.url).host.replace(/[.]/g, '\\.');
+      expect(refused.err).toMatch(new RegExp(`^freehold: ${host} refused what you wrote: over quota: .*; it is kept on this device and goes out once a provider accepts it .*\\[quota-exceeded\\]$`));
+      expect(refused.err.split('\n')).toHaveLength(1);
+      expect(feed('dave').map((p) => p.text)).toContain('Too big for my quota');
       expect(ok(['sync'], 'dave')).toMatch(/refused \d+ entr(y|ies): over quota: .* \[quota-exceeded\]/);
+      // Once the provider accepts it, it goes out with the next command.
+      ok(['admin', 'quota', accountOf(ok, 'dave'), '10MiB', '--data', join(root, 'small')]);
+      expect(ok(['sync'], 'dave')).not.toMatch(/refused/);
+      const usage = JSON.parse(ok(['admin', 'usage', '--json', '--data', join(root, 'small')])) as { account: string; used: number }[];
+      expect(usage.find((u) => u.account === accountOf(ok, 'dave'))!.used).toBeGreaterThan(300 * 300 * 3);
     } finally {
       await small.stop();
     }
