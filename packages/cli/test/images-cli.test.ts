@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnServer } from '../../server/test/process.js';
 import { randomPng } from '../../../test-support/png.js';
+import { GPS_LATITUDE, PLACE, photoJpeg, photoPng } from '../../../test-support/photos.js';
 import { accountOf, cli } from './cli-run.js';
 
 const root = mkdtempSync(join(tmpdir(), 'freehold-cli-images-'));
@@ -105,6 +106,30 @@ describe('images in posts from the CLI: blob entries, readable by exactly who re
     const held = storeBytes(data);
     expect(held.includes(pattern(open))).toBe(true);
     for (const at of [1_000, 150_000, 262_144 - 24, 262_144 + 1_000, secret.length - 100]) expect(held.includes(secret.subarray(at, at + 48))).toBe(false);
+  });
+
+  it('publishes a photo without where it was taken: not at the provider, not in what a follower reads back', async () => {
+    const located = [GPS_LATITUDE, Buffer.from(PLACE, 'latin1')];
+    const photo = photoJpeg();
+    for (const b of located) expect(photo.includes(b)).toBe(true);
+    const id = ok(['post', 'Out for a walk', '--image', file('walk.jpg', photo), '--image', file('walk.png', photoPng())], 'alice');
+    ok(['profile', '--avatar', file('me.jpg', photoJpeg(1))], 'alice');
+    await eventually(['feed'], 'bob', /Out for a walk/);
+    const [jpeg, png] = feed('bob').find((p) => p.id === id)!.images;
+    // Turned a quarter by the orientation it keeps: stored 16×8, shown 8×16.
+    expect(jpeg).toMatchObject({ mime: 'image/jpeg', width: 8, height: 16 });
+    expect(jpeg!.size).toBeLessThan(photo.length);
+    expect(png).toMatchObject({ mime: 'image/png' });
+    for (const [n, name] of [[1, 'bob.jpg'], [2, 'bob-walk.png']] as const) {
+      ok(['image', id, join(root, name), '--index', String(n)], 'bob');
+      const read = readFileSync(join(root, name));
+      for (const b of located) expect(read.includes(b), name).toBe(false);
+    }
+    expect(readFileSync(join(root, 'bob.jpg')).subarray(0, 2)).toEqual(Buffer.from([0xff, 0xd8]));
+    // A public post's images and the avatar are plaintext at the provider: the position is in none of its bytes.
+    const held = storeBytes(data);
+    expect(held.includes(Buffer.from('Out for a walk'))).toBe(true);
+    for (const b of located) expect(held.includes(b)).toBe(false);
   });
 
   it('refuses what does not fit with a typed error, storing nothing', () => {
