@@ -169,6 +169,16 @@ describe('images in posts from the CLI: blob entries, readable by exactly who re
       expect(refused.err.split('\n')).toHaveLength(1);
       expect(feed('dave').map((p) => p.text)).toContain('Too big for my quota');
       expect(ok(['sync'], 'dave')).toMatch(/refused \d+ entr(y|ies): over quota: .* \[quota-exceeded\]/);
+      // With a second provider that stores it, the refusal is a warning, in one line, naming both.
+      const roomy = await spawnServer(['--port', '0', '--data', join(root, 'roomy')]);
+      try {
+        ok(['provider', 'add', roomy.url], 'dave');
+        const warned = fh(['post', 'Half stored', '--image', file('big2.png', randomPng(300, 300))], 'dave');
+        expect(warned.code, warned.err).toBe(0);
+        expect(warned.err).toMatch(new RegExp(`^freehold: warning: ${host} refused what you wrote: over quota: .* \\[quota-exceeded\\]; ${new URL(roomy.url).host} stored it$`));
+      } finally {
+        await roomy.stop();
+      }
       // Once the provider accepts it, it goes out with the next command.
       ok(['admin', 'quota', accountOf(ok, 'dave'), '10MiB', '--data', join(root, 'small')]);
       expect(ok(['sync'], 'dave')).not.toMatch(/refused/);
