@@ -2,11 +2,11 @@ import { writeFileSync } from 'node:fs';
 import {
   createAccount,
   decodeCard,
+  deviceOf,
   encodeCard,
   MAX_DEVICE_NAME,
   reject,
   secretToPhrase,
-  deviceOf,
   toId,
   type Device,
 } from '@freehold/core';
