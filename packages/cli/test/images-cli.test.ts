@@ -119,7 +119,7 @@ describe('images in posts from the CLI: blob entries, readable by exactly who re
     // Turned a quarter by the orientation it keeps: stored 16×8, shown 8×16.
     expect(jpeg).toMatchObject({ mime: 'image/jpeg', width: 8, height: 16 });
     expect(jpeg!.size).toBeLessThan(photo.length);
-    expect(png).toMatchObject({ mime: 'image/png' });
+    expect(png).toMatchObject({ mime: 'image/png', width: 10, height: 12 });
     for (const [n, name] of [[1, 'bob.jpg'], [2, 'bob-walk.png']] as const) {
       ok(['image', id, join(root, name), '--index', String(n)], 'bob');
       const read = readFileSync(join(root, name));

@@ -2,7 +2,7 @@ import { imageSize } from 'image-size';
 import { blobId, fromId, readBlob, reject, toId, writeBlob, type Device } from '@freehold/core';
 import type { Microblog } from './microblog.js';
 import { spacesOf } from './refs.js';
-import { stripMetadata } from './metadata/index.js';
+import { orientationOf, stripMetadata } from './metadata/index.js';
 import { MAX_ALT, MAX_AVATAR, MAX_IMAGE, type ImageRef, type ImageType, type Picture, type PostRef } from './schema.js';
 
 /** An image as a client hands it over: its bytes, what it shows, and a smaller copy made on the device. */
@@ -31,7 +31,7 @@ export function describeImage(bytes: Uint8Array, what = 'image'): { mime: ImageT
   const info = sizeOf(bytes);
   const mime = info?.type && MIME[info.type];
   if (!info || !mime || !info.width || !info.height) return reject('invalid-argument', `${what} is not a PNG, JPEG, WebP or GIF image`);
-  const turned = (info.orientation ?? 1) >= 5;
+  const turned = (info.orientation ?? orientationOf(bytes) ?? 1) >= 5;
   return { mime, width: turned ? info.height : info.width, height: turned ? info.width : info.height };
 }
 

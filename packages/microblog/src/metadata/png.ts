@@ -32,26 +32,41 @@ function chunk(type: string, data: Uint8Array): Uint8Array {
   return out;
 }
 
-/**
- * The PNG without its text chunks, its modification time and its Exif (but for orientation, see orientation.ts),
- * walked chunk by chunk with every length checked; anything after IEND is dropped.
- */
-export function stripPng(b: Uint8Array): Uint8Array {
+/** One chunk of a PNG: its type, and where it starts (its length field) and ends (after its CRC). */
+export interface PngChunk {
+  type: string;
+  start: number;
+  end: number;
+  data: Uint8Array;
+}
+
+/** The chunks of a PNG up to IEND, each length checked against the file; a damaged file is refused. */
+export function* pngChunks(b: Uint8Array): Generator<PngChunk> {
   if (!SIGNATURE.every((x, k) => b[k] === x)) malformed('it does not start with the PNG signature');
-  const parts: Uint8Array[] = [b.subarray(0, 8)];
   for (let i = 8; ; ) {
     if (i + 12 > b.length) return malformed('it ends before its IEND chunk');
-    const length = u32be(b, i);
     const type = ascii(b, i + 4, 4);
     if (!/^[A-Za-z]{4}$/.test(type)) return malformed(`a chunk at byte ${i} has no valid type`);
     if (i === 8 && type !== 'IHDR') return malformed('its first chunk is not IHDR');
-    const end = i + 12 + length;
+    const end = i + 12 + u32be(b, i);
     if (end > b.length) return malformed(`the ${type} chunk at byte ${i} runs past the end of the file`);
-    if (type === 'eXIf') {
-      const tiff = orientationOnly(b.subarray(i + 8, end - 4));
-      if (tiff) parts.push(chunk('eXIf', tiff));
-    } else if (!DROPPED.has(type)) parts.push(b.subarray(i, end));
+    yield { type, start: i, end, data: b.subarray(i + 8, end - 4) };
+    if (type === 'IEND') return;
     i = end;
-    if (type === 'IEND') return concat(...parts);
   }
+}
+
+/**
+ * The PNG without its text chunks, its modification time and its Exif (but for orientation, see orientation.ts);
+ * anything after IEND is dropped.
+ */
+export function stripPng(b: Uint8Array): Uint8Array {
+  const parts: Uint8Array[] = [b.subarray(0, 8)];
+  for (const c of pngChunks(b)) {
+    if (c.type === 'eXIf') {
+      const tiff = orientationOnly(c.data);
+      if (tiff) parts.push(chunk('eXIf', tiff));
+    } else if (!DROPPED.has(c.type)) parts.push(b.subarray(c.start, c.end));
+  }
+  return concat(...parts);
 }
