@@ -170,7 +170,7 @@ describe('block, mute and devices in Chromium', () => {
     await seen(alice, 'Bob speaks loudly', 10_000);
   }, 180_000);
 
-  it('lists the devices of the account and revokes another one', async () => {
+  it('lists the devices of the account, renames one and revokes another', async () => {
     await go(alice, '#/settings');
     const devices = alice.getByRole('list', { name: 'Your devices' });
     await devices.getByText('this browser').waitFor({ timeout: 20_000 });
@@ -197,11 +197,19 @@ describe('block, mute and devices in Chromium', () => {
     expect(await theirs.getByRole('listitem').filter({ hasText: 'this browser' }).locator('strong').textContent()).toBe(name);
     await theirs.getByRole('button', { name: "Revoke Alice's browser" }).waitFor();
 
+    // The laptop names itself; the first device shows the new name without a reload, and revokes by it.
+    const renamed = 'Alice’s laptop';
+    await theirs.getByRole('button', { name: `Rename ${name}` }).click();
+    await theirs.getByLabel(`New name for ${name}`).fill('  Alice’s laptop ');
+    await theirs.getByRole('button', { name: 'Save' }).click();
+    await laptop.getByRole('status').filter({ hasText: `Renamed “${name}” to “${renamed}”.` }).waitFor({ timeout: 30_000 });
+    await expect.poll(() => other.locator('strong').textContent(), { timeout: 30_000 }).toBe(renamed);
+
     await devices.scrollIntoViewIfNeeded();
     await shot(alice, 'settings-devices');
-    await devices.getByRole('button', { name: `Revoke ${name}` }).click();
-    expect(asked.at(-1)).toMatch(new RegExp(`^Revoke “${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}”\\? It can no longer read or write anything of your account`));
-    await alice.getByRole('status').filter({ hasText: `Revoked “${name}”.` }).waitFor({ timeout: 30_000 });
+    await devices.getByRole('button', { name: `Revoke ${renamed}` }).click();
+    expect(asked.at(-1)).toMatch(new RegExp(`^Revoke “${renamed}”\\? It can no longer read or write anything of your account`));
+    await alice.getByRole('status').filter({ hasText: `Revoked “${renamed}”.` }).waitFor({ timeout: 30_000 });
     await expect.poll(() => devices.getByRole('listitem').count(), { timeout: 10_000 }).toBe(1);
     await devices.getByText('this browser').waitFor();
     // And so it is on a reload: the revocation is in the identity log, not only on the screen.

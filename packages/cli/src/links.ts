@@ -1,5 +1,5 @@
-import { Kind, type Device, type SyncStats } from '@freehold/core';
-import { hostOf, LinkGroup, movedLine, Providers, why, type SyncReport } from '@freehold/client';
+import { FreeholdError, isRejectReason, Kind, type Device, type SyncStats } from '@freehold/core';
+import { hostOf, LinkGroup, movedLine, Providers, why, type PushReport, type SyncReport } from '@freehold/client';
 import { formatSize } from '@freehold/server';
 import { WS } from './ws.js';
 
@@ -39,16 +39,41 @@ export class CommandLinks extends LinkGroup {
   private readonly bar: ReturnType<typeof progress>;
 
   /** `progress` replaces the bar of entries received. */
-  constructor(device: Device, io: Lines, interest?: () => Promise<Uint8Array[]>, onProgress?: (url: string, s: SyncStats) => void) {
+  constructor(device: Device, private readonly lines: Lines, interest?: () => Promise<Uint8Array[]>, onProgress?: (url: string, s: SyncStats) => void) {
     const bar = progress();
     super(device, {
       WebSocket: WS,
       interest,
       onProgress: onProgress ?? bar.update,
-      warn: (_url, text) => io.err(`freehold: warning: ${text}; going on without it`),
-      moved: (url, providers) => io.err(`freehold: warning: ${movedLine(url, providers)}`),
+      warn: (_url, text) => lines.err(`freehold: warning: ${text}; going on without it`),
+      moved: (url, providers) => lines.err(`freehold: warning: ${movedLine(url, providers)}`),
     });
     this.bar = bar;
+  }
+
+  /**
+   * Sends what the command wrote. A provider that refuses it (over quota, the account not or no longer registered
+   * there) is named with its reason: as a warning while another provider stored it, else as the command's error,
+   * so it exits 1. Either way the entries stay in the replica, and every later sync offers them again.
+   */
+  override async flush(): Promise<PushReport[]> {
+    const reports = await super.flush();
+    const refusals = reports.filter((r) => r.refused.length);
+    if (!refusals.length) return reports;
+    const said = (r: PushReport) => `${hostOf(r.url)} refused what you wrote: ${r.refused[0]!.message}`;
+    const tagged = (r: PushReport) => `${said(r)} [${r.refused[0]!.reason}]`;
+    const stored = reports.filter((r) => r.delivered && !r.refused.length).map((r) => hostOf(r.url));
+    if (stored.length) {
+      this.lines.err(`freehold: warning: ${refusals.map(tagged).join('; ')}; ${stored.join(', ')} stored it`);
+      return reports;
+    }
+    // The error's own reason closes the line (main adds it); the others' go beside what they said.
+    const [first, ...rest] = refusals;
+    const reason = first!.refused[0]!.reason;
+    throw new FreeholdError(
+      isRejectReason(reason) ? reason : 'unavailable',
+      `${[said(first!), ...rest.map(tagged)].join('; ')}; it is kept on this device and goes out once a provider accepts it (with a later command or \`freehold sync\`)`,
+    );
   }
 
   override async connect(urls: Iterable<string>, required?: string): Promise<SyncReport[]> {

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnServer } from '../../server/test/process.js';
 import { randomPng } from '../../../test-support/png.js';
+import { GPS_LATITUDE, PLACE, photoJpeg, photoPng } from '../../../test-support/photos.js';
 import { accountOf, cli } from './cli-run.js';
 
 const root = mkdtempSync(join(tmpdir(), 'freehold-cli-images-'));
@@ -107,6 +108,30 @@ describe('images in posts from the CLI: blob entries, readable by exactly who re
     for (const at of [1_000, 150_000, 262_144 - 24, 262_144 + 1_000, secret.length - 100]) expect(held.includes(secret.subarray(at, at + 48))).toBe(false);
   });
 
+  it('publishes a photo without where it was taken: not at the provider, not in what a follower reads back', async () => {
+    const located = [GPS_LATITUDE, Buffer.from(PLACE, 'latin1')];
+    const photo = photoJpeg();
+    for (const b of located) expect(photo.includes(b)).toBe(true);
+    const id = ok(['post', 'Out for a walk', '--image', file('walk.jpg', photo), '--image', file('walk.png', photoPng())], 'alice');
+    ok(['profile', '--avatar', file('me.jpg', photoJpeg(1))], 'alice');
+    await eventually(['feed'], 'bob', /Out for a walk/);
+    const [jpeg, png] = feed('bob').find((p) => p.id === id)!.images;
+    // Turned a quarter by the orientation it keeps: stored 16×8, shown 8×16.
+    expect(jpeg).toMatchObject({ mime: 'image/jpeg', width: 8, height: 16 });
+    expect(jpeg!.size).toBeLessThan(photo.length);
+    expect(png).toMatchObject({ mime: 'image/png', width: 10, height: 12 });
+    for (const [n, name] of [[1, 'bob.jpg'], [2, 'bob-walk.png']] as const) {
+      ok(['image', id, join(root, name), '--index', String(n)], 'bob');
+      const read = readFileSync(join(root, name));
+      for (const b of located) expect(read.includes(b), name).toBe(false);
+    }
+    expect(readFileSync(join(root, 'bob.jpg')).subarray(0, 2)).toEqual(Buffer.from([0xff, 0xd8]));
+    // A public post's images and the avatar are plaintext at the provider: the position is in none of its bytes.
+    const held = storeBytes(data);
+    expect(held.includes(Buffer.from('Out for a walk'))).toBe(true);
+    for (const b of located) expect(held.includes(b)).toBe(false);
+  });
+
   it('refuses what does not fit with a typed error, storing nothing', () => {
     const posts = feed('alice').length;
     const png = file('small.png', randomPng(8, 8));
@@ -136,8 +161,29 @@ describe('images in posts from the CLI: blob entries, readable by exactly who re
       const big = fh(['profile', '--avatar', file('big-avatar.png', randomPng(700, 600))], 'dave');
       expect(big.code).toBe(1);
       expect(big.err).toMatch(/over the 1\.0 MiB it may take \[too-large\]/);
-      ok(['post', 'Too big for my quota', '--image', file('big.png', randomPng(300, 300))], 'dave');
+      // The post says that the provider refused it and why, in one line, and stays on the device.
+      const refused = fh(['post', 'Too big for my quota', '--image', file('big.png', randomPng(300, 300))], 'dave');
+      expect(refused.code).toBe(1);
+      const host = new URL(small.url).host.replace(/[.]/g, '\\.');
+      expect(refused.err).toMatch(new RegExp(`^freehold: ${host} refused what you wrote: over quota: .*; it is kept on this device and goes out once a provider accepts it .*\\[quota-exceeded\\]$`));
+      expect(refused.err.split('\n')).toHaveLength(1);
+      expect(feed('dave').map((p) => p.text)).toContain('Too big for my quota');
       expect(ok(['sync'], 'dave')).toMatch(/refused \d+ entr(y|ies): over quota: .* \[quota-exceeded\]/);
+      // With a second provider that stores it, the refusal is a warning, in one line, naming both.
+      const roomy = await spawnServer(['--port', '0', '--data', join(root, 'roomy')]);
+      try {
+        ok(['provider', 'add', roomy.url], 'dave');
+        const warned = fh(['post', 'Half stored', '--image', file('big2.png', randomPng(300, 300))], 'dave');
+        expect(warned.code, warned.err).toBe(0);
+        expect(warned.err).toMatch(new RegExp(`^freehold: warning: ${host} refused what you wrote: over quota: .* \\[quota-exceeded\\]; ${new URL(roomy.url).host} stored it$`));
+      } finally {
+        await roomy.stop();
+      }
+      // Once the provider accepts it, it goes out with the next command.
+      ok(['admin', 'quota', accountOf(ok, 'dave'), '10MiB', '--data', join(root, 'small')]);
+      expect(ok(['sync'], 'dave')).not.toMatch(/refused/);
+      const usage = JSON.parse(ok(['admin', 'usage', '--json', '--data', join(root, 'small')])) as { account: string; used: number }[];
+      expect(usage.find((u) => u.account === accountOf(ok, 'dave'))!.used).toBeGreaterThan(300 * 300 * 3);
     } finally {
       await small.stop();
     }

@@ -1,7 +1,7 @@
 import { equal as equalBytes, FreeholdError, type Device, type SyncStats } from '@freehold/core';
 import { hostOf } from './http.js';
 import { ProviderLink, type WebSocketFactory } from './link.js';
-import type { SyncReport } from './link-options.js';
+import type { PushReport, SyncReport } from './link-options.js';
 import { MovedError } from './moved.js';
 import { answered, Providers } from './providers.js';
 
@@ -79,11 +79,16 @@ export class LinkGroup {
     for (const o of outcomes) if (!o.ok) this.warn(o.url, o.error.message);
   }
 
-  /** Sends this device's new entries to every provider still linked, over the open connections. */
-  async flush(): Promise<void> {
-    for (const r of await this.pool.flush()) {
-      if (!r.delivered) this.warn(r.url, `${r.error ?? 'not acknowledged'} (your changes go out with the next sync)`);
+  /**
+   * Sends this device's new entries to every provider still linked, over the open connections, and answers what
+   * each provider said. One that did not answer is warned about; what one refused is the caller's to report.
+   */
+  async flush(): Promise<PushReport[]> {
+    const reports = await this.pool.flush();
+    for (const r of reports) {
+      if (!r.delivered && !r.refused.length) this.warn(r.url, `${r.error ?? 'not acknowledged'} (your changes go out with the next sync)`);
     }
+    return reports;
   }
 
   online(url: string): boolean {

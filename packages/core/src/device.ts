@@ -3,8 +3,9 @@ import { asArray, asBytes, asUint, decode, definedOnly, encode } from './codec.j
 import { FreeholdError, reject } from './errors.js';
 import { boxKeyFromSecret, open, openSealed, randomBytes, seal, sealTo, SEAL_OVERHEAD, NONCE, TAG } from './crypto/suite.js';
 import { createEntry, Kind, type Entry } from './entry.js';
-import { addDevice, openAccountKeys, revokeDevice, rotateRecovery, setHandles, setProviders, type DeviceKeys, type NewDevice } from './identity/account.js';
+import { addDevice, nameDevice, openAccountKeys, revokeDevice, rotateRecovery, setHandles, setProviders, type DeviceKeys, type NewDevice } from './identity/account.js';
 import { accountKey, liveDevices, type IdentityState } from './identity/state.js';
+import { MAX_DEVICE_NAME } from './identity/records.js';
 import { checkContent } from './doc-payload.js';
 import { Replica } from './replica.js';
 import { SpaceGraph, type OpNode } from './space/graph.js';
@@ -316,6 +317,16 @@ export class Device {
     revokeDevice(me, this.keys.sign, this.currentAccountSecret(), device, await this.store.maxSeq(device), this.replica.now());
     await this.replica.commitIdentity(me);
     return this.rotateStale();
+  }
+
+  /** Renames a live device of this account (this one or another); the name is trimmed and may not be empty. */
+  async renameDevice(device: Uint8Array, name: string): Promise<void> {
+    const me = this.identity();
+    const trimmed = name.trim();
+    if (!trimmed || trimmed.length > MAX_DEVICE_NAME) reject('invalid-argument', `a device name is 1 to ${MAX_DEVICE_NAME} characters`);
+    if (!liveDevices(me).some((d) => equal(d.device, device))) reject('not-found', 'no live device of this account has that id');
+    nameDevice(me, this.keys.sign, device, trimmed, this.replica.now());
+    await this.replica.commitIdentity(me);
   }
 
   async setProviders(providers: string[]): Promise<void> {

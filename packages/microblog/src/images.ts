@@ -2,6 +2,7 @@ import { imageSize } from 'image-size';
 import { blobId, fromId, readBlob, reject, toId, writeBlob, type Device } from '@freehold/core';
 import type { Microblog } from './microblog.js';
 import { spacesOf } from './refs.js';
+import { orientationOf, stripMetadata } from './metadata/index.js';
 import { MAX_ALT, MAX_AVATAR, MAX_IMAGE, type ImageRef, type ImageType, type Picture, type PostRef } from './schema.js';
 
 /** An image as a client hands it over: its bytes, what it shows, and a smaller copy made on the device. */
@@ -30,13 +31,20 @@ export function describeImage(bytes: Uint8Array, what = 'image'): { mime: ImageT
   const info = sizeOf(bytes);
   const mime = info?.type && MIME[info.type];
   if (!info || !mime || !info.width || !info.height) return reject('invalid-argument', `${what} is not a PNG, JPEG, WebP or GIF image`);
-  const turned = (info.orientation ?? 1) >= 5;
+  const turned = (info.orientation ?? orientationOf(bytes) ?? 1) >= 5;
   return { mime, width: turned ? info.height : info.width, height: turned ? info.width : info.height };
 }
 
 function picture(bytes: Uint8Array, what: string): Picture {
   return { blob: toId(blobId(bytes)), ...describeImage(bytes, what), size: bytes.length };
 }
+
+/** The image and its thumbnail without their metadata (see stripMetadata): what is named, stored and shown. */
+export const withoutMetadata = (input: ImageInput): ImageInput => ({
+  ...input,
+  bytes: stripMetadata(input.bytes),
+  ...(input.thumb && { thumb: stripMetadata(input.thumb) }),
+});
 
 /** The reference a document carries for an image, checked and named by its bytes; nothing is stored yet. */
 export function imageRef(input: ImageInput): ImageRef {
@@ -65,9 +73,13 @@ export function postImage(mb: Microblog, ref: PostRef, p: Picture): Promise<Uint
   return imageBytes(mb.device, ref.audience === 'friends' ? s.friends : s.public, p);
 }
 
-/** Stores an avatar as a blob of this account's public space; the profile then names it (`picture`). */
-export async function storeAvatar(mb: Microblog, bytes: Uint8Array): Promise<Picture> {
-  if (bytes.length > MAX_AVATAR) reject('too-large', `an avatar of ${bytes.length} bytes is over the ${MAX_AVATAR / 2 ** 20} MiB it may take`);
+/**
+ * Stores an avatar, without its metadata, as a blob of this account's public space; the profile then names it
+ * (`picture`).
+ */
+export async function storeAvatar(mb: Microblog, given: Uint8Array): Promise<Picture> {
+  if (given.length > MAX_AVATAR) reject('too-large', `an avatar of ${given.length} bytes is over the ${MAX_AVATAR / 2 ** 20} MiB it may take`);
+  const bytes = stripMetadata(given);
   const p = picture(bytes, 'avatar');
   await writeBlob(mb.device, mb.spaces.public, bytes);
   return p;

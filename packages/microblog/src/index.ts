@@ -11,3 +11,4 @@ export * from './moderation.js';
 export * from './text.js';
 export * from './closing.js';
 export * from './images.js';
+export { stripMetadata } from './metadata/index.js';

@@ -13,7 +13,7 @@ import {
   type IdentityState,
 } from '@freehold/core';
 import { Follow, Like, MAX_IMAGES, Message, parse, Post, PostRef, Profile, type Repost } from './schema.js';
-import { imageRef, storeImages, type ImageInput } from './images.js';
+import { imageRef, storeImages, withoutMetadata, type ImageInput } from './images.js';
 import { NONCES, POST_PREFIX, refToString, spacesOf } from './refs.js';
 import { approve, deny, followersOf, removedBy, removeFollower, type Follower } from './followers.js';
 import { absorbInbox, recordReaction, recordReply, repost, repostsOf, unrepost } from './reactions.js';
@@ -129,8 +129,9 @@ export class Microblog {
     const audience = opts.audience ?? 'public';
     const mentions = mentionsIn(text);
     if (opts.quoteOf && opts.quoteOf.audience !== 'public') reject('invalid-argument', 'only public posts can be quoted');
-    const inputs = opts.images ?? [];
-    if (inputs.length > MAX_IMAGES) reject('invalid-argument', `a post carries at most ${MAX_IMAGES} images, not ${inputs.length}`);
+    const given = opts.images ?? [];
+    if (given.length > MAX_IMAGES) reject('invalid-argument', `a post carries at most ${MAX_IMAGES} images, not ${given.length}`);
+    const inputs = given.map(withoutMetadata);
     const images = inputs.map(imageRef);
     const post = parse(Post, { schema: 'microblog.post@1', text, createdAt: Date.now(), audience, replyTo: opts.replyTo, quoteOf: opts.quoteOf, mentions, images }, 'post');
     const id = toId(randomBytes(16)).slice(0, 22);

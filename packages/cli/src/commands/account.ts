@@ -2,8 +2,9 @@ import { writeFileSync } from 'node:fs';
 import {
   createAccount,
   decodeCard,
+  deviceOf,
   encodeCard,
-  fromId,
+  MAX_DEVICE_NAME,
   reject,
   secretToPhrase,
   toId,
@@ -12,6 +13,8 @@ import {
 import { ready, type Command, type Context } from '../command.js';
 import { hasProfile, Profile } from '../profile.js';
 import { readInput, writeOutput } from '../files.js';
+import { CommandLinks } from '../links.js';
+import { unique } from '../prefixes.js';
 
 function identityOf(device: Device) {
   const me = device.identity();
@@ -21,6 +24,34 @@ function identityOf(device: Device) {
     revoked: d.revoked !== undefined,
     current: toId(d.device) === toId(device.id),
   }));
+}
+
+/** A device of this account by its id or the unique start of one, as `device list` prints them. */
+function deviceByPrefix(device: Device, text: string): Uint8Array {
+  const all = [...device.identity().devices.values()].map((d) => [toId(d.device), d.device] as [string, Uint8Array]);
+  return all.find(([id]) => id === text)?.[1] ?? unique(text, all, 'device id');
+}
+
+/**
+ * Changes this account's identity log on the newest copy of it (one made on a stale copy would fork the log),
+ * then hands the grown log, and any entries the change wrote, to the account's providers. An account without a
+ * provider changes here only.
+ */
+async function changeLog<T>(ctx: Context, change: (device: Device) => Promise<T>): Promise<T> {
+  const p = await ready(ctx);
+  const providers = p.device.identity().providers;
+  if (!providers.length) return change(p.device);
+  const links = new CommandLinks(p.device, ctx);
+  try {
+    await links.connect(providers);
+    const result = await change(p.device);
+    // A reconciliation's hello carries the account's log; rotated spaces' entries follow with the flush.
+    await links.reconcile([]);
+    await links.flush();
+    return result;
+  } finally {
+    links.close();
+  }
 }
 
 function showPhrase(ctx: Context, phrase: string): void {
@@ -124,10 +155,22 @@ export const accountCommands: Command[] = [
     summary: 'Revoke a device of this account and rotate the keys of every space this account administers.',
     args: [1, 1],
     async run(ctx) {
-      const p = await ctx.profile();
-      p.requireDevice();
-      const rotated = await p.device.revokeDevice(fromId(ctx.args[0]!, 'device'));
+      const rotated = await changeLog(ctx, (device) => device.revokeDevice(deviceByPrefix(device, ctx.args[0]!)));
       ctx.out(`device ${ctx.args[0]} revoked; rotated keys of ${rotated.length} space${rotated.length === 1 ? '' : 's'}`);
+    },
+  },
+  {
+    name: 'device rename',
+    usage: 'device rename DEVICE NAME',
+    summary: `Give a device of this account (this one or another; its id or the unique start of it) a new name, shown on every device (at most ${MAX_DEVICE_NAME} characters).`,
+    args: [2, 2],
+    async run(ctx) {
+      const name = await changeLog(ctx, async (device) => {
+        const target = deviceByPrefix(device, ctx.args[0]!);
+        await device.renameDevice(target, ctx.args[1]!);
+        return deviceOf(device.identity(), target)!.name;
+      });
+      ctx.out(`device ${ctx.args[0]} is now named “${name}”`);
     },
   },
 ];

@@ -201,3 +201,8 @@ export function setProviders(state: IdentityState, signer: SigningKey, providers
 export function setHandles(state: IdentityState, signer: SigningKey, handles: string[], time: number): Uint8Array {
   return appendNew(state, { t: 'set-handles', handles }, signer, time);
 }
+
+/** Gives a live device of the account a new name (see the `name-device` record). */
+export function nameDevice(state: IdentityState, signer: SigningKey, device: Uint8Array, name: string, time: number): Uint8Array {
+  return appendNew(state, { t: 'name-device', device, name }, signer, time);
+}

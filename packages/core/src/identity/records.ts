@@ -20,11 +20,16 @@ export type IdentityOp =
    */
   | { t: 'add-device'; device: Uint8Array; box: Uint8Array; name: string; key: AccountKeyGrant; claim?: Uint8Array; proof?: Uint8Array }
   | { t: 'revoke-device'; device: Uint8Array; cut: number; key: AccountKeyGrant }
+  /** Renames a live device: the name shown for it from then on (the one `add-device` gave is kept in the log). */
+  | { t: 'name-device'; device: Uint8Array; name: string }
   | { t: 'rotate-recovery'; recoverySign: Uint8Array; recoveryBox: Uint8Array; key: AccountKeyGrant }
   /** The providers that are home to this account's spaces, as base URLs (the whole list each time). */
   | { t: 'set-providers'; providers: string[] }
   /** The handles (name@host) this account claims; a provider's directory must agree with this list. */
   | { t: 'set-handles'; handles: string[] };
+
+/** A device's name, in `add-device` and `name-device` alike, is at most this many UTF-16 units. */
+export const MAX_DEVICE_NAME = 200;
 
 export interface IdentityBody {
   v: 1;
@@ -67,7 +72,7 @@ export function readIdentityBody(bytes: Uint8Array): IdentityBody {
         t,
         device: asBytes(o.device, 'op.device', 32),
         box: asBytes(o.box, 'op.box', 32),
-        name: asString(o.name, 'op.name', 200),
+        name: asString(o.name, 'op.name', MAX_DEVICE_NAME),
         key: readGrant(o.key, 'op.key'),
       };
       if (o.claim !== undefined) op.claim = asBytes(o.claim, 'op.claim', 64);
@@ -75,6 +80,9 @@ export function readIdentityBody(bytes: Uint8Array): IdentityBody {
       break;
     case 'revoke-device':
       op = { t, device: asBytes(o.device, 'op.device', 32), cut: asUint(o.cut, 'op.cut'), key: readGrant(o.key, 'op.key') };
+      break;
+    case 'name-device':
+      op = { t, device: asBytes(o.device, 'op.device', 32), name: asString(o.name, 'op.name', MAX_DEVICE_NAME) };
       break;
     case 'rotate-recovery':
       op = {

@@ -99,6 +99,14 @@ function apply(state: IdentityState, signed: Signed, body: IdentityBody, trusted
       target.revoked = { cut: op.cut, at: body.seq };
       return;
     }
+    case 'name-device': {
+      if (!signerIsLiveDevice) reject('unknown-author', 'name-device must be signed by a live device of the account');
+      const target = deviceOf(state, op.device);
+      if (!target || target.revoked) reject('bad-chain', `device ${toId(op.device)} is not a live device of this account`);
+      if (!op.name.trim()) reject('malformed', 'a device name cannot be empty');
+      target.name = op.name;
+      return;
+    }
     case 'set-providers':
     case 'set-handles': {
       if (!signerIsRecovery && !signerIsLiveDevice) reject('unknown-author', `${op.t} needs a live device or the recovery key`);
