@@ -168,6 +168,24 @@ export function storeConformance(name: string, makeFactory: () => Promise<StoreF
       expect(await s.hasEntry(id32(2))).toBe(false);
     });
 
+    it('answers keys read before a write, a deletion or a removed device with what the store holds after it', async () => {
+      const s = await fresh();
+      const ids = async (space: Uint8Array) => hexes((await s.keys(space)).map((k) => k.id)).sort();
+      await s.putEntries([row(1), row(2)]);
+      expect(await ids(SPACE_A)).toEqual(hexes([id32(1), id32(2)]).sort());
+      expect(await ids(SPACE_B)).toEqual([]);
+      await s.putEntries([row(3), row(4, { space: SPACE_B })]);
+      expect(await ids(SPACE_A)).toEqual(hexes([id32(1), id32(2), id32(3)]).sort());
+      expect(await ids(SPACE_B)).toEqual([toHex(id32(4))]);
+      await s.deleteEntries([id32(2)]);
+      expect(await ids(SPACE_A)).toEqual(hexes([id32(1), id32(3)]).sort());
+      await s.deleteDeviceEntries(SPACE_B, [DEV]);
+      expect(await ids(SPACE_B)).toEqual([]);
+      // What a caller does with the list it got does not change what the next caller gets.
+      (await s.keys(SPACE_A)).length = 0;
+      expect(await ids(SPACE_A)).toEqual(hexes([id32(1), id32(3)]).sort());
+    });
+
     it('deletes entries and frees their sequence numbers', async () => {
       const s = await fresh();
       await s.putEntries([row(1), row(2)]);

@@ -16,6 +16,7 @@ import {
 import { quotaMessage } from './quota.js';
 import { checkStore, isDamage, watchForDamage, type IntegrityOptions, type IntegrityReport } from './sqlite-check.js';
 import { CommitRecord, type Ledger } from './sqlite-record.js';
+import { KeyCache } from './sqlite-keys.js';
 import { migrate } from './sqlite-schema.js';
 import { bytes, handleRow, row, type Row, type SqlHandle } from './sqlite-rows.js';
 
@@ -40,6 +41,7 @@ export interface SqliteOptions {
 export class SqliteStore implements Store {
   private readonly db: Database.Database;
   private readonly stmts;
+  private readonly keyCache: KeyCache;
   private wal: Promise<FileHandle> | undefined;
   private syncing: Promise<void> | undefined;
   private nextSync: Promise<void> | undefined;
@@ -66,6 +68,8 @@ export class SqliteStore implements Store {
       throw e;
     }
     const db = this.db;
+    const dataVersion = db.prepare('PRAGMA data_version').pluck();
+    this.keyCache = new KeyCache(() => dataVersion.get() as number);
     this.stmts = watchForDamage((e) => this.noteDamage(e), {
       ledger: db.prepare('SELECT store, writes, entries FROM ledger'),
       wrote: db.prepare('UPDATE ledger SET writes = writes + 1'),
@@ -152,6 +156,7 @@ export class SqliteStore implements Store {
       for (const r of rows) {
         const inserted = this.insertRow(r);
         n += inserted;
+        if (inserted) this.keyCache.changed(r.space);
         if (r.names) this.stmts.name.run(r.names.account, r.space, r.names.creator ? 1 : 0);
         if (inserted && r.charge) {
           const k = toHex(r.charge.account);
@@ -329,11 +334,12 @@ export class SqliteStore implements Store {
     this.write(() => {
       for (const id of ids) this.stmts.del.run(id);
     });
+    this.keyCache.clear();
     await this.durable();
   }
 
   async keys(space: Uint8Array): Promise<EntryKey[]> {
-    return (this.stmts.keys.all(space) as { time: number; id: Uint8Array }[]).map((r) => ({ time: r.time, id: bytes(r.id)! }));
+    return this.keyCache.get(space, () => (this.stmts.keys.all(space) as { time: number; id: Uint8Array }[]).map((r) => ({ time: r.time, id: bytes(r.id)! })));
   }
 
   async spaceEntries(space: Uint8Array, kind?: number): Promise<EntryRow[]> {
@@ -381,6 +387,7 @@ export class SqliteStore implements Store {
     this.write(() => {
       for (const d of devices) this.stmts.delDevice.run(space, d);
     });
+    this.keyCache.changed(space);
     await this.durable();
   }
 
