@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState } from 'react';
-import { CODE_LENGTH, parsePairingCode, type LinkRequest } from '@freehold/client';
+import { CODE_LENGTH, parsePairingCode, type LinkRequest } from '@freehold/client/pairing';
 import type { Session } from './session.js';
 
 type Linking =

@@ -6,7 +6,6 @@ import {
   exportReplica,
   FreeholdError,
   fromId,
-  secretToPhrase,
   toId,
   type IdentityState,
 } from '@freehold/core';
@@ -20,15 +19,13 @@ import {
   hostOf,
   register,
   providerInfo,
-  offerLink,
   ProviderLink,
   Providers,
   resolveHandle,
   type LinkEvent,
-  type LinkOffer,
-  type LinkRequest,
   type WebSocketFactory,
 } from '@freehold/client';
+import type { LinkOffer, LinkRequest } from '@freehold/client/pairing';
 import { closeAccount, Microblog, spacesOf, type Like, type Mirror, type Repost } from '@freehold/microblog';
 import type { IndexProgress, SearchIndex, SearchResults } from '@freehold/microblog/search';
 import { forgetIdentity, saveIdentity, type StoredIdentity } from './keys.js';
@@ -363,7 +360,9 @@ export class Session {
   }
 
   /** On this device: a new linking code, open at `provider` (this page's), for the new device to type. */
-  offerLink(provider = PROVIDER): Promise<LinkOffer> {
+  async offerLink(provider = PROVIDER): Promise<LinkOffer> {
+    // Fetched only here, not with the timeline (see @freehold/client/pairing).
+    const { offerLink } = await import('@freehold/client/pairing');
     return offerLink(provider, this.device);
   }
 
@@ -417,6 +416,8 @@ export class Session {
     if (told.length && told.every((t) => t.status === 'rejected')) {
       console.warn('freehold: no provider took the new log yet; it goes with the next sync');
     }
+    // The word list is fetched only here, not with the timeline (see @freehold/core/words).
+    const { secretToPhrase } = await import('@freehold/core/words');
     return secretToPhrase(secret);
   }
 

@@ -1,6 +1,8 @@
-import { beginRecovery, createAccount, Device, phraseToSecret, requireCurrentPhrase, secretToPhrase } from '@freehold/core';
+import { beginRecovery, createAccount, Device, requireCurrentPhrase } from '@freehold/core';
+import { secretToPhrase, phraseToSecret } from '@freehold/core/words';
 import { IndexedDbStore } from '@freehold/stores/indexeddb';
-import { claimHandle, findLog, providerInfo, register, requestLink as offerKeys, type PendingLink } from '@freehold/client';
+import { claimHandle, findLog, providerInfo, register } from '@freehold/client';
+import { requestLink as offerKeys, type PendingLink } from '@freehold/client/pairing';
 import { saveIdentity, type StoredIdentity } from './keys.js';
 import { Session, STORE } from './session.js';
 import { PROVIDER } from './site.js';

@@ -32,7 +32,6 @@ export {
   type SpaceFingerprint,
 } from './http.js';
 export { Deliveries, type DeliveryOptions, type DeliveryState, type SentPlace } from './deliveries.js';
-export { CODE_LENGTH, linkFingerprint, newPairingCode, offerLink, parsePairingCode, requestLink, type LinkOffer, type LinkRequest, type PendingLink } from './pairing.js';
 export { providerInfo, type ProviderInfo } from './provider-info.js';
 export { MovedError } from './moved.js';
 export { accountBytes, compareHoldings, localFingerprints, type Held, type SpaceCheck } from './holdings.js';

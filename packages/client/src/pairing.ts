@@ -24,7 +24,9 @@ import { wordlist } from '@scure/bip39/wordlists/english.js';
 import { post, signedFor } from './http.js';
 
 /**
- * Linking a new device to an account, confirmed by the person who holds both devices.
+ * Linking a new device to an account, confirmed by the person who holds both devices. An entry of its own
+ * (`@freehold/client/pairing`): its fingerprints are words of the BIP39 list, which a screen that links no device,
+ * such as the web app's timeline, need not load.
  *
  * 1. A device of the account makes a code (13 Crockford base32 characters: 65 random bits) and opens a pairing
  *    at its provider with a signed `pair` request: the mailbox id and an *offer* box holding the account id.

@@ -8,12 +8,11 @@ import {
   Kind,
   listDocs,
   newDeviceKeys,
-  phraseToSecret,
   readEntry,
-  secretToPhrase,
   toHex,
   possessionProof,
 } from '@freehold/core';
+import { secretToPhrase, phraseToSecret } from '@freehold/core/words';
 import { MemoryStore } from '@freehold/stores';
 import { get, introduce, newUser, put, sync } from './helpers.js';
 

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { ed25519, x25519 } from '@noble/curves/ed25519.js';
 import { xchacha20poly1305 } from '@noble/ciphers/chacha.js';
-import { fromHex, toHex, pureBackend, secretToPhrase, phraseToSecret, isFreeholdError, type CryptoBackend } from '@freehold/core';
+import { fromHex, toHex, pureBackend, isFreeholdError, type CryptoBackend } from '@freehold/core';
+import { secretToPhrase, phraseToSecret } from '@freehold/core/words';
 import { nodeBackend } from '@freehold/node';
 
 // RFC 8032 section 7.1, tests 1-3.

@@ -16,11 +16,10 @@ import {
   toHex,
   verifyLog,
   beginRecovery,
-  secretToPhrase,
-  phraseToSecret,
   accountOfRecovery,
   possessionProof,
 } from '@freehold/core';
+import { secretToPhrase, phraseToSecret } from '@freehold/core/words';
 
 const now = () => Date.now();
 

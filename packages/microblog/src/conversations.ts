@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { reject } from '@freehold/core';
 import type { InboxItem, Microblog } from './microblog.js';
 import { parse, PostRef, type Message } from './schema.js';
@@ -8,7 +8,7 @@ import { parse, PostRef, type Message } from './schema.js';
  * `notifications`), up to and including the message time `at`. Kept in the `read` document of the account's
  * private space, so every device of the account sees the same unread counts and no follower sees them at all.
  */
-export const ReadMark = z.object({ schema: z.literal('microblog.read@1'), at: z.number().int().nonnegative() });
+export const ReadMark = z.object({ schema: z.literal('microblog.read@1'), at: z.int().check(z.nonnegative()) });
 export type ReadMark = z.infer<typeof ReadMark>;
 
 const READ_DOC = 'read';

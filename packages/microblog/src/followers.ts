@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { fromId, FreeholdError, reject, toHex } from '@freehold/core';
 import type { Microblog } from './microblog.js';
 
@@ -16,7 +16,7 @@ export interface Follower {
 /** The owner's decision on a request, and when; a bare status (older replicas) stands against every request. */
 const Decision = z.union([
   z.object({ status: z.enum(['approved', 'denied', 'removed']), at: z.number() }),
-  z.enum(['approved', 'denied', 'removed']).transform((status) => ({ status, at: Number.POSITIVE_INFINITY })),
+  z.pipe(z.enum(['approved', 'denied', 'removed']), z.transform((status) => ({ status, at: Number.POSITIVE_INFINITY }))),
 ]);
 
 /** Who asked to follow, and what became of it. A request newer than a denial or a removal is pending again. */

@@ -1,15 +1,21 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
+import { en } from 'zod/locales';
 import { reject } from '@freehold/core';
 
 /**
  * The open schemas of the microblog. Every document carries its schema name, so any app can tell what it holds
  * and refuse what it does not understand; the web app and the CLI use these and nothing else.
  */
-const accountId = z.string().regex(/^[1-9A-HJ-NP-Za-km-z]{40,50}$/, 'an account id');
-const postId = z.string().regex(/^[1-9A-HJ-NP-Za-km-z]{10,30}$/, 'a post id');
-const handle = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,31}@[a-z0-9.:[\]-]+$/i, 'a handle like name@host');
+// zod's smaller build, whose parts a bundle keeps only if used (the web app's first screen checks documents with
+// these); its default messages are English, as the full build's are.
+z.config(en());
 
-export const PostRef = z.object({ account: accountId, post: postId, audience: z.enum(['public', 'friends']).default('public') });
+const accountId = z.string().check(z.regex(/^[1-9A-HJ-NP-Za-km-z]{40,50}$/, 'an account id'));
+const postId = z.string().check(z.regex(/^[1-9A-HJ-NP-Za-km-z]{10,30}$/, 'a post id'));
+const handle = z.string().check(z.regex(/^[a-z0-9][a-z0-9_-]{0,31}@[a-z0-9.:[\]-]+$/i, 'a handle like name@host'));
+const nonNegativeInt = z.int().check(z.nonnegative());
+
+export const PostRef = z.object({ account: accountId, post: postId, audience: z._default(z.enum(['public', 'friends']), 'public') });
 export type PostRef = z.infer<typeof PostRef>;
 
 /** Images: what a post or profile may carry, bounded before anything is stored. */
@@ -23,33 +29,32 @@ export const MAX_AVATAR = 1024 * 1024;
 
 /** A stored image: a blob of the space of the document naming it (see @freehold/core blob.ts). */
 export const Picture = z.object({
-  blob: z.string().regex(/^[1-9A-HJ-NP-Za-km-z]{40,50}$/, 'a blob id'),
+  blob: z.string().check(z.regex(/^[1-9A-HJ-NP-Za-km-z]{40,50}$/, 'a blob id')),
   mime: z.enum(IMAGE_TYPES),
-  width: z.number().int().min(1).max(65_535),
-  height: z.number().int().min(1).max(65_535),
-  size: z.number().int().min(1).max(MAX_IMAGE),
+  width: z.int().check(z.minimum(1), z.maximum(65_535)),
+  height: z.int().check(z.minimum(1), z.maximum(65_535)),
+  size: z.int().check(z.minimum(1), z.maximum(MAX_IMAGE)),
 });
 export type Picture = z.infer<typeof Picture>;
 
 /** An image of a post: what it shows in words, and a smaller copy made by the device that posted it. */
-export const ImageRef = Picture.extend({ alt: z.string().max(MAX_ALT).default(''), thumb: Picture.optional() });
+export const ImageRef = z.extend(Picture, { alt: z._default(z.string().check(z.maxLength(MAX_ALT)), ''), thumb: z.optional(Picture) });
 export type ImageRef = z.infer<typeof ImageRef>;
 
 export const Profile = z.object({
   schema: z.literal('microblog.profile@1'),
-  name: z.string().trim().min(1).max(80),
-  bio: z.string().max(500).default(''),
-  handle: handle.optional(),
+  name: z.string().check(z.trim(), z.minLength(1), z.maxLength(80)),
+  bio: z._default(z.string().check(z.maxLength(500)), ''),
+  handle: z.optional(handle),
   /** The avatar, a blob of the public space: editing the profile no longer rewrites the image. */
-  picture: Picture.optional(),
+  picture: z.optional(Picture),
   /** Profiles written before blobs carried the image inline; still read, never written. */
-  avatar: z
-    .custom<Uint8Array>((v) => v instanceof Uint8Array, 'avatar must be image bytes')
-    .refine((b) => b.length <= 256 * 1024, 'avatar over 256 KiB')
-    .optional(),
-  avatarType: z.enum(['image/png', 'image/jpeg', 'image/webp']).optional(),
+  avatar: z.optional(
+    z.custom<Uint8Array>((v) => v instanceof Uint8Array, 'avatar must be image bytes').check(z.refine((b) => b.length <= 256 * 1024, 'avatar over 256 KiB')),
+  ),
+  avatarType: z.optional(z.enum(['image/png', 'image/jpeg', 'image/webp'])),
   /** Set as the account is deleted: what contacts' replicas keep of it says so, and nothing else. */
-  deletedAt: z.number().int().nonnegative().optional(),
+  deletedAt: z.optional(nonNegativeInt),
 });
 export type Profile = z.infer<typeof Profile>;
 
@@ -57,30 +62,32 @@ export const Post = z
   .object({
     schema: z.literal('microblog.post@1'),
     /** Empty only in a repost, which shows the post it passes on. */
-    text: z.string().trim().max(5000, 'a post is at most 5000 characters'),
-    createdAt: z.number().int().nonnegative(),
+    text: z.string().check(z.trim(), z.maxLength(5000, 'a post is at most 5000 characters')),
+    createdAt: nonNegativeInt,
     audience: z.enum(['public', 'friends']),
-    replyTo: PostRef.optional(),
-    images: z.array(ImageRef).max(MAX_IMAGES, `a post carries at most ${MAX_IMAGES} images`).default([]),
-    mentions: z.array(handle).max(50).default([]),
+    replyTo: z.optional(PostRef),
+    images: z._default(z.array(ImageRef).check(z.maxLength(MAX_IMAGES, `a post carries at most ${MAX_IMAGES} images`)), []),
+    mentions: z._default(z.array(handle).check(z.maxLength(50)), []),
     /** Kept by the author from inbox notifications, so every reader sees them without asking everyone. */
-    likes: z.number().int().nonnegative().default(0),
-    likedBy: z.record(accountId, z.number()).default({}),
-    replies: z.array(PostRef).max(10_000).default([]),
+    likes: z._default(nonNegativeInt, 0),
+    likedBy: z._default(z.record(accountId, z.number()), {}),
+    replies: z._default(z.array(PostRef).check(z.maxLength(10_000)), []),
     /** Set when the author changed the text; the document holds the newest revision. */
-    editedAt: z.number().int().nonnegative().optional(),
+    editedAt: z.optional(nonNegativeInt),
     /** A repost passes this public post on to the reposter's followers, as it is. */
-    repostOf: PostRef.optional(),
+    repostOf: z.optional(PostRef),
     /** A quote post shows this post under its own text. */
-    quoteOf: PostRef.optional(),
+    quoteOf: z.optional(PostRef),
     /** Kept by the author from inbox notifications, as likes are. */
-    reposts: z.number().int().nonnegative().default(0),
-    repostedBy: z.record(accountId, z.number()).default({}),
+    reposts: z._default(nonNegativeInt, 0),
+    repostedBy: z._default(z.record(accountId, z.number()), {}),
   })
-  .superRefine((p, ctx) => {
-    if (!p.text && !p.repostOf && !p.images.length) ctx.addIssue({ code: 'custom', path: ['text'], message: 'a post needs some text' });
-    if (p.repostOf && (p.text || p.quoteOf || p.replyTo || p.images.length)) ctx.addIssue({ code: 'custom', path: ['repostOf'], message: 'a repost carries nothing of its own' });
-  });
+  .check(
+    z.superRefine((p, ctx) => {
+      if (!p.text && !p.repostOf && !p.images.length) ctx.addIssue({ code: 'custom', path: ['text'], message: 'a post needs some text' });
+      if (p.repostOf && (p.text || p.quoteOf || p.replyTo || p.images.length)) ctx.addIssue({ code: 'custom', path: ['repostOf'], message: 'a repost carries nothing of its own' });
+    }),
+  );
 export type Post = z.infer<typeof Post>;
 
 /**
@@ -89,8 +96,8 @@ export type Post = z.infer<typeof Post>;
  */
 export const DeletedPost = z.object({
   schema: z.literal('microblog.post@1'),
-  createdAt: z.number().int().nonnegative(),
-  deletedAt: z.number().int().nonnegative(),
+  createdAt: nonNegativeInt,
+  deletedAt: nonNegativeInt,
 });
 export type DeletedPost = z.infer<typeof DeletedPost>;
 
@@ -105,20 +112,20 @@ export function readPost(raw: unknown): { post: Post } | { deleted: DeletedPost 
 export const Follow = z.object({
   schema: z.literal('microblog.follow@1'),
   account: accountId,
-  handle: handle.optional(),
-  since: z.number().int().nonnegative(),
+  handle: z.optional(handle),
+  since: nonNegativeInt,
   /**
    * Whether the request to see friends-only posts reached their inbox. False while they have no inbox (they have
    * not set up a microblog yet): it goes out once they have (see Microblog.sendPendingRequests).
    */
-  requested: z.boolean().default(true),
+  requested: z._default(z.boolean(), true),
 });
 export type Follow = z.infer<typeof Follow>;
 
 export const Like = z.object({
   schema: z.literal('microblog.like@1'),
   post: PostRef,
-  createdAt: z.number().int().nonnegative(),
+  createdAt: nonNegativeInt,
 });
 export type Like = z.infer<typeof Like>;
 
@@ -127,12 +134,12 @@ export const Repost = z.object({
   schema: z.literal('microblog.repost@1'),
   post: PostRef,
   repost: PostRef,
-  createdAt: z.number().int().nonnegative(),
+  createdAt: nonNegativeInt,
 });
 export type Repost = z.infer<typeof Repost>;
 
 const restriction = <S extends string>(schema: S) =>
-  z.object({ schema: z.literal(schema), account: accountId, handle: handle.optional(), since: z.number().int().nonnegative() });
+  z.object({ schema: z.literal(schema), account: accountId, handle: z.optional(handle), since: nonNegativeInt });
 /**
  * An account this one blocked: its messages (follow requests, replies, mentions, likes, reposts, DMs) are dropped
  * and it is out of the friends space. Kept by account in the `blocked` document of the account's private space.
@@ -145,30 +152,30 @@ export type Mute = z.infer<typeof Mute>;
 
 /** What others append to an inbox: requests, notifications and direct messages. */
 export const Message = z.discriminatedUnion('type', [
-  z.object({ schema: z.literal('microblog.message@1'), type: z.literal('follow-request'), from: accountId, handle: handle.optional(), at: z.number().int() }),
-  z.object({ schema: z.literal('microblog.message@1'), type: z.literal('reply'), from: accountId, post: PostRef, reply: PostRef, at: z.number().int() }),
-  z.object({ schema: z.literal('microblog.message@1'), type: z.literal('mention'), from: accountId, post: PostRef, at: z.number().int() }),
-  z.object({ schema: z.literal('microblog.message@1'), type: z.literal('like'), from: accountId, post: PostRef, at: z.number().int() }),
+  z.object({ schema: z.literal('microblog.message@1'), type: z.literal('follow-request'), from: accountId, handle: z.optional(handle), at: z.int() }),
+  z.object({ schema: z.literal('microblog.message@1'), type: z.literal('reply'), from: accountId, post: PostRef, reply: PostRef, at: z.int() }),
+  z.object({ schema: z.literal('microblog.message@1'), type: z.literal('mention'), from: accountId, post: PostRef, at: z.int() }),
+  z.object({ schema: z.literal('microblog.message@1'), type: z.literal('like'), from: accountId, post: PostRef, at: z.int() }),
   /** Takes back the sender's like; the newer of a like and an unlike decides. */
-  z.object({ schema: z.literal('microblog.message@1'), type: z.literal('unlike'), from: accountId, post: PostRef, at: z.number().int() }),
-  z.object({ schema: z.literal('microblog.message@1'), type: z.literal('repost'), from: accountId, post: PostRef, repost: PostRef, at: z.number().int() }),
+  z.object({ schema: z.literal('microblog.message@1'), type: z.literal('unlike'), from: accountId, post: PostRef, at: z.int() }),
+  z.object({ schema: z.literal('microblog.message@1'), type: z.literal('repost'), from: accountId, post: PostRef, repost: PostRef, at: z.int() }),
   /** Takes back a repost; as for likes, the newer of the two decides. */
-  z.object({ schema: z.literal('microblog.message@1'), type: z.literal('unrepost'), from: accountId, post: PostRef, at: z.number().int() }),
+  z.object({ schema: z.literal('microblog.message@1'), type: z.literal('unrepost'), from: accountId, post: PostRef, at: z.int() }),
   /** The sender removed the recipient from its followers: friends-only posts from now on are not for them. */
-  z.object({ schema: z.literal('microblog.message@1'), type: z.literal('follower-removed'), from: accountId, at: z.number().int() }),
+  z.object({ schema: z.literal('microblog.message@1'), type: z.literal('follower-removed'), from: accountId, at: z.int() }),
   z.object({
     schema: z.literal('microblog.message@1'),
     type: z.literal('dm'),
     from: accountId,
     to: accountId,
-    text: z.string().trim().min(1).max(5000),
-    at: z.number().int(),
+    text: z.string().check(z.trim(), z.minLength(1), z.maxLength(5000)),
+    at: z.int(),
   }),
 ]);
 export type Message = z.infer<typeof Message>;
 
 /** A document checked against its schema; what does not fit is refused (`invalid-argument`) with the first problem. */
-export function parse<T>(schema: z.ZodType<T>, v: unknown, what: string): T {
+export function parse<T>(schema: z.ZodMiniType<T>, v: unknown, what: string): T {
   const r = schema.safeParse(v);
   if (!r.success) {
     const i = r.error.issues[0]!;

@@ -6,10 +6,10 @@ import {
   encodeCard,
   MAX_DEVICE_NAME,
   reject,
-  secretToPhrase,
   toId,
   type Device,
 } from '@freehold/core';
+import { secretToPhrase } from '@freehold/core/words';
 import { ready, type Command, type Context } from '../command.js';
 import { hasProfile, Profile } from '../profile.js';
 import { readInput, writeOutput } from '../files.js';

@@ -2,13 +2,13 @@ import {
   beginRecovery,
   encodeCard,
   fromId,
-  phraseToSecret,
   reject,
   requireCurrentPhrase,
   toId,
   type IdentityState,
   type PendingRecovery,
 } from '@freehold/core';
+import { phraseToSecret } from '@freehold/core/words';
 import { findLog, hostOf, providerInfo } from '@freehold/client';
 import type { Command, Context } from '../command.js';
 import { readInput } from '../files.js';
