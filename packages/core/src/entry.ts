@@ -32,11 +32,7 @@ export interface Entry extends Header {
   bytes: Uint8Array;
 }
 
-function u32(n: number): Uint8Array {
-  const b = new Uint8Array(4);
-  new DataView(b.buffer).setUint32(0, n);
-  return b;
-}
+const u32 = (n: number): Uint8Array => new Uint8Array([n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255]);
 
 /** The entry id: SHA-256 over the exact header and payload bytes. The device signs this id. */
 export const entryId = (header: Uint8Array, payload: Uint8Array): Uint8Array => signedId('entry', u32(header.length), header, payload);
@@ -73,8 +69,10 @@ export function readEntry(bytes: Uint8Array): Entry {
 
 /** Decodes and checks an entry's structure; the caller still has to verify its signature (see readEntries). */
 export function decodeEntry(bytes: Uint8Array): Entry {
-  const e = decodeUnhashed(bytes);
-  return { ...e, id: entryId(e.header, e.payload) };
+  const e = decodeUnhashed(bytes) as Entry;
+  // Set on the decoded object rather than spread into a copy: a provider decodes every entry it is sent.
+  e.id = entryId(e.header, e.payload);
+  return e;
 }
 
 /**
@@ -94,7 +92,8 @@ export function decodeUnhashed(bytes: Uint8Array): Omit<Entry, 'id'> {
   if (f[1] !== SUITE) reject('unsupported-version', `crypto suite ${String(f[1])} is not supported`);
   const kind = asUint(f[2], 'header.kind');
   if (!KINDS.has(kind)) reject('malformed', `header.kind ${kind} is unknown`);
-  const h: Header = {
+  // Built once, in its final shape: a provider decodes every entry it is sent.
+  const h: Omit<Entry, 'id'> = {
     kind: kind as Kind,
     space: asBytes(f[3], 'header.space', 32),
     doc: asBytes(f[4], 'header.doc'),
@@ -103,6 +102,10 @@ export function decodeUnhashed(bytes: Uint8Array): Omit<Entry, 'id'> {
     prev: asBytes(f[7], 'header.prev'),
     basis: asBytes(f[8], 'header.basis'),
     time: asUint(f[9], 'header.time'),
+    header,
+    payload,
+    signature,
+    bytes,
   };
   const size = asUint(f[10], 'header.size');
   if (size !== payload.length) reject('malformed', 'header.size does not match the payload');
@@ -112,7 +115,7 @@ export function decodeUnhashed(bytes: Uint8Array): Omit<Entry, 'id'> {
   const isMembership = h.kind === Kind.membership;
   if (h.doc.length !== (isMembership ? 0 : 16)) reject('malformed', 'header.doc must be 16 bytes (empty for membership)');
   if (h.basis.length !== (isMembership ? 0 : 32)) reject('malformed', 'header.basis must be 32 bytes (empty for membership)');
-  return { ...h, header, payload, signature, bytes };
+  return h;
 }
 
 /** Decodes and verifies a batch, verifying signatures in parallel where the platform can. */

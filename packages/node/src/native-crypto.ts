@@ -1,4 +1,4 @@
-import { createHash, createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, hash, sign, verify, type KeyObject } from 'node:crypto';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { useCryptoBackend, type CryptoBackend } from '@freehold/core';
 
@@ -74,7 +74,8 @@ export const nodeBackend: CryptoBackend = {
       ),
     );
   },
-  sha256: (data) => new Uint8Array(createHash('sha256').update(data).digest()),
+  // One-shot: no Hash object per call, which was a third of the cost of hashing an entry.
+  sha256: (data) => new Uint8Array(hash('sha256', data, 'buffer')),
 };
 
 export function installNativeCrypto(): void {
