@@ -17,7 +17,8 @@ import { quotaMessage } from './quota.js';
 import { checkStore, isDamage, watchForDamage, type IntegrityOptions, type IntegrityReport } from './sqlite-check.js';
 import { CommitRecord, type Ledger } from './sqlite-record.js';
 import { migrate } from './sqlite-schema.js';
-import { bytes, handleRow, row, type Row, type SqlHandle } from './sqlite-rows.js';
+import { entryValues, INSERT_ENTRY, refOf } from './sqlite-pack.js';
+import { bytes, handleRow, REF, ROW, row, type Row, type SqlHandle } from './sqlite-rows.js';
 
 export interface SqliteOptions {
   /**
@@ -40,6 +41,7 @@ export interface SqliteOptions {
 export class SqliteStore implements Store {
   private readonly db: Database.Database;
   private readonly stmts;
+  private readonly ref: (value: Uint8Array) => number;
   private wal: Promise<FileHandle> | undefined;
   private syncing: Promise<void> | undefined;
   private nextSync: Promise<void> | undefined;
@@ -66,32 +68,39 @@ export class SqliteStore implements Store {
       throw e;
     }
     const db = this.db;
+    this.ref = refOf(db);
     this.stmts = watchForDamage((e) => this.noteDamage(e), {
       ledger: db.prepare('SELECT store, writes, entries FROM ledger'),
       wrote: db.prepare('UPDATE ledger SET writes = writes + 1'),
       inserted: db.prepare('UPDATE ledger SET entries = entries + ?'),
-      insert: db.prepare('INSERT INTO entries (id, space, doc, kind, device, seq, time, bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING'),
+      insert: db.prepare(`${INSERT_ENTRY} ON CONFLICT (id) DO NOTHING`),
       has: db.prepare('SELECT 1 FROM entries WHERE id = ?').pluck(),
-      getRow: db.prepare('SELECT id, space, doc, kind, device, seq, time, bytes FROM entries WHERE id = ?'),
-      bySeq: db.prepare('SELECT id FROM entries WHERE device = ? AND seq = ?').pluck(),
-      maxSeq: db.prepare('SELECT COALESCE(MAX(seq), 0) FROM entries WHERE device = ?').pluck(),
+      getRow: db.prepare(`SELECT ${ROW} FROM entries e WHERE id = ?`),
+      bySeq: db.prepare(`SELECT id FROM entries WHERE device = ${REF} AND seq = ?`).pluck(),
+      maxSeq: db.prepare(`SELECT COALESCE(MAX(seq), 0) FROM entries WHERE device = ${REF}`).pluck(),
       del: db.prepare('DELETE FROM entries WHERE id = ?'),
-      keys: db.prepare('SELECT time, id FROM entries WHERE space = ? ORDER BY time, id'),
-      space: db.prepare('SELECT id, space, doc, kind, device, seq, time, bytes FROM entries WHERE space = ? ORDER BY time, id'),
-      spaceKind: db.prepare('SELECT id, space, doc, kind, device, seq, time, bytes FROM entries WHERE space = ? AND kind = ? ORDER BY time, id'),
-      doc: db.prepare('SELECT id, space, doc, kind, device, seq, time, bytes FROM entries WHERE space = ? AND doc = ? ORDER BY time, id'),
-      device: db.prepare('SELECT id, space, doc, kind, device, seq, time, bytes FROM entries WHERE space = ? AND device = ? AND seq > ? ORDER BY time, id'),
-      deviceAll: db.prepare('SELECT id, space, doc, kind, device, seq, time, bytes FROM entries WHERE device = ? AND seq > ? ORDER BY time, id'),
-      spaces: db.prepare('SELECT DISTINCT space FROM entries ORDER BY space').pluck(),
+      keys: db.prepare(`SELECT time, id FROM entries WHERE space = ${REF} ORDER BY time, id`),
+      space: db.prepare(`SELECT ${ROW} FROM entries e WHERE space = ${REF} ORDER BY time, id`),
+      spaceKind: db.prepare(`SELECT ${ROW} FROM entries e WHERE space = ${REF} AND kind = ? ORDER BY time, id`),
+      // The document index finds the rows and SQLite sorts their (time, id); their bytes are read after, row by row,
+      // so that a large blob's chunks are never all held by the sort. Named: the planner would rather scan the
+      // whole space in order than sort a few rows.
+      doc: db.prepare(`SELECT n FROM entries INDEXED BY entries_doc WHERE space = ${REF} AND doc = ? ORDER BY time, id`).pluck(),
+      byN: db.prepare(`SELECT ${ROW} FROM entries e WHERE n = ?`),
+      device: db.prepare(`SELECT ${ROW} FROM entries e WHERE space = ${REF} AND device = ${REF} AND seq > ? ORDER BY time, id`),
+      deviceAll: db.prepare(`SELECT ${ROW} FROM entries e WHERE device = ${REF} AND seq > ? ORDER BY time, id`),
+      spaces: db.prepare('SELECT value FROM refs WHERE n IN (SELECT DISTINCT space FROM entries) ORDER BY value').pluck(),
       name: db.prepare('INSERT INTO space_names (account, space, creator) VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET creator = 1 WHERE excluded.creator = 1'),
       spacesOf: db.prepare('SELECT space, creator FROM space_names WHERE account = ? ORDER BY space'),
-      recent: db.prepare('SELECT id, space, doc, kind, device, seq, time, bytes FROM entries WHERE space = ? AND time < ? ORDER BY time DESC, id DESC LIMIT ?'),
-      recentOfKind: db.prepare('SELECT id, space, doc, kind, device, seq, time, bytes FROM entries WHERE space = ? AND time < ? AND kind = ? ORDER BY time DESC, id DESC LIMIT ?'),
+      recent: db.prepare(`SELECT ${ROW} FROM entries e WHERE space = ${REF} AND time < ? ORDER BY time DESC, id DESC LIMIT ?`),
+      recentOfKind: db.prepare(`SELECT ${ROW} FROM entries e WHERE space = ${REF} AND time < ? AND kind = ? ORDER BY time DESC, id DESC LIMIT ?`),
       count: db.prepare('SELECT COUNT(*) FROM entries').pluck(),
-      countIn: db.prepare('SELECT COUNT(*) FROM entries WHERE space = ?').pluck(),
-      // length() of a blob reads its size from the record header, not the blob.
-      usage: db.prepare('SELECT device, COUNT(*) AS entries, SUM(LENGTH(bytes)) AS bytes FROM entries WHERE space = ? GROUP BY device'),
-      delDevice: db.prepare('DELETE FROM entries WHERE space = ? AND device = ?'),
+      countIn: db.prepare(`SELECT COUNT(*) FROM entries WHERE space = ${REF}`).pluck(),
+      // length() of a blob reads its size from the record header, not the blob; `cut` gives back what packing took.
+      usage: db.prepare(
+        `SELECT (SELECT value FROM refs WHERE n = device) AS device, COUNT(*) AS entries, SUM(LENGTH(bytes) + cut) AS bytes FROM entries WHERE space = ${REF} GROUP BY device`,
+      ),
+      delDevice: db.prepare(`DELETE FROM entries WHERE space = ${REF} AND device = ${REF}`),
       putCard: db.prepare('INSERT INTO cards (account, card) VALUES (?, ?) ON CONFLICT (account) DO UPDATE SET card = excluded.card'),
       getCard: db.prepare('SELECT card FROM cards WHERE account = ?').pluck(),
       cards: db.prepare('SELECT account, card FROM cards ORDER BY account'),
@@ -172,7 +181,7 @@ export class SqliteStore implements Store {
   /** Inserts a row unless held; the (device, seq) index refuses a second entry at a sequence number. */
   private insertRow(r: EntryRow): number {
     try {
-      return this.stmts.insert.run(r.id, r.space, r.doc, r.kind, r.device, r.seq, r.time, r.bytes).changes;
+      return this.stmts.insert.run(...entryValues(this.ref, r)).changes;
     } catch (e) {
       if ((e as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') reject('fork', `the device already signed a different entry with sequence ${r.seq}`);
       throw e;
@@ -342,7 +351,7 @@ export class SqliteStore implements Store {
   }
 
   async docEntries(space: Uint8Array, doc: Uint8Array): Promise<EntryRow[]> {
-    return (this.stmts.doc.all(space, doc) as Row[]).map(row);
+    return this.db.transaction(() => (this.stmts.doc.all(space, doc) as number[]).map((n) => row(this.stmts.byN.get(n) as Row)))();
   }
 
   async recentEntries(spaces: Uint8Array[], limit: number, before = Number.MAX_SAFE_INTEGER, kinds?: number[]): Promise<EntryRow[]> {
