@@ -6,7 +6,7 @@ import type { EntryRow } from '@freehold/core';
  * An entry is `[header, payload, signature]` and its header `[1, suite, kind, space, doc, device, seq, prev,
  * basis, time, size]` (core's entry.ts). Space, doc, device and seq sit side by side, and so do basis and time:
  * the store cuts those two runs out of the bytes and, on reading, writes them back from its columns. Nothing is
- * re-encoded from a decoded entry: a run is cut only where its bytes are exactly what `run` writes from the
+ * re-encoded from a decoded entry: a run is cut only where its bytes are exactly what this module writes from the
  * columns, so putting it back gives the signed bytes again whatever encoder made them. Any other entry (another
  * encoder's choices, a malformed one a test stores) is kept whole.
  */
@@ -14,41 +14,52 @@ import type { EntryRow } from '@freehold/core';
 /** Where the first run starts: after the entry's array head, the header's byte-string head, and version, suite and kind. */
 const FIRST = 7;
 
-/** A CBOR head in its shortest form: what core's encoder writes for lengths and integers. */
-function head(major: number, n: number): number[] {
-  const m = major << 5;
-  if (n < 24) return [m | n];
-  if (n < 0x100) return [m | 24, n];
-  if (n < 0x10000) return [m | 25, n >> 8, n & 0xff];
-  if (n <= 0xffffffff) return [m | 26, n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff];
-  return [];
+type Columns = Pick<EntryRow, 'space' | 'doc' | 'device' | 'seq' | 'time'>;
+
+/** Bytes of a CBOR head in its shortest form (what core's encoder writes for lengths and integers); 0 past 32 bits. */
+const headSize = (n: number) => (n < 24 ? 1 : n < 0x100 ? 2 : n < 0x10000 ? 3 : n <= 0xffffffff ? 5 : 0);
+
+function writeHead(out: Uint8Array, at: number, major: number, n: number): number {
+  const size = headSize(n);
+  out[at] = (major << 5) | [n, 24, 25, 0, 26][size - 1]!;
+  for (let i = size - 1; i > 0; i--, n = Math.floor(n / 256)) out[at + i] = n & 0xff;
+  return at + size;
 }
 
-const bstr = (b: Uint8Array): number[] => [...head(2, b.length), ...b];
+function writeBytes(out: Uint8Array, at: number, b: Uint8Array): number {
+  at = writeHead(out, at, 2, b.length);
+  out.set(b, at);
+  return at + b.length;
+}
+
+const bytesSize = (b: Uint8Array) => headSize(b.length) + b.length;
 
 /** A time as core's encoder writes it: an integer past 32 bits as a float64. */
-function time(t: number): number[] {
-  if (t <= 0xffffffff) return head(0, t);
-  const b = new Uint8Array(9);
-  b[0] = 0xfb;
-  new DataView(b.buffer).setFloat64(1, t);
-  return [...b];
+const timeSize = (t: number) => (t <= 0xffffffff ? headSize(t) : 9);
+
+function writeTime(out: Uint8Array, at: number, t: number): number {
+  if (t <= 0xffffffff) return writeHead(out, at, 0, t);
+  out[at] = 0xfb;
+  new DataView(out.buffer, out.byteOffset + at + 1, 8).setFloat64(0, t);
+  return at + 9;
 }
 
-/** The run after kind (space, doc, device, seq), or undefined for a sequence number a head cannot write in 5 bytes. */
-function first(r: Pick<EntryRow, 'space' | 'doc' | 'device' | 'seq'>): number[] | undefined {
-  const seq = head(0, r.seq);
-  return seq.length ? [...bstr(r.space), ...bstr(r.doc), ...bstr(r.device), ...seq] : undefined;
-}
+/** Length of the run after kind (space, doc, device, seq); 0 for a sequence number a head cannot write in 5 bytes. */
+const firstSize = (r: Columns) => (headSize(r.seq) ? bytesSize(r.space) + bytesSize(r.doc) + bytesSize(r.device) + headSize(r.seq) : 0);
+const writeFirst = (out: Uint8Array, at: number, r: Columns) => writeHead(out, writeBytes(out, writeBytes(out, writeBytes(out, at, r.space), r.doc), r.device), 0, r.seq);
+
+const secondSize = (basis: Uint8Array, t: number) => bytesSize(basis) + timeSize(t);
+const writeSecond = (out: Uint8Array, at: number, basis: Uint8Array, t: number) => writeTime(out, writeBytes(out, at, basis), t);
 
 /** Where the second run starts in the packed bytes: prev is empty at sequence 1 and 32 bytes after. */
 const secondAt = (seq: number) => FIRST + (seq === 1 ? 1 : 34);
 
-const second = (basis: Uint8Array, t: number) => [...bstr(basis), ...time(t)];
-
-function matches(bytes: Uint8Array, at: number, run: number[]): boolean {
-  if (at + run.length > bytes.length) return false;
-  return run.every((b, i) => bytes[at + i] === b);
+function matches(bytes: Uint8Array, at: number, size: number, write: (out: Uint8Array, at: number) => void): boolean {
+  if (at + size > bytes.length) return false;
+  const run = new Uint8Array(size);
+  write(run, 0);
+  for (let i = 0; i < size; i++) if (bytes[at + i] !== run[i]) return false;
+  return true;
 }
 
 export interface Packed {
@@ -63,31 +74,29 @@ export interface Packed {
 /** The entry's bytes packed, or undefined where they must be kept whole. */
 export function pack(r: EntryRow): Packed | undefined {
   const b = r.bytes;
-  const one = first(r);
-  if (!one || !matches(b, FIRST, one)) return undefined;
-  const at = secondAt(r.seq) + one.length;
+  const one = firstSize(r);
+  if (!one || !matches(b, FIRST, one, (out, at) => writeFirst(out, at, r))) return undefined;
+  const at = secondAt(r.seq) + one;
   // Empty for membership entries, else 32 bytes; a short read fails the match below.
   const basis = b[at] === 0x40 ? new Uint8Array(0) : b[at] === 0x58 && b[at + 1] === 32 ? b.subarray(at + 2, at + 34) : undefined;
   if (!basis) return undefined;
-  const two = second(basis, r.time);
-  if (!matches(b, at, two)) return undefined;
-  const body = new Uint8Array(b.length - one.length - two.length);
+  const two = secondSize(basis, r.time);
+  if (!matches(b, at, two, (out, i) => writeSecond(out, i, basis, r.time))) return undefined;
+  const body = new Uint8Array(b.length - one - two);
   body.set(b.subarray(0, FIRST), 0);
-  body.set(b.subarray(FIRST + one.length, at), FIRST);
-  body.set(b.subarray(at + two.length), at - one.length);
-  return { body, basis: basis.slice(), cut: one.length + two.length };
+  body.set(b.subarray(FIRST + one, at), FIRST);
+  body.set(b.subarray(at + two), at - one);
+  return { body, basis: basis.slice(), cut: one + two };
 }
 
 /** The entry's bytes again, from what pack left and the row's columns. */
-export function unpack(body: Uint8Array, r: Pick<EntryRow, 'space' | 'doc' | 'device' | 'seq' | 'time'>, basis: Uint8Array): Uint8Array {
-  const one = first(r)!;
-  const two = second(basis, r.time);
+export function unpack(body: Uint8Array, r: Columns, basis: Uint8Array): Uint8Array {
   const at = secondAt(r.seq);
-  const out = new Uint8Array(body.length + one.length + two.length);
+  const out = new Uint8Array(body.length + firstSize(r) + secondSize(basis, r.time));
   out.set(body.subarray(0, FIRST), 0);
-  out.set(one, FIRST);
-  out.set(body.subarray(FIRST, at), FIRST + one.length);
-  out.set(two, at + one.length);
-  out.set(body.subarray(at), at + one.length + two.length);
+  let i = writeFirst(out, FIRST, r);
+  out.set(body.subarray(FIRST, at), i);
+  i = writeSecond(out, i + at - FIRST, basis, r.time);
+  out.set(body.subarray(at), i);
   return out;
 }

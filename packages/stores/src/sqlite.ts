@@ -20,6 +20,9 @@ import { migrate } from './sqlite-schema.js';
 import { entryValues, INSERT_ENTRY, refOf } from './sqlite-pack.js';
 import { bytes, handleRow, REF, ROW, row, type Row, type SqlHandle } from './sqlite-rows.js';
 
+/** Numbers named in memory at most (each a 32-byte value): a few MiB. */
+const NAMES_HELD = 65_536;
+
 export interface SqliteOptions {
   /**
    * Check the files before opening (see sqlite-check.ts) and keep the commit record, so that acknowledged writes
@@ -42,6 +45,11 @@ export class SqliteStore implements Store {
   private readonly db: Database.Database;
   private readonly stmts;
   private readonly ref: (value: Uint8Array) => number;
+  /**
+   * What numbers in rows name, as read: a number is given once and never changes or goes (only a rolled-back
+   * insert frees one, and that was never read). Cleared when full rather than ordered, to keep reads cheap.
+   */
+  private readonly names = new Map<number, Uint8Array>();
   private wal: Promise<FileHandle> | undefined;
   private syncing: Promise<void> | undefined;
   private nextSync: Promise<void> | undefined;
@@ -75,25 +83,23 @@ export class SqliteStore implements Store {
       inserted: db.prepare('UPDATE ledger SET entries = entries + ?'),
       insert: db.prepare(`${INSERT_ENTRY} ON CONFLICT (id) DO NOTHING`),
       has: db.prepare('SELECT 1 FROM entries WHERE id = ?').pluck(),
-      getRow: db.prepare(`SELECT ${ROW} FROM entries e WHERE id = ?`),
+      getRow: db.prepare(`SELECT ${ROW} FROM entries WHERE id = ?`),
       bySeq: db.prepare(`SELECT id FROM entries WHERE device = ${REF} AND seq = ?`).pluck(),
       maxSeq: db.prepare(`SELECT COALESCE(MAX(seq), 0) FROM entries WHERE device = ${REF}`).pluck(),
       del: db.prepare('DELETE FROM entries WHERE id = ?'),
       keys: db.prepare(`SELECT time, id FROM entries WHERE space = ${REF} ORDER BY time, id`),
-      space: db.prepare(`SELECT ${ROW} FROM entries e WHERE space = ${REF} ORDER BY time, id`),
-      spaceKind: db.prepare(`SELECT ${ROW} FROM entries e WHERE space = ${REF} AND kind = ? ORDER BY time, id`),
-      // The document index finds the rows and SQLite sorts their (time, id); their bytes are read after, row by row,
-      // so that a large blob's chunks are never all held by the sort. Named: the planner would rather scan the
-      // whole space in order than sort a few rows.
-      doc: db.prepare(`SELECT n FROM entries INDEXED BY entries_doc WHERE space = ${REF} AND doc = ? ORDER BY time, id`).pluck(),
-      byN: db.prepare(`SELECT ${ROW} FROM entries e WHERE n = ?`),
-      device: db.prepare(`SELECT ${ROW} FROM entries e WHERE space = ${REF} AND device = ${REF} AND seq > ? ORDER BY time, id`),
-      deviceAll: db.prepare(`SELECT ${ROW} FROM entries e WHERE device = ${REF} AND seq > ? ORDER BY time, id`),
+      space: db.prepare(`SELECT ${ROW} FROM entries WHERE space = ${REF} ORDER BY time, id`),
+      spaceKind: db.prepare(`SELECT ${ROW} FROM entries WHERE space = ${REF} AND kind = ? ORDER BY time, id`),
+      // Named: the planner would rather walk the whole space in (time, id) order than sort a document's few rows.
+      doc: db.prepare(`SELECT ${ROW} FROM entries INDEXED BY entries_doc WHERE space = ${REF} AND doc = ? ORDER BY time, id`),
+      device: db.prepare(`SELECT ${ROW} FROM entries WHERE space = ${REF} AND device = ${REF} AND seq > ? ORDER BY time, id`),
+      deviceAll: db.prepare(`SELECT ${ROW} FROM entries WHERE device = ${REF} AND seq > ? ORDER BY time, id`),
+      named: db.prepare('SELECT value FROM refs WHERE n = ?').pluck(),
       spaces: db.prepare('SELECT value FROM refs WHERE n IN (SELECT DISTINCT space FROM entries) ORDER BY value').pluck(),
       name: db.prepare('INSERT INTO space_names (account, space, creator) VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET creator = 1 WHERE excluded.creator = 1'),
       spacesOf: db.prepare('SELECT space, creator FROM space_names WHERE account = ? ORDER BY space'),
-      recent: db.prepare(`SELECT ${ROW} FROM entries e WHERE space = ${REF} AND time < ? ORDER BY time DESC, id DESC LIMIT ?`),
-      recentOfKind: db.prepare(`SELECT ${ROW} FROM entries e WHERE space = ${REF} AND time < ? AND kind = ? ORDER BY time DESC, id DESC LIMIT ?`),
+      recent: db.prepare(`SELECT ${ROW} FROM entries WHERE space = ${REF} AND time < ? ORDER BY time DESC, id DESC LIMIT ?`),
+      recentOfKind: db.prepare(`SELECT ${ROW} FROM entries WHERE space = ${REF} AND time < ? AND kind = ? ORDER BY time DESC, id DESC LIMIT ?`),
       count: db.prepare('SELECT COUNT(*) FROM entries').pluck(),
       countIn: db.prepare(`SELECT COUNT(*) FROM entries WHERE space = ${REF}`).pluck(),
       // length() of a blob reads its size from the record header, not the blob; `cut` gives back what packing took.
@@ -312,12 +318,23 @@ export class SqliteStore implements Store {
     await this.durable();
   }
 
+  private readonly named = (n: number): Uint8Array => {
+    let v = this.names.get(n);
+    if (!v) {
+      if (this.names.size >= NAMES_HELD) this.names.clear();
+      this.names.set(n, (v = bytes(this.stmts.named.get(n) as Buffer)!));
+    }
+    return v;
+  };
+
+  private readonly row = (r: Row): EntryRow => row(r, this.named);
+
   async getEntries(ids: Uint8Array[]): Promise<(EntryRow | undefined)[]> {
     // One read transaction: a statement outside one takes and drops the file's locks each time.
     return this.db.transaction(() =>
       ids.map((id) => {
         const r = this.stmts.getRow.get(id) as Row | undefined;
-        return r && row(r);
+        return r && this.row(r);
       }),
     )();
   }
@@ -347,11 +364,11 @@ export class SqliteStore implements Store {
 
   async spaceEntries(space: Uint8Array, kind?: number): Promise<EntryRow[]> {
     const rows = kind === undefined ? this.stmts.space.all(space) : this.stmts.spaceKind.all(space, kind);
-    return (rows as Row[]).map(row);
+    return (rows as Row[]).map(this.row);
   }
 
   async docEntries(space: Uint8Array, doc: Uint8Array): Promise<EntryRow[]> {
-    return this.db.transaction(() => (this.stmts.doc.all(space, doc) as number[]).map((n) => row(this.stmts.byN.get(n) as Row)))();
+    return (this.stmts.doc.all(space, doc) as Row[]).map(this.row);
   }
 
   async recentEntries(spaces: Uint8Array[], limit: number, before = Number.MAX_SAFE_INTEGER, kinds?: number[]): Promise<EntryRow[]> {
@@ -360,14 +377,14 @@ export class SqliteStore implements Store {
       kinds ? kinds.flatMap((k) => this.stmts.recentOfKind.all(s, before, k, limit) as Row[]) : (this.stmts.recent.all(s, before, limit) as Row[]),
     );
     return rows
-      .map(row)
+      .map(this.row)
       .sort((a, b) => b.time - a.time || Buffer.compare(Buffer.from(b.id), Buffer.from(a.id)))
       .slice(0, limit);
   }
 
   async deviceEntries(space: Uint8Array | null, device: Uint8Array, afterSeq: number): Promise<EntryRow[]> {
     const rows = space ? this.stmts.device.all(space, device, afterSeq) : this.stmts.deviceAll.all(device, afterSeq);
-    return (rows as Row[]).map(row);
+    return (rows as Row[]).map(this.row);
   }
 
   async spaces(): Promise<Uint8Array[]> {
