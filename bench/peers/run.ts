@@ -1,5 +1,6 @@
 // Runs the same scenarios against Freehold and the systems people would pick instead, in one run on this
-// machine, and writes the tables to stdout and docs/BENCHMARKS.md. `npm run bench:peers [-- --quick] [-- --only=yjs,jazz]`.
+// machine, and writes the tables to stdout and docs/BENCHMARKS.md.
+// `npm run bench:peers [-- --quick] [-- --only=yjs,jazz] [-- --scenarios=idle,disk]`.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +16,8 @@ import { jazz } from './systems/jazz.js';
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const only = args.find((a) => a.startsWith('--only='))?.slice(7).split(',');
+/** Scenarios to run (keys of SCENARIOS); a scenario shares its run with the others of its group (see below). */
+const picked = args.find((a) => a.startsWith('--scenarios='))?.slice(12).split(',');
 const P = quick
   ? { runs: 5, docs: 1000, clients: 10, ingestMs: 1500, subscribers: 50, writes: 5, idle: 200 }
   : { runs: 5, docs: 10_000, clients: 50, ingestMs: 3000, subscribers: 500, writes: 10, idle: 1000 };
@@ -55,6 +58,7 @@ async function withServer<T>(s: System, f: (server: Server) => Promise<T>): Prom
 
 /** Runs one scenario group; a failure marks its scenarios n/a with the reason instead of stopping the run. */
 async function attempt(system: System, keys: Scenario[], f: (record: (k: Scenario, v: number) => void) => Promise<void>): Promise<void> {
+  if (picked && !keys.some((k) => picked.includes(k))) return;
   const mine = results.get(system.name)!;
   const record = (k: Scenario, v: number) => {
     const held = mine.get(k);
@@ -149,7 +153,7 @@ const fmt = (v: number, unit: string) =>
 
 const reference = systems[0]!.name;
 const tables: string[] = [];
-for (const sc of SCENARIOS) {
+for (const sc of SCENARIOS.filter((s) => !picked || picked.includes(s.key))) {
   const lines = [`### ${sc.title}`, '', `| system | median | min – max | × ${reference} |`, '|---|---|---|---|'];
   const ref = results.get(reference)?.get(sc.key);
   for (const s of systems) {
@@ -173,7 +177,7 @@ const header = [
 ].join('\n');
 const report = `${header}\n\n${tables.join('\n')}`;
 console.log(report);
-if (!quick && !only) {
+if (!quick && !only && !picked) {
   const doc = fileURLToPath(new URL('../../docs/BENCHMARKS.md', import.meta.url));
   const text = readFileSync(doc, 'utf8');
   const start = '<!-- results -->';

@@ -21,8 +21,8 @@ function heldOf(data: string, account: string, devices: string[]) {
   const db = new Database(join(data, 'provider.db'), { readonly: true });
   try {
     const spaces = Object.values(spacesOf(fromId(account, 'account'))).map((s) => Buffer.from(s));
-    const inSpaces = spaces.reduce((n, s) => n + (db.prepare('SELECT COUNT(*) FROM entries WHERE space = ?').pluck().get(s) as number), 0);
-    const signed = devices.reduce((n, d) => n + (db.prepare('SELECT COUNT(*) FROM entries WHERE device = ?').pluck().get(Buffer.from(fromId(d, 'device'))) as number), 0);
+    const inSpaces = spaces.reduce((n, s) => n + (db.prepare('SELECT COUNT(*) FROM entries WHERE space = (SELECT n FROM refs WHERE value = ?)').pluck().get(s) as number), 0);
+    const signed = devices.reduce((n, d) => n + (db.prepare('SELECT COUNT(*) FROM entries WHERE device = (SELECT n FROM refs WHERE value = ?)').pluck().get(Buffer.from(fromId(d, 'device'))) as number), 0);
     const registered = db.prepare('SELECT COUNT(*) FROM accounts WHERE account = ?').pluck().get(Buffer.from(fromId(account, 'account'))) as number;
     const card = db.prepare('SELECT COUNT(*) FROM cards WHERE account = ?').pluck().get(Buffer.from(fromId(account, 'account'))) as number;
     return { inSpaces, signed, registered, card };

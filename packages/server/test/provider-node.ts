@@ -106,7 +106,7 @@ export class ProviderNode {
     if ('dir' in this.storage) {
       const db = new Database(join(this.storage.dir, 'provider.db'), { readonly: true, fileMustExist: true });
       try {
-        const ids = db.prepare('SELECT id FROM entries WHERE space = ?').pluck().all(Buffer.from(space)) as Buffer[];
+        const ids = db.prepare('SELECT id FROM entries WHERE space = (SELECT n FROM refs WHERE value = ?)').pluck().all(Buffer.from(space)) as Buffer[];
         return new Set(ids.map((b) => b.toString('hex')));
       } catch {
         return new Set(); // not created yet

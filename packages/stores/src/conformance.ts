@@ -1,4 +1,4 @@
-import { toHex, type EntryRow, type Store } from '@freehold/core';
+import { createEntry, Kind, newSigningKey, toHex, type EntryRow, type Header, type Store } from '@freehold/core';
 
 /** The matchers the suite uses: vitest's expect in Node, the standalone `expect` package in a browser. */
 interface Matchers {
@@ -43,6 +43,16 @@ function row(n: number, over: Partial<EntryRow> = {}): EntryRow {
 
 const hexes = (xs: Uint8Array[]) => xs.map(toHex);
 
+/** A signed entry as a row, with the header's fields: what a store that packs entries packs. */
+function signed(h: Partial<Header> & Pick<Header, 'kind' | 'seq' | 'time'>, payload = 40): EntryRow {
+  const key = newSigningKey();
+  const doc = h.kind === Kind.membership ? new Uint8Array(0) : id32(7).subarray(0, 16);
+  const basis = h.kind === Kind.membership ? new Uint8Array(0) : id32(8);
+  const header = { space: SPACE_A, doc, device: key.publicKey, prev: h.seq === 1 ? new Uint8Array(0) : id32(9), basis, ...h };
+  const e = createEntry(header, key, payload, () => new Uint8Array(payload).fill(5));
+  return { id: e.id, space: e.space, doc: e.doc, kind: e.kind, device: e.device, seq: e.seq, time: e.time, bytes: e.bytes };
+}
+
 /** The one suite every Store implementation must pass. */
 export function storeConformance(name: string, makeFactory: () => Promise<StoreFactory>, t: TestApi): void {
   const { describe, it, afterEach, expect } = t;
@@ -78,6 +88,25 @@ export function storeConformance(name: string, makeFactory: () => Promise<StoreF
       expect(missing).toBeUndefined();
       expect(await s.hasEntry(id32(2))).toBe(true);
       expect(await s.hasEntry(id32(3))).toBe(false);
+    });
+
+    it('reads signed entries back byte for byte, and sizes them whole', async () => {
+      const s = await fresh();
+      const rows = [
+        signed({ kind: Kind.membership, seq: 1, time: 1_800_000_000_000 }),
+        signed({ kind: Kind.update, seq: 1, time: 1_800_000_000_001 }),
+        signed({ kind: Kind.update, seq: 300, time: 1_800_000_000_002 }, 1000),
+        signed({ kind: Kind.snapshot, seq: 70_000, time: 5 }),
+        signed({ kind: Kind.update, seq: 2, time: 1_800_000_000_003 }, 0),
+      ];
+      await s.putEntries(rows);
+      expect(await s.getEntries(rows.map((r) => r.id))).toEqual(rows);
+      expect(await s.spaceEntries(SPACE_A)).toEqual([...rows].sort((a, b) => a.time - b.time));
+      expect(await s.docEntries(SPACE_A, rows[1]!.doc)).toEqual(rows.slice(1).sort((a, b) => a.time - b.time));
+      expect(await s.deviceEntries(null, rows[2]!.device, 0)).toEqual([rows[2]]);
+      expect((await s.recentEntries([SPACE_A], 1))[0]).toEqual(rows[4]);
+      const usage = await s.spaceUsage(SPACE_A);
+      expect(usage.reduce((n, u) => n + u.bytes, 0)).toBe(rows.reduce((n, r) => n + r.bytes.length, 0));
     });
 
     it('orders keys by (time, id) and filters by space, kind, document and device', async () => {

@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import { MIGRATIONS_TABLE, pending, type Migration } from './migrations.js';
+import { packEntries } from './sqlite-pack.js';
 
 /** The SQLite store's schema, oldest first (see Migration). */
 export const SQLITE_MIGRATIONS: readonly Migration<string | ((db: Database.Database) => void)>[] = [
@@ -62,6 +63,11 @@ CREATE TABLE IF NOT EXISTS space_names (
   creator INTEGER NOT NULL,
   PRIMARY KEY (account, space)
 ) WITHOUT ROWID;`,
+  },
+  {
+    version: 5,
+    name: 'entries packed: repeated ids as numbers, header fields only once',
+    up: packEntries,
   },
 ];
 

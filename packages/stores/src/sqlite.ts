@@ -18,7 +18,11 @@ import { checkStore, isDamage, watchForDamage, type IntegrityOptions, type Integ
 import { CommitRecord, type Ledger } from './sqlite-record.js';
 import { KeyCache } from './sqlite-keys.js';
 import { migrate } from './sqlite-schema.js';
-import { bytes, handleRow, row, type Row, type SqlHandle } from './sqlite-rows.js';
+import { entryValues, INSERT_ENTRY, refOf } from './sqlite-pack.js';
+import { bytes, handleRow, REF, ROW, row, type Row, type SqlHandle } from './sqlite-rows.js';
+
+/** Numbers named in memory at most (each a 32-byte value): a few MiB. */
+const NAMES_HELD = 65_536;
 
 export interface SqliteOptions {
   /**
@@ -42,6 +46,12 @@ export class SqliteStore implements Store {
   private readonly db: Database.Database;
   private readonly stmts;
   private readonly keyCache: KeyCache;
+  private readonly ref: (value: Uint8Array) => number;
+  /**
+   * What numbers in rows name, as read: a number is given once and never changes or goes (only a rolled-back
+   * insert frees one, and that was never read). Cleared when full rather than ordered, to keep reads cheap.
+   */
+  private readonly names = new Map<number, Uint8Array>();
   private wal: Promise<FileHandle> | undefined;
   private syncing: Promise<void> | undefined;
   private nextSync: Promise<void> | undefined;
@@ -70,32 +80,37 @@ export class SqliteStore implements Store {
     const db = this.db;
     const dataVersion = db.prepare('PRAGMA data_version').pluck();
     this.keyCache = new KeyCache(() => dataVersion.get() as number);
+    this.ref = refOf(db);
     this.stmts = watchForDamage((e) => this.noteDamage(e), {
       ledger: db.prepare('SELECT store, writes, entries FROM ledger'),
       wrote: db.prepare('UPDATE ledger SET writes = writes + 1'),
       inserted: db.prepare('UPDATE ledger SET entries = entries + ?'),
-      insert: db.prepare('INSERT INTO entries (id, space, doc, kind, device, seq, time, bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING'),
+      insert: db.prepare(`${INSERT_ENTRY} ON CONFLICT (id) DO NOTHING`),
       has: db.prepare('SELECT 1 FROM entries WHERE id = ?').pluck(),
-      getRow: db.prepare('SELECT id, space, doc, kind, device, seq, time, bytes FROM entries WHERE id = ?'),
-      bySeq: db.prepare('SELECT id FROM entries WHERE device = ? AND seq = ?').pluck(),
-      maxSeq: db.prepare('SELECT COALESCE(MAX(seq), 0) FROM entries WHERE device = ?').pluck(),
+      getRow: db.prepare(`SELECT ${ROW} FROM entries WHERE id = ?`),
+      bySeq: db.prepare(`SELECT id FROM entries WHERE device = ${REF} AND seq = ?`).pluck(),
+      maxSeq: db.prepare(`SELECT COALESCE(MAX(seq), 0) FROM entries WHERE device = ${REF}`).pluck(),
       del: db.prepare('DELETE FROM entries WHERE id = ?'),
-      keys: db.prepare('SELECT time, id FROM entries WHERE space = ? ORDER BY time, id'),
-      space: db.prepare('SELECT id, space, doc, kind, device, seq, time, bytes FROM entries WHERE space = ? ORDER BY time, id'),
-      spaceKind: db.prepare('SELECT id, space, doc, kind, device, seq, time, bytes FROM entries WHERE space = ? AND kind = ? ORDER BY time, id'),
-      doc: db.prepare('SELECT id, space, doc, kind, device, seq, time, bytes FROM entries WHERE space = ? AND doc = ? ORDER BY time, id'),
-      device: db.prepare('SELECT id, space, doc, kind, device, seq, time, bytes FROM entries WHERE space = ? AND device = ? AND seq > ? ORDER BY time, id'),
-      deviceAll: db.prepare('SELECT id, space, doc, kind, device, seq, time, bytes FROM entries WHERE device = ? AND seq > ? ORDER BY time, id'),
-      spaces: db.prepare('SELECT DISTINCT space FROM entries ORDER BY space').pluck(),
+      keys: db.prepare(`SELECT time, id FROM entries WHERE space = ${REF} ORDER BY time, id`),
+      space: db.prepare(`SELECT ${ROW} FROM entries WHERE space = ${REF} ORDER BY time, id`),
+      spaceKind: db.prepare(`SELECT ${ROW} FROM entries WHERE space = ${REF} AND kind = ? ORDER BY time, id`),
+      // Named: the planner would rather walk the whole space in (time, id) order than sort a document's few rows.
+      doc: db.prepare(`SELECT ${ROW} FROM entries INDEXED BY entries_doc WHERE space = ${REF} AND doc = ? ORDER BY time, id`),
+      device: db.prepare(`SELECT ${ROW} FROM entries WHERE space = ${REF} AND device = ${REF} AND seq > ? ORDER BY time, id`),
+      deviceAll: db.prepare(`SELECT ${ROW} FROM entries WHERE device = ${REF} AND seq > ? ORDER BY time, id`),
+      named: db.prepare('SELECT value FROM refs WHERE n = ?').pluck(),
+      spaces: db.prepare('SELECT value FROM refs WHERE n IN (SELECT DISTINCT space FROM entries) ORDER BY value').pluck(),
       name: db.prepare('INSERT INTO space_names (account, space, creator) VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET creator = 1 WHERE excluded.creator = 1'),
       spacesOf: db.prepare('SELECT space, creator FROM space_names WHERE account = ? ORDER BY space'),
-      recent: db.prepare('SELECT id, space, doc, kind, device, seq, time, bytes FROM entries WHERE space = ? AND time < ? ORDER BY time DESC, id DESC LIMIT ?'),
-      recentOfKind: db.prepare('SELECT id, space, doc, kind, device, seq, time, bytes FROM entries WHERE space = ? AND time < ? AND kind = ? ORDER BY time DESC, id DESC LIMIT ?'),
+      recent: db.prepare(`SELECT ${ROW} FROM entries WHERE space = ${REF} AND time < ? ORDER BY time DESC, id DESC LIMIT ?`),
+      recentOfKind: db.prepare(`SELECT ${ROW} FROM entries WHERE space = ${REF} AND time < ? AND kind = ? ORDER BY time DESC, id DESC LIMIT ?`),
       count: db.prepare('SELECT COUNT(*) FROM entries').pluck(),
-      countIn: db.prepare('SELECT COUNT(*) FROM entries WHERE space = ?').pluck(),
-      // length() of a blob reads its size from the record header, not the blob.
-      usage: db.prepare('SELECT device, COUNT(*) AS entries, SUM(LENGTH(bytes)) AS bytes FROM entries WHERE space = ? GROUP BY device'),
-      delDevice: db.prepare('DELETE FROM entries WHERE space = ? AND device = ?'),
+      countIn: db.prepare(`SELECT COUNT(*) FROM entries WHERE space = ${REF}`).pluck(),
+      // length() of a blob reads its size from the record header, not the blob; `cut` gives back what packing took.
+      usage: db.prepare(
+        `SELECT (SELECT value FROM refs WHERE n = device) AS device, COUNT(*) AS entries, SUM(LENGTH(bytes) + cut) AS bytes FROM entries WHERE space = ${REF} GROUP BY device`,
+      ),
+      delDevice: db.prepare(`DELETE FROM entries WHERE space = ${REF} AND device = ${REF}`),
       putCard: db.prepare('INSERT INTO cards (account, card) VALUES (?, ?) ON CONFLICT (account) DO UPDATE SET card = excluded.card'),
       getCard: db.prepare('SELECT card FROM cards WHERE account = ?').pluck(),
       cards: db.prepare('SELECT account, card FROM cards ORDER BY account'),
@@ -177,7 +192,7 @@ export class SqliteStore implements Store {
   /** Inserts a row unless held; the (device, seq) index refuses a second entry at a sequence number. */
   private insertRow(r: EntryRow): number {
     try {
-      return this.stmts.insert.run(r.id, r.space, r.doc, r.kind, r.device, r.seq, r.time, r.bytes).changes;
+      return this.stmts.insert.run(...entryValues(this.ref, r)).changes;
     } catch (e) {
       if ((e as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') reject('fork', `the device already signed a different entry with sequence ${r.seq}`);
       throw e;
@@ -308,12 +323,23 @@ export class SqliteStore implements Store {
     await this.durable();
   }
 
+  private readonly named = (n: number): Uint8Array => {
+    let v = this.names.get(n);
+    if (!v) {
+      if (this.names.size >= NAMES_HELD) this.names.clear();
+      this.names.set(n, (v = bytes(this.stmts.named.get(n) as Buffer)!));
+    }
+    return v;
+  };
+
+  private readonly row = (r: Row): EntryRow => row(r, this.named);
+
   async getEntries(ids: Uint8Array[]): Promise<(EntryRow | undefined)[]> {
     // One read transaction: a statement outside one takes and drops the file's locks each time.
     return this.db.transaction(() =>
       ids.map((id) => {
         const r = this.stmts.getRow.get(id) as Row | undefined;
-        return r && row(r);
+        return r && this.row(r);
       }),
     )();
   }
@@ -344,11 +370,11 @@ export class SqliteStore implements Store {
 
   async spaceEntries(space: Uint8Array, kind?: number): Promise<EntryRow[]> {
     const rows = kind === undefined ? this.stmts.space.all(space) : this.stmts.spaceKind.all(space, kind);
-    return (rows as Row[]).map(row);
+    return (rows as Row[]).map(this.row);
   }
 
   async docEntries(space: Uint8Array, doc: Uint8Array): Promise<EntryRow[]> {
-    return (this.stmts.doc.all(space, doc) as Row[]).map(row);
+    return (this.stmts.doc.all(space, doc) as Row[]).map(this.row);
   }
 
   async recentEntries(spaces: Uint8Array[], limit: number, before = Number.MAX_SAFE_INTEGER, kinds?: number[]): Promise<EntryRow[]> {
@@ -357,14 +383,14 @@ export class SqliteStore implements Store {
       kinds ? kinds.flatMap((k) => this.stmts.recentOfKind.all(s, before, k, limit) as Row[]) : (this.stmts.recent.all(s, before, limit) as Row[]),
     );
     return rows
-      .map(row)
+      .map(this.row)
       .sort((a, b) => b.time - a.time || Buffer.compare(Buffer.from(b.id), Buffer.from(a.id)))
       .slice(0, limit);
   }
 
   async deviceEntries(space: Uint8Array | null, device: Uint8Array, afterSeq: number): Promise<EntryRow[]> {
     const rows = space ? this.stmts.device.all(space, device, afterSeq) : this.stmts.deviceAll.all(device, afterSeq);
-    return (rows as Row[]).map(row);
+    return (rows as Row[]).map(this.row);
   }
 
   async spaces(): Promise<Uint8Array[]> {

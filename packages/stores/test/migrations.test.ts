@@ -30,6 +30,7 @@ const named = async (s: Store, account: Uint8Array) => (await s.spacesOf(account
 /** What every upgrade must keep, and what the later migrations add, seen through the store. */
 async function expectUpgraded(s: Store, h: History): Promise<void> {
   expect(await s.countEntries()).toBe(h.rows.length);
+  expect((await s.spaceEntries(h.space)).map((r) => [toHex(r.id), toHex(r.bytes)])).toEqual(h.rows.map((r) => [toHex(r.id), toHex(r.bytes)]));
   expect([...(await s.getCard(h.alice))!]).toEqual([...h.cards.find((c) => toHex(c.account) === toHex(h.alice))!.card]);
   expect(await s.getAccount(h.alice)).toMatchObject({ quota: 1000, used: 10, created: 1 });
   expect((await s.handle('alice'))!.dropped).toBeUndefined();
@@ -77,11 +78,35 @@ describe('SQLite schema migrations', () => {
     await expectUpgraded(s, h);
     await s.close();
     expect(versions(path)).toEqual(SQLITE_MIGRATIONS.map((m) => m.version));
+    // Migration 5 packed the signed entries (the one the test added after is not one).
+    const packed = new Database(path, { readonly: true });
+    expect(packed.prepare('SELECT COUNT(*) FROM entries WHERE cut > 0').pluck().get()).toBe(h.rows.length);
+    packed.close();
     // Opened again, nothing is left to apply and the commit record (new with migration 3) holds.
     const again = new SqliteStore(path, integrity);
     expect(await again.countEntries()).toBe(h.rows.length + 1);
     await again.close();
     expect(versions(path)).toHaveLength(LATEST);
+  });
+
+  it('packs the entries of a store at schema version 4 and reads them back as they were signed', async () => {
+    const h = await history();
+    const path = file();
+    const db = new Database(path);
+    migrateSqlite(db, path, SQLITE_MIGRATIONS.slice(0, 4));
+    const put = db.prepare('INSERT INTO entries (id, space, doc, kind, device, seq, time, bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
+    for (const r of h.rows) put.run(...entryArgs(r));
+    // A row that is no signed entry is kept whole.
+    put.run(...entryArgs({ ...h.rows[0]!, id: new Uint8Array(32).fill(7), seq: 999, bytes: new Uint8Array([1, 2, 3]) }));
+    db.close();
+
+    const s = new SqliteStore(path);
+    expect((await s.getEntries(h.rows.map((r) => r.id))).map((r) => r && [...r.bytes])).toEqual(h.rows.map((r) => [...r.bytes]));
+    expect([...(await s.getEntries([new Uint8Array(32).fill(7)]))[0]!.bytes]).toEqual([1, 2, 3]);
+    expect(await s.idBySeq(h.rows[0]!.device, 999)).toEqual(new Uint8Array(32).fill(7));
+    expect((await s.spaceUsage(h.space)).reduce((n, u) => n + u.bytes, 0)).toBe(h.rows.reduce((n, r) => n + r.bytes.length, 3));
+    await s.close();
+    expect(versions(path)).toEqual(SQLITE_MIGRATIONS.map((m) => m.version));
   });
 
   it('adopts a store from the release before versions were recorded, which has every table', async () => {
