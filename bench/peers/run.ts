@@ -1,11 +1,13 @@
 // Runs the same scenarios against Freehold and the systems people would pick instead, in one run on this
 // machine, and writes the tables to stdout and docs/BENCHMARKS.md.
-// `npm run bench:peers [-- --quick] [-- --only=yjs,jazz] [-- --scenarios=idle,disk]`.
+// `npm run bench:peers [-- --quick] [-- --only=websocket,jazz] [-- --scenarios=cold,ingest,fanout,idle] [-- --runs=N]`.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CountingProxy } from './proxy.js';
+import { departures, StampingRelay } from './relay.js';
+import { limitsTable, physicalLimits } from './limits.js';
 import { sleep, type Server } from './process.js';
 import type { Loaded, System } from './system.js';
 import { freehold } from './systems/freehold.js';
@@ -15,19 +17,23 @@ import { jazz } from './systems/jazz.js';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
-const only = args.find((a) => a.startsWith('--only='))?.slice(7).split(',');
-/** Scenarios to run (keys of SCENARIOS); a scenario shares its run with the others of its group (see below). */
-const picked = args.find((a) => a.startsWith('--scenarios='))?.slice(12).split(',');
+const flag = (name: string) => args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+const only = flag('only')?.split(',');
+// Scenario groups, as each shares a server: cold runs (a), (d) and (f).
+const groups = flag('scenarios')?.split(',');
+const runs = Number(flag('runs') ?? 5);
 const P = quick
-  ? { runs: 5, docs: 1000, clients: 10, ingestMs: 1500, subscribers: 50, writes: 5, idle: 200 }
-  : { runs: 5, docs: 10_000, clients: 50, ingestMs: 3000, subscribers: 500, writes: 10, idle: 1000 };
+  ? { runs, docs: 1000, clients: 10, ingestMs: 1500, subscribers: 50, writes: 5, idle: 200 }
+  : { runs, docs: 10_000, clients: 50, ingestMs: 3000, subscribers: 500, writes: 10, idle: 1000 };
 
-type Scenario = 'cold' | 'ingest' | 'fanout-p50' | 'fanout-p99' | 'reconnect-bytes' | 'reconnect-ms' | 'idle' | 'disk';
+type Scenario = 'cold' | 'ingest' | 'fanout-p50' | 'fanout-p99' | 'fanout-server-p50' | 'fanout-server-p99' | 'reconnect-bytes' | 'reconnect-ms' | 'idle' | 'disk';
 const SCENARIOS: { key: Scenario; title: string; unit: string; higherIsBetter?: boolean }[] = [
   { key: 'cold', title: `(a) Cold sync: ${P.docs.toLocaleString('en')} small documents from the server to a fresh client`, unit: 'ms' },
   { key: 'ingest', title: `(b) ${P.clients} clients writing at once: acknowledged writes per second`, unit: '/s', higherIsBetter: true },
   { key: 'fanout-p50', title: `(c) Fan-out from one writer to ${P.subscribers} subscribers: p50 latency`, unit: 'ms' },
   { key: 'fanout-p99', title: `(c) Fan-out from one writer to ${P.subscribers} subscribers: p99 latency`, unit: 'ms' },
+  { key: 'fanout-server-p50', title: `(c) Fan-out, server side: p50 until each subscriber's copy leaves the server`, unit: 'ms' },
+  { key: 'fanout-server-p99', title: `(c) Fan-out, server side: p99 until each subscriber's copy leaves the server`, unit: 'ms' },
   { key: 'reconnect-bytes', title: `(d) Reconnect when already up to date, ${P.docs.toLocaleString('en')} documents: bytes on the wire`, unit: 'B' },
   { key: 'reconnect-ms', title: `(d) Reconnect when already up to date, ${P.docs.toLocaleString('en')} documents: time until the wire is quiet`, unit: 'ms' },
   { key: 'idle', title: `(e) Server memory per idle connection (${P.idle.toLocaleString('en')} connections)`, unit: 'KiB' },
@@ -58,7 +64,6 @@ async function withServer<T>(s: System, f: (server: Server) => Promise<T>): Prom
 
 /** Runs one scenario group; a failure marks its scenarios n/a with the reason instead of stopping the run. */
 async function attempt(system: System, keys: Scenario[], f: (record: (k: Scenario, v: number) => void) => Promise<void>): Promise<void> {
-  if (picked && !keys.some((k) => picked.includes(k))) return;
   const mine = results.get(system.name)!;
   const record = (k: Scenario, v: number) => {
     const held = mine.get(k);
@@ -75,10 +80,14 @@ async function attempt(system: System, keys: Scenario[], f: (record: (k: Scenari
 
 const progress = (system: System, what: string) => console.error(`  ${system.name}: ${what}`);
 
+console.error('# physical limits');
+const limits = await physicalLimits();
+const selected = (group: string) => !groups || groups.includes(group);
+
 for (const system of systems) {
   console.error(`# ${system.name}`);
   results.set(system.name, new Map());
-  await attempt(system, ['cold', 'reconnect-bytes', 'reconnect-ms', 'disk'], (record) =>
+  if (selected('cold')) await attempt(system, ['cold', 'reconnect-bytes', 'reconnect-ms', 'disk'], (record) =>
     withServer(system, async (server) => {
       progress(system, `seeding ${P.docs} documents`);
       const seeded = await system.seed(server, P.docs);
@@ -112,7 +121,7 @@ for (const system of systems) {
       record('disk', await server.diskBytes());
     }),
   );
-  await attempt(system, ['ingest'], (record) =>
+  if (selected('ingest')) await attempt(system, ['ingest'], (record) =>
     withServer(system, async (server) => {
       for (let r = 0; r < P.runs; r++) {
         const rate = await system.ingest(server, P.clients, P.ingestMs);
@@ -121,17 +130,30 @@ for (const system of systems) {
       }
     }),
   );
-  await attempt(system, ['fanout-p50', 'fanout-p99'], (record) =>
+  if (selected('fanout')) await attempt(system, ['fanout-p50', 'fanout-p99', 'fanout-server-p50', 'fanout-server-p99'], (record) =>
     withServer(system, async (server) => {
       for (let r = 0; r < P.runs; r++) {
-        const lat = await system.fanout(server, P.subscribers, P.writes);
-        record('fanout-p50', pct(lat, 0.5));
-        record('fanout-p99', pct(lat, 0.99));
-        progress(system, `fan-out ${r + 1}/${P.runs}: p50 ${pct(lat, 0.5).toFixed(1)} ms, p99 ${pct(lat, 0.99).toFixed(1)} ms`);
+        // Subscribers connect through the relay, which stamps when each copy leaves the server.
+        const relay = await StampingRelay.start(server.port, system.keepalive);
+        try {
+          const { latencies: lat, writes } = await system.fanout(server, relay.port, P.subscribers, P.writes);
+          const { latencies: left, extra } = departures(await relay.stamps(), writes);
+          if (left.length !== P.subscribers * P.writes) throw new Error(`the relay saw ${left.length} copies leave the server, not ${P.subscribers * P.writes}`);
+          record('fanout-p50', pct(lat, 0.5));
+          record('fanout-p99', pct(lat, 0.99));
+          record('fanout-server-p50', pct(left, 0.5));
+          record('fanout-server-p99', pct(left, 0.99));
+          progress(
+            system,
+            `fan-out ${r + 1}/${P.runs}: p50 ${pct(lat, 0.5).toFixed(1)} ms, p99 ${pct(lat, 0.99).toFixed(1)} ms; leaving the server p50 ${pct(left, 0.5).toFixed(1)} ms, p99 ${pct(left, 0.99).toFixed(1)} ms (${extra} messages beyond the copies)`,
+          );
+        } finally {
+          await relay.close();
+        }
       }
     }),
   );
-  await attempt(system, ['idle'], async (record) => {
+  if (selected('idle')) await attempt(system, ['idle'], async (record) => {
     for (let r = 0; r < P.runs; r++) {
       await withServer(system, async (server) => {
         await sleep(1000);
@@ -153,7 +175,7 @@ const fmt = (v: number, unit: string) =>
 
 const reference = systems[0]!.name;
 const tables: string[] = [];
-for (const sc of SCENARIOS.filter((s) => !picked || picked.includes(s.key))) {
+for (const sc of SCENARIOS.filter((sc) => [...results.values()].some((m) => m.has(sc.key)))) {
   const lines = [`### ${sc.title}`, '', `| system | median | min – max | × ${reference} |`, '|---|---|---|---|'];
   const ref = results.get(reference)?.get(sc.key);
   for (const s of systems) {
@@ -175,9 +197,9 @@ const header = [
   `Run on ${new Date().toISOString().slice(0, 10)}: ${cpus().length}× ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}${quick ? ' (quick sizes)' : ''}.`,
   `Each figure is the median of ${P.runs} runs, with their minimum and maximum. Packages: ${versions.join(', ')}.`,
 ].join('\n');
-const report = `${header}\n\n${tables.join('\n')}`;
+const report = `${header}\n\n${tables.join('\n')}\n${limitsTable(limits)}`;
 console.log(report);
-if (!quick && !only && !picked) {
+if (!quick && !only && !groups && runs === 5) {
   const doc = fileURLToPath(new URL('../../docs/BENCHMARKS.md', import.meta.url));
   const text = readFileSync(doc, 'utf8');
   const start = '<!-- results -->';

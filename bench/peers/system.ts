@@ -14,9 +14,17 @@ export interface Loaded {
   close(): Promise<void>;
 }
 
+/** One write of a fan-out, on the bench's performance.now(): when the writer sent it, when the last subscriber had it. */
+export interface FanoutWrite {
+  sent: number;
+  delivered: number;
+}
+
 /** One system under test, driven through its own public client and server packages. */
 export interface System {
   name: string;
+  /** How the server's keepalive data messages begin, if it sends any (control frames are told apart anyway). */
+  keepalive?: string;
   /** Why a scenario cannot run on this system (it then reports n/a). */
   cannot?: Partial<Record<'cold' | 'ingest' | 'fanout' | 'reconnect' | 'idle' | 'disk', string>>;
   start(dir: string): Promise<Server>;
@@ -26,8 +34,11 @@ export interface System {
   coldLoad(port: number, seeded: unknown): Promise<Loaded>;
   /** `clients` writers, one document each, writing for `ms`: acknowledged writes per second. */
   ingest(server: Server, clients: number, ms: number): Promise<number>;
-  /** One writer, `subscribers` readers of its document: each write's delivery latency to each reader (ms). */
-  fanout(server: Server, subscribers: number, writes: number): Promise<number[]>;
+  /**
+   * One writer connected to the server, `subscribers` readers of its document connected to 127.0.0.1:port (the
+   * relay in front of it), `writes` writes one after another: each write's delivery latency to each reader (ms).
+   */
+  fanout(server: Server, port: number, subscribers: number, writes: number): Promise<{ latencies: number[]; writes: FanoutWrite[] }>;
   /** Opens `connections` clients, each connected and following one document; resolves to their closer. */
   idle(server: Server, connections: number): Promise<() => Promise<void>>;
 }

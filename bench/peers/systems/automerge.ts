@@ -4,7 +4,7 @@ import { WebSocketClientAdapter } from '@automerge/automerge-repo-network-websoc
 import { freePort } from '../../../test-support/net.js';
 import { CountingProxy } from '../proxy.js';
 import { chunk, du, rssOf, sleep, startProcess, stopProcess } from '../process.js';
-import { docBody, type Loaded, type System } from '../system.js';
+import { docBody, type FanoutWrite, type Loaded, type System } from '../system.js';
 
 const SERVER = fileURLToPath(new URL('../servers/automerge.ts', import.meta.url));
 
@@ -126,7 +126,7 @@ export function automerge(): System {
       return rate;
     },
 
-    async fanout(server, subscribers, writes) {
+    async fanout(server, port, subscribers, writes) {
       const writer = client(server.port);
       await joined(writer);
       const h = writer.create<Doc>({ n: -1 });
@@ -134,11 +134,12 @@ export function automerge(): System {
       let sentAt = 0;
       let got = 0;
       const latencies: number[] = [];
+      const timed: FanoutWrite[] = [];
       const repos: Repo[] = [];
       for (const group of chunk(Array.from({ length: subscribers }, (_, i) => i), 50)) {
         await Promise.all(
           group.map(async () => {
-            const repo = client(server.port);
+            const repo = client(port);
             repos.push(repo);
             const sub = await find(repo, h.url);
             sub.on('change', () => {
@@ -156,9 +157,10 @@ export function automerge(): System {
           d.n = i;
         });
         while (got < target) await sleep(1);
+        timed.push({ sent: sentAt, delivered: performance.now() });
       }
       await Promise.all([writer, ...repos].map((r) => r.shutdown()));
-      return latencies;
+      return { latencies, writes: timed };
     },
 
     async idle(server, connections) {

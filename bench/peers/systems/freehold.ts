@@ -6,7 +6,7 @@ import { MemoryStore, PostgresStore } from '@freehold/stores';
 import { installNativeCrypto } from '@freehold/node';
 import { ProviderLink, type WebSocketFactory } from '@freehold/client';
 import { chunk, du, rssOf, startProcess, stopProcess } from '../process.js';
-import { docBody, type Loaded, type System } from '../system.js';
+import { docBody, type FanoutWrite, type Loaded, type System } from '../system.js';
 import { registered } from '../../accounts.js';
 
 installNativeCrypto();
@@ -150,7 +150,7 @@ export function freehold(store: 'sqlite' | 'postgres'): System {
     },
 
     // A public space: its readers are anonymous, like visitors of a public profile; each verifies what it gets.
-    async fanout(server, subscribers, writes) {
+    async fanout(server, port, subscribers, writes) {
       const writer = await registered(server.url);
       const space = await writer.createSpace(true);
       const wlink = await ProviderLink.connect(server.url, writer, WS);
@@ -159,6 +159,7 @@ export function freehold(store: 'sqlite' | 'postgres'): System {
       const card = encodeCard(writer.identity());
       let sentAt = 0;
       const latencies: number[] = [];
+      const timed: FanoutWrite[] = [];
       let got = 0;
       const readers: ProviderLink[] = [];
       for (const group of chunk(Array.from({ length: subscribers }, (_, i) => i), 50)) {
@@ -167,7 +168,7 @@ export function freehold(store: 'sqlite' | 'postgres'): System {
             group.map(async () => {
               const replica = await Replica.open(new MemoryStore());
               await replica.addCard(card);
-              const link = await ProviderLink.connect(server.url, null, WS);
+              const link = await ProviderLink.connect(local(port), null, WS);
               const session = new SyncSession(replica, { account: new Uint8Array(0), peer: null, interest: [space] });
               await link.subscribe([space]);
               void link
@@ -188,9 +189,10 @@ export function freehold(store: 'sqlite' | 'postgres'): System {
         await pushEdit(wlink, doc, { n: i });
         await acked(wlink);
         while (got < target) await new Promise((r) => setTimeout(r, 1));
+        timed.push({ sent: sentAt, delivered: performance.now() });
       }
       for (const l of [...readers, wlink]) l.close();
-      return latencies;
+      return { latencies, writes: timed };
     },
 
     async idle(server, connections) {

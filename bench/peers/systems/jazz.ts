@@ -6,7 +6,7 @@ import { WasmCrypto } from 'cojson/crypto/WasmCrypto';
 import { createWebSocketPeer } from 'cojson-transport-ws';
 import { freePort } from '../../../test-support/net.js';
 import { chunk, du, rssOf, sleep, startProcess, stopProcess } from '../process.js';
-import { docBody, type Loaded, type System } from '../system.js';
+import { docBody, type FanoutWrite, type Loaded, type System } from '../system.js';
 
 const SERVER = fileURLToPath(new URL('../node_modules/jazz-run/dist/index.js', import.meta.url));
 const crypto = await WasmCrypto.create();
@@ -58,6 +58,8 @@ const until = (m: RawCoMap, ok: (m: RawCoMap) => boolean) =>
 export function jazz(): System {
   return {
     name: 'Jazz (jazz-run sync, SQLite)',
+    // jazz-run's sync server sends every connection a JSON ping every 1.5 s.
+    keepalive: '{"type":"ping"',
 
     async start(dir) {
       const port = await freePort();
@@ -145,16 +147,17 @@ export function jazz(): System {
       return rate;
     },
 
-    async fanout(server, subscribers, writes) {
+    async fanout(server, port, subscribers, writes) {
       const writer = await node(server.port);
       const map = await sharedMap(writer.node, { n: -1 });
       let sentAt = 0;
       let got = 0;
       const latencies: number[] = [];
+      const timed: FanoutWrite[] = [];
       const subs: Awaited<ReturnType<typeof node>>[] = [];
       // One at a time: new peers loading at once made the sync server time some of them out.
       for (let k = 0; k < subscribers; k++) {
-        const s = await node(server.port);
+        const s = await node(port);
         subs.push(s);
         let last = -1;
         s.node.subscribe(map.id, (v) => {
@@ -172,9 +175,10 @@ export function jazz(): System {
         sentAt = performance.now();
         map.set('n', i);
         while (got < target) await sleep(1);
+        timed.push({ sent: sentAt, delivered: performance.now() });
       }
       for (const s of [writer, ...subs]) close(s);
-      return latencies;
+      return { latencies, writes: timed };
     },
 
     async idle(server, connections) {

@@ -4,7 +4,7 @@ import * as Y from 'yjs';
 import { WebsocketProvider } from 'y-websocket';
 import { freePort } from '../../../test-support/net.js';
 import { chunk, du, rssOf, sleep, startProcess, stopProcess } from '../process.js';
-import { docBody, type Loaded, type System } from '../system.js';
+import { docBody, type FanoutWrite, type Loaded, type System } from '../system.js';
 
 const SERVER = fileURLToPath(new URL('../node_modules/@y/websocket-server/src/server.js', import.meta.url));
 /** y-websocket opens one connection per document; this many are open at once while loading many. */
@@ -130,13 +130,14 @@ export function yjs(): System {
       return rate;
     },
 
-    async fanout(server, subscribers, writes) {
+    async fanout(server, port, subscribers, writes) {
       const wdoc = new Y.Doc();
       const w = provider(server.port, 'feed', wdoc);
       await synced(w);
       let sentAt = 0;
       let got = 0;
       const latencies: number[] = [];
+      const timed: FanoutWrite[] = [];
       const subs: WebsocketProvider[] = [];
       for (const group of chunk(Array.from({ length: subscribers }, (_, i) => i), 50)) {
         const ps = group.map(() => {
@@ -146,7 +147,7 @@ export function yjs(): System {
             latencies.push(performance.now() - sentAt);
             got++;
           });
-          return provider(server.port, 'feed', d);
+          return provider(port, 'feed', d);
         });
         await Promise.all(ps.map(synced));
         subs.push(...ps);
@@ -156,9 +157,10 @@ export function yjs(): System {
         sentAt = performance.now();
         wdoc.getMap('root').set('n', i);
         while (got < target) await sleep(1);
+        timed.push({ sent: sentAt, delivered: performance.now() });
       }
       for (const p of [...subs, w]) p.destroy();
-      return latencies;
+      return { latencies, writes: timed };
     },
 
     async idle(server, connections) {
