@@ -36,8 +36,8 @@ describe('deleting an account in Chromium', () => {
     const db = new Database(join(tmp, 'srv', 'provider.db'), { readonly: true });
     try {
       const count = (sql: string, v: Uint8Array) => db.prepare(sql).pluck().get(Buffer.from(v)) as number;
-      const spaces = Object.values(spacesOf(account)).reduce((n, s) => n + count('SELECT COUNT(*) FROM entries WHERE space = ?', s), 0);
-      const signed = devices.reduce((n, d) => n + count('SELECT COUNT(*) FROM entries WHERE device = ?', d), 0);
+      const spaces = Object.values(spacesOf(account)).reduce((n, s) => n + count('SELECT COUNT(*) FROM entries WHERE space = (SELECT n FROM refs WHERE value = ?)', s), 0);
+      const signed = devices.reduce((n, d) => n + count('SELECT COUNT(*) FROM entries WHERE device = (SELECT n FROM refs WHERE value = ?)', d), 0);
       return { spaces, signed, registered: count('SELECT COUNT(*) FROM accounts WHERE account = ?', account) };
     } finally {
       db.close();

@@ -182,7 +182,7 @@ describe('images in posts and avatars, in Chromium over a real provider', () => 
     const db = new Database(join(data, 'provider.db'), { readonly: true, fileMustExist: true });
     try {
       const space = Buffer.from(spacesOf(fromId(account, 'account')).public);
-      const rows = db.prepare('SELECT kind, length(bytes) AS size FROM entries WHERE space = ? ORDER BY n').all(space) as { kind: number; size: number }[];
+      const rows = db.prepare('SELECT kind, length(bytes) AS size FROM entries WHERE space = (SELECT n FROM refs WHERE value = ?) ORDER BY n').all(space) as { kind: number; size: number }[];
       const blobs = rows.filter((r) => r.kind === Kind.blob);
       expect(blobs.length).toBeGreaterThanOrEqual(2);
       const last = rows[rows.length - 1]!;
