@@ -1,11 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { setImmediate as nextTurn } from 'node:timers/promises';
-import type { WebSocket, RawData } from 'ws';
+import type { WebSocket } from 'ws';
 import {
   challengeMessage,
   decodeEntry,
-  equal,
   decodeFrame,
+  equal,
   defaultOffer,
   deviceOf,
   encodeCard,
@@ -27,14 +26,11 @@ import type { Metrics } from './metrics.js';
 import { WorkBudget, frameCost, type BudgetTier } from './budget.js';
 import { DeliveryTracker } from './delivery.js';
 import { RESYNC_CLOSE } from './peer-link.js';
+import { FrameQueue, type QueueLimits } from './frame-queue.js';
 
-export interface ConnectionLimits {
+export interface ConnectionLimits extends QueueLimits {
   /** A session whose outgoing buffer passes this is too slow to keep: it is closed and will reconcile on return. */
   maxBuffered: number;
-  /** Frames queued for processing before the socket stops reading (TCP pushes back on the client). */
-  maxQueued: number;
-  /** Frames queued past which a session is closed: it sends without waiting for answers. */
-  maxInFlight: number;
   /** Bad frames tolerated before the connection is closed. */
   maxErrors: number;
   /** Spaces one session may subscribe to: anonymous, and authenticated. */
@@ -54,8 +50,8 @@ export const DEFAULT_LIMITS: ConnectionLimits = {
 
 
 /**
- * One WebSocket session. Frames are handled strictly in order, one at a time: a reply (and an ack) goes out only
- * after what it answers is durable.
+ * One WebSocket session. Frames are handled strictly in order, one at a time (see FrameQueue): a reply (and an
+ * ack) goes out only after what it answers is durable.
  */
 export class Connection implements Subscriber {
   account: Uint8Array | null = null;
@@ -64,17 +60,11 @@ export class Connection implements Subscriber {
   private readonly nonce = randomBytes(32);
   private session: SyncSession | undefined;
   private deliveries: DeliveryTracker | undefined;
-  private readonly queue: RawData[] = [];
-  private busy = false;
-  /** The next queued frame, decoded ahead while the one before it was handled (see prepareNext). */
-  private ahead: { data: RawData; bytes: Uint8Array; f: Frame } | undefined;
+  private readonly frames: FrameQueue;
   private errors = 0;
   private alive = true;
   lastSeen = Date.now();
   private readonly subscriptions = new Map<string, Uint8Array>();
-  private overrun = false;
-  /** Draining: no frame is taken any more. */
-  private draining = false;
   private readonly budget: WorkBudget;
   private readonly stats = { frames: 0, entriesIn: 0, entriesOut: 0, bytesIn: 0, bytesOut: 0, rejected: 0 };
   private readonly opened = Date.now();
@@ -90,12 +80,23 @@ export class Connection implements Subscriber {
     private readonly source = 'unknown',
   ) {
     this.budget = new WorkBudget(limits.work);
+    this.frames = new FrameQueue(ws, limits, {
+      decode: (bytes, decoded) => this.decode(bytes, decoded),
+      pay: (f, size) => this.pay(f, size),
+      readsAhead: () => ['peer', 'hosted'].includes(this.tier()),
+      prepare: (entries) => this.provider.replica.prepare(entries),
+      handle: (f, size, joined) => this.handle(f, size, joined),
+      overrun: () => {
+        this.metrics.rejections.inc({ reason: 'too-large' });
+        this.log.warn({ event: 'overrun', account: this.account && toId(this.account) }, 'closing a session that sends without waiting');
+      },
+    });
     metrics.connections.inc();
     // A frame proves the peer is there as well as a pong does: a peer sending a large reconciliation may have its
     // pong queued behind frames this side is slow to read. Idleness counts frames only.
     ws.on('message', (data) => {
       this.alive = true;
-      this.enqueue(data);
+      this.frames.push(data);
     });
     ws.on('pong', () => {
       this.alive = true;
@@ -168,70 +169,8 @@ export class Connection implements Subscriber {
    * the one being handled finishes and is answered, then the client is asked to reconnect elsewhere.
    */
   async stopping(): Promise<void> {
-    this.draining = true;
-    this.queue.length = 0;
-    this.ws.pause();
-    while (this.busy) await new Promise((r) => setTimeout(r, 5));
+    await this.frames.stop();
     this.reconnect('this node is stopping: reconnect');
-  }
-
-  private enqueue(data: RawData): void {
-    if (this.overrun || this.draining) return;
-    this.queue.push(data);
-    // Pausing stops the next read, not the frames already read: a flood of tiny frames arrives thousands to a
-    // read. A session that keeps that many unanswered is not waiting for answers, so it is closed.
-    if (this.queue.length > this.limits.maxInFlight) {
-      this.overrun = true;
-      this.queue.length = 0;
-      this.metrics.rejections.inc({ reason: 'too-large' });
-      // Dropped at once: a closing handshake would mean reading (and parsing) everything queued behind it.
-      this.log.warn({ event: 'overrun', account: this.account && toId(this.account) }, 'closing a session that sends without waiting');
-      return void this.ws.terminate();
-    }
-    if (this.queue.length >= this.limits.maxQueued) this.ws.pause();
-    if (!this.busy) void this.drain();
-  }
-
-  /**
-   * Handles queued frames in order. Each frame is paid for from the session's work budget first (a session
-   * over budget waits, and its socket stops being read meanwhile), and the loop yields to the event loop after
-   * each frame, so sessions take turns instead of one busy session holding the process. Entries frames already
-   * read behind an entries frame are stored with it (see SyncSession.receiveEntries), each paid for.
-   */
-  private async drain(): Promise<void> {
-    this.busy = true;
-    while (this.queue.length) {
-      const first = this.next();
-      const joined: Uint8Array[][] = [];
-      let size = first?.size ?? 0;
-      let wait = first ? this.pay(first.f, first.size) : 0;
-      while (first?.f[0] === 'entries' && joined.length < JOIN_ENTRIES_FRAMES - 1 && this.entriesAhead()) {
-        const more = this.next()!;
-        const f = more.f;
-        if (f[0] === 'entries') joined.push(f[1]);
-        size += more.size;
-        wait = Math.max(wait, this.pay(f, more.size));
-      }
-      if (wait > 0) {
-        this.ws.pause();
-        await new Promise((r) => setTimeout(r, wait));
-      }
-      if (this.queue.length < this.limits.maxQueued / 2 && !this.draining) this.ws.resume();
-      if (first?.f[0] === 'entries') this.prepareNext();
-      if (first) await this.handle(first.f, size, joined);
-      await nextTurn();
-    }
-    this.busy = false;
-  }
-
-  /** The next queued frame, decoded (a frame that does not decode is answered with an error here). */
-  private next(): { f: Frame; size: number } | undefined {
-    const data = this.queue.shift()!;
-    const ahead = this.ahead?.data === data ? this.ahead : undefined;
-    this.ahead = undefined;
-    const bytes = ahead?.bytes ?? toBytes(data);
-    const f = this.decode(bytes, ahead?.f);
-    return f && { f, size: bytes.length };
   }
 
   /** Milliseconds to wait before handling a frame (it is paid for now). */
@@ -255,36 +194,6 @@ export class Connection implements Subscriber {
     this.metrics.rejections.inc({ reason });
     this.send(['error', reason, message]);
     if (this.errors >= this.limits.maxErrors) this.ws.close(1008, 'too many bad frames');
-  }
-
-  /**
-   * A hosted account's or peer provider's next queued frame, if it carries entries, has its signatures checked
-   * while this one is stored (see Replica.prepare): one frame ahead at most, and only for sessions whose frames
-   * are not held back by a small budget.
-   */
-  private prepareNext(): void {
-    const f = this.entriesAhead() && this.ahead!.f;
-    if (f && f[0] === 'entries') this.provider.replica.prepare(f[1]);
-  }
-
-  /**
-   * Whether the next queued frame carries entries and comes from a hosted account or a peer provider (decoding
-   * it ahead). A frame that does not decode is left for its turn, so errors keep order.
-   */
-  private entriesAhead(): boolean {
-    const data = this.queue[0];
-    const tier = this.tier();
-    if (data === undefined || (tier !== 'peer' && tier !== 'hosted')) return false;
-    if (this.ahead?.data === data) return this.ahead.f[0] === 'entries';
-    const bytes = toBytes(data);
-    try {
-      const f = decodeFrame(bytes);
-      if (f[0] !== 'entries') return false;
-      this.ahead = { data, bytes, f };
-      return true;
-    } catch {
-      return false;
-    }
   }
 
   private decode(bytes: Uint8Array, decoded?: Frame): Frame | undefined {
@@ -506,17 +415,5 @@ export class Connection implements Subscriber {
   }
 }
 
-/**
- * At most this many entries frames are stored as one batch: enough that a copy between providers commits about a
- * thousand entries at a time (a quarter less SQLite work per row than 256), few enough that the sender, which
- * keeps LEAD_WINDOW frames unacknowledged, has the next ones on the way while these are stored.
- */
-const JOIN_ENTRIES_FRAMES = 4;
-
 const movedMessage = (log: IdentityState, host: string): string =>
   `account ${toId(log.account)} no longer lives at ${host}; its identity log names ${log.providers.join(', ') || 'no provider'}`;
-
-function toBytes(data: RawData): Uint8Array {
-  const b = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
-  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
-}
