@@ -36,7 +36,7 @@ function Post({ session, item }: { session: Session; item: TimelineItem }) {
   const [showThread, setShowThread] = useState(false);
   const name = author.state === 'ready' && author.value ? author.value.name : session.nameless(item.author);
   const handle = author.state === 'ready' ? author.value?.handle : undefined;
-  const likes = useLoad(session, () => session.likes());
+  const likes = useLoad(session, () => session.reads.likes());
   const myLike = likes.state === 'ready' ? likes.value.get(refToString(item.ref)) : undefined;
   const mine = item.author === session.account;
   const [editing, setEditing] = useState(false);

@@ -37,7 +37,7 @@ export function LikeButton({ session, item, liked }: { session: Session; item: T
 
 /** Repost and take it back at once, as LikeButton; the count is the author's, moved by the click until it catches up. */
 export function RepostButton({ session, item }: { session: Session; item: TimelineItem }) {
-  const reposts = useLoad(session, () => session.reposts());
+  const reposts = useLoad(session, () => session.reads.reposts());
   const reposted = reposts.state === 'ready' ? reposts.value.has(refToString(item.ref)) : undefined;
   const [wanted, setWanted] = useState<boolean>();
   useEffect(() => {

@@ -16,7 +16,7 @@ export function SearchPage({ session, query }: { session: Session; query: string
   useEffect(() => setText(query), [query]);
   useEffect(() => {
     let live = true;
-    session
+    session.reads
       .search(query, (done, total) => live && setProgress({ done, total }))
       .then(
         (r) => live && (setResults(r), setProgress(undefined)),

@@ -26,10 +26,10 @@ import {
   type WebSocketFactory,
 } from '@freehold/client';
 import type { LinkOffer, LinkRequest } from '@freehold/client/pairing';
-import { closeAccount, Microblog, spacesOf, type Like, type Mirror, type Repost } from '@freehold/microblog';
-import type { IndexProgress, SearchIndex, SearchResults } from '@freehold/microblog/search';
+import { closeAccount, Microblog, spacesOf, type Mirror } from '@freehold/microblog';
 import { forgetIdentity, saveIdentity, type StoredIdentity } from './keys.js';
 import { PROVIDER } from './site.js';
+import { Reads } from './reads.js';
 
 export const WS = WebSocket as unknown as WebSocketFactory;
 export const STORE = 'freehold-replica';
@@ -60,11 +60,10 @@ export class Session {
   private absorbQueued: Promise<void> | undefined;
   /** Bumped on every change, so views know to reload. */
   version = 0;
-  private likesRead: { version: number; likes: Promise<Map<string, Like>> } | undefined;
-  private repostsRead: { version: number; reposts: Promise<Map<string, Repost>> } | undefined;
-  private index: { index: Promise<SearchIndex>; version: number; pass: Promise<void> } | undefined;
 
   readonly mb: Microblog;
+  /** Likes, reposts and search, read again only after a change. */
+  readonly reads: Reads;
   /** How far what this account sent to others got (see Deliveries); views track what they show. */
   readonly deliveries: Deliveries;
 
@@ -79,6 +78,7 @@ export class Session {
         await this.pushPull(mirrors.map((m) => m.space));
       },
     });
+    this.reads = new Reads(this.mb, () => this.version);
     this.links = new Providers(device, {
       WebSocket: WS,
       interest: async () => [...(await this.mb.interest()), ...spaceList(device.account)],
@@ -186,47 +186,6 @@ export class Session {
   /** What to call an account without a profile here: the handle its identity log claims, if this replica has it. */
   nameless(account: string): string {
     return this.device.replica.contact(fromId(account, 'account'))?.handles[0] ?? 'Someone without a profile yet';
-  }
-
-  /** The posts this account liked, read once per change. */
-  likes(): Promise<Map<string, Like>> {
-    if (this.likesRead?.version !== this.version) this.likesRead = { version: this.version, likes: this.mb.likes() };
-    return this.likesRead.likes;
-  }
-
-  /**
-   * Searches this replica (see SearchIndex): the index is built on the first search and brought up to date, one
-   * pass at a time, when something changed since the last.
-   */
-  search(query: string, progress?: IndexProgress): Promise<SearchResults> {
-    // The index (and MiniSearch) is fetched with the first search, not with the app's first screen; one that could
-    // not be fetched (offline, before the service worker kept it) is fetched again by the next search.
-    const index = (this.index ??= {
-      index: import('@freehold/microblog/search').then(
-        ({ SearchIndex }) => new SearchIndex(this.mb),
-        (e: unknown) => {
-          this.index = undefined;
-          throw e;
-        },
-      ),
-      version: -1,
-      pass: Promise.resolve(),
-    });
-    const pass = index.pass.then(async () => {
-      if (index.version === this.version) return;
-      const version = this.version;
-      await (await index.index).refresh(progress);
-      index.version = version;
-    });
-    // A pass that failed is tried again by the next search, which does not wait on the failure.
-    index.pass = pass.catch(() => undefined);
-    return pass.then(async () => (await index.index).search(query));
-  }
-
-  /** This account's reposts, read once per change. */
-  reposts(): Promise<Map<string, Repost>> {
-    if (this.repostsRead?.version !== this.version) this.repostsRead = { version: this.version, reposts: this.mb.reposts() };
-    return this.repostsRead.reposts;
   }
 
   /**
