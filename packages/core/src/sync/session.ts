@@ -5,6 +5,7 @@ import { encodeCard } from '../identity/state.js';
 import { readMembershipOp } from '../space/ops.js';
 import type { IngestResult, Replica } from '../replica.js';
 import type { EntryRow } from '../store.js';
+import { Deferred } from './deferred.js';
 import { Reconciler } from './reconcile.js';
 import { Summary } from './summary.js';
 import { canRead } from '../space/ops.js';
@@ -84,8 +85,8 @@ export type Outgoing = Pick<EntryRow, 'id' | 'space' | 'kind' | 'device' | 'seq'
 export class SyncSession {
   readonly stats: SyncStats = { entriesWanted: 0, entriesSent: 0, entriesReceived: 0, entriesRejected: 0, bytesSent: 0, bytesReceived: 0, reconcileMessages: 0 };
   private readonly reconcilers = new Map<string, Reconciler>();
-  /** Entries whose dependencies (a membership op, a contact card) had not arrived yet. */
-  private deferred: Uint8Array[] = [];
+  /** Entries whose membership dependencies had not arrived yet. */
+  private readonly deferred = new Deferred();
   private leader = false;
   /**
    * What this side shows the peer of each space it has decided on; entries of any other space are never sent.
@@ -430,9 +431,20 @@ export class SyncSession {
 
   /** Stores the batches of entries frames together; answers each frame with its own ack, in order. */
   private async ingest(frames: Uint8Array[][]): Promise<Frame[]> {
+    const { acks, grown } = await this.storeFrames(frames);
+    // The peer was answered `missing-dependency` for these already, so the retry's acks are not sent. One pass
+    // takes in all they can stand on now: a batch is validated membership first, in dependency order.
+    const again = this.deferred.take(grown);
+    if (again.length) await this.storeFrames([again]);
+    return acks;
+  }
+
+  /** The acks of these frames, and the spaces (hex) that took a membership operation from them. */
+  private async storeFrames(frames: Uint8Array[][]): Promise<{ acks: Frame[]; grown: Set<string> }> {
     const results = await (this.opts.ingest ?? ((fs) => this.replica.ingestFrames(fs)))(frames);
-    let progressed = false;
     const storedEntries: Entry[] = [];
+    // Spaces that took a membership operation: only there can an entry waiting for one be let in now.
+    const grown = new Set<string>();
     let at = 0;
     const acks = frames.map((entries): Frame => {
       let stored = 0;
@@ -442,12 +454,13 @@ export class SyncSession {
         if (r.ok) {
           stored++;
           if (r.entry) storedEntries.push(r.entry);
+          if (r.entry?.kind === Kind.membership) grown.add(toHex(r.entry.space));
           this.stats.entriesReceived++;
-          progressed = true;
         } else if (r.reason === 'duplicate') stored++;
         else {
           rejected.push([i, r.reason!, r.message ?? '']);
-          if (r.reason === 'missing-dependency') this.deferred.push(bytes);
+          // A validation failure always names the entry (only undecodable bytes do not, and those never wait).
+          if (r.reason === 'missing-dependency') this.deferred.add(bytes, r.id!);
           else {
             this.stats.entriesRejected++;
             this.opts.onRejected?.(bytes, r.reason!, r.message ?? '');
@@ -459,21 +472,14 @@ export class SyncSession {
     });
     if (storedEntries.length) this.opts.onStored?.(storedEntries);
     this.opts.onProgress?.(this.stats);
-    if (progressed && this.deferred.length && frames[0] !== this.deferred) {
-      const again = this.deferred;
-      this.deferred = [];
-      await this.ingest([again]);
-    }
-    return acks;
+    return { acks, grown };
   }
 
   /** Retries entries still waiting for dependencies; call when the conversation goes quiet. */
   async finish(): Promise<void> {
-    const again = this.deferred;
-    this.deferred = [];
-    if (again.length) await this.ingest([again]);
-    this.stats.entriesRejected += this.deferred.length;
-    this.deferred = [];
+    const again = this.deferred.takeAll();
+    if (again.length) await this.storeFrames([again]);
+    this.stats.entriesRejected += this.deferred.takeAll().length;
   }
 }
 
