@@ -1,10 +1,7 @@
-import { MAX_IMAGE, type ImageInput } from '@freehold/microblog';
-
-/** The longest side of a thumbnail: what a timeline shows, about a tenth of the bytes of a photo. */
-const THUMB_SIDE = 640;
+import { AVATAR_SIDE, JPEG_QUALITY, MAX_IMAGE, THUMB_SIDE, type ImageInput } from '@freehold/microblog';
 
 async function encode(canvas: OffscreenCanvas): Promise<Uint8Array> {
-  return new Uint8Array(await (await canvas.convertToBlob({ type: 'image/jpeg', quality: 0.82 })).arrayBuffer());
+  return new Uint8Array(await (await canvas.convertToBlob({ type: 'image/jpeg', quality: JPEG_QUALITY })).arrayBuffer());
 }
 
 /**
@@ -28,10 +25,9 @@ export async function imageFromFile(file: File, alt: string): Promise<ImageInput
 /** Scales an image down to a square avatar (JPEG), cropped to its middle. */
 export async function avatarFrom(file: File): Promise<Uint8Array> {
   const img = await createImageBitmap(file);
-  const size = 160;
-  const canvas = new OffscreenCanvas(size, size);
+  const canvas = new OffscreenCanvas(AVATAR_SIDE, AVATAR_SIDE);
   const s = Math.min(img.width, img.height);
-  canvas.getContext('2d')!.drawImage(img, (img.width - s) / 2, (img.height - s) / 2, s, s, 0, 0, size, size);
+  canvas.getContext('2d')!.drawImage(img, (img.width - s) / 2, (img.height - s) / 2, s, s, 0, 0, AVATAR_SIDE, AVATAR_SIDE);
   img.close();
   return encode(canvas);
 }

@@ -37,6 +37,7 @@ function progress(): { update(url: string, s: SyncStats): void; done(): void } {
  */
 export class CommandLinks extends LinkGroup {
   private readonly bar: ReturnType<typeof progress>;
+  private written = 'what you wrote';
 
   /** `progress` replaces the bar of entries received. */
   constructor(device: Device, private readonly lines: Lines, interest?: () => Promise<Uint8Array[]>, onProgress?: (url: string, s: SyncStats) => void) {
@@ -51,6 +52,11 @@ export class CommandLinks extends LinkGroup {
     this.bar = bar;
   }
 
+  /** Names what the command wrote (`post ID`) in a refusal's line, so the user can delete it or send it again. */
+  wrote(what: string): void {
+    this.written = what;
+  }
+
   /**
    * Sends what the command wrote. A provider that refuses it (over quota, the account not or no longer registered
    * there) is named with its reason: as a warning while another provider stored it, else as the command's error,
@@ -60,7 +66,7 @@ export class CommandLinks extends LinkGroup {
     const reports = await super.flush();
     const refusals = reports.filter((r) => r.refused.length);
     if (!refusals.length) return reports;
-    const said = (r: PushReport) => `${hostOf(r.url)} refused what you wrote: ${r.refused[0]!.message}`;
+    const said = (r: PushReport) => `${hostOf(r.url)} refused ${this.written}: ${r.refused[0]!.message}`;
     const tagged = (r: PushReport) => `${said(r)} [${r.refused[0]!.reason}]`;
     const stored = reports.filter((r) => r.delivered && !r.refused.length).map((r) => hostOf(r.url));
     if (stored.length) {

@@ -1,9 +1,11 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AVATAR_SIDE, THUMB_SIDE } from '@freehold/microblog';
 import { spawnServer } from '../../server/test/process.js';
-import { randomPng } from '../../../test-support/png.js';
+import { chunk, randomPng } from '../../../test-support/png.js';
 import { GPS_LATITUDE, PLACE, photoJpeg, photoPng } from '../../../test-support/photos.js';
 import { accountOf, cli } from './cli-run.js';
 
@@ -17,6 +19,7 @@ interface ImageJson {
   height: number;
   size: number;
   alt: string;
+  thumb?: Omit<ImageJson, 'alt' | 'thumb'>;
 }
 interface FeedJson {
   id: string;
@@ -132,12 +135,41 @@ describe('images in posts from the CLI: blob entries, readable by exactly who re
     for (const b of located) expect(held.includes(b)).toBe(false);
   });
 
+  it('makes the thumbnail the web app makes: upright, THUMB_SIDE on its longest side, without metadata; none of a small image', async () => {
+    // Stored 2400×1600, red above blue, with the orientation of a phone held upright (6: turn a quarter clockwise).
+    const photo = await sharp({ create: { width: 2400, height: 1600, channels: 3, background: 'red' } })
+      .composite([{ input: { create: { width: 2400, height: 800, channels: 3, background: 'blue' } }, top: 800, left: 0 }])
+      .jpeg({ quality: 95 })
+      .withMetadata({ orientation: 6 })
+      .toBuffer();
+    const id = ok(['post', 'Portrait', '--image', file('portrait.jpg', photo), '--image', file('little.png', randomPng(64, 48))], 'alice');
+    await eventually(['feed'], 'bob', /Portrait/);
+    const [big, little] = feed('bob').find((p) => p.id === id)!.images;
+    expect(big).toMatchObject({ mime: 'image/jpeg', width: 1600, height: 2400, thumb: { mime: 'image/jpeg', width: 427, height: THUMB_SIDE } });
+    expect(big!.thumb!.size).toBeLessThan(big!.size);
+    expect(little).toMatchObject({ mime: 'image/png', width: 64, height: 48 });
+    expect(little!.thumb).toBeUndefined();
+
+    ok(['image', id, join(root, 'thumb.jpg'), '--thumb'], 'bob');
+    const thumb = readFileSync(join(root, 'thumb.jpg'));
+    const meta = await sharp(thumb).metadata();
+    expect(meta).toMatchObject({ format: 'jpeg', width: 427, height: THUMB_SIDE, size: big!.thumb!.size });
+    expect(meta.orientation).toBeUndefined();
+    expect(meta.exif).toBeUndefined();
+    // Turned upright in its pixels: what was stored on top is on the right.
+    const colour = async (left: number) => {
+      const [r, g, b] = await sharp(thumb).extract({ left, top: 320, width: 1, height: 1 }).raw().toBuffer();
+      return r! > 200 && g! < 60 && b! < 60 ? 'red' : r! < 60 && g! < 60 && b! > 200 ? 'blue' : `${r},${g},${b}`;
+    };
+    expect([await colour(20), await colour(400)]).toEqual(['blue', 'red']);
+  });
+
   it('refuses what does not fit with a typed error, storing nothing', () => {
     const posts = feed('alice').length;
     const png = file('small.png', randomPng(8, 8));
     const cases: [string[], RegExp][] = [
       [Array.from({ length: 5 }, () => ['--image', png]).flat(), /at most 4 images.*\[invalid-argument\]/],
-      [['--image', file('notes.txt', Buffer.from('not an image at all'))], /image is not a PNG, JPEG, WebP or GIF image \[invalid-argument\]/],
+      [['--image', file('notes.txt', Buffer.from('not an image at all'))], /notes\.txt is not a PNG, JPEG, WebP or GIF image \[invalid-argument\]/],
       [['--image', file('huge.png', Buffer.concat([randomPng(8, 8), Buffer.alloc(8 * 1024 * 1024)]))], /over the 8\.0 MiB it may take \[too-large\]/],
       [['--image', png, '--alt', 'x'.repeat(1501)], /alt text is at most 1500 characters \[invalid-argument\]/],
       [['--alt', 'no image before it', '--image', png], /--alt describes the --image just before it/],
@@ -147,6 +179,17 @@ describe('images in posts from the CLI: blob entries, readable by exactly who re
       expect(r.code, r.err).not.toBe(0);
       expect(r.err).toMatch(want);
     }
+    // A PNG whose header and chunks are in order but whose pixels do not inflate: refused in one line, as damaged.
+    const head = Buffer.alloc(13);
+    head.writeUInt32BE(1000, 0);
+    head.writeUInt32BE(800, 4);
+    head.set([8, 2, 0, 0, 0], 8);
+    const signature = randomPng(1, 1).subarray(0, 8);
+    const broken = Buffer.concat([signature, chunk('IHDR', head), chunk('IDAT', Buffer.alloc(4000, 0x5a)), chunk('IEND', Buffer.alloc(0))]);
+    const r = fh(['post', 'Refused', '--image', png, '--image', file('broken.png', broken)], 'alice');
+    expect(r.code, r.err).toBe(1);
+    expect(r.err).toMatch(/^freehold: \S+broken\.png does not decode as an image: .+ \[malformed\]$/);
+    expect(r.err.split('\n')).toHaveLength(1);
     expect(feed('alice').length).toBe(posts);
   });
 
@@ -155,19 +198,34 @@ describe('images in posts from the CLI: blob entries, readable by exactly who re
     try {
       ok(['init', '--name', 'dave'], 'dave');
       ok(['provider', 'add', small.url], 'dave');
-      const avatar = randomPng(40, 40);
-      const shown = JSON.parse(ok(['profile', '--name', 'Dave', '--avatar', file('dave.png', avatar), '--json'], 'dave')) as { picture: ImageJson; avatar?: unknown };
-      expect(shown.picture).toEqual({ blob: expect.any(String), mime: 'image/png', width: 40, height: 40, size: avatar.length });
-      const big = fh(['profile', '--avatar', file('big-avatar.png', randomPng(700, 600))], 'dave');
-      expect(big.code).toBe(1);
-      expect(big.err).toMatch(/over the 1\.0 MiB it may take \[too-large\]/);
+      // Scaled to the web app's square whatever its size, as a JPEG: a small one up, a photo of 1.2 MiB down.
+      const profile = (path: string) => (JSON.parse(ok(['profile', '--name', 'Dave', '--avatar', path, '--json'], 'dave')) as { picture: ImageJson }).picture;
+      const square = { blob: expect.any(String), mime: 'image/jpeg', width: AVATAR_SIDE, height: AVATAR_SIDE, size: expect.any(Number) };
+      expect(profile(file('dave.png', randomPng(40, 40)))).toEqual(square);
+      const big = randomPng(700, 600);
+      expect(big.length).toBeGreaterThan(1024 * 1024);
+      const shown = profile(file('big-avatar.png', big));
+      expect(shown).toEqual(square);
+      expect(shown.size).toBeLessThan(50_000);
       // The post says that the provider refused it and why, in one line, and stays on the device.
       const refused = fh(['post', 'Too big for my quota', '--image', file('big.png', randomPng(300, 300))], 'dave');
       expect(refused.code).toBe(1);
       const host = new URL(small.url).host.replace(/[.]/g, '\\.');
-      expect(refused.err).toMatch(new RegExp(`^freehold: ${host} refused what you wrote: over quota: .*; it is kept on this device and goes out once a provider accepts it .*\\[quota-exceeded\\]$`));
+      const said = new RegExp(`^freehold: ${host} refused post (\\w+): over quota: .*; it is kept on this device and goes out once a provider accepts it .*\\[quota-exceeded\\]$`).exec(refused.err);
+      expect(said, refused.err).not.toBeNull();
       expect(refused.err.split('\n')).toHaveLength(1);
-      expect(feed('dave').map((p) => p.text)).toContain('Too big for my quota');
+      // The line names the post as other commands take it, so it can be deleted or looked at.
+      const kept = feed('dave').find((p) => p.text === 'Too big for my quota')!;
+      expect(kept.id.split('/')[1]).toBe(said![1]);
+      ok(['image', said![1]!, join(root, 'kept.png')], 'dave');
+      // With --json, the post's id and the refusal are in the JSON, and the command still fails.
+      const json = fh(['post', 'Refused again', '--json', '--image', file('big3.png', randomPng(300, 300))], 'dave');
+      expect(json.code).toBe(1);
+      const answer = JSON.parse(json.out) as { id: string; error: { reason: string; message: string } };
+      expect(answer).toEqual({
+        id: feed('dave').find((p) => p.text === 'Refused again')!.id,
+        error: { reason: 'quota-exceeded', message: expect.stringMatching(/refused post \w+: over quota/) },
+      });
       expect(ok(['sync'], 'dave')).toMatch(/refused \d+ entr(y|ies): over quota: .* \[quota-exceeded\]/);
       // With a second provider that stores it, the refusal is a warning, in one line, naming both.
       const roomy = await spawnServer(['--port', '0', '--data', join(root, 'roomy')]);
@@ -175,7 +233,7 @@ describe('images in posts from the CLI: blob entries, readable by exactly who re
         ok(['provider', 'add', roomy.url], 'dave');
         const warned = fh(['post', 'Half stored', '--image', file('big2.png', randomPng(300, 300))], 'dave');
         expect(warned.code, warned.err).toBe(0);
-        expect(warned.err).toMatch(new RegExp(`^freehold: warning: ${host} refused what you wrote: over quota: .* \\[quota-exceeded\\]; ${new URL(roomy.url).host} stored it$`));
+        expect(warned.err).toMatch(new RegExp(`^freehold: warning: ${host} refused post \\w+: over quota: .* \\[quota-exceeded\\]; ${new URL(roomy.url).host} stored it$`));
       } finally {
         await roomy.stop();
       }

@@ -24,8 +24,16 @@ export type ImageType = (typeof IMAGE_TYPES)[number];
 export const MAX_IMAGE = 8 * 1024 * 1024;
 export const MAX_IMAGES = 4;
 export const MAX_ALT = 1500;
-/** An avatar shows beside every post of its account: the web app scales it to 160 px, far below this. */
+/** An avatar shows beside every post of its account: clients scale it to AVATAR_SIDE, far below this. */
 export const MAX_AVATAR = 1024 * 1024;
+/**
+ * What clients make of a picked image, one definition for the web app and the CLI: a thumbnail no longer than this
+ * on its longest side (what a timeline shows, about a tenth of the bytes of a photo; none for an image that small
+ * already), an avatar scaled to a square of this side, both as JPEG of this quality (0 to 1, as a canvas takes it).
+ */
+export const THUMB_SIDE = 640;
+export const AVATAR_SIDE = 160;
+export const JPEG_QUALITY = 0.82;
 
 /** A stored image: a blob of the space of the document naming it (see @freehold/core blob.ts). */
 export const Picture = z.object({

@@ -1,14 +1,13 @@
-import { encodeCard, fromId, reject, toId, type Device, type IdentityState } from '@freehold/core';
+import { encodeCard, FreeholdError, fromId, reject, toId, type Device, type IdentityState } from '@freehold/core';
 import { declareMirrors as mirrorAt, inboxSettings, resolveHandle } from '@freehold/client';
 import { WS } from '../ws.js';
 import { formatSize, parseSize } from '@freehold/server';
 import { CommandLinks } from '../links.js';
-import { isLive, MAX_AVATAR, Microblog, refToString, storeAvatar, type Message, type Mirror, type PostRef, type Profile } from '@freehold/microblog';
+import { AVATAR_SIDE, isLive, Microblog, refToString, storeAvatar, type Message, type Mirror, type PostRef, type Profile } from '@freehold/microblog';
 import { accountByPrefix, postByPrefix } from '../prefixes.js';
 import { itemJson, namesOf, postsView, printPosts } from '../post-view.js';
 import type { Command, Context } from '../command.js';
-import { imageInputs } from '../image-inputs.js';
-import { readInput } from '../files.js';
+import { avatarFromFile, imageInputs } from '../image-inputs.js';
 
 /**
  * Asks this account's providers to mirror the spaces it reads or writes to that belong to other accounts (see
@@ -138,11 +137,13 @@ export const microblogCommands: Command[] = [
   {
     name: 'profile',
     usage: 'profile [--name NAME] [--bio TEXT] [--avatar FILE] [--json]',
-    summary: 'Show or change your public microblog profile (the avatar: a PNG, JPEG, WebP or GIF image of up to 1 MiB).',
+    summary:
+      'Show or change your public microblog profile (the avatar: a PNG, JPEG, WebP or GIF image of up to 8 MiB, ' +
+      `cropped and scaled to a square of ${AVATAR_SIDE} px).`,
     options: { name: { type: 'string' }, bio: { type: 'string' }, avatar: { type: 'string' }, json: { type: 'boolean' } },
     args: [0, 0],
     async run(ctx) {
-      const avatar = ctx.values.avatar === undefined ? undefined : readInput(ctx.values.avatar as string, MAX_AVATAR);
+      const avatar = ctx.values.avatar === undefined ? undefined : await avatarFromFile(ctx.values.avatar as string);
       const profile = await withMicroblog(ctx, async (mb) => {
         const fields: Partial<Omit<Profile, 'schema'>> = {};
         if (ctx.values.name !== undefined) fields.name = ctx.values.name as string;
@@ -159,30 +160,42 @@ export const microblogCommands: Command[] = [
   },
   {
     name: 'post',
-    usage: 'post TEXT [--image FILE [--alt TEXT]]… [--friends] [--reply-to POST] [--quote POST]',
+    usage: 'post TEXT [--image FILE [--alt TEXT]]… [--friends] [--reply-to POST] [--quote POST] [--json]',
     summary:
       'Publish a post (public, or --friends for approved followers only), maybe quoting a public post, with up to 4 ' +
-      'PNG, JPEG, WebP or GIF images of up to 8 MiB, each described by the --alt after it. Prints its id.',
+      'PNG, JPEG, WebP or GIF images of up to 8 MiB, each described by the --alt after it. Prints its id, also when ' +
+      'a provider refuses it (it stays on this device).',
     options: {
       friends: { type: 'boolean' },
       'reply-to': { type: 'string' },
       quote: { type: 'string' },
       image: { type: 'string', multiple: true },
       alt: { type: 'string', multiple: true },
+      json: { type: 'boolean' },
     },
     args: [1, 1],
     async run(ctx) {
       const to = ctx.values['reply-to'] as string | undefined;
       const quote = ctx.values.quote as string | undefined;
-      const images = imageInputs(ctx);
-      const ref = await withMicroblog(ctx, async (mb) =>
-        mb.post(ctx.args[0]!, {
+      const images = await imageInputs(ctx);
+      let made: PostRef | undefined;
+      const ref = await withMicroblog(ctx, async (mb, links) => {
+        made = await mb.post(ctx.args[0]!, {
           images,
           audience: ctx.values.friends ? 'friends' : 'public',
           replyTo: to === undefined ? undefined : await heldPost(mb, to),
           quoteOf: quote === undefined ? undefined : await heldPost(mb, quote),
-        }),
-      );
+        });
+        links.wrote(`post ${made.post}`);
+        return made;
+      }).catch((e: unknown) => {
+        // Made on this device, then refused on its way out: the error line names the post, and so does the JSON.
+        if (made && ctx.values.json && e instanceof FreeholdError) {
+          ctx.json({ id: refToString(made), error: { reason: e.reason, message: e.message } });
+        }
+        throw e;
+      });
+      if (ctx.values.json) return ctx.json({ id: refToString(ref) });
       ctx.out(refToString(ref));
     },
   },
