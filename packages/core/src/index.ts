@@ -23,6 +23,7 @@ export * from './blob.js';
 export * from './sync/reconcile.js';
 export * from './sync/protocol.js';
 export * from './sync/session.js';
+export * from './sync/session-options.js';
 export * from './sync/drive.js';
 export * from './identity/recovery.js';
 export * from './requests.js';
