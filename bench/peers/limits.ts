@@ -79,9 +79,11 @@ async function sqlite(perTx: number, fsync: boolean): Promise<Limit> {
   db.pragma('synchronous = NORMAL');
   db.pragma('cache_size = -65536');
   db.pragma('wal_autocheckpoint = 4000');
-  const insert = db.prepare('INSERT INTO entries (id, space, doc, kind, device, seq, time, bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING');
+  const insert = db.prepare('INSERT INTO entries (id, space, doc, kind, device, seq, time, basis, cut, bytes) VALUES (?, ?, ?, ?, ?, ?, ?, NULL, 0, ?) ON CONFLICT (id) DO NOTHING');
+  // Spaces and devices are stored as numbers the refs table gives them, once each.
+  const ref = (value: Uint8Array) => Number(db.prepare('INSERT INTO refs (value) VALUES (?)').run(value).lastInsertRowid);
   // 50 writers, each its own device writing one document of its own space, as in (b).
-  const writers = Array.from({ length: 50 }, () => ({ space: randomBytes(32), doc: randomBytes(32), device: randomBytes(32), seq: 0 }));
+  const writers = Array.from({ length: 50 }, () => ({ space: ref(randomBytes(32)), doc: randomBytes(32), device: ref(randomBytes(32)), seq: 0 }));
   const body = randomBytes(ENTRY_BYTES);
   let next = 0;
   const tx = db.transaction(() => {
