@@ -69,4 +69,41 @@ describe('naming and revoking devices from the CLI', () => {
       await server.stop();
     }
   }, 180_000);
+
+  it('a device of an account with no space yet takes the log another device grew, and grows it without a fork', async () => {
+    const one = await spawnServer(['--port', '0', '--data', join(root, 'bare-one')]);
+    const two = await spawnServer(['--port', '0', '--data', join(root, 'bare-two')]);
+    try {
+      const phrase = join(root, 'bare.phrase');
+      ok(['init', '--name', 'bare', '--phrase-file', phrase], 'bare');
+      ok(['provider', 'add', one.url], 'bare');
+      // No profile, so no space: the log is all the account holds.
+      ok(['recover', '--provider', one.url, '--phrase-file', phrase, '--name', 'phone'], 'phone');
+      const phone = devices('phone').find((d) => d.current)!.device;
+      ok(['sync'], 'bare');
+      expect(devices('bare').map((d) => d.device)).toContain(phone);
+
+      // The phone renames the first device and adds a provider; the first device's sync brings both in.
+      const first = devices('bare').find((d) => d.current)!.device;
+      ok(['device', 'rename', first, 'Desk'], 'phone');
+      ok(['provider', 'add', two.url], 'phone');
+      ok(['sync'], 'bare');
+      expect(devices('bare').find((d) => d.current)!.name).toBe('Desk');
+      const listed = (JSON.parse(ok(['provider', 'list', '--json'], 'bare')) as { url: string; status: string }[]).map((p) => [p.url, p.status]);
+      expect(listed).toEqual([
+        [one.url, 'current'],
+        [two.url, 'current'],
+      ]);
+
+      // What the first device appends now follows the phone's records: no fork, and the phone is still a device.
+      ok(['device', 'rename', phone, 'Pocket'], 'bare');
+      ok(['sync'], 'phone');
+      expect(devices('phone').find((d) => d.current)).toMatchObject({ name: 'Pocket', revoked: false });
+      const served = (await (await fetch(`${one.url}/.well-known/freehold/accounts/${accountOf(ok, 'bare')}`)).json()) as { card: string };
+      expect(liveDevices(decodeCard(fromBase64(served.card))).map((d) => d.name).sort()).toEqual(['Desk', 'Pocket']);
+    } finally {
+      await one.stop();
+      await two.stop();
+    }
+  }, 180_000);
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeFrame, encode, encodeFrame, Replica, SyncSession, syncPair, toHex, type Device } from '@freehold/core';
+import { decodeFrame, Device, encode, encodeCard, encodeFrame, newDeviceKeys, possessionProof, Replica, SyncSession, syncPair, toHex } from '@freehold/core';
 import { MemoryStore } from '@freehold/stores';
 import { newUser, put } from './helpers.js';
 
@@ -74,6 +74,21 @@ describe('a session opens with a summary of what both sides share', () => {
     await upload(alice.device, p1);
     await between(p2, p1);
     expect(p2.contact(alice.device.account)?.providers).toEqual(['https://coop.example']);
+  });
+
+  it('gives a device of an account with no space the newer log its other device left with the relay', async () => {
+    const alice = await newUser('alice');
+    const keys = newDeviceKeys();
+    await alice.device.addDevice({ sign: keys.sign.publicKey, box: keys.box.publicKey, name: 'phone', proof: possessionProof(alice.device.account, keys) });
+    const store = new MemoryStore();
+    await store.putCard(alice.device.account, encodeCard(alice.device.identity()));
+    const phone = await Device.open(store, keys, alice.device.account);
+    const relay = await Replica.open(new MemoryStore());
+    await upload(alice.device, relay);
+    await phone.setProviders(['https://coop.example']);
+    await upload(phone, relay);
+    await upload(alice.device, relay);
+    expect(alice.device.identity().providers).toEqual(['https://coop.example']);
   });
 
   it('refuses a summary message on a session that opened without a summary', async () => {

@@ -76,7 +76,10 @@ export const providerCommands: Command[] = [
         // Before syncing: what this account wrote in the spaces of accounts it follows is then a mirror's to keep,
         // not refused as belonging to accounts the provider does not host.
         await declareFollowed(p.device, links, [url]);
-        for (const r of await links.connect([url])) printReport(r, ctx.out);
+        // The other providers are synced too: each hello carries the grown log, so a device of the account that
+        // syncs with any of them learns of the new provider (one that does not answer costs a warning).
+        const reports = await links.connect(p.device.identity().providers, url);
+        for (const r of reports) if (r.url === url) printReport(r, ctx.out);
       } finally {
         links.close();
       }

@@ -113,8 +113,14 @@ export class SyncSession {
     return [...frames, ...this.cardFrames(await this.members(spaces))];
   }
 
+  /**
+   * The accounts whose logs the two sides compare: the members of these spaces, and the session's own two. An
+   * account whose spaces name it nowhere here (one with no space yet) must still learn its grown log from its
+   * provider, or its next change to the log forks it and may drop the device that grew it.
+   */
   private async members(spaces: Uint8Array[]): Promise<Uint8Array[]> {
     const members = new Map<string, Uint8Array>();
+    for (const account of [this.opts.account, this.peer]) if (account?.length === 32) members.set(toHex(account), account);
     for (const space of spaces) {
       const graph = await this.replica.graph(space);
       if (graph.creatorAccount) members.set(toHex(graph.creatorAccount), graph.creatorAccount);
