@@ -1,8 +1,9 @@
-import { toHex } from './bytes.js';
+import { equal, toHex } from './bytes.js';
 import { reject } from './errors.js';
 import { decodeEntry, Kind, type Entry } from './entry.js';
 import { BLOB_CHUNK, blobId, blobName, decodeBlobChunk, encodeBlobChunk, MAX_BLOB } from './blob-payload.js';
 import { readable } from './docs.js';
+import { encodePrune, MAX_PRUNED } from './prune.js';
 import { publicDocId } from './space/keyring.js';
 import type { Device } from './device.js';
 import type { Replica } from './replica.js';
@@ -64,6 +65,20 @@ export async function writeBlob(device: Device, space: Uint8Array, bytes: Uint8A
     await device.write(space, Kind.blob, doc, encodeBlobChunk({ blob: id, offset, size: bytes.length, bytes: chunk }));
   }
   return id;
+}
+
+/**
+ * Takes a blob out of a space at every replica (see prune.ts): writes prunes naming the chunks of it held here
+ * that this account wrote (every chunk, for an admin of the space). The caller makes sure first that nothing
+ * still names the blob. Returns how many chunks the prunes name.
+ */
+export async function pruneBlob(device: Device, space: Uint8Array, id: Uint8Array): Promise<number> {
+  const doc = await blobDoc(device, space, id);
+  const admin = (await device.replica.graph(space)).current().roles.get(toHex(device.account)) === 'admin';
+  const ours = (r: EntryRow) => admin || equal(device.replica.authorOf(r.device)?.account.account ?? new Uint8Array(0), device.account);
+  const ids = (await device.store.docEntries(space, doc)).filter((r) => r.kind === Kind.blob && ours(r)).map((r) => r.id);
+  for (let i = 0; i < ids.length; i += MAX_PRUNED) await device.write(space, Kind.prune, doc, encodePrune(ids.slice(i, i + MAX_PRUNED)));
+  return ids.length;
 }
 
 /** A blob of a space this device can read, verified against its id; `not-found` while it is not all here. */

@@ -121,7 +121,7 @@ export class Device {
   }
 
   private openPayload(e: Entry, basis: OpNode, graph: SpaceGraph): Uint8Array {
-    if (graph.isPublic) return e.payload;
+    if (graph.isPublic || e.kind === Kind.prune) return e.payload;
     if (e.kind === Kind.append) return openSealed(epochBoxKey(this.epochSecret(graph, basis.epoch!)), e.payload, APPEND_SEAL, e.header);
     return open(this.contentKeyOf(graph, basis.epoch!), e.payload, e.header);
   }
@@ -181,7 +181,7 @@ export class Device {
     return this.sign({ kind: Kind.membership, space, doc: new Uint8Array(0), basis: new Uint8Array(0) }, payload.length, () => payload);
   }
 
-  /** Writes a content entry under the latest membership op, encrypted to the current epoch unless public. */
+  /** Writes a content entry under the latest membership op, encrypted to the current epoch unless public (or a prune). */
   async write(space: Uint8Array, kind: Kind, doc: Uint8Array, plaintext: Uint8Array): Promise<Entry> {
     const graph = await this.replica.graph(space);
     if (!graph.created) reject('not-found', 'this space is not in the replica');
@@ -191,7 +191,8 @@ export class Device {
       reject(role ? 'forbidden-role' : 'not-member', role ? `a ${role} may not write in this space` : 'this account is not a member of this space');
     }
     const h = { kind, space, doc, basis: basis.entryId };
-    if (graph.isPublic) return this.sign(h, plaintext.length, () => plaintext);
+    // A prune is applied by providers, which hold no key (see prune.ts).
+    if (graph.isPublic || kind === Kind.prune) return this.sign(h, plaintext.length, () => plaintext);
     if (kind === Kind.append) {
       // Appenders (inbox senders) cannot read the space: they seal to the epoch's public box key instead.
       const boxPub = graph.nodes.get(basis.epoch!)!.op.epoch!.publicKey;

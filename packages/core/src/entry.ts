@@ -3,7 +3,7 @@ import { FreeholdError, reject } from './errors.js';
 import { sign, SUITE, verify, verifyMany, type SigningKey } from './crypto/suite.js';
 import { signedId } from './signed.js';
 
-export const Kind = { membership: 0, update: 1, snapshot: 2, blob: 3, append: 4 } as const;
+export const Kind = { membership: 0, update: 1, snapshot: 2, blob: 3, append: 4, prune: 5 } as const;
 export type Kind = (typeof Kind)[keyof typeof Kind];
 const KINDS = new Set<number>(Object.values(Kind));
 

@@ -30,6 +30,8 @@ export const REJECT_REASONS = [
   'not-hosted',
   /** An inbox's owner cleared what strangers left before this message. */
   'purged',
+  /** A prune its author's account (or an admin) wrote took this blob chunk out of the space. */
+  'pruned',
   'unauthenticated',
   'unavailable',
   /** What a write was validated against changed meanwhile (through another node of the provider): validate again. */

@@ -20,6 +20,7 @@ export * from './doc-payload.js';
 export * from './docs.js';
 export * from './blob-payload.js';
 export * from './blob.js';
+export * from './prune.js';
 export * from './sync/reconcile.js';
 export * from './sync/protocol.js';
 export * from './sync/session.js';

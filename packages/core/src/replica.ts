@@ -1,15 +1,19 @@
 import { LRUCache } from 'lru-cache';
 import { equal, toHex } from './bytes.js';
-import { reject, FreeholdError, isFreeholdError, type RejectReason } from './errors.js';
+import { reject, FreeholdError, isFreeholdError } from './errors.js';
 import { decodeEntry, Kind, readEntries, type Entry } from './entry.js';
 import { chooseLog, decodeCard, deviceOf, encodeCard, type IdentityState } from './identity/state.js';
 import { AccountIndex } from './identity/account-index.js';
-import { SpaceGraph, type OpNode } from './space/graph.js';
+import { SpaceGraph } from './space/graph.js';
 import { canAppend, canWrite, readMembershipOp, type Role } from './space/ops.js';
 import { dependencyOrder, membershipDeps } from './space/topo.js';
 import { fillSpaceIndex, spaceNameOf } from './space/names.js';
 import type { AuthorityChanges, Charge, EntryRow, Store } from './store.js';
 import { demotedEntries, storedSeqs } from './replica-reads.js';
+import { decodePrune, prunedBy, pruneOf, prunes, prunesIn, type Prune } from './prune.js';
+import type { Author, ContentCheck, HostPolicy, IngestOptions, IngestResult, RefundPolicy, ReplicaOptions } from './replica-options.js';
+
+export type { Author, ContentCheck, HostPolicy, IngestOptions, IngestResult, RefundPolicy, ReplicaOptions } from './replica-options.js';
 
 /** Entries dated further ahead than this are refused until their time comes (the author's clock is wrong). */
 export const MAX_CLOCK_SKEW_MS = 10 * 60_000;
@@ -17,55 +21,10 @@ export const MAX_CLOCK_SKEW_MS = 10 * 60_000;
 /** Times a batch is validated again after a shared store found it `stale`, before it is refused `unavailable`. */
 const STALE_ATTEMPTS = 4;
 
-export interface IngestResult {
-  id?: string;
-  ok: boolean;
-  /** The stored entry, decoded (ok results only). */
-  entry?: Entry;
-  reason?: RejectReason;
-  message?: string;
-}
-
-export interface Author {
-  account: IdentityState;
-  device: Uint8Array;
-}
-
-/**
- * Checks an entry's plaintext where this replica can read it; a replica without the key (a provider) skips it.
- * Supplied by the keyed layer above so this one stays about signatures and membership.
- */
-export type ContentCheck = (entry: Entry, basis: OpNode, graph: SpaceGraph) => void;
-
-/**
- * A provider's hosting rule, run on entries that are otherwise valid: which account pays for the entry, or a
- * FreeholdError (not hosted here, rate limited) that refuses it. For membership operations it must answer
- * synchronously (it runs before the operation enters the space's graph); for content it may be async.
- */
-export type HostPolicy = (entry: Entry, graph: SpaceGraph) => Charge | undefined | Promise<Charge | undefined>;
-
 const rowOf = (e: Entry): EntryRow => {
   const names = spaceNameOf(e);
   return { id: e.id, space: e.space, doc: e.doc, kind: e.kind, device: e.device, seq: e.seq, time: e.time, bytes: e.bytes, ...(names && { names }) };
 };
-
-export interface ReplicaOptions {
-  /**
-   * Whether to store the identity log of an account that is not (yet) needed by anything stored: a provider
-   * keeps only those of accounts it hosts, the rest stay in a bounded memory cache until an entry or a
-   * membership operation it stores names them. By default every log is kept.
-   */
-  keepLog?: (log: IdentityState) => boolean;
-  /** Called once an identity log is stored (a provider hosts accounts whose logs list it). */
-  onLogStored?: (log: IdentityState) => Promise<void>;
-  /** Membership graphs held in memory (each reloads from the store when it is needed again). */
-  graphCache?: number;
-}
-
-export interface IngestOptions {
-  /** The provider's hosting rule for this batch (who pays, rate limits); clients have none. */
-  host?: HostPolicy;
-}
 
 /**
  * The validating core of every replica, client or provider alike: identity logs of known accounts, the
@@ -336,9 +295,17 @@ export class Replica {
       if (!g) used.set(k, (g = this.graph(space)));
       return g;
     };
+    // The prunes held in each space a blob chunk of the batch is in, read once for the whole batch.
+    const pruneSets = new Map<string, Promise<Prune[]>>();
+    const prunesOf = (graph: SpaceGraph) => {
+      const k = toHex(graph.space);
+      let p = pruneSets.get(k);
+      if (!p) pruneSets.set(k, (p = prunesIn(this.store, graph, this.ownerOf)));
+      return p;
+    };
     const tryOne = async (e: Entry, i: number): Promise<IngestResult> => {
       try {
-        const charge = await this.validate(e, seen, graphOf, opts.host);
+        const charge = await this.validate(e, seen, { graphOf, prunesOf }, opts.host);
         seen.set(`${toHex(e.device)}:${e.seq}`, e.id);
         accepted.push({ i, e, charge });
         return { id: toHex(e.id), ok: true, entry: e };
@@ -371,15 +338,30 @@ export class Replica {
       // concurrent load) may lack another batch's ops: drop the cached one so the next use reads the store.
       for (const [k, g] of used) if (this.graphs.peek(k) !== g) this.graphs.delete(k);
     }
-    for (const { e } of accepted) if (e.kind === Kind.membership) await this.evictAfterDemotion(e);
+    for (const { e } of accepted) {
+      if (e.kind === Kind.membership) await this.evictAfterDemotion(e);
+      if (e.kind === Kind.prune) await this.applyPrune(e, opts.refund);
+    }
     return results;
+  }
+
+  private readonly ownerOf = (device: Uint8Array): Uint8Array | undefined => this.authorOf(device)?.account.account;
+
+  /** A prune just stored takes out the chunks it covers that were here already (see prune.ts). */
+  private async applyPrune(e: Entry, refund: RefundPolicy | undefined): Promise<void> {
+    const graph = await this.graph(e.space);
+    const p = pruneOf(e, graph, this.ownerOf);
+    const rows = p ? await prunedBy(this.store, p, this.ownerOf) : [];
+    if (!rows.length) return;
+    await this.store.pruneEntries(rows.map((r) => ({ id: r.id, refund: refund?.(r, graph) })));
+    this.changed(rows);
   }
 
   /** Throws the reason an entry is invalid; returns what hosting it costs (on a provider). */
   private async validate(
     e: Entry,
     seen: Map<string, Uint8Array>,
-    graphOf: (space: Uint8Array) => Promise<SpaceGraph>,
+    batch: { graphOf: (space: Uint8Array) => Promise<SpaceGraph>; prunesOf: (graph: SpaceGraph) => Promise<Prune[]> },
     host: HostPolicy | undefined,
   ): Promise<Charge | undefined> {
     if (e.time > this.now() + MAX_CLOCK_SKEW_MS) reject('clock-skew', 'entry is dated in the future');
@@ -398,7 +380,7 @@ export class Replica {
     const info = deviceOf(author.account, e.device)!;
     if (info.revoked && e.seq > info.revoked.cut) reject('revoked-device', 'entry was signed by a revoked device after its revocation');
     const accountHex = toHex(author.account.account);
-    const graph = await graphOf(e.space);
+    const graph = await batch.graphOf(e.space);
 
     if (e.kind === Kind.membership) {
       const op = readMembershipOp(e.payload);
@@ -421,7 +403,12 @@ export class Replica {
     if (role === undefined) reject('not-member', 'the author is not a member of this space');
     if (!allowed(role)) reject('forbidden-role', `a ${role} may not write ${e.kind === Kind.append ? 'to' : 'in'} this space`);
     if (graph.isCut(accountHex, e.device, e.seq, basis, allowed)) reject('removed-member', 'the author lost write access before this entry');
-    this.contentCheck?.(e, basis, graph);
+    // A prune's payload is plaintext in every space (see prune.ts): checked here, by providers too.
+    if (e.kind === Kind.prune) decodePrune(e.payload);
+    else this.contentCheck?.(e, basis, graph);
+    if (e.kind === Kind.blob && (await batch.prunesOf(graph)).some((p) => prunes(p, e, this.ownerOf))) {
+      reject('pruned', 'this blob chunk was pruned from the space (the post naming it was deleted)');
+    }
     return await host?.(e, graph);
   }
 

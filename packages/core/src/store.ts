@@ -36,6 +36,12 @@ export interface NamedSpace {
   creator: boolean;
 }
 
+/** An entry to prune and, on a provider, who paid for holding it: that payer's usage goes down by the bytes. */
+export interface PrunedRow {
+  id: Uint8Array;
+  refund?: Charge;
+}
+
 /** An account a provider hosts: its quota and what its entries take, in bytes. */
 export interface AccountRow {
   account: Uint8Array;
@@ -123,6 +129,12 @@ export interface Store {
   /** The highest sequence number held from a device (0 if none). */
   maxSeq(device: Uint8Array): Promise<number>;
   deleteEntries(ids: Uint8Array[]): Promise<void>;
+  /**
+   * Deletes content entries (a membership operation is never pruned: it is left) and gives each deleted row's
+   * `refund` back to its payer, in one durable write. A row not held gives nothing back, so pruning twice refunds
+   * once; usage never goes below zero.
+   */
+  pruneEntries(rows: PrunedRow[]): Promise<void>;
   /** Every key in the space, sorted by (time, id). */
   keys(space: Uint8Array): Promise<EntryKey[]>;
   /** Entries of a space (optionally of one kind), in (time, id) order. */

@@ -2,11 +2,11 @@ import { GIF } from 'image-size/types/gif';
 import { JPG } from 'image-size/types/jpg';
 import { PNG } from 'image-size/types/png';
 import { WEBP } from 'image-size/types/webp';
-import { blobId, fromId, readBlob, reject, toId, writeBlob, type Device } from '@freehold/core';
+import { blobId, fromId, pruneBlob, readBlob, reject, toId, writeBlob, type Device } from '@freehold/core';
 import type { Microblog } from './microblog.js';
 import { spacesOf } from './refs.js';
 import { orientationOf, stripMetadata } from './metadata/index.js';
-import { MAX_ALT, MAX_AVATAR, MAX_IMAGE, type ImageRef, type ImageType, type Picture, type PostRef } from './schema.js';
+import { MAX_ALT, MAX_AVATAR, MAX_IMAGE, type ImageRef, type ImageType, type Picture, type Post, type PostRef } from './schema.js';
 
 /** An image as a client hands it over: its bytes, what it shows, and a smaller copy made on the device. */
 export interface ImageInput {
@@ -90,4 +90,23 @@ export async function storeAvatar(mb: Microblog, given: Uint8Array): Promise<Pic
   const p = picture(bytes, 'avatar');
   await writeBlob(mb.device, mb.spaces.public, bytes);
   return p;
+}
+
+/** The blobs a post names: its images and their thumbnails. */
+export const blobsOf = (post: Post): string[] => post.images.flatMap((i) => [i.blob, ...(i.thumb ? [i.thumb.blob] : [])]);
+
+/**
+ * Takes the blobs among `candidates` that nothing of this account still names out of one of its post spaces, at
+ * every replica (see pruneBlob): a blob stays while a live post names it (the same image posted twice is one blob)
+ * or, in the public space, while it is the profile's picture. Returns how many went.
+ */
+export async function dropUnnamedImages(mb: Microblog, audience: 'public' | 'friends', candidates: string[]): Promise<number> {
+  if (!candidates.length) return 0;
+  const named = new Set((await mb.postsOf(mb.me)).filter((i) => i.ref.audience === audience).flatMap((i) => blobsOf(i.post)));
+  const picture = audience === 'public' ? (await mb.profile())?.picture : undefined;
+  if (picture) named.add(picture.blob);
+  const space = audience === 'friends' ? mb.spaces.friends : mb.spaces.public;
+  let dropped = 0;
+  for (const id of new Set(candidates)) if (!named.has(id) && (await pruneBlob(mb.device, space, fromId(id, 'blob id')))) dropped++;
+  return dropped;
 }

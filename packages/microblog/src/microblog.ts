@@ -278,7 +278,7 @@ export class Microblog {
     return editPost(this, ref, text);
   }
 
-  /** Deletes one of this account's posts: what it said goes, a tombstone stays (see DeletedPost). */
+  /** Deletes one of this account's posts: what it said and the images only it shows go, a tombstone stays (see DeletedPost). */
   deletePost(ref: PostRef): Promise<void> {
     return deletePost(this, ref);
   }

@@ -2,6 +2,7 @@ import { listDocs, openDoc, reject } from '@freehold/core';
 import type { Microblog } from './microblog.js';
 import { POST_PREFIX, refToString } from './refs.js';
 import { unrepost } from './reactions.js';
+import { blobsOf, dropUnnamedImages } from './images.js';
 import { parse, Post, readPost, type PostRef } from './schema.js';
 import { mentionsIn } from './text.js';
 
@@ -27,12 +28,17 @@ export async function editPost(mb: Microblog, ref: PostRef, text: string): Promi
   return next;
 }
 
-/** Deletes a post: every field but its creation time goes, and the time it was deleted stays (see DeletedPost). */
-export async function deletePost(mb: Microblog, ref: PostRef): Promise<void> {
+/**
+ * Deletes a post: every field but its creation time goes, and the time it was deleted stays (see DeletedPost). Its
+ * images go too, unless another live post or the profile names them; `keepImages` leaves that to the caller
+ * (closing an account drops every image once, rather than looking through the posts left after each one).
+ */
+export async function deletePost(mb: Microblog, ref: PostRef, opts: { keepImages?: boolean } = {}): Promise<void> {
   const { doc, post } = await ownPost(mb, ref);
   // A repost goes as an unrepost, so its author's count follows.
   if (post.repostOf) return unrepost(mb, post.repostOf);
   const gone = Object.fromEntries(Object.keys(doc.toJSON()).map((k) => [k, null]));
   doc.merge({ ...gone, schema: 'microblog.post@1', createdAt: post.createdAt, deletedAt: Date.now() });
   await doc.flush();
+  if (!opts.keepImages) await dropUnnamedImages(mb, ref.audience, blobsOf(post));
 }

@@ -34,7 +34,7 @@ export interface MirrorCacheOptions {
  *
  * Sizes are kept up as entries are stored and spaces evicted, and written back with the read times: measuring them
  * means reading every mirrored entry (seconds a GiB), too slow for each start. A space is measured exactly when it
- * is evicted; until then, entries deleted otherwise (a revoked device's, a demoted writer's) still count, and what
+ * is evicted; until then, entries deleted otherwise (a revoked device's, a demoted writer's, a pruned blob's) still count, and what
  * was stored in the minute before a crash does not.
  */
 export class MirrorCache {

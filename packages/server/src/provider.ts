@@ -327,7 +327,7 @@ export class Provider {
       if (!payer) admitted.set(k, (payer = this.inbox.admit(e, author, from)));
       return payer;
     };
-    const results = await this.replica.ingestFrames(frames, { host: (e, graph) => this.charge(e, graph, from, admit) });
+    const results = await this.replica.ingestFrames(frames, { host: (e, graph) => this.charge(e, graph, from, admit), refund: (row, graph) => this.refund(row, graph) });
     this.opts.metrics.staleWrites.inc(this.replica.staleRetries - this.staleCounted);
     this.staleCounted = this.replica.staleRetries;
     this.cache.stored(results.flatMap((r) => (r.entry ? [r.entry] : [])));
@@ -395,6 +395,19 @@ export class Provider {
     const creator = graph.creatorAccount;
     if (creator && this.isRegistered(creator)) return { account: creator, bytes };
     return reject('not-hosted', `account ${toId(author)} is not registered with ${this.host} (run \`freehold provider add ${this.opts.publicUrl}\`)`);
+  }
+
+  /**
+   * Who paid for holding a blob chunk that a prune takes out, by the rule that charged it (see chargeAs): its author
+   * if hosted here, else nobody for a mirror's copy, else the space's creator if hosted here.
+   */
+  private refund(row: EntryRow, graph: SpaceGraph): Charge | undefined {
+    const author = this.replica.authorOf(row.device)?.account.account;
+    const bytes = row.bytes.length;
+    if (author && this.isRegistered(author)) return { account: author, bytes };
+    const creator = graph.creatorAccount;
+    if (this.mirrors.get(row.space) || !creator || !this.isRegistered(creator)) return undefined;
+    return { account: creator, bytes };
   }
 
   /**

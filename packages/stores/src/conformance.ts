@@ -334,6 +334,24 @@ export function storeConformance(name: string, makeFactory: () => Promise<StoreF
       expect(await s.getAccount(id32(502))).toBeUndefined();
     });
 
+    it('prunes content entries, giving back once what each was charged', async () => {
+      const s = await fresh();
+      const acct = id32(500);
+      const refund = (bytes: number) => ({ account: acct, bytes });
+      await s.putAccount({ account: acct, quota: 1000, used: 0, created: 1 });
+      const op = { kind: Kind.membership, doc: new Uint8Array(0), charge: refund(10) };
+      await s.putEntries([row(1, { charge: refund(100) }), row(2, { charge: refund(50) }), row(3, op), row(4)]);
+      await s.pruneEntries([{ id: id32(1), refund: refund(100) }, { id: id32(3), refund: refund(10) }, { id: id32(42), refund: refund(7) }]);
+      // Pruned again, a row gives nothing back; a membership operation is left, and gives nothing back either.
+      await s.pruneEntries([{ id: id32(1), refund: refund(100) }, { id: id32(4) }]);
+      expect(hexes((await s.keys(SPACE_A)).map((k) => k.id)).sort()).toEqual(hexes([id32(2), id32(3)]).sort());
+      expect(await s.idBySeq(DEV, 1)).toBeUndefined();
+      expect((await s.getAccount(acct))!.used).toBe(60);
+      await s.pruneEntries([{ id: id32(2), refund: refund(500) }]);
+      expect((await s.getAccount(acct))!.used).toBe(0);
+      expect(await s.countEntries()).toBe(1);
+    });
+
     it('forgets a deleted account\'s registration, not another account\'s', async () => {
       const s = await fresh();
       const [gone, kept] = [id32(510), id32(511)];

@@ -1,6 +1,7 @@
 import { openDB, type IDBPDatabase, type IDBPIndex } from 'idb';
 import {
   compare,
+  Kind,
   reject,
   toHex,
   type AccountRow,
@@ -11,6 +12,7 @@ import {
   type HandleRow,
   type HandleRules,
   type NamedSpace,
+  type PrunedRow,
   type Store,
 } from '@freehold/core';
 import { handleCounts } from './handles.js';
@@ -179,15 +181,27 @@ export class IndexedDbStore implements Store {
     return cursor ? ((cursor.key as unknown[])[1] as number) : 0;
   }
 
-  async deleteEntries(ids: Uint8Array[]): Promise<void> {
-    const tx = this.db.transaction(['entries', 'spaces'], 'readwrite');
+  deleteEntries(ids: Uint8Array[]): Promise<void> {
+    return this.drop(ids.map((id) => ({ id })), false);
+  }
+
+  pruneEntries(rows: PrunedRow[]): Promise<void> {
+    return this.drop(rows, true);
+  }
+
+  /** Deletes rows (only content entries, with `content`) and gives each deleted row's refund back, in one transaction. */
+  private async drop(rows: PrunedRow[], content: boolean): Promise<void> {
+    const tx = this.db.transaction(['entries', 'spaces', 'accounts'], 'readwrite');
     const entries = tx.objectStore('entries');
+    const accounts = tx.objectStore('accounts');
     const touched = new Map<string, Uint8Array>();
-    for (const id of ids) {
+    for (const { id, refund } of rows) {
       const r = (await entries.get(key(id))) as Row | undefined;
-      if (!r) continue;
+      if (!r || (content && r.kind === Kind.membership)) continue;
       touched.set(toHex(u8(r.space)), u8(r.space));
       await entries.delete(key(id));
+      const payer = refund && ((await accounts.get(key(refund.account))) as AccountRow | undefined);
+      if (payer) await accounts.put({ ...payer, used: Math.max(0, payer.used - refund.bytes) });
     }
     for (const space of touched.values()) {
       if ((await entries.index('space_key').count(spaceRange(space))) === 0) await tx.objectStore('spaces').delete(key(space));

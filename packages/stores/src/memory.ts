@@ -2,6 +2,7 @@ import { quotaMessage } from './quota.js';
 import {
   compare,
   equal,
+  Kind,
   reject,
   toHex,
   type AccountRow,
@@ -12,6 +13,7 @@ import {
   type HandleRow,
   type HandleRules,
   type NamedSpace,
+  type PrunedRow,
   type Store,
 } from '@freehold/core';
 import { handleCounts } from './handles.js';
@@ -144,6 +146,16 @@ export class MemoryStore implements Store {
       if (!r) continue;
       this.entries.delete(toHex(id));
       this.bySeq.delete(`${toHex(r.device)}:${r.seq}`);
+    }
+  }
+
+  async pruneEntries(rows: PrunedRow[]): Promise<void> {
+    for (const { id, refund } of rows) {
+      if (this.entries.get(toHex(id))?.kind === Kind.membership) continue;
+      const held = this.entries.has(toHex(id));
+      await this.deleteEntries([id]);
+      const payer = held && refund && this.accountRows.get(toHex(refund.account));
+      if (payer) payer.used = Math.max(0, payer.used - refund.bytes);
     }
   }
 

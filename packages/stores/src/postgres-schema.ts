@@ -165,6 +165,20 @@ CREATE INDEX pairings_expires ON pairings (expires);`,
     name: 'document index on (space, doc)',
     up: 'DROP INDEX IF EXISTS entries_doc; CREATE INDEX entries_doc ON entries (space, doc);',
   },
+  {
+    version: 9,
+    name: 'prune_entries: content entries deleted, what they were charged given back',
+    up: `
+CREATE FUNCTION prune_entries(ids bytea[], payers bytea[], amounts bigint[]) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+  -- The payers first, in one order, as put_entries locks them: the two never wait for each other in a cycle.
+  PERFORM 1 FROM accounts WHERE account = ANY (payers) ORDER BY account FOR UPDATE;
+  WITH gone AS (DELETE FROM entries WHERE id = ANY (ids) AND kind <> 0 RETURNING id),
+    owed AS (SELECT r.payer, sum(r.amount) AS n FROM unnest(ids, payers, amounts) AS r (id, payer, amount) JOIN gone USING (id)
+      WHERE r.payer IS NOT NULL GROUP BY r.payer)
+  UPDATE accounts a SET used = greatest(0, a.used - owed.n) FROM owed WHERE a.account = owed.payer;
+END $$;`,
+  },
 ];
 
 /**

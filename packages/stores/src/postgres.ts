@@ -12,6 +12,7 @@ import {
   type HandleRow,
   type HandleRules,
   type NamedSpace,
+  type PrunedRow,
   type Store,
   type WriteBasis,
 } from '@freehold/core';
@@ -164,6 +165,11 @@ export class PostgresStore implements Store {
 
   async deleteEntries(ids: Uint8Array[]): Promise<void> {
     if (ids.length) await this.run('SELECT delete_entries($1)', [ids.map(buf)]);
+  }
+
+  async pruneEntries(rows: PrunedRow[]): Promise<void> {
+    if (!rows.length) return;
+    await this.run('SELECT prune_entries($1, $2, $3)', [rows.map((r) => buf(r.id)), rows.map((r) => (r.refund ? buf(r.refund.account) : null)), rows.map((r) => r.refund?.bytes ?? 0)]);
   }
 
   async keys(space: Uint8Array): Promise<EntryKey[]> {

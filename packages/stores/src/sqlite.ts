@@ -11,6 +11,7 @@ import {
   type HandleRow,
   type HandleRules,
   type NamedSpace,
+  type PrunedRow,
   type Store,
 } from '@freehold/core';
 import { quotaMessage } from './quota.js';
@@ -91,6 +92,7 @@ export class SqliteStore implements Store {
       bySeq: db.prepare(`SELECT id FROM entries WHERE device = ${REF} AND seq = ?`).pluck(),
       maxSeq: db.prepare(`SELECT COALESCE(MAX(seq), 0) FROM entries WHERE device = ${REF}`).pluck(),
       del: db.prepare('DELETE FROM entries WHERE id = ?'),
+      delContent: db.prepare('DELETE FROM entries WHERE id = ? AND kind <> 0'),
       keys: db.prepare(`SELECT time, id FROM entries WHERE space = ${REF} ORDER BY time, id`),
       space: db.prepare(`SELECT ${ROW} FROM entries WHERE space = ${REF} ORDER BY time, id`),
       spaceKind: db.prepare(`SELECT ${ROW} FROM entries WHERE space = ${REF} AND kind = ? ORDER BY time, id`),
@@ -121,6 +123,7 @@ export class SqliteStore implements Store {
       delAccount: db.prepare('DELETE FROM accounts WHERE account = ?'),
       accounts: db.prepare('SELECT * FROM accounts ORDER BY account'),
       charge: db.prepare('UPDATE accounts SET used = used + ? WHERE account = ?'),
+      refund: db.prepare('UPDATE accounts SET used = MAX(0, used - ?) WHERE account = ?'),
       claim: db.prepare('INSERT INTO handles (name, account) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET account = excluded.account, dropped = NULL'),
       handle: db.prepare('SELECT name, account, dropped FROM handles WHERE name = ?'),
       handlesOf: db.prepare('SELECT name, account, dropped FROM handles WHERE account = ? ORDER BY name'),
@@ -359,6 +362,14 @@ export class SqliteStore implements Store {
   async deleteEntries(ids: Uint8Array[]): Promise<void> {
     this.write(() => {
       for (const id of ids) this.stmts.del.run(id);
+    });
+    this.keyCache.clear();
+    await this.durable();
+  }
+
+  async pruneEntries(rows: PrunedRow[]): Promise<void> {
+    this.write(() => {
+      for (const { id, refund } of rows) if (this.stmts.delContent.run(id).changes && refund) this.stmts.refund.run(refund.bytes, refund.account);
     });
     this.keyCache.clear();
     await this.durable();

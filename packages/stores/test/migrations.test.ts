@@ -197,7 +197,7 @@ describe('PostgreSQL schema migrations', () => {
     await c.query(
       'DROP TABLE migrations; DROP FUNCTION put_entries; DROP FUNCTION packed_field; DROP FUNCTION put_card; DROP FUNCTION delete_entries; ' +
         'DROP FUNCTION delete_device_entries; DROP FUNCTION note_authority; DROP FUNCTION authority_lock; DROP TABLE authority; DROP SEQUENCE authority_version; ' +
-        'DROP TABLE rate_buckets, pairings, counts; DROP FUNCTION take_token',
+        'DROP TABLE rate_buckets, pairings, counts; DROP FUNCTION take_token; DROP FUNCTION prune_entries',
     );
     const again = await PostgresStore.open(PG_URL, schema);
     expect((await again.handle('alice'))!.name).toBe('alice');

@@ -74,7 +74,7 @@ export const postActionCommands: Command[] = [
   {
     name: 'delete',
     usage: 'delete POST',
-    summary: 'Delete one of your posts: its text goes from every replica that syncs, a tombstone stays.',
+    summary: 'Delete one of your posts: its text and its images go from every replica that syncs (an image another post or the profile shows stays), a tombstone stays.',
     args: [1, 1],
     async run(ctx) {
       const ref = await withMicroblog(ctx, async (mb) => {
