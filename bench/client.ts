@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -59,6 +59,7 @@ async function replica(url: string, authors: number, perAuthor: number) {
   return {
     account: toBase64(reader.account),
     sign: toBase64(reader.keys.sign.seed),
+    signPublic: toBase64(reader.keys.sign.publicKey),
     box: toBase64(reader.keys.box.secretKey),
     cards: (await store.cards()).map((c) => [toBase64(c.account), toBase64(c.card)]),
     rows: rows.map((r) => ({ ...r, id: toBase64(r.id), space: toBase64(r.space), doc: toBase64(r.doc), device: toBase64(r.device), bytes: toBase64(r.bytes) })),
@@ -74,6 +75,7 @@ function call<T>(page: Page, name: string, arg?: unknown): Promise<T> {
 async function profiled<T>(page: Page, name: string, f: () => Promise<T>): Promise<T> {
   const dir = process.env.FREEHOLD_BENCH_PROFILE;
   if (!dir) return f();
+  mkdirSync(dir, { recursive: true });
   const cdp = await page.context().newCDPSession(page);
   await cdp.send('Profiler.enable');
   await cdp.send('Profiler.setSamplingInterval', { interval: 100 });
@@ -103,7 +105,7 @@ async function measureAt(browser: Browser, site: string, authors: number, perAut
     await page.goto(site);
     await ready();
     await call(page, '__load', setup);
-    const keys = { name: setup.name, account: setup.account, sign: setup.sign, box: setup.box };
+    const keys = { name: setup.name, account: setup.account, sign: setup.sign, signPublic: setup.signPublic, box: setup.box };
     const runs = [];
     for (let i = 0; i < 5; i++) {
       await page.reload();

@@ -1,5 +1,5 @@
 // Runs in Chromium: loads a prepared replica into IndexedDB, then times the first 50 timeline posts on screen.
-import { boxKeyFromSecret, Device, fromBase64, signingKeyFromSeed, type EntryRow } from '@freehold/core';
+import { boxKeyFromSecret, Device, fromBase64, type EntryRow } from '@freehold/core';
 import { ReconnectingLink, type WebSocketFactory } from '@freehold/client';
 import { IndexedDbStore } from '@freehold/stores/indexeddb';
 import { Microblog } from '@freehold/microblog';
@@ -9,6 +9,7 @@ interface Setup {
   name: string;
   account: string;
   sign: string;
+  signPublic: string;
   box: string;
   cards: [string, string][];
   rows: { id: string; space: string; doc: string; kind: number; device: string; seq: number; time: number; bytes: string }[];
@@ -24,10 +25,11 @@ async function load(setup: Setup): Promise<void> {
   await store.close();
 }
 
-async function firstScreen(setup: Pick<Setup, 'name' | 'account' | 'sign' | 'box'>): Promise<{ ms: number; posts: number }> {
+async function firstScreen(setup: Pick<Setup, 'name' | 'account' | 'sign' | 'signPublic' | 'box'>): Promise<{ ms: number; posts: number }> {
   const t0 = performance.now();
   const store = await IndexedDbStore.open(setup.name);
-  const device = await Device.open(store, { sign: signingKeyFromSeed(b(setup.sign)), box: boxKeyFromSecret(b(setup.box)) }, b(setup.account));
+  // As the web app loads its keys: the public key stored beside the seed (apps/microblog/src/keys.ts).
+  const device = await Device.open(store, { sign: { seed: b(setup.sign), publicKey: b(setup.signPublic) }, box: boxKeyFromSecret(b(setup.box)) }, b(setup.account));
   const opened = performance.now() - t0;
   const mb = new Microblog(device, { resolve: async () => Promise.reject(new Error('offline')), fetch: async () => {} });
   const items = await mb.timeline({ limit: 50 });

@@ -12,8 +12,6 @@ import { publicDocId } from './space/keyring.js';
 /** After this many update entries on top of the latest snapshot, a writer that opens the document snapshots it. */
 export const SNAPSHOT_AFTER = 64;
 
-const REMOTE = Symbol('remote');
-
 /**
  * A Yjs document inside a space. Local edits collect until flush(), which writes them as one entry (encrypting
  * many tiny updates separately would waste space and signatures).
@@ -31,9 +29,8 @@ export class DocHandle {
     readonly docId: Uint8Array,
     readonly doc: Y.Doc,
   ) {
-    doc.on('update', (update: Uint8Array, origin: unknown) => {
-      if (origin !== REMOTE) this.pending.push(update);
-    });
+    // A handle is made once the stored state is applied: every update from here on is a local edit.
+    doc.on('update', (update: Uint8Array) => this.pending.push(update));
   }
 
   markApplied(ids: Uint8Array[]): void {
@@ -90,7 +87,7 @@ async function assemble(rows: EntryRow[], doc: Y.Doc, open: Opener): Promise<{ c
   const snapshot = latest && (await open(decodeEntry(latest.bytes)));
   if (snapshot) {
     const snap = decodeSnapshot(snapshot);
-    Y.applyUpdate(doc, snap.state, REMOTE);
+    Y.applyUpdate(doc, snap.state);
     covers = snap.covers;
     for (const c of covers) covered.add(toHex(c));
   }
@@ -103,7 +100,7 @@ async function assemble(rows: EntryRow[], doc: Y.Doc, open: Opener): Promise<{ c
     updates.push(decodeUpdate(plaintext).update);
     tail.push(r.id);
   }
-  if (updates.length) Y.applyUpdate(doc, Y.mergeUpdates(updates), REMOTE);
+  if (updates.length) Y.applyUpdate(doc, Y.mergeUpdates(updates));
   return { covers, tail };
 }
 
@@ -118,9 +115,10 @@ export async function openDoc(device: Device, space: Uint8Array, name: string, o
 }
 
 async function build(device: Device, space: Uint8Array, name: string, docId: Uint8Array, rows: EntryRow[], opts: { autoSnapshot?: boolean }): Promise<DocHandle> {
-  const doc = new Y.Doc();
-  const handle = new DocHandle(device, space, name, docId, doc);
+  // The document id as its guid: Yjs would otherwise draw a random one for each document opened.
+  const doc = new Y.Doc({ guid: toHex(docId) });
   const { covers, tail } = await assemble(rows, doc, (e) => readable(device, e));
+  const handle = new DocHandle(device, space, name, docId, doc);
   handle.markApplied(covers);
   handle.markApplied(tail);
   // Only now: applying our own earlier ops as remote would make Yjs pick a new client id.

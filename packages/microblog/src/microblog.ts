@@ -5,6 +5,7 @@ import {
   Kind,
   listDocs,
   openDoc,
+  openDocById,
   randomBytes,
   reject,
   toId,
@@ -102,8 +103,10 @@ export class Microblog {
   /** A document as plain JSON, if this replica holds it and may read it. */
   async read(space: Uint8Array, name: string): Promise<Record<string, unknown> | undefined> {
     if (!(await this.has(space)) || !(await this.device.canRead(space))) return undefined;
-    if (!(await listDocs(this.device, space)).includes(name)) return undefined;
-    return (await openDoc(this.device, space, name, { autoSnapshot: false })).toJSON();
+    // The document's own rows, not the space's: a timeline reads the follow list each time, beside every post.
+    const docId = await this.device.docId(space, name);
+    const rows = await this.device.store.docEntries(space, docId);
+    return rows.length ? (await openDocById(this.device, space, docId, rows))?.toJSON() : undefined;
   }
 
   async profile(account: string = this.me): Promise<Profile | undefined> {

@@ -16,6 +16,7 @@ import {
   type Store,
 } from '@freehold/core';
 import { handleCounts } from './handles.js';
+import { BatchedReads } from './indexeddb-batch.js';
 import { quotaMessage } from './quota.js';
 
 const VERSION = 5;
@@ -72,7 +73,11 @@ async function distinctSpaces(index: SpaceIndex): Promise<Uint8Array[]> {
  * orders exactly like the SQL stores (time, then id bytes).
  */
 export class IndexedDbStore implements Store {
-  private constructor(private readonly db: IDBPDatabase) {}
+  private readonly reads: BatchedReads;
+
+  private constructor(private readonly db: IDBPDatabase) {
+    this.reads = new BatchedReads(db);
+  }
 
   static async open(name: string): Promise<IndexedDbStore> {
     const db = await openDB(name, VERSION, {
@@ -159,20 +164,23 @@ export class IndexedDbStore implements Store {
     }
   }
 
-  async getEntries(ids: Uint8Array[]): Promise<(EntryRow | undefined)[]> {
-    const tx = this.db.transaction('entries');
-    return Promise.all(ids.map(async (id) => {
-      const r = (await tx.store.get(key(id))) as Row | undefined;
-      return r && row(r);
-    }));
+  getEntries(ids: Uint8Array[]): Promise<(EntryRow | undefined)[]> {
+    return this.reads.read((store) =>
+      Promise.all(
+        ids.map(async (id) => {
+          const r = (await store.get(key(id))) as Row | undefined;
+          return r && row(r);
+        }),
+      ),
+    );
   }
 
   async hasEntry(id: Uint8Array): Promise<boolean> {
-    return (await this.db.getKey('entries', key(id))) !== undefined;
+    return (await this.reads.read((store) => store.getKey(key(id)))) !== undefined;
   }
 
   async idBySeq(device: Uint8Array, seq: number): Promise<Uint8Array | undefined> {
-    const r = (await this.db.getFromIndex('entries', 'device_seq', [key(device), seq])) as Row | undefined;
+    const r = (await this.reads.read((store) => store.index('device_seq').get([key(device), seq]))) as Row | undefined;
     return r ? u8(r.id) : undefined;
   }
 
@@ -221,15 +229,17 @@ export class IndexedDbStore implements Store {
   }
 
   async spaceEntries(space: Uint8Array, kind?: number): Promise<EntryRow[]> {
-    const rows =
+    const rows = await this.reads.read((store) =>
       kind === undefined
-        ? await this.db.getAllFromIndex('entries', 'space_key', spaceRange(space))
-        : await this.db.getAllFromIndex('entries', 'space_kind', IDBKeyRange.bound([key(space), kind, LOW], [key(space), kind, ...HIGH]));
+        ? store.index('space_key').getAll(spaceRange(space))
+        : store.index('space_kind').getAll(IDBKeyRange.bound([key(space), kind, LOW], [key(space), kind, ...HIGH])),
+    );
     return (rows as Row[]).map(row);
   }
 
   async docEntries(space: Uint8Array, doc: Uint8Array): Promise<EntryRow[]> {
-    return ((await this.db.getAllFromIndex('entries', 'doc', IDBKeyRange.bound([key(space), key(doc), LOW], [key(space), key(doc), ...HIGH]))) as Row[]).map(row);
+    const rows = await this.reads.read((store) => store.index('doc').getAll(IDBKeyRange.bound([key(space), key(doc), LOW], [key(space), key(doc), ...HIGH])));
+    return (rows as Row[]).map(row);
   }
 
   async recentEntries(spaces: Uint8Array[], limit: number, before = Number.MAX_SAFE_INTEGER, kinds?: number[]): Promise<EntryRow[]> {
