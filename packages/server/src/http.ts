@@ -180,10 +180,10 @@ export function httpHandler(
         return html(res, 200, page, { vary: 'Accept' });
       }
       if (req.method === 'POST' && url.pathname === '/v1/accounts') {
-        const a = await provider.register(await body(req));
+        const a = await provider.requests.register(await body(req));
         return json(res, 200, { account: Buffer.from(a.account).toString('hex'), quota: a.quota, used: a.used });
       }
-      if (req.method === 'POST' && url.pathname === '/v1/accounts/delete') return json(res, 200, await provider.deleteAccount(await body(req)));
+      if (req.method === 'POST' && url.pathname === '/v1/accounts/delete') return json(res, 200, await provider.requests.deleteAccount(await body(req)));
       if (req.method === 'POST' && url.pathname === '/v1/outbox') {
         const r = verifyRequest(await body(req), 'outbox', provider.host, Date.now());
         const sent = r.payload.sent === undefined ? undefined : sentPlaces(r.payload.sent);
@@ -197,8 +197,8 @@ export function httpHandler(
         return json(res, 200, { items });
       }
       if (req.method === 'POST' && url.pathname === '/v1/fingerprints') return json(res, 200, await provider.fingerprints.answer(await body(req)));
-      if (req.method === 'POST' && url.pathname === '/v1/inbox') return json(res, 200, await provider.inboxSettings(await body(req)));
-      if (req.method === 'POST' && url.pathname === '/v1/handles') return json(res, 200, { handle: await provider.claimHandle(await body(req)) });
+      if (req.method === 'POST' && url.pathname === '/v1/inbox') return json(res, 200, await provider.requests.inboxSettings(await body(req)));
+      if (req.method === 'POST' && url.pathname === '/v1/handles') return json(res, 200, { handle: await provider.requests.claimHandle(await body(req)) });
       if (req.method === 'GET' && (await serveStatic(webRoot, url.pathname, res))) return;
       if (req.method === 'GET' && url.pathname === '/') return html(res, 200, landing(provider.host));
       return json(res, 404, { error: 'not-found', message: `nothing at ${url.pathname.slice(0, 200)}` });

@@ -1,6 +1,4 @@
 import {
-  asBytes,
-  asUint,
   canRead,
   definedOnly,
   encodeFrame,
@@ -12,9 +10,6 @@ import {
   Replica,
   toHex,
   toId,
-  verifyRequest,
-  type AccountRow,
-  type Charge,
   type Entry,
   type EntryRow,
   type IdentityState,
@@ -32,15 +27,16 @@ import { Peering } from './peering.js';
 import { NetworkBudgets } from './budget.js';
 import { Mirrors, READS_FLUSH_MS, type Delivery, type Mirror } from './mirrors.js';
 import { DEFAULT_MIRROR_BUDGET, MirrorCache } from './mirror-cache.js';
-import { DEFAULT_HANDLE_POLICY, HANDLE_NAME, HandleDirectory, type HandlePolicy } from './handles.js';
+import { DEFAULT_HANDLE_POLICY, HandleDirectory, type HandlePolicy } from './handles.js';
 import { DEFAULT_RETIRED_GRACE_MS, Retirements } from './retirements.js';
-import { deleteAccountData, type DeletedAccount } from './deletions.js';
 import { FINGERPRINT_PAGE, FingerprintService, type FingerprintPage } from './fingerprints.js';
 import { Subscriptions, type Subscriber } from './subscriptions.js';
 import { Nodes, type NodesOptions } from './nodes.js';
 import { InFlight } from './delivery.js';
 import { PeerShares } from './peer-shares.js';
 import { Registrations } from './registrations.js';
+import { AccountRequests } from './account-requests.js';
+import { Hosting } from './hosting.js';
 
 /** Outbox entries one request answers at most. */
 export const OUTBOX_LIMIT = 200;
@@ -56,8 +52,6 @@ export interface OutboxItem {
 
 /** How often the shared state drops what it no longer needs (expired pairings, refilled buckets, idle counts). */
 const SWEEP_MS = 60_000;
-/** Applies the inbox rules to a non-member's append (see Inbox.admit), once per entry in one ingest. */
-type Admit = (e: Entry, author: Uint8Array) => Promise<'sender' | 'inbox'>;
 
 /**
  * How often the replica applies what other nodes sharing the store changed in membership and identity logs, hinted
@@ -113,6 +107,10 @@ export class Provider {
   readonly inbox: InboxPolicy;
   private readonly handles: HandleDirectory;
   readonly peering: Peering;
+  /** The signed requests accounts make over HTTP. */
+  readonly requests: AccountRequests;
+  /** Who pays for what is stored here. */
+  private readonly hosting: Hosting;
   /** What anonymous sessions from one network may spend together (see NetworkBudgets). */
   readonly anonymousBudgets: NetworkBudgets;
   /** The provider's Ed25519 key, named in its well-known document. */
@@ -150,6 +148,27 @@ export class Provider {
     this.inbox = new InboxPolicy(replica, (a) => this.isRegistered(a), this.state, { ...DEFAULT_INBOX_LIMITS, ...definedOnly(opts.inbox ?? {}) });
     this.handles = new HandleDirectory(replica, this.host, { ...DEFAULT_HANDLE_POLICY, ...definedOnly(opts.handles ?? {}) });
     this.peering = new Peering(this, key, opts.logger, opts.heartbeatMs);
+    this.hosting = new Hosting({
+      host: this.host,
+      publicUrl: opts.publicUrl,
+      replica,
+      registered,
+      mirrors,
+      inbox: this.inbox,
+      isRegistered: (a) => this.isRegistered(a),
+    });
+    this.requests = new AccountRequests({
+      host: this.host,
+      publicUrl: opts.publicUrl,
+      defaultQuota: opts.defaultQuota,
+      logger: opts.logger,
+      replica,
+      registered,
+      handles: this.handles,
+      inbox: this.inbox,
+      hosts: (a) => this.hosts(a),
+      relink: () => void this.peering.refresh(),
+    });
     this.anonymousBudgets = new NetworkBudgets(opts.anonymousWorkPerNetwork ?? 2000);
     this.publicKey = key.publicKey;
     this.fingerprints = new FingerprintService(this, { ...FINGERPRINT_PAGE, ...definedOnly(opts.fingerprintPage ?? {}) });
@@ -319,15 +338,7 @@ export class Provider {
 
   /** Validates and stores the batches of a session's entries frames, under this provider's hosting rules. */
   async ingest(frames: Uint8Array[][], from?: IngestSource) {
-    // A batch validated again after a `stale` refusal meets the inbox rules again: each entry takes its tokens once.
-    const admitted = new Map<string, Promise<'sender' | 'inbox'>>();
-    const admit: Admit = (e, author) => {
-      const k = toHex(e.id);
-      let payer = admitted.get(k);
-      if (!payer) admitted.set(k, (payer = this.inbox.admit(e, author, from)));
-      return payer;
-    };
-    const results = await this.replica.ingestFrames(frames, { host: (e, graph) => this.charge(e, graph, from, admit), refund: (row, graph) => this.refund(row, graph) });
+    const results = await this.replica.ingestFrames(frames, this.hosting.rules(from));
     this.opts.metrics.staleWrites.inc(this.replica.staleRetries - this.staleCounted);
     this.staleCounted = this.replica.staleRetries;
     this.cache.stored(results.flatMap((r) => (r.entry ? [r.entry] : [])));
@@ -362,125 +373,6 @@ export class Provider {
   /** Like isRegistered, asking the store about an account this node has not seen registered (see Registrations). */
   async hosts(account: Uint8Array, recent = false): Promise<boolean> {
     return (await this.registered.check(account, recent)) && !this.retirements.expired(account);
-  }
-
-  /**
-   * Who pays for an entry: its author if hosted here, else the space's creator; otherwise it is not ours to
-   * keep. A non-member's append to an inbox goes through the inbox policy (rate limits, stranger allowance).
-   * An author or creator this node has not seen registered (through another node) is looked up first, except for
-   * a membership operation, which is answered at once (see HostPolicy): its lookup serves the next time it is offered.
-   */
-  private charge(e: Entry, graph: SpaceGraph, from: IngestSource | undefined, admit: Admit): Charge | undefined | Promise<Charge | undefined> {
-    const author = this.replica.authorOf(e.device)!.account.account;
-    const creator = graph.creatorAccount;
-    const unseen = [author, ...(creator ? [creator] : [])].filter((a) => !this.registered.has(a));
-    if (e.kind === Kind.membership) for (const a of unseen) void this.registered.check(a, true).catch(() => {});
-    if (e.kind === Kind.membership || !unseen.length) return this.chargeAs(e, graph, from, admit, author);
-    return Promise.all(unseen.map((a) => this.registered.check(a, true))).then(() => this.chargeAs(e, graph, from, admit, author));
-  }
-
-  private chargeAs(e: Entry, graph: SpaceGraph, from: IngestSource | undefined, admit: Admit, author: Uint8Array): Charge | undefined | Promise<Charge> {
-    const hosted = this.isRegistered(author);
-    const member = graph.nodes.size > 0 && graph.current().roles.has(toHex(author));
-    const bytes = e.bytes.length;
-    // A copy kept for this provider's users is nobody's to pay for: what accounts hosted elsewhere wrote, as the
-    // owner's providers took it in (a stranger's message to an inbox only from them, who applied their inbox rules).
-    const fromPeer = from?.source.startsWith('provider:') ?? false;
-    if (!hosted && this.mirrors.get(e.space) && (e.kind !== Kind.append || member || fromPeer)) return undefined;
-    if (e.kind === Kind.append && !member) {
-      const creator = graph.creatorAccount!;
-      return admit(e, author).then((payer) => ({ account: payer === 'sender' ? author : creator, bytes }));
-    }
-    if (hosted) return { account: author, bytes };
-    const creator = graph.creatorAccount;
-    if (creator && this.isRegistered(creator)) return { account: creator, bytes };
-    return reject('not-hosted', `account ${toId(author)} is not registered with ${this.host} (run \`freehold provider add ${this.opts.publicUrl}\`)`);
-  }
-
-  /**
-   * Who paid for holding a blob chunk that a prune takes out, by the rule that charged it (see chargeAs): its author
-   * if hosted here, else nobody for a mirror's copy, else the space's creator if hosted here.
-   */
-  private refund(row: EntryRow, graph: SpaceGraph): Charge | undefined {
-    const author = this.replica.authorOf(row.device)?.account.account;
-    const bytes = row.bytes.length;
-    if (author && this.isRegistered(author)) return { account: author, bytes };
-    const creator = graph.creatorAccount;
-    if (this.mirrors.get(row.space) || !creator || !this.isRegistered(creator)) return undefined;
-    return { account: creator, bytes };
-  }
-
-  /**
-   * Registers the account that signed the request, which must list this provider in its log. With `check` in the
-   * payload nothing is stored and the log need not list it yet: the answer is the quota this provider would
-   * give, so a device can see whether its data fits before it names a new provider in its log.
-   */
-  async register(request: Uint8Array): Promise<AccountRow> {
-    const r = verifyRequest(request, 'register', this.host, Date.now());
-    if (r.payload.check === true) {
-      const held = await this.store.getAccount(r.account.account);
-      return held ?? { account: r.account.account, quota: this.opts.defaultQuota, used: 0, created: Date.now() };
-    }
-    if (!r.account.providers.includes(this.opts.publicUrl)) {
-      reject('invalid-argument', `the account's identity log does not list ${this.opts.publicUrl} as a provider`);
-    }
-    const held = await this.store.getAccount(r.account.account);
-    if (!held) {
-      await this.store.putAccount({ account: r.account.account, quota: this.opts.defaultQuota, used: 0, created: Date.now() });
-      this.opts.logger.info({ event: 'register', account: toId(r.account.account) }, 'account registered');
-    }
-    this.registered.add(r.account.account);
-    await this.replica.addCard(r.card);
-    await this.handles.review(r.account.account);
-    return (await this.store.getAccount(r.account.account))!;
-  }
-
-  /**
-   * An account deletes what this provider holds of it (see deleteAccountData), at a request from a live device
-   * carrying a log that no longer lists this provider: the log that lists it is consent to be hosted here.
-   */
-  async deleteAccount(request: Uint8Array): Promise<DeletedAccount> {
-    const r = verifyRequest(request, 'delete-account', this.host, Date.now());
-    const account = r.account.account;
-    if (!(await this.hosts(account))) reject('not-hosted', `account ${toId(account)} is not registered with ${this.host}`);
-    if (r.account.providers.includes(this.opts.publicUrl)) {
-      reject('invalid-argument', `the account's identity log still lists ${this.opts.publicUrl}: publish one without it first`);
-    }
-    await this.replica.addCard(r.card);
-    const deleted = await deleteAccountData(this.replica, r.account, Date.now());
-    this.registered.remove(account);
-    this.opts.logger.info({ event: 'account-deleted', account: toId(account), ...deleted }, 'account deleted at its request');
-    void this.peering.refresh();
-    return deleted;
-  }
-
-  /**
-   * An inbox owner's settings: the cap on what senders this provider does not host may leave (`cap`, bytes),
-   * and `purge`, which deletes what non-members left so far and refuses it if a replica offers it again.
-   */
-  async inboxSettings(request: Uint8Array): Promise<{ cap: number; purged: number }> {
-    const r = verifyRequest(request, 'inbox', this.host, Date.now());
-    const space = asBytes(r.payload.space, 'space', 32);
-    const graph = await this.replica.graph(space);
-    if (!graph.created || !graph.openAppend) reject('not-found', `no inbox ${toId(space)} here`);
-    if (graph.current().roles.get(toHex(r.account.account)) !== 'admin') reject('forbidden-role', 'only the inbox’s owner may change it');
-    const cap = r.payload.cap === undefined ? await this.inbox.cap(space) : await this.inbox.setCap(space, asUint(r.payload.cap, 'cap'));
-    const purged = r.payload.purge === true ? await this.inbox.purge(space, Date.now()) : 0;
-    this.opts.logger.info({ event: 'inbox', account: toId(r.account.account), space: toId(space), cap, purged }, 'inbox settings');
-    return { cap, purged };
-  }
-
-  async claimHandle(request: Uint8Array): Promise<string> {
-    const r = verifyRequest(request, 'claim-handle', this.host, Date.now());
-    const name = String(r.payload.name ?? '');
-    if (!HANDLE_NAME.test(name)) reject('invalid-argument', 'a handle is 1-32 of a-z, 0-9, _ and -, starting with a letter or digit');
-    if (!(await this.hosts(r.account.account))) reject('not-hosted', `register with this provider first (\`freehold provider add ${this.opts.publicUrl}\`)`);
-    const handle = `${name}@${this.host}`;
-    if (!r.account.handles.includes(handle)) reject('invalid-argument', `the account's identity log does not claim ${handle}`);
-    await this.replica.addCard(r.card);
-    await this.handles.claim(name, r.account.account);
-    this.opts.logger.info({ event: 'handle', handle, account: toId(r.account.account) }, 'handle claimed');
-    return handle;
   }
 
   /**
