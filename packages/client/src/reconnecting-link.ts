@@ -1,5 +1,5 @@
 import {
-  decodeEntry,
+  storedEntry,
   decodeFrame,
   encodeFrame,
   FRAME_LIMITS,
@@ -353,7 +353,7 @@ export class ReconnectingLink {
         started();
         const rows = await this.device.store.deviceEntries(null, this.device.id, open.pushedSeq);
         if (!rows.length) return { url: this.url, delivered: true, sent: 0, refused: [], acked: open.pushedSeq };
-        const entries = rows.map((r) => decodeEntry(r.bytes));
+        const entries = rows.map((r) => storedEntry(r));
         // The provider answers entries frames in order: what each carried names what an answer refused.
         const carried: Entry[][] = [];
         let framed = 0;

@@ -1,6 +1,6 @@
 import { equal, toHex } from './bytes.js';
 import { reject } from './errors.js';
-import { decodeEntry, Kind, type Entry } from './entry.js';
+import { storedEntry, Kind, type Entry } from './entry.js';
 import { BLOB_CHUNK, blobId, blobName, decodeBlobChunk, encodeBlobChunk, MAX_BLOB } from './blob-payload.js';
 import { readable } from './docs.js';
 import { encodePrune, MAX_PRUNED } from './prune.js';
@@ -32,7 +32,7 @@ async function assemble(rows: EntryRow[], id: Uint8Array, open: Opener): Promise
   let size: number | undefined;
   for (const r of rows) {
     if (r.kind !== Kind.blob) continue;
-    const plaintext = await open(decodeEntry(r.bytes));
+    const plaintext = await open(storedEntry(r));
     if (!plaintext) continue;
     const c = decodeBlobChunk(plaintext);
     if (toHex(c.blob) !== toHex(id) || (size !== undefined && c.size !== size)) reject('bad-id', 'a chunk of the blob names another blob');

@@ -2,7 +2,7 @@ import * as Y from 'yjs';
 import { compare, toHex } from './bytes.js';
 import { FreeholdError, reject } from './errors.js';
 // Entries read back from the replica's own store were validated (signature included) when they were stored.
-import { Kind, decodeEntry, type Entry } from './entry.js';
+import { Kind, storedEntry, type Entry } from './entry.js';
 import { clientIdOf, decodeSnapshot, decodeUpdate, encodeSnapshot, encodeUpdate } from './doc-payload.js';
 import type { Device } from './device.js';
 import type { Replica } from './replica.js';
@@ -84,7 +84,7 @@ async function assemble(rows: EntryRow[], doc: Y.Doc, open: Opener): Promise<{ c
   const latest = snapshots[snapshots.length - 1];
   const covered = new Set<string>();
   let covers: Uint8Array[] = [];
-  const snapshot = latest && (await open(decodeEntry(latest.bytes)));
+  const snapshot = latest && (await open(storedEntry(latest)));
   if (snapshot) {
     const snap = decodeSnapshot(snapshot);
     Y.applyUpdate(doc, snap.state);
@@ -95,12 +95,12 @@ async function assemble(rows: EntryRow[], doc: Y.Doc, open: Opener): Promise<{ c
   const updates: Uint8Array[] = [];
   for (const r of rows) {
     if (r.kind !== Kind.update || covered.has(toHex(r.id))) continue;
-    const plaintext = await open(decodeEntry(r.bytes));
+    const plaintext = await open(storedEntry(r));
     if (!plaintext) continue;
     updates.push(decodeUpdate(plaintext).update);
     tail.push(r.id);
   }
-  if (updates.length) Y.applyUpdate(doc, Y.mergeUpdates(updates));
+  if (updates.length) Y.applyUpdate(doc, updates.length === 1 ? updates[0]! : Y.mergeUpdates(updates));
   return { covers, tail };
 }
 
@@ -144,7 +144,7 @@ export async function readable(device: Device, e: Entry): Promise<Uint8Array | u
 export async function openDocById(device: Device, space: Uint8Array, docId: Uint8Array, entries?: EntryRow[]): Promise<DocHandle | undefined> {
   const rows = entries ?? (await device.store.docEntries(space, docId));
   for (const r of [...rows].reverse()) {
-    const e = decodeEntry(r.bytes);
+    const e = storedEntry(r);
     const plaintext = await readable(device, e);
     if (!plaintext) continue;
     const name = e.kind === Kind.update ? decodeUpdate(plaintext).name : decodeSnapshot(plaintext).name;
@@ -179,8 +179,8 @@ export async function listPublicDocs(replica: Replica, space: Uint8Array): Promi
   if (!graph.created || !graph.isPublic) return [];
   const names = new Set<string>();
   for (const r of await documentEntries(replica.store, space)) {
-    if (r.kind === Kind.update) names.add(decodeUpdate(decodeEntry(r.bytes).payload).name);
-    else if (r.kind === Kind.snapshot) names.add(decodeSnapshot(decodeEntry(r.bytes).payload).name);
+    if (r.kind === Kind.update) names.add(decodeUpdate(storedEntry(r).payload).name);
+    else if (r.kind === Kind.snapshot) names.add(decodeSnapshot(storedEntry(r).payload).name);
   }
   return [...names].sort();
 }
@@ -198,7 +198,7 @@ export async function listDocs(device: Device, space: Uint8Array): Promise<strin
   const names: string[] = [];
   for (const rows of byDoc.values()) {
     for (const r of rows.reverse()) {
-      const e = decodeEntry(r.bytes);
+      const e = storedEntry(r);
       const plaintext = await readable(device, e);
       if (!plaintext) continue;
       names.push(e.kind === Kind.update ? decodeUpdate(plaintext).name : decodeSnapshot(plaintext).name);

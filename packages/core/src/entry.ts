@@ -67,6 +67,16 @@ export function readEntry(bytes: Uint8Array): Entry {
   return e;
 }
 
+/**
+ * An entry read back from this replica's own store: its id is the row's, hashed when it was validated and stored
+ * (reading a timeline decodes hundreds).
+ */
+export function storedEntry(row: { id: Uint8Array; bytes: Uint8Array }): Entry {
+  const e = decodeUnhashed(row.bytes) as Entry;
+  e.id = row.id;
+  return e;
+}
+
 /** Decodes and checks an entry's structure; the caller still has to verify its signature (see readEntries). */
 export function decodeEntry(bytes: Uint8Array): Entry {
   const e = decodeUnhashed(bytes) as Entry;

@@ -1,7 +1,7 @@
 import { equal, fromHex, toHex } from './bytes.js';
 import { asArray, asBytes, decode, encode } from './codec.js';
 import { reject } from './errors.js';
-import { decodeEntry, Kind, type Entry } from './entry.js';
+import { storedEntry, Kind, type Entry } from './entry.js';
 import type { OpNode, SpaceGraph } from './space/graph.js';
 import type { EntryRow, Store } from './store.js';
 
@@ -66,7 +66,7 @@ export function prunes(p: Prune, row: Pick<EntryRow, 'id' | 'space' | 'doc' | 'k
 export async function prunesIn(store: Store, graph: SpaceGraph, ownerOf: OwnerOf): Promise<Prune[]> {
   const out: Prune[] = [];
   for (const r of await store.spaceEntries(graph.space, Kind.prune)) {
-    const p = pruneOf(decodeEntry(r.bytes), graph, ownerOf);
+    const p = pruneOf(storedEntry(r), graph, ownerOf);
     if (p) out.push(p);
   }
   return out;

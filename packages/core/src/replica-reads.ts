@@ -1,5 +1,5 @@
 import { equal, toHex } from './bytes.js';
-import { decodeEntry, Kind, type Entry } from './entry.js';
+import { storedEntry, Kind, type Entry } from './entry.js';
 import type { IdentityState } from './identity/state.js';
 import type { SpaceGraph } from './space/graph.js';
 import { canAppend, canWrite, type MembershipOp } from './space/ops.js';
@@ -42,7 +42,7 @@ export async function demotedEntries(
     const cut = op.cuts?.find(([device]) => equal(device, d.device))?.[1] ?? 0;
     for (const row of await store.deviceEntries(space, d.device, cut)) {
       if (row.kind === Kind.membership) continue;
-      const entry = decodeEntry(row.bytes);
+      const entry = storedEntry(row);
       const basis = graph.nodes.get(toHex(entry.basis));
       const allowed = entry.kind === Kind.append ? canAppend : canWrite;
       if (basis && graph.isCut(toHex(account.account), entry.device, entry.seq, basis, allowed)) drop.push(entry.id);

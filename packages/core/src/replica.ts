@@ -1,7 +1,7 @@
 import { LRUCache } from 'lru-cache';
 import { equal, toHex } from './bytes.js';
 import { reject, FreeholdError, isFreeholdError } from './errors.js';
-import { decodeEntry, Kind, readEntries, type Entry } from './entry.js';
+import { storedEntry, Kind, readEntries, type Entry } from './entry.js';
 import { chooseLog, decodeCard, deviceOf, encodeCard, type IdentityState } from './identity/state.js';
 import { AccountIndex } from './identity/account-index.js';
 import { SpaceGraph } from './space/graph.js';
@@ -75,7 +75,7 @@ export class Replica {
       const card = await this.store.getCard(account);
       if (!card) continue;
       // Stored logs were verified when they were stored.
-      const stored = decodeCard(card, true);
+      const stored = decodeCard(card, account);
       const held = this.contact(account);
       this.accounts.set(held ? chooseLog(held, stored) : stored, true);
     }
@@ -90,7 +90,7 @@ export class Replica {
   async refresh(): Promise<void> {
     this.graphs.clear();
     // Logs in the store were verified when they were stored.
-    for (const { card } of await this.store.cards()) this.accounts.set(decodeCard(card, true), true);
+    for (const { account, card } of await this.store.cards()) this.accounts.set(decodeCard(card, account), true);
   }
 
   contact(account: Uint8Array | string): IdentityState | undefined {
@@ -201,7 +201,7 @@ export class Replica {
   private async loadGraph(space: Uint8Array): Promise<SpaceGraph> {
     this.graphLoads++;
     const g = new SpaceGraph(space);
-    const decoded = (await this.store.spaceEntries(space, Kind.membership)).map((r) => decodeEntry(r.bytes));
+    const decoded = (await this.store.spaceEntries(space, Kind.membership)).map(storedEntry);
     // An author whose log another process stored after this replica last caught up (an account registered through
     // another node): its log is in the store, and catching up reads it.
     if (this.store.changesSince && decoded.some((e) => !this.authorOf(e.device))) await this.catchUp();

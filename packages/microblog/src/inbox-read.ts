@@ -1,4 +1,4 @@
-import { decode, decodeEntry, FreeholdError, Kind, toHex, toId } from '@freehold/core';
+import { decode, storedEntry, FreeholdError, Kind, toHex, toId } from '@freehold/core';
 import type { Microblog } from './microblog.js';
 import { Message } from './schema.js';
 
@@ -19,7 +19,7 @@ export async function readInbox(mb: Microblog): Promise<InboxItem[]> {
   const out: InboxItem[] = [];
   for (const row of await mb.device.store.spaceEntries(mb.spaces.inbox, Kind.append)) {
     try {
-      const e = decodeEntry(row.bytes);
+      const e = storedEntry(row);
       const m = Message.safeParse(decode(await mb.device.decrypt(e), 'message'));
       const signer = mb.device.replica.authorOf(e.device);
       if (m.success && signer && toId(signer.account.account) === m.data.from && !blocked.has(m.data.from)) out.push({ id: toHex(e.id), message: m.data });

@@ -1,4 +1,4 @@
-import { compare, decodeEntry, reject, toId, type DeviceUsage, type Entry, type Replica } from '@freehold/core';
+import { compare, storedEntry, reject, toId, type DeviceUsage, type Entry, type Replica } from '@freehold/core';
 import type { Logger } from 'pino';
 import type { Metrics } from './metrics.js';
 import { formatSize } from './size.js';
@@ -113,7 +113,7 @@ export class MirrorCache {
       let pending = 0;
       for (const row of await this.o.replica.store.spaceEntries(m.space)) {
         if (!this.hosted(row.device) || (await this.o.mirrors.delivery(row.id)).state !== 'pending') continue;
-        out.push(decodeEntry(row.bytes));
+        out.push(storedEntry(row));
         pending++;
       }
       if (!pending && m.state === 'owed') {

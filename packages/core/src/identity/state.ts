@@ -132,11 +132,13 @@ export function readIdentityRecord(bytes: Uint8Array, trusted = false): { signed
 }
 
 /**
- * Verifies a whole identity log from its genesis; any bad record rejects the log with its reason. `trusted`
- * skips signature and hash-link checks (but not the log's rules) for a log this replica verified before it stored it.
+ * Verifies a whole identity log from its genesis; any bad record rejects the log with its reason. `storedAs`, the
+ * account a log was stored under once this replica verified it, skips the signature and hash-link checks (not
+ * the log's rules) and hashing the genesis again: opening a replica reads every log it holds.
  */
-export function verifyLog(records: Uint8Array[], trusted = false): IdentityState {
+export function verifyLog(records: Uint8Array[], storedAs?: Uint8Array): IdentityState {
   if (records.length === 0) reject('malformed', 'an identity log needs at least its genesis record');
+  const trusted = storedAs !== undefined;
   const first = readIdentityRecord(records[0]!, trusted);
   const g = first.body.op;
   if (g.t !== 'genesis' || first.body.seq !== 0 || first.body.prev.length !== 0 || first.body.account.length !== 0) {
@@ -144,7 +146,7 @@ export function verifyLog(records: Uint8Array[], trusted = false): IdentityState
   }
   if (!equal(first.signed.signer, g.recoverySign)) reject('bad-signature', 'genesis must be signed by its recovery key');
   const state: IdentityState = {
-    account: first.signed.id,
+    account: storedAs ?? first.signed.id,
     recoverySign: g.recoverySign,
     recoveryBox: g.recoveryBox,
     devices: new Map(),
@@ -183,10 +185,11 @@ export const encodeCard = (s: IdentityState): Uint8Array => encode(logBytes(s));
 export const MAX_CARD_BYTES = 256 << 10;
 export const MAX_LOG_RECORDS = 2048;
 
-export function decodeCard(bytes: Uint8Array, trusted = false): IdentityState {
+/** A contact card's log, verified (see verifyLog for `storedAs`). */
+export function decodeCard(bytes: Uint8Array, storedAs?: Uint8Array): IdentityState {
   if (bytes.length > MAX_CARD_BYTES) reject('too-large', `identity log of ${bytes.length} bytes exceeds ${MAX_CARD_BYTES}`);
   const list = asArray(decode(bytes, 'contact card'), 'contact card', MAX_LOG_RECORDS).map((r, i) => asBytes(r, `card[${i}]`));
-  return verifyLog(list, trusted);
+  return verifyLog(list, storedAs);
 }
 
 /**

@@ -1,4 +1,4 @@
-import { decodeEntry, Kind, type Entry } from '../entry.js';
+import { storedEntry, Kind, type Entry } from '../entry.js';
 import type { EntryRow, SpaceName, Store } from '../store.js';
 import { readMembershipOp } from './ops.js';
 
@@ -19,7 +19,7 @@ export function spaceNameOf(e: Entry): SpaceName | undefined {
 /** A damaged row names nobody: the provider still starts, and the space's graph reports it when loaded. */
 function nameOfStored(row: EntryRow): SpaceName | undefined {
   try {
-    return spaceNameOf(decodeEntry(row.bytes));
+    return spaceNameOf(storedEntry(row));
   } catch {
     return undefined;
   }
