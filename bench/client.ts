@@ -60,6 +60,7 @@ async function replica(url: string, authors: number, perAuthor: number) {
     account: toBase64(reader.account),
     sign: toBase64(reader.keys.sign.seed),
     signPublic: toBase64(reader.keys.sign.publicKey),
+    boxPublic: toBase64(reader.keys.box.publicKey),
     box: toBase64(reader.keys.box.secretKey),
     cards: (await store.cards()).map((c) => [toBase64(c.account), toBase64(c.card)]),
     rows: rows.map((r) => ({ ...r, id: toBase64(r.id), space: toBase64(r.space), doc: toBase64(r.doc), device: toBase64(r.device), bytes: toBase64(r.bytes) })),
@@ -105,7 +106,7 @@ async function measureAt(browser: Browser, site: string, authors: number, perAut
     await page.goto(site);
     await ready();
     await call(page, '__load', setup);
-    const keys = { name: setup.name, account: setup.account, sign: setup.sign, signPublic: setup.signPublic, box: setup.box };
+    const keys = { name: setup.name, account: setup.account, sign: setup.sign, signPublic: setup.signPublic, box: setup.box, boxPublic: setup.boxPublic };
     const runs = [];
     for (let i = 0; i < 5; i++) {
       await page.reload();

@@ -1,5 +1,5 @@
 // Runs in Chromium: loads a prepared replica into IndexedDB, then times the first 50 timeline posts on screen.
-import { boxKeyFromSecret, Device, fromBase64, type EntryRow } from '@freehold/core';
+import { Device, fromBase64, type EntryRow } from '@freehold/core';
 import { ReconnectingLink, type WebSocketFactory } from '@freehold/client';
 import { IndexedDbStore } from '@freehold/stores/indexeddb';
 import { Microblog } from '@freehold/microblog';
@@ -11,6 +11,7 @@ interface Setup {
   sign: string;
   signPublic: string;
   box: string;
+  boxPublic: string;
   cards: [string, string][];
   rows: { id: string; space: string; doc: string; kind: number; device: string; seq: number; time: number; bytes: string }[];
 }
@@ -25,11 +26,12 @@ async function load(setup: Setup): Promise<void> {
   await store.close();
 }
 
-async function firstScreen(setup: Pick<Setup, 'name' | 'account' | 'sign' | 'signPublic' | 'box'>): Promise<{ ms: number; posts: number }> {
+async function firstScreen(setup: Pick<Setup, 'name' | 'account' | 'sign' | 'signPublic' | 'box' | 'boxPublic'>): Promise<{ ms: number; posts: number }> {
   const t0 = performance.now();
   const store = await IndexedDbStore.open(setup.name);
-  // As the web app loads its keys: the public key stored beside the seed (apps/microblog/src/keys.ts).
-  const device = await Device.open(store, { sign: { seed: b(setup.sign), publicKey: b(setup.signPublic) }, box: boxKeyFromSecret(b(setup.box)) }, b(setup.account));
+  // As the web app loads its keys: the public keys stored beside the secrets (apps/microblog/src/keys.ts).
+  const keys = { sign: { seed: b(setup.sign), publicKey: b(setup.signPublic) }, box: { secretKey: b(setup.box), publicKey: b(setup.boxPublic) } };
+  const device = await Device.open(store, keys, b(setup.account));
   const opened = performance.now() - t0;
   const mb = new Microblog(device, { resolve: async () => Promise.reject(new Error('offline')), fetch: async () => {} });
   const items = await mb.timeline({ limit: 50 });

@@ -23,7 +23,7 @@ async function wrappingKey(): Promise<CryptoKey> {
 }
 
 export async function saveIdentity(id: StoredIdentity): Promise<void> {
-  const body: Record<string, unknown> = { account: id.account, sign: id.keys.sign.seed, signPublic: id.keys.sign.publicKey, box: id.keys.box.secretKey, name: id.name };
+  const body: Record<string, unknown> = { account: id.account, sign: id.keys.sign.seed, signPublic: id.keys.sign.publicKey, box: id.keys.box.secretKey, boxPublic: id.keys.box.publicKey, name: id.name };
   if (id.recovery) body.recovery = { claim: id.recovery.claim, box: id.recovery.recoveryBoxSecret, name: id.recovery.name };
   const iv = crypto.getRandomValues(new Uint8Array(12));
   const sealed = new Uint8Array(await crypto.subtle.encrypt({ name: 'AES-GCM', iv }, await wrappingKey(), encode(body) as Uint8Array<ArrayBuffer>));
@@ -36,10 +36,13 @@ export async function loadIdentity(): Promise<StoredIdentity | undefined> {
   const plain = new Uint8Array(await crypto.subtle.decrypt({ name: 'AES-GCM', iv: stored.iv }, await wrappingKey(), stored.sealed));
   const r = asRecord(decode(plain, 'stored identity'), 'stored identity');
   const seed = asBytes(r.sign, 'sign', 32);
-  // Deriving the public key costs the page's first Ed25519 scalar multiplication (tens of ms cold) before the
-  // first screen; it is stored beside the seed, under the same seal. Identities saved before it was are derived.
-  const sign = r.signPublic === undefined ? signingKeyFromSeed(seed) : { seed, publicKey: asBytes(r.signPublic, 'signPublic', 32) };
-  const keys: DeviceKeys = { sign, box: boxKeyFromSecret(asBytes(r.box, 'box', 32)) };
+  const secretKey = asBytes(r.box, 'box', 32);
+  // Deriving the public keys costs the page's first base-point multiplications (tens of ms cold) before the first
+  // screen; they are stored beside the secrets, under the same seal. Identities saved before they were are derived.
+  const keys: DeviceKeys = {
+    sign: r.signPublic === undefined ? signingKeyFromSeed(seed) : { seed, publicKey: asBytes(r.signPublic, 'signPublic', 32) },
+    box: r.boxPublic === undefined ? boxKeyFromSecret(secretKey) : { secretKey, publicKey: asBytes(r.boxPublic, 'boxPublic', 32) },
+  };
   const account = asBytes(r.account, 'account', 32);
   const id: StoredIdentity = { account, keys, name: asString(r.name, 'name') };
   if (r.recovery) {
